@@ -1,0 +1,90 @@
+/*
+ * dispatch.c - which kernel table runs: the instruction sets built in, and
+ * those this CPU (and its operating system) can execute.
+ */
+#include "kernels.h"
+
+static const char *const isa_names[] = {"generic", "avx2", "avx512"};
+
+const char *fr_isa_name(fr_isa isa)
+{
+    return (unsigned)isa < 3 ? isa_names[isa] : "unknown";
+}
+
+const fr_kernels *fr_kernels_for(fr_isa isa)
+{
+    switch (isa) {
+    case FR_ISA_GENERIC: return &fr_kernels_generic;
+#if defined(FR_HAVE_AVX2)
+    case FR_ISA_AVX2:
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return &fr_kernels_avx2;
+        return NULL;
+#endif
+#if defined(FR_HAVE_AVX512)
+    case FR_ISA_AVX512:
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("fma"))
+            return &fr_kernels_avx512;
+        return NULL;
+#endif
+    default: return NULL;
+    }
+}
+
+int fr_isa_supported(fr_isa isa) { return fr_kernels_for(isa) != NULL; }
+
+fr_isa fr_isa_best(void)
+{
+    if (fr_isa_supported(FR_ISA_AVX512)) return FR_ISA_AVX512;
+    if (fr_isa_supported(FR_ISA_AVX2)) return FR_ISA_AVX2;
+    return FR_ISA_GENERIC;
+}
+
+int fr_isa_vector_width(fr_isa isa)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa);
+    return kernels != NULL ? kernels->vlen : 0;
+}
+
+fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa);
+    if (kernels == NULL) return FR_ERR_ISA;
+    if (act < FR_ACT_LINEAR || act >= FR_ACT_SOFTMAX || (n > 0 && (x == NULL || y == NULL)))
+        return FR_ERR_ARG;
+    kernels->activate(act, x, y, n);
+    return FR_OK;
+}
+
+const char *fr_build_compiler(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+const char *fr_build_flags(void)
+{
+#ifdef FR_BUILD_FLAGS
+    return FR_BUILD_FLAGS;
+#else
+    return "";
+#endif
+}
+
+int fr_build_openmp(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}

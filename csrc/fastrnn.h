@@ -1,0 +1,125 @@
+/*
+ * fastrnn.h - the C interface of the fastrnn engine (C99, no Python).
+ *
+ * A model is an opaque stack of layers (LSTM, GRU, Dense) whose weights are
+ * packed once, when the layer is added, for the instruction set the model was
+ * created with. Running it needs two caller-owned buffers:
+ *
+ *   state      the recurrent state of every layer for `batch` sequences:
+ *              fr_model_state_size(model, batch) floats, read at the start of
+ *              a run and overwritten with the state after its last step.
+ *              All zeros is the usual initial state.
+ *   workspace  scratch: fr_model_workspace_size(model, batch, steps) floats;
+ *              contents on entry do not matter.
+ *
+ * Nothing is allocated while a model runs. Every entry point checks its sizes
+ * and pointers and returns a status code; none prints, exits or aborts.
+ */
+#ifndef FASTRNN_H
+#define FASTRNN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FR_OK = 0,
+    FR_ERR_ARG = 1,      /* a size is out of range or a pointer is NULL */
+    FR_ERR_SHAPE = 2,    /* a layer's input size differs from the previous output size */
+    FR_ERR_ISA = 3,      /* the instruction set is not built in or not supported by this CPU */
+    FR_ERR_NOMEM = 4,
+    FR_ERR_LAYOUT = 5    /* a layer cannot follow one with return_sequences = 0 */
+} fr_status;
+
+typedef enum { FR_ISA_GENERIC = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 } fr_isa;
+
+typedef enum {
+    FR_ACT_LINEAR = 0,
+    FR_ACT_RELU = 1,
+    FR_ACT_TANH = 2,
+    FR_ACT_SIGMOID = 3,
+    FR_ACT_ELU = 4,
+    FR_ACT_SOFTMAX = 5
+} fr_activation;
+
+typedef struct fr_model fr_model;
+
+/* Human-readable name of a status code. */
+const char *fr_status_string(fr_status status);
+
+/* --- instruction sets ---------------------------------------------------- */
+
+/* 1 if the kernels for `isa` are built in and this CPU runs them. */
+int fr_isa_supported(fr_isa isa);
+/* The widest supported instruction set. */
+fr_isa fr_isa_best(void);
+const char *fr_isa_name(fr_isa isa);
+/* Floats per gate in a packed panel for `isa` (0 if unsupported). */
+int fr_isa_vector_width(fr_isa isa);
+
+/* y[i] = act(x[i]) for i < n, with the kernels of `isa`; softmax is not
+ * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
+fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n);
+
+/* --- models -------------------------------------------------------------- */
+
+/* A new empty model taking `input_size` features per step. NULL on failure
+ * (unsupported isa, input_size < 1, out of memory). Owns its packed weights. */
+fr_model *fr_model_create(fr_isa isa, int input_size);
+void fr_model_destroy(fr_model *model);
+
+/*
+ * Add a layer; weights are in the canonical (PyTorch) layout and are copied
+ * and packed, so the caller keeps ownership of its arrays. Biases may be NULL
+ * (zero). With return_sequences = 0 the layer outputs only its last step, and
+ * no recurrent layer may follow it.
+ *
+ * LSTM: w_ih (4H, I), w_hh (4H, H), b_ih (4H), b_hh (4H); gate order i, f, g, o.
+ * GRU:  w_ih (3H, I), w_hh (3H, H), b_ih (3H), b_hh (3H); gate order r, z, n;
+ *       reset_after = 1: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
+ *       reset_after = 0: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn).
+ * Dense: w (O, I), b (O).
+ * I is the model's current output size.
+ */
+fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
+                            const float *w_hh, const float *b_ih, const float *b_hh,
+                            int return_sequences);
+fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
+                           const float *w_hh, const float *b_ih, const float *b_hh,
+                           int reset_after, int return_sequences);
+fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
+                             const float *b, fr_activation activation);
+
+int fr_model_input_size(const fr_model *model);
+int fr_model_output_size(const fr_model *model);
+/* 1 if every step has an output (no layer has return_sequences = 0). */
+int fr_model_returns_sequences(const fr_model *model);
+fr_isa fr_model_isa(const fr_model *model);
+
+size_t fr_model_state_size(const fr_model *model, int batch);
+size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
+
+/*
+ * Run `steps` steps of `batch` independent sequences.
+ * x (batch, steps, input_size), row-major float32.
+ * y (batch, steps, output_size), or (batch, output_size) when the model does
+ *   not return sequences.
+ * state, workspace: see the top of this file.
+ * num_threads: OpenMP threads (1 = serial); the results are bit-for-bit the
+ *   same for every thread count.
+ */
+fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
+                       float *y, float *state, float *workspace, int num_threads);
+
+/* Compiler, flags and OpenMP of this build, for fastrnn.info(). */
+const char *fr_build_compiler(void);
+const char *fr_build_flags(void);
+int fr_build_openmp(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * gru.c - the GRU recurrence, both variants, gates fused.
+ *
+ * With the input projection precomputed for all steps (one gemm):
+ *
+ *   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+ *   z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+ *   reset_after = 1 (PyTorch, Keras default, ONNX linear_before_reset = 1):
+ *     n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+ *   reset_after = 0 (Keras reset_after=False, ONNX default):
+ *     n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)
+ *   h' = (1 - z) * n + z * h,  computed as  n + z * (h - n)
+ *
+ * reset_after = 1: one pass per step. xproj (batch, steps, P, 3, V) holds
+ *   W_i x + b_i with b_hr, b_hz folded in; w_hh (P, H, 3, V); b_hn (P, V).
+ * reset_after = 0: r * h needs every unit's r before any n, so a step has two
+ *   phases. Phase 0 computes r and z (w_hh panels (P, H, 2, V)) and stores
+ *   r * h and z in scratch; phase 1 computes n from r * h (panels (P, H, 1, V),
+ *   stored after the first set) and updates h. xproj holds all biases, b_hn
+ *   folded into n's; b_hn is unused.
+ *
+ * h0 (batch, Hpad); h_seq (batch, steps, Hpad); scratch 2 * batch * Hpad.
+ */
+#include "simd.h"
+#include "kernels.h"
+#include "parallel.h"
+#include "tile.h"
+
+typedef struct {
+    int steps, hidden, panels, reset_after;
+    const float *xproj, *w_hh, *b_hn, *h0;
+    float *h_seq, *reset_hidden, *update;
+} gru_problem;
+
+/* h' = n + z * (h - n) */
+FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
+{
+    return candidate + update * (h_prev - candidate);
+}
+
+FR_INLINE void gru_tile_reset_after(const int mr, int hidden, const float *h_prev,
+                                    ptrdiff_t ld_h, const float *w, const float *b_hn,
+                                    const float *xproj, ptrdiff_t ld_x, float *h_out,
+                                    ptrdiff_t ld_out, int unit0)
+{
+    vfloat acc[FR_MR][FR_MAX_GATES];
+    for (int m = 0; m < mr; m++) {
+        acc[m][0] = vload(xproj + m * ld_x);
+        acc[m][1] = vload(xproj + m * ld_x + FR_VLEN);
+        acc[m][2] = vload(b_hn);
+    }
+    tile_accumulate(mr, 3, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++) {
+        vfloat reset = vsigmoid(acc[m][0]);
+        vfloat update = vsigmoid(acc[m][1]);
+        vfloat candidate = vtanh(vload(xproj + m * ld_x + 2 * FR_VLEN) + reset * acc[m][2]);
+        vfloat h = vload(h_prev + m * ld_h + unit0);
+        vstore(h_out + m * ld_out, gru_blend(candidate, update, h));
+    }
+}
+
+/* Phase 0 of reset_after = 0: r and z of V units; stores r * h and z. */
+FR_INLINE void gru_tile_gates(const int mr, int hidden, const float *h_prev, ptrdiff_t ld_h,
+                              const float *w, const float *xproj, ptrdiff_t ld_x,
+                              float *reset_hidden, float *update, ptrdiff_t ld_s, int unit0)
+{
+    vfloat acc[FR_MR][FR_MAX_GATES];
+    for (int m = 0; m < mr; m++) {
+        acc[m][0] = vload(xproj + m * ld_x);
+        acc[m][1] = vload(xproj + m * ld_x + FR_VLEN);
+    }
+    tile_accumulate(mr, 2, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++) {
+        vfloat h = vload(h_prev + m * ld_h + unit0);
+        vstore(reset_hidden + m * ld_s, vsigmoid(acc[m][0]) * h);
+        vstore(update + m * ld_s, vsigmoid(acc[m][1]));
+    }
+}
+
+/* Phase 1 of reset_after = 0: n = tanh(xproj_n + W_hn (r * h)), then h'. */
+FR_INLINE void gru_tile_candidate(const int mr, int hidden, const float *reset_hidden,
+                                  const float *update, ptrdiff_t ld_s, const float *w,
+                                  const float *xproj, ptrdiff_t ld_x, const float *h_prev,
+                                  ptrdiff_t ld_h, float *h_out, ptrdiff_t ld_out, int unit0)
+{
+    vfloat acc[FR_MR][FR_MAX_GATES];
+    for (int m = 0; m < mr; m++)
+        acc[m][0] = vload(xproj + m * ld_x + 2 * FR_VLEN);
+    tile_accumulate(mr, 1, hidden, reset_hidden, ld_s, w, acc);
+    for (int m = 0; m < mr; m++) {
+        vfloat candidate = vtanh(acc[m][0]);
+        vfloat h = vload(h_prev + m * ld_h + unit0);
+        vfloat z = vload(update + m * ld_s + unit0);
+        vstore(h_out + m * ld_out, gru_blend(candidate, z, h));
+    }
+}
+
+static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_end,
+                     int panel_begin, int panel_end)
+{
+    const gru_problem *pr = ctx;
+    const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
+    const ptrdiff_t ld_x = (ptrdiff_t)pr->steps * pr->panels * 3 * FR_VLEN;
+    const ptrdiff_t ld_seq = pr->steps * padded;
+    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
+    const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
+    const float *xproj_t = pr->xproj + (ptrdiff_t)t * pr->panels * 3 * FR_VLEN;
+    const float *w_candidate = pr->w_hh + padded * pr->hidden * 2;
+
+    for (int p = panel_begin; p < panel_end; p++) {
+        const int unit0 = p * FR_VLEN;
+        const float *xproj = xproj_t + p * 3 * FR_VLEN;
+        float *h_out = pr->h_seq + t * padded + unit0;
+        int m = row_begin;
+        if (pr->reset_after) {
+            const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 3 * FR_VLEN;
+            const float *b_hn = pr->b_hn + unit0;
+#define TILE(mr) gru_tile_reset_after(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, b_hn, \
+                                      xproj + m * ld_x, ld_x, h_out + m * ld_seq, ld_seq, unit0)
+            for (; m + FR_MR <= row_end; m += FR_MR) TILE(FR_MR);
+            for (; m < row_end; m++) TILE(1);
+#undef TILE
+        } else if (phase == 0) {
+            const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 2 * FR_VLEN;
+#define TILE(mr) gru_tile_gates(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, \
+                                ld_x, pr->reset_hidden + m * padded + unit0,                  \
+                                pr->update + m * padded + unit0, padded, unit0)
+            for (; m + FR_MR <= row_end; m += FR_MR) TILE(FR_MR);
+            for (; m < row_end; m++) TILE(1);
+#undef TILE
+        } else {
+            const float *w = w_candidate + (ptrdiff_t)p * pr->hidden * FR_VLEN;
+#define TILE(mr) gru_tile_candidate(mr, pr->hidden, pr->reset_hidden + m * padded,           \
+                                    pr->update + m * padded, padded, w, xproj + m * ld_x, ld_x, \
+                                    h_prev + m * ld_h, ld_h, h_out + m * ld_seq, ld_seq, unit0)
+            for (; m + FR_MR <= row_end; m += FR_MR) TILE(FR_MR);
+            for (; m < row_end; m++) TILE(1);
+#undef TILE
+        }
+    }
+}
+
+void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
+                       const float *w_hh, const float *b_hn, const float *h0, float *h_seq,
+                       float *scratch, int num_threads)
+{
+    int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    ptrdiff_t padded = (ptrdiff_t)panels * FR_VLEN;
+    gru_problem pr = {steps,  hidden, panels,  reset_after, xproj,
+                      w_hh,   b_hn,   h0,      h_seq,       scratch,
+                      scratch + batch * padded};
+    double macs_per_row_step = (double)hidden * padded * 3;
+    fr_run_recurrence(batch, steps, panels, reset_after ? 1 : 2, macs_per_row_step, gru_step,
+                      &pr, num_threads, FR_MR);
+}

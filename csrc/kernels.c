@@ -1,0 +1,25 @@
+/*
+ * kernels.c - the kernel table of one instruction set (compiled once per set,
+ * like the kernel files it points into).
+ */
+#include "simd.h"
+#include "kernels.h"
+
+#if defined(FR_KERNELS_AVX512)
+#define FR_ISA_NAME "avx512"
+#elif defined(FR_KERNELS_AVX2)
+#define FR_ISA_NAME "avx2"
+#else
+#define FR_ISA_NAME "generic"
+#endif
+
+const fr_kernels FR_SUFFIX(fr_kernels) = {
+    .name = FR_ISA_NAME,
+    .vlen = FR_VLEN,
+    .rows = FR_MR,
+    .gemm = FR_SUFFIX(fr_gemm),
+    .lstm = FR_SUFFIX(fr_lstm),
+    .gru = FR_SUFFIX(fr_gru),
+    .dense_activation = FR_SUFFIX(fr_dense_activation),
+    .activate = FR_SUFFIX(fr_activate),
+};

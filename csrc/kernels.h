@@ -1,0 +1,77 @@
+/*
+ * kernels.h - the per-instruction-set kernel table (internal).
+ *
+ * gemm.c, lstm.c, gru.c, dense.c and kernels.c are compiled once per
+ * instruction set; each build defines its functions under a suffixed name
+ * (fr_gemm_avx2, ...) and one table, fr_kernels_<isa>, that dispatch.c hands
+ * to the models.
+ *
+ * Packed layouts (V = vlen, P = ceil(units / V) panels, padded = P * V):
+ *   weights  (P, K, G, V): panel p holds units [pV, pV + V) of each of the G
+ *            gates, one row of G * V floats per input k; padded units are zero.
+ *   bias     (P, G, V), the same order without K.
+ *   rows of a projection (P, G, V): the layout gemm writes and the
+ *            recurrences read.
+ *   hidden state and layer outputs: rows of `padded` floats, padding zero.
+ */
+#ifndef FASTRNN_KERNELS_H
+#define FASTRNN_KERNELS_H
+
+#include <stddef.h>
+#include "fastrnn.h"
+
+typedef struct fr_kernels {
+    const char *name;
+    int vlen;   /* units per gate in a panel */
+    int rows;   /* batch rows per micro-kernel tile */
+
+    /* c (rows, P*G*V) = bias + a (rows, K; row stride lda) . w (P, K, G, V) */
+    void (*gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
+                 const float *w, const float *bias, float *c, int num_threads);
+
+    /* LSTM recurrence, see lstm.c. */
+    void (*lstm)(int batch, int steps, int hidden, const float *xproj, const float *w_hh,
+                 const float *h0, float *c, float *h_seq, int num_threads);
+
+    /* GRU recurrence, see gru.c. scratch: 2 * batch * padded floats (reset_after = 0). */
+    void (*gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
+                const float *w_hh, const float *b_hn, const float *h0, float *h_seq,
+                float *scratch, int num_threads);
+
+    /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
+    void (*dense_activation)(int rows, int units, int padded, fr_activation act, float *y);
+
+    /* y[i] = act(x[i]), elementwise activations only. */
+    void (*activate)(fr_activation act, const float *x, float *y, size_t n);
+} fr_kernels;
+
+extern const fr_kernels fr_kernels_generic;
+#if defined(FR_HAVE_AVX2)
+extern const fr_kernels fr_kernels_avx2;
+#endif
+#if defined(FR_HAVE_AVX512)
+extern const fr_kernels fr_kernels_avx512;
+#endif
+
+/* The kernel table of `isa`, or NULL if not built in or not run by this CPU. */
+const fr_kernels *fr_kernels_for(fr_isa isa);
+
+/* Packing (pack.c), for any vlen. */
+void fr_pack_panels(float *dst, const float *src, int gates, int units, int K, int vlen);
+void fr_pack_bias(float *dst, const float *src, int gates, int units, int vlen);
+
+#ifdef FR_SUFFIX
+void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
+                        const float *w, const float *bias, float *c, int num_threads);
+void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
+                        const float *w_hh, const float *h0, float *c, float *h_seq,
+                        int num_threads);
+void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
+                       const float *w_hh, const float *b_hn, const float *h0, float *h_seq,
+                       float *scratch, int num_threads);
+void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
+                                    float *y);
+void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
+#endif
+
+#endif

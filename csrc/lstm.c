@@ -1,0 +1,86 @@
+/*
+ * lstm.c - the LSTM recurrence, gates fused.
+ *
+ * For each step t, with the input projection precomputed for all steps
+ * (xproj_t = W_ih x_t + b_ih + b_hh, one gemm):
+ *
+ *   a_t = xproj_t + W_hh h_{t-1}
+ *   i = sigmoid(a_i)   f = sigmoid(a_f)   g = tanh(a_g)   o = sigmoid(a_o)
+ *   c_t = f * c_{t-1} + i * g
+ *   h_t = o * tanh(c_t)
+ *
+ * A panel carries the four gates of V units, so one micro-kernel tile ends
+ * with everything needed to update those units' c and h from registers: no
+ * gate pre-activations are written back to memory.
+ *
+ * xproj (batch, steps, P, 4, V); w_hh (P, H, 4, V) packed; h0 (batch, Hpad);
+ * c (batch, Hpad), the cell state, read and updated; h_seq (batch, steps,
+ * Hpad), h_t of every step. Hpad = P * V.
+ */
+#include "simd.h"
+#include "kernels.h"
+#include "parallel.h"
+#include "tile.h"
+
+typedef struct {
+    int steps, hidden, panels;
+    const float *xproj, *w_hh, *h0;
+    float *c, *h_seq;
+} lstm_problem;
+
+FR_INLINE void lstm_tile(const int mr, int hidden, const float *h_prev, ptrdiff_t ld_h,
+                         const float *w, const float *xproj, ptrdiff_t ld_x, float *c,
+                         ptrdiff_t ld_c, float *h_out, ptrdiff_t ld_out)
+{
+    vfloat acc[FR_MR][FR_MAX_GATES];
+    for (int m = 0; m < mr; m++)
+        for (int g = 0; g < 4; g++)
+            acc[m][g] = vload(xproj + m * ld_x + g * FR_VLEN);
+    tile_accumulate(mr, 4, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++) {
+        vfloat input_gate = vsigmoid(acc[m][0]);
+        vfloat forget_gate = vsigmoid(acc[m][1]);
+        vfloat candidate = vtanh(acc[m][2]);
+        vfloat output_gate = vsigmoid(acc[m][3]);
+        vfloat cell = forget_gate * vload(c + m * ld_c) + input_gate * candidate;
+        vstore(c + m * ld_c, cell);
+        vstore(h_out + m * ld_out, output_gate * vtanh(cell));
+    }
+}
+
+static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_end,
+                      int panel_begin, int panel_end)
+{
+    const lstm_problem *pr = ctx;
+    const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
+    const ptrdiff_t ld_x = (ptrdiff_t)pr->steps * pr->panels * 4 * FR_VLEN;
+    const ptrdiff_t ld_seq = pr->steps * padded;
+    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
+    const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
+    (void)phase;
+
+    for (int p = panel_begin; p < panel_end; p++) {
+        const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 4 * FR_VLEN;
+        const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 4 * FR_VLEN + p * 4 * FR_VLEN;
+        float *c = pr->c + p * FR_VLEN;
+        float *h_out = pr->h_seq + t * padded + p * FR_VLEN;
+        int m = row_begin;
+        for (; m + FR_MR <= row_end; m += FR_MR)
+            lstm_tile(FR_MR, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, ld_x,
+                      c + m * padded, padded, h_out + m * ld_seq, ld_seq);
+        for (; m < row_end; m++)
+            lstm_tile(1, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, ld_x,
+                      c + m * padded, padded, h_out + m * ld_seq, ld_seq);
+    }
+}
+
+void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
+                        const float *w_hh, const float *h0, float *c, float *h_seq,
+                        int num_threads)
+{
+    int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    lstm_problem pr = {steps, hidden, panels, xproj, w_hh, h0, c, h_seq};
+    double macs_per_row_step = (double)hidden * panels * 4 * FR_VLEN;
+    fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, lstm_step, &pr, num_threads,
+                      FR_MR);
+}

@@ -1,0 +1,354 @@
+/*
+ * model.c - a stack of layers: building it (packing weights once) and running
+ * it over caller-owned state and workspace (see fastrnn.h).
+ *
+ * A run goes layer by layer over the whole batch and all steps:
+ *   recurrent layer: xproj = gemm(input, W_ih) for every step at once, then
+ *                    the fused recurrence writes h for every step;
+ *   Dense layer:     gemm then the activation, in place.
+ * Layer outputs alternate between two workspace buffers with rows of
+ * `padded` floats. After a layer with return_sequences = 0, only its last
+ * step goes on, as a sequence of one step.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastrnn.h"
+#include "kernels.h"
+
+#define FR_ALIGN 64                  /* bytes: one cache line, one zmm register */
+#define FR_ALIGN_FLOATS (FR_ALIGN / sizeof(float))
+#define FR_MAX_SIZE (1 << 20)        /* largest input, hidden or output size */
+
+typedef enum { LAYER_LSTM, LAYER_GRU, LAYER_DENSE } layer_kind;
+
+typedef struct {
+    layer_kind kind;
+    int input_size, units;      /* units: hidden size, or Dense output size */
+    int gates, panels;          /* of the input projection; padded = panels * vlen */
+    int reset_after, return_sequences;
+    fr_activation activation;
+    float *w_in, *b_in;         /* (P, input_size, gates, V), (P, gates, V) */
+    float *w_rec, *b_rec;       /* recurrent panels; b_hn (P, V) for GRU reset_after */
+} fr_layer;
+
+struct fr_model {
+    fr_isa isa;
+    const fr_kernels *kernels;
+    int input_size;
+    int num_layers, capacity;
+    fr_layer *layers;
+};
+
+const char *fr_status_string(fr_status status)
+{
+    switch (status) {
+    case FR_OK: return "ok";
+    case FR_ERR_ARG: return "invalid argument (size out of range or NULL pointer)";
+    case FR_ERR_SHAPE: return "layer input size does not match the previous output size";
+    case FR_ERR_ISA: return "instruction set not available";
+    case FR_ERR_NOMEM: return "out of memory";
+    case FR_ERR_LAYOUT: return "a recurrent layer cannot follow return_sequences = 0";
+    default: return "unknown status";
+    }
+}
+
+/* Aligned allocation; the pointer malloc returned is kept just below the block. */
+static float *alloc_floats(size_t count)
+{
+    unsigned char *raw = malloc(count * sizeof(float) + FR_ALIGN + sizeof(void *));
+    if (raw == NULL) return NULL;
+    uintptr_t start = ((uintptr_t)(raw + sizeof(void *)) + FR_ALIGN - 1)
+                      & ~(uintptr_t)(FR_ALIGN - 1);
+    ((void **)start)[-1] = raw;
+    return (float *)start;
+}
+
+static void free_floats(float *block)
+{
+    if (block != NULL) free(((void **)block)[-1]);
+}
+
+static float *align_floats(float *p)
+{
+    return (float *)(((uintptr_t)p + FR_ALIGN - 1) & ~(uintptr_t)(FR_ALIGN - 1));
+}
+
+fr_model *fr_model_create(fr_isa isa, int input_size)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa);
+    if (kernels == NULL || input_size < 1 || input_size > FR_MAX_SIZE) return NULL;
+    fr_model *model = calloc(1, sizeof *model);
+    if (model == NULL) return NULL;
+    model->isa = isa;
+    model->kernels = kernels;
+    model->input_size = input_size;
+    return model;
+}
+
+void fr_model_destroy(fr_model *model)
+{
+    if (model == NULL) return;
+    for (int l = 0; l < model->num_layers; l++) {
+        free_floats(model->layers[l].w_in);
+        free_floats(model->layers[l].b_in);
+        free_floats(model->layers[l].w_rec);
+        free_floats(model->layers[l].b_rec);
+    }
+    free(model->layers);
+    free(model);
+}
+
+int fr_model_input_size(const fr_model *model) { return model ? model->input_size : 0; }
+fr_isa fr_model_isa(const fr_model *model) { return model ? model->isa : FR_ISA_GENERIC; }
+
+int fr_model_output_size(const fr_model *model)
+{
+    if (model == NULL) return 0;
+    return model->num_layers ? model->layers[model->num_layers - 1].units : model->input_size;
+}
+
+int fr_model_returns_sequences(const fr_model *model)
+{
+    if (model == NULL) return 0;
+    for (int l = 0; l < model->num_layers; l++)
+        if (!model->layers[l].return_sequences) return 0;
+    return 1;
+}
+
+static int padded_units(const fr_model *model, const fr_layer *layer)
+{
+    return layer->panels * model->kernels->vlen;
+}
+
+/* Checks common to every layer; on success returns a zeroed slot at the end. */
+static fr_status new_layer(fr_model *model, layer_kind kind, int units, const float *w,
+                           fr_layer **slot)
+{
+    if (model == NULL || w == NULL || units < 1 || units > FR_MAX_SIZE) return FR_ERR_ARG;
+    if (kind != LAYER_DENSE && !fr_model_returns_sequences(model)) return FR_ERR_LAYOUT;
+    if (model->num_layers == model->capacity) {
+        int capacity = model->capacity ? 2 * model->capacity : 4;
+        fr_layer *layers = realloc(model->layers, capacity * sizeof *layers);
+        if (layers == NULL) return FR_ERR_NOMEM;
+        model->layers = layers;
+        model->capacity = capacity;
+    }
+    fr_layer *layer = &model->layers[model->num_layers];
+    memset(layer, 0, sizeof *layer);
+    layer->kind = kind;
+    layer->input_size = fr_model_output_size(model);
+    layer->units = units;
+    layer->panels = (units + model->kernels->vlen - 1) / model->kernels->vlen;
+    layer->return_sequences = 1;
+    *slot = layer;
+    return FR_OK;
+}
+
+/* Commit the slot filled by new_layer, or free what it allocated. */
+static fr_status finish_layer(fr_model *model, fr_layer *layer, int ok)
+{
+    if (!ok) {
+        free_floats(layer->w_in);
+        free_floats(layer->b_in);
+        free_floats(layer->w_rec);
+        free_floats(layer->b_rec);
+        return FR_ERR_NOMEM;
+    }
+    model->num_layers++;
+    return FR_OK;
+}
+
+/*
+ * Input projection of a recurrent layer with G gates: w_in and b_in packed
+ * with G gates; b_in = b_ih + b_hh, except that the gates at and after
+ * `first_unfolded_gate` take only b_ih (their b_hh is applied elsewhere).
+ */
+static int pack_input_projection(fr_model *model, fr_layer *layer, const float *w_ih,
+                                 const float *b_ih, const float *b_hh,
+                                 int first_unfolded_gate)
+{
+    int vlen = model->kernels->vlen, gates = layer->gates, units = layer->units;
+    size_t padded = (size_t)padded_units(model, layer);
+    layer->w_in = alloc_floats(padded * layer->input_size * gates);
+    layer->b_in = alloc_floats(padded * gates);
+    float *bias = malloc((size_t)gates * units * sizeof(float));
+    int ok = layer->w_in != NULL && layer->b_in != NULL && bias != NULL;
+    if (ok) {
+        for (int i = 0; i < gates * units; i++) {
+            float folded = b_hh != NULL && i < first_unfolded_gate * units ? b_hh[i] : 0.0f;
+            bias[i] = (b_ih != NULL ? b_ih[i] : 0.0f) + folded;
+        }
+        fr_pack_panels(layer->w_in, w_ih, gates, units, layer->input_size, vlen);
+        fr_pack_bias(layer->b_in, bias, gates, units, vlen);
+    }
+    free(bias);
+    return ok;
+}
+
+fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
+                            const float *w_hh, const float *b_ih, const float *b_hh,
+                            int return_sequences)
+{
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_LSTM, hidden_size, w_ih, &layer);
+    if (status != FR_OK) return status;
+    if (w_hh == NULL) return FR_ERR_ARG;
+    layer->gates = 4;
+    layer->return_sequences = return_sequences != 0;
+    size_t padded = (size_t)padded_units(model, layer);
+    int ok = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 4);
+    layer->w_rec = alloc_floats(padded * hidden_size * 4);
+    ok = ok && layer->w_rec != NULL;
+    if (ok) fr_pack_panels(layer->w_rec, w_hh, 4, hidden_size, hidden_size, model->kernels->vlen);
+    return finish_layer(model, layer, ok);
+}
+
+fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
+                           const float *w_hh, const float *b_ih, const float *b_hh,
+                           int reset_after, int return_sequences)
+{
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_GRU, hidden_size, w_ih, &layer);
+    if (status != FR_OK) return status;
+    if (w_hh == NULL) return FR_ERR_ARG;
+    int vlen = model->kernels->vlen, H = hidden_size;
+    layer->gates = 3;
+    layer->reset_after = reset_after != 0;
+    layer->return_sequences = return_sequences != 0;
+    size_t padded = (size_t)padded_units(model, layer);
+    /* reset_after: b_hn multiplies by r, so it stays out of the projection. */
+    int ok = pack_input_projection(model, layer, w_ih, b_ih, b_hh, reset_after ? 2 : 3);
+    layer->w_rec = alloc_floats(padded * H * 3);
+    layer->b_rec = alloc_floats(padded);
+    ok = ok && layer->w_rec != NULL && layer->b_rec != NULL;
+    if (ok && reset_after) {
+        fr_pack_panels(layer->w_rec, w_hh, 3, H, H, vlen);
+        fr_pack_bias(layer->b_rec, b_hh != NULL ? b_hh + 2 * H : NULL, 1, H, vlen);
+    } else if (ok) {
+        fr_pack_panels(layer->w_rec, w_hh, 2, H, H, vlen);
+        fr_pack_panels(layer->w_rec + padded * H * 2, w_hh + (size_t)2 * H * H, 1, H, H, vlen);
+        fr_pack_bias(layer->b_rec, NULL, 1, H, vlen);
+    }
+    return finish_layer(model, layer, ok);
+}
+
+fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
+                             const float *b, fr_activation activation)
+{
+    if (activation < FR_ACT_LINEAR || activation > FR_ACT_SOFTMAX) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_DENSE, output_size, w, &layer);
+    if (status != FR_OK) return status;
+    layer->gates = 1;
+    layer->activation = activation;
+    layer->return_sequences = 1;
+    return finish_layer(model, layer, pack_input_projection(model, layer, w, b, NULL, 0));
+}
+
+/* Floats of state per sequence: h of every recurrent layer, and c of LSTMs. */
+static size_t state_per_row(const fr_model *model)
+{
+    size_t total = 0;
+    for (int l = 0; l < model->num_layers; l++) {
+        const fr_layer *layer = &model->layers[l];
+        if (layer->kind == LAYER_LSTM) total += 2 * (size_t)padded_units(model, layer);
+        if (layer->kind == LAYER_GRU) total += (size_t)padded_units(model, layer);
+    }
+    return total;
+}
+
+size_t fr_model_state_size(const fr_model *model, int batch)
+{
+    if (model == NULL || batch < 0) return 0;
+    return state_per_row(model) * (size_t)batch;
+}
+
+/* Largest per-row sizes of the workspace buffers, over all layers. */
+static void workspace_widths(const fr_model *model, size_t *xproj, size_t *activations,
+                             size_t *scratch)
+{
+    *xproj = *activations = *scratch = 0;
+    for (int l = 0; l < model->num_layers; l++) {
+        const fr_layer *layer = &model->layers[l];
+        size_t padded = (size_t)padded_units(model, layer);
+        if (padded > *activations) *activations = padded;
+        if (layer->kind != LAYER_DENSE && padded * layer->gates > *xproj)
+            *xproj = padded * layer->gates;
+        if (layer->kind == LAYER_GRU && 2 * padded > *scratch) *scratch = 2 * padded;
+    }
+}
+
+size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
+{
+    if (model == NULL || batch < 0 || steps < 0) return 0;
+    size_t xproj, activations, scratch, rows = (size_t)batch * steps;
+    workspace_widths(model, &xproj, &activations, &scratch);
+    return rows * (xproj + 2 * activations) + (size_t)batch * scratch + 4 * FR_ALIGN_FLOATS;
+}
+
+fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
+                       float *y, float *state, float *workspace, int num_threads)
+{
+    if (model == NULL || model->num_layers == 0 || batch < 1 || steps < 1 || x == NULL
+        || y == NULL || state == NULL || workspace == NULL)
+        return FR_ERR_ARG;
+    const fr_kernels *k = model->kernels;
+    if (num_threads < 1) num_threads = 1;
+
+    size_t xproj_width, act_width, scratch_width, rows_max = (size_t)batch * steps;
+    workspace_widths(model, &xproj_width, &act_width, &scratch_width);
+    float *xproj = align_floats(workspace);
+    float *buffers[2];
+    buffers[0] = align_floats(xproj + rows_max * xproj_width);
+    buffers[1] = align_floats(buffers[0] + rows_max * act_width);
+    float *scratch = align_floats(buffers[1] + rows_max * act_width);
+
+    const float *in = x;
+    ptrdiff_t ld_in = model->input_size;
+    int layer_steps = steps;
+    for (int l = 0; l < model->num_layers; l++) {
+        const fr_layer *layer = &model->layers[l];
+        const int padded = padded_units(model, layer), rows = batch * layer_steps;
+        float *out = buffers[l % 2];
+        if (layer->kind == LAYER_DENSE) {
+            k->gemm(rows, layer->input_size, layer->panels, 1, in, ld_in, layer->w_in,
+                    layer->b_in, out, num_threads);
+            k->dense_activation(rows, layer->units, padded, layer->activation, out);
+            in = out;
+            ld_in = padded;
+            continue;
+        }
+        k->gemm(rows, layer->input_size, layer->panels, layer->gates, in, ld_in, layer->w_in,
+                layer->b_in, xproj, num_threads);
+        float *h = state;
+        state += (size_t)batch * padded;
+        if (layer->kind == LAYER_LSTM) {
+            float *c = state;
+            state += (size_t)batch * padded;
+            k->lstm(batch, layer_steps, layer->units, xproj, layer->w_rec, h, c, out,
+                    num_threads);
+        } else {
+            k->gru(batch, layer_steps, layer->units, layer->reset_after, xproj, layer->w_rec,
+                   layer->b_rec, h, out, scratch, num_threads);
+        }
+        const float *last = out + (ptrdiff_t)(layer_steps - 1) * padded;
+        for (int b = 0; b < batch; b++)
+            memcpy(h + (size_t)b * padded, last + (ptrdiff_t)b * layer_steps * padded,
+                   padded * sizeof(float));
+        if (layer->return_sequences) {
+            in = out;
+            ld_in = padded;
+        } else {
+            in = last;
+            ld_in = (ptrdiff_t)layer_steps * padded;
+            layer_steps = 1;
+        }
+    }
+
+    const int output_size = fr_model_output_size(model), out_rows = batch * layer_steps;
+    for (int r = 0; r < out_rows; r++)
+        memcpy(y + (size_t)r * output_size, in + r * ld_in, output_size * sizeof(float));
+    return FR_OK;
+}

@@ -1,0 +1,85 @@
+/*
+ * parallel.h - OpenMP helpers shared by the kernel files (internal).
+ *
+ * Built without OpenMP, the pragmas are ignored and the omp_* stubs below make
+ * every loop serial. Work is split so that each output element is computed by
+ * exactly one thread with the same arithmetic as in a serial run: results are
+ * bit-for-bit independent of the thread count.
+ */
+#ifndef FASTRNN_PARALLEL_H
+#define FASTRNN_PARALLEL_H
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+#endif
+
+/* Below this many multiply-adds, a parallel region costs more than it saves. */
+#define FR_PARALLEL_MIN_WORK (1 << 17)
+
+/* [begin, end) of `count` items for thread `tid` of `nthreads`, in multiples of `grain`. */
+static inline void fr_thread_range(int count, int grain, int tid, int nthreads, int *begin,
+                                   int *end)
+{
+    int blocks = (count + grain - 1) / grain;
+    int b0 = (int)((long long)blocks * tid / nthreads);
+    int b1 = (int)((long long)blocks * (tid + 1) / nthreads);
+    *begin = b0 * grain < count ? b0 * grain : count;
+    *end = b1 * grain < count ? b1 * grain : count;
+}
+
+/*
+ * One step of a recurrence, for rows [row_begin, row_end) of the batch and
+ * panels [panel_begin, panel_end) of the hidden units. A recurrence may have
+ * several phases per step (GRU with reset_after = 0); all panels of one phase
+ * finish before the next phase starts.
+ */
+typedef void (*fr_step_fn)(const void *ctx, int phase, int t, int row_begin, int row_end,
+                           int panel_begin, int panel_end);
+
+/*
+ * Run `steps` steps. Threads split the batch when there are enough row tiles
+ * (no synchronisation at all: each sequence is independent); otherwise they
+ * split the panels of each step, with a barrier after every phase, when a
+ * step is large enough to pay for it; otherwise the run is serial.
+ */
+static inline void fr_run_recurrence(int batch, int steps, int panels, int phases,
+                                     double macs_per_row_step, fr_step_fn step,
+                                     const void *ctx, int num_threads, int tile_rows)
+{
+    double macs_per_step = macs_per_row_step * batch;
+    int row_tiles = (batch + tile_rows - 1) / tile_rows;
+    int split_rows = num_threads > 1 && row_tiles >= num_threads
+                     && macs_per_step * steps >= FR_PARALLEL_MIN_WORK;
+    int split_panels = !split_rows && num_threads > 1 && panels >= 2
+                       && macs_per_step >= FR_PARALLEL_MIN_WORK;
+
+    if (split_rows) {
+#pragma omp parallel num_threads(num_threads)
+        {
+            int row_begin, row_end;
+            fr_thread_range(batch, tile_rows, omp_get_thread_num(), omp_get_num_threads(),
+                            &row_begin, &row_end);
+            if (row_begin < row_end)
+                for (int t = 0; t < steps; t++)
+                    for (int phase = 0; phase < phases; phase++)
+                        step(ctx, phase, t, row_begin, row_end, 0, panels);
+        }
+    } else if (split_panels) {
+#pragma omp parallel num_threads(num_threads)
+        for (int t = 0; t < steps; t++)
+            for (int phase = 0; phase < phases; phase++) {
+#pragma omp for schedule(static)
+                for (int p = 0; p < panels; p++)
+                    step(ctx, phase, t, 0, batch, p, p + 1);
+            }
+    } else {
+        for (int t = 0; t < steps; t++)
+            for (int phase = 0; phase < phases; phase++)
+                step(ctx, phase, t, 0, batch, 0, panels);
+    }
+}
+
+#endif

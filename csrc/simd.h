@@ -1,0 +1,128 @@
+/*
+ * simd.h - one vector type for the kernels, whatever the instruction set.
+ *
+ * Every kernel file (gemm.c, lstm.c, gru.c, dense.c) is compiled once per
+ * instruction set, with FR_KERNELS_AVX512, FR_KERNELS_AVX2 or neither defined and the
+ * matching -m flags. The kernels are written against `vfloat`, a GCC/Clang
+ * vector extension of FR_VLEN floats, which the compiler lowers to zmm, ymm,
+ * or whatever the baseline target has (SSE2, NEON, plain scalars).
+ *
+ * FR_VLEN is also the packing width: a panel holds FR_VLEN hidden units per
+ * gate (see pack.c). FR_MR is the number of batch rows a micro-kernel keeps in
+ * registers at once.
+ *
+ * The transcendental functions are the Cephes single-precision algorithms,
+ * vectorized; every branch is computed and blended so that they are
+ * branch-free, and NaN inputs propagate to NaN outputs.
+ */
+#ifndef FASTRNN_SIMD_H
+#define FASTRNN_SIMD_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(FR_KERNELS_AVX512)
+#define FR_VLEN 16
+#define FR_MR 6
+#define FR_SUFFIX(name) name##_avx512
+#elif defined(FR_KERNELS_AVX2)
+#define FR_VLEN 8
+#define FR_MR 3
+#define FR_SUFFIX(name) name##_avx2
+#else
+#define FR_VLEN 8
+#define FR_MR 2
+#define FR_SUFFIX(name) name##_generic
+#endif
+
+typedef float vfloat __attribute__((vector_size(FR_VLEN * sizeof(float))));
+typedef int32_t vint __attribute__((vector_size(FR_VLEN * sizeof(int32_t))));
+
+#define FR_INLINE static inline __attribute__((always_inline))
+
+/* Unaligned load and store: memcpy compiles to one vector move. */
+FR_INLINE vfloat vload(const float *p) { vfloat v; memcpy(&v, p, sizeof v); return v; }
+FR_INLINE void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
+/* Broadcast (note: a -0.0f argument comes out as +0.0f). */
+FR_INLINE vfloat vset1(float x) { return (vfloat){0} + x; }
+
+/* Bitwise select: mask lanes are all ones (take a) or all zeros (take b). */
+FR_INLINE vfloat vselect(vint mask, vfloat a, vfloat b)
+{
+    return (vfloat)((mask & (vint)a) | (~mask & (vint)b));
+}
+
+/* Clamp written so that a NaN in x stays NaN (the comparison is false). */
+FR_INLINE vfloat vclamp(vfloat x, float lo, float hi)
+{
+    x = vselect(x > hi, vset1(hi), x);
+    return vselect(x < lo, vset1(lo), x);
+}
+
+FR_INLINE vfloat vabs(vfloat x) { return (vfloat)((vint)x & 0x7fffffff); }
+
+/*
+ * exp(x), Cephes expf: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two for
+ * exactness), exp(r) by a degree-7 polynomial, times 2^n built in the exponent
+ * bits. Inputs are clamped to [-87.3, 88.3] so 2^n stays a normal number:
+ * exp(88.3) = 2.2e38 < FLT_MAX, exp(-87.3) = 1.2e-38 (the true value below
+ * that is closer to 0 than 1.2e-38, an absolute error no caller can see).
+ */
+FR_INLINE vfloat vexp(vfloat x)
+{
+    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    x = vclamp(x, -87.3f, 88.3f);
+    vfloat shifted = x * 1.44269504088896341f + round_magic;
+    vint n_int = (vint)shifted - (vint)vset1(round_magic);
+    vfloat n = shifted - round_magic;
+    vfloat r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    vfloat p = vset1(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    vfloat scale = (vfloat)((n_int + 127) << 23);
+    return p * scale;
+}
+
+/* sigmoid(x) = 1 / (1 + exp(-x)); saturates to exactly 1 and to ~0. */
+FR_INLINE vfloat vsigmoid(vfloat x)
+{
+    return 1.0f / (1.0f + vexp(-x));
+}
+
+/*
+ * tanh(x), Cephes tanhf: for |x| <= 0.625 the odd polynomial
+ * x + x^3 P(x^2); above, sign(x) (1 - 2 / (exp(2|x|) + 1)), which tends to
+ * exactly +-1.
+ */
+FR_INLINE vfloat vtanh(vfloat x)
+{
+    vfloat ax = vabs(x);
+    vfloat z = x * x;
+    vfloat p = vset1(-5.70498872745e-3f);
+    p = p * z + 2.06390887954e-2f;
+    p = p * z - 5.37397155531e-2f;
+    p = p * z + 1.33314422036e-1f;
+    p = p * z - 3.33332819422e-1f;
+    vfloat small = p * z * x + x;
+    vfloat large = 1.0f - 2.0f / (vexp(ax + ax) + 1.0f);
+    large = (vfloat)((vint)large | ((vint)x & INT32_MIN)); /* sign of x */
+    return vselect(ax > 0.625f, large, small);
+}
+
+FR_INLINE vfloat vrelu(vfloat x)
+{
+    return vselect(x > 0.0f, x, vselect(x != x, x, vset1(0.0f)));
+}
+
+/* elu(x) = x for x > 0, exp(x) - 1 otherwise (alpha = 1, as Keras and PyTorch). */
+FR_INLINE vfloat velu(vfloat x)
+{
+    return vselect(x > 0.0f, x, vexp(x) - 1.0f);
+}
+
+#endif

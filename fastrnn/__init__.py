@@ -1,0 +1,14 @@
+"""fastrnn: fused LSTM/GRU inference for audio from Python.
+
+>>> import fastrnn
+>>> model = fastrnn.Sequential([fastrnn.LSTM.from_torch(w_ih, w_hh, b_ih, b_hh),
+...                             fastrnn.Dense.from_torch(w, b, activation="softmax")])
+>>> y = model.predict(x)            # (T, F) -> (T, O)
+"""
+
+from .layers import GRU, LSTM, Dense, Layer
+from .model import Sequential
+from .runtime import __version__, get_num_threads, info, set_num_threads
+
+__all__ = ["LSTM", "GRU", "Dense", "Layer", "Sequential", "info", "set_num_threads",
+           "get_num_threads", "__version__"]

@@ -1,0 +1,199 @@
+"""Layers: weights in fastrnn's canonical (PyTorch) layout, checked on construction.
+
+Each layer keeps float32 copies of its weights; a ``Sequential`` packs them
+for the C kernels once, when it is built.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .io import keras as _keras
+from .io import torch as _torch
+
+ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "softmax")
+
+
+def as_float32(array: Any, name: str, ndim: int) -> np.ndarray:
+    """A C-contiguous float32 copy of a real-valued, finite array of `ndim` dims."""
+    array = _torch.to_numpy(array)
+    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
+        raise TypeError(f"{name}: expected a real-valued array, got dtype {array.dtype}")
+    if array.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: contains NaN or infinity")
+    return np.array(array, dtype=np.float32, order="C", copy=True)
+
+
+def _check_shape(array: np.ndarray, expected: tuple, name: str, meaning: str) -> None:
+    if array.shape != expected:
+        raise ValueError(f"{name}: expected shape {expected} = {meaning}, got {array.shape}")
+
+
+class Layer:
+    """Base of all layers: an input size, an output size, and a way into a model."""
+
+    input_size: int
+    output_size: int
+    return_sequences: bool = True
+    recurrent: bool = False
+
+    def _add_to(self, engine) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _Recurrent(Layer):
+    gates: int
+    kind: str
+    recurrent = True
+
+    def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
+                 bias_hh: Any = None, *, return_sequences: bool = True):
+        kind = self.kind
+        self.weight_hh = as_float32(weight_hh, f"{kind} weight_hh", 2)
+        self.hidden_size = hidden = self.weight_hh.shape[1]
+        self.weight_ih = as_float32(weight_ih, f"{kind} weight_ih", 2)
+        self.input_size = self.weight_ih.shape[1]
+        gates = self.gates
+        _check_shape(self.weight_ih, (gates * hidden, self.input_size), f"{kind} weight_ih",
+                     f"({gates} * hidden_size, input_size) with hidden_size {hidden} from weight_hh")
+        _check_shape(self.weight_hh, (gates * hidden, hidden), f"{kind} weight_hh",
+                     f"({gates} * hidden_size, hidden_size)")
+        self.bias_ih = self.bias_hh = None
+        for name, value in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+            if value is not None:
+                bias = as_float32(value, f"{kind} {name}", 1)
+                _check_shape(bias, (gates * hidden,), f"{kind} {name}", f"({gates} * hidden_size,)")
+                setattr(self, name, bias)
+        self.return_sequences = bool(return_sequences)
+        self.output_size = hidden
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(input_size={self.input_size}, "
+                f"hidden_size={self.hidden_size}, return_sequences={self.return_sequences})")
+
+    @classmethod
+    def from_torch(cls, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
+                   bias_hh: Any = None, *, return_sequences: bool = True):
+        """From PyTorch's ``weight_ih_l0 (G*H, I)``, ``weight_hh_l0 (G*H, H)``,
+        ``bias_ih_l0``, ``bias_hh_l0`` (tensors or arrays)."""
+        return cls(weight_ih, weight_hh, bias_ih, bias_hh, return_sequences=return_sequences)
+
+
+class LSTM(_Recurrent):
+    """LSTM layer, PyTorch equations and gate order (i, f, g, o).
+
+    ``i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)``, likewise f and o;
+    ``g = tanh(W_ig x + b_ig + W_hg h + b_hg)``; ``c' = f * c + i * g``;
+    ``h' = o * tanh(c')``.
+
+    Parameters
+    ----------
+    weight_ih : array (4 * hidden_size, input_size)
+    weight_hh : array (4 * hidden_size, hidden_size)
+    bias_ih, bias_hh : array (4 * hidden_size,), optional (zero)
+    return_sequences : bool
+        False: the layer outputs only its last step (Keras semantics).
+    """
+
+    gates = 4
+    kind = "LSTM"
+
+    @classmethod
+    def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
+                   return_sequences: bool = True) -> "LSTM":
+        """From Keras' ``kernel (I, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)``."""
+        return cls(*_keras.lstm_weights(kernel, recurrent_kernel, bias),
+                   return_sequences=return_sequences)
+
+    def _add_to(self, engine) -> None:
+        engine.add_lstm(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                        self.return_sequences)
+
+
+class GRU(_Recurrent):
+    """GRU layer, gate order (r, z, n).
+
+    ``r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)``, likewise z;
+    ``reset_after=True`` (PyTorch, Keras default): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``;
+    ``reset_after=False`` (Keras option, ONNX default): ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``;
+    ``h' = (1 - z) * n + z * h``.
+
+    Parameters
+    ----------
+    weight_ih : array (3 * hidden_size, input_size)
+    weight_hh : array (3 * hidden_size, hidden_size)
+    bias_ih, bias_hh : array (3 * hidden_size,), optional (zero)
+    reset_after : bool
+    return_sequences : bool
+    """
+
+    gates = 3
+    kind = "GRU"
+
+    def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
+                 bias_hh: Any = None, *, reset_after: bool = True,
+                 return_sequences: bool = True):
+        super().__init__(weight_ih, weight_hh, bias_ih, bias_hh,
+                         return_sequences=return_sequences)
+        self.reset_after = bool(reset_after)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", reset_after={self.reset_after})"
+
+    @classmethod
+    def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None,
+                   reset_after: bool = True, *, return_sequences: bool = True) -> "GRU":
+        """From Keras' ``kernel (I, 3H)``, ``recurrent_kernel (H, 3H)`` (gate order
+        z, r, h) and ``bias``: (2, 3H) when ``reset_after``, else (3H,)."""
+        return cls(*_keras.gru_weights(kernel, recurrent_kernel, bias, reset_after),
+                   reset_after=reset_after, return_sequences=return_sequences)
+
+    def _add_to(self, engine) -> None:
+        engine.add_gru(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                       self.reset_after, self.return_sequences)
+
+
+class Dense(Layer):
+    """``y = activation(W x + b)`` applied to every step.
+
+    Parameters
+    ----------
+    weight : array (output_size, input_size)
+    bias : array (output_size,), optional (zero)
+    activation : None or one of "linear", "relu", "tanh", "sigmoid", "elu"
+        (alpha 1), "softmax" (over the output features)
+    """
+
+    def __init__(self, weight: Any, bias: Any = None, activation: str | None = None):
+        self.weight = as_float32(weight, "Dense weight", 2)
+        self.output_size, self.input_size = self.weight.shape
+        self.bias = None
+        if bias is not None:
+            self.bias = as_float32(bias, "Dense bias", 1)
+            _check_shape(self.bias, (self.output_size,), "Dense bias", "(output_size,)")
+        activation = "linear" if activation is None else activation
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Dense activation: expected None or one of {ACTIVATIONS}, "
+                             f"got {activation!r}")
+        self.activation = activation
+
+    def __repr__(self) -> str:
+        return (f"Dense(input_size={self.input_size}, output_size={self.output_size}, "
+                f"activation={self.activation!r})")
+
+    @classmethod
+    def from_torch(cls, weight: Any, bias: Any = None, activation: str | None = None) -> "Dense":
+        """From ``nn.Linear``'s ``weight (O, I)`` and ``bias (O,)``."""
+        return cls(weight, bias, activation)
+
+    @classmethod
+    def from_keras(cls, kernel: Any, bias: Any = None, activation: str | None = None) -> "Dense":
+        """From Keras' ``kernel (I, O)`` and ``bias (O,)``."""
+        return cls(*_keras.dense_weights(kernel, bias), activation)
+
+    def _add_to(self, engine) -> None:
+        engine.add_dense(self.weight, self.bias, self.activation)

@@ -1,0 +1,99 @@
+"""Sequential: a stack of layers packed for the C engine, and predict()."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from . import _engine, runtime
+from .layers import Layer
+
+
+class Sequential:
+    """A stack of layers run in order.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        Each layer's input size must equal the previous layer's output size.
+        After a recurrent layer with ``return_sequences=False`` only Dense
+        layers may follow.
+    isa : str, optional
+        Instruction set to pack for ("generic", "avx2", "avx512"); default
+        ``fastrnn.runtime.default_isa()``.
+    """
+
+    def __init__(self, layers: Iterable[Layer], *, isa: str | None = None):
+        self.layers = list(layers)
+        if not self.layers:
+            raise ValueError("Sequential needs at least one layer, got none")
+        for index, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {index}: expected a fastrnn layer (LSTM, GRU, Dense), "
+                                f"got {type(layer).__name__}")
+        for index, (previous, layer) in enumerate(zip(self.layers, self.layers[1:]), start=1):
+            if layer.input_size != previous.output_size:
+                raise ValueError(f"layer {index} ({layer!r}) takes {layer.input_size} inputs "
+                                 f"but layer {index - 1} ({previous!r}) outputs "
+                                 f"{previous.output_size}")
+        for index, layer in enumerate(self.layers):
+            later = [i for i, other in enumerate(self.layers[index + 1:], index + 1) if other.recurrent]
+            if not layer.return_sequences and later:
+                raise ValueError(f"layer {later[0]} is recurrent but follows layer {index}, "
+                                 f"which has return_sequences=False (only Dense layers may)")
+        self.isa = runtime.default_isa() if isa is None else isa
+        self._engine = _engine.Model(self.isa, self.layers[0].input_size)
+        for layer in self.layers:
+            layer._add_to(self._engine)
+
+    @property
+    def input_size(self) -> int:
+        return self.layers[0].input_size
+
+    @property
+    def output_size(self) -> int:
+        return self.layers[-1].output_size
+
+    @property
+    def returns_sequences(self) -> bool:
+        """False if a layer has return_sequences=False: predict gives the last step only."""
+        return all(layer.return_sequences for layer in self.layers)
+
+    def __repr__(self) -> str:
+        inner = ",\n    ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n    {inner},\n], isa={self.isa!r})"
+
+    def predict(self, x) -> np.ndarray:
+        """Run the model over whole sequences, each from a zero state.
+
+        Parameters
+        ----------
+        x : array (T, F) or (B, T, F), any floating dtype and strides
+
+        Returns
+        -------
+        float32 array (T, O) or (B, T, O); with a return_sequences=False layer,
+        (O,) or (B, O).
+        """
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            raise TypeError(f"x: expected a floating-point array, got dtype {x.dtype}")
+        features = self.input_size
+        if x.ndim not in (2, 3) or x.shape[-1] != features:
+            raise ValueError(f"x: expected shape (T, {features}) or (B, T, {features}), "
+                             f"got {x.shape}")
+        single = x.ndim == 2
+        batch = x[np.newaxis] if single else x
+        num_sequences, steps = batch.shape[:2]
+        if steps == 0 and not self.returns_sequences:
+            raise ValueError("x: a model that returns only the last step needs at least one "
+                             f"step, got shape {x.shape}")
+        if num_sequences == 0 or steps == 0:
+            shape = (num_sequences, steps, self.output_size)
+            y = np.zeros(shape if self.returns_sequences else shape[::2], dtype=np.float32)
+        else:
+            batch = np.ascontiguousarray(batch, dtype=np.float32)
+            state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
+            y = self._engine.run(batch, state, runtime.get_num_threads())
+        return y[0] if single else y

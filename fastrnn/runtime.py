@@ -1,0 +1,64 @@
+"""Process-wide settings: threads and the instruction set new models use."""
+
+from __future__ import annotations
+
+import os
+
+from . import _engine
+
+__version__ = "0.1.0"
+
+
+def _default_threads() -> int:
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _default_isa() -> str:
+    forced = os.environ.get("FASTRNN_ISA", "").strip().lower()
+    if not forced:
+        return _engine.best_isa()
+    if forced not in _engine.available_isas():
+        raise RuntimeError(f"FASTRNN_ISA={forced!r} cannot be used here; expected one of "
+                           f"{_engine.available_isas()} (built in and supported by this CPU)")
+    return forced
+
+
+_num_threads = _default_threads()
+_isa = _default_isa()
+
+
+def set_num_threads(num_threads: int) -> None:
+    """Threads used by ``predict`` (OpenMP over the batch, or over hidden units
+    for a large layer with a small batch). Results are bit-for-bit identical
+    for every thread count."""
+    global _num_threads
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"num_threads: expected an integer >= 1, got {num_threads!r}")
+    _num_threads = num_threads
+
+
+def get_num_threads() -> int:
+    return _num_threads
+
+
+def default_isa() -> str:
+    """The instruction set new models are packed for: FASTRNN_ISA if set, else
+    the widest this CPU supports."""
+    return _isa
+
+
+def info() -> dict:
+    """Version, instruction sets, threads and build of this fastrnn."""
+    build = _engine.build_info()
+    return {
+        "version": __version__,
+        "isa": _isa,
+        "available_isas": _engine.available_isas(),
+        "num_threads": _num_threads,
+        "openmp": build["openmp"],
+        "compiler": build["compiler"],
+        "compiler_flags": build["flags"],
+    }

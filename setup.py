@@ -1,0 +1,95 @@
+"""Build of fastrnn's one extension module, fastrnn._engine.
+
+The kernel files of csrc/ are compiled once per instruction set (generic,
+AVX2+FMA, AVX-512) into separate objects and linked together; dispatch.c picks
+one at run time for the CPU it runs on, so no -march=native is baked in.
+OpenMP is used when the compiler supports it; otherwise the build is serial,
+with a warning (FASTRNN_REQUIRE_OPENMP=1 makes that an error, as in CI).
+"""
+
+import os
+import platform
+import shutil
+import sys
+import tempfile
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/dense.c", "csrc/kernels.c"]
+COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/dispatch.c"]
+C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
+ISA_FLAGS = {
+    "avx2": ["-mavx2", "-mfma"],
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+}
+ISA_PROBE = {
+    "avx2": "#include <immintrin.h>\nint main(void){__m256 a=_mm256_set1_ps(1.f);"
+    "a=_mm256_fmadd_ps(a,a,a);return (int)_mm256_cvtss_f32(a)-3;}\n",
+    "avx512": "#include <immintrin.h>\nint main(void){__m512 a=_mm512_set1_ps(1.f);"
+    "a=_mm512_fmadd_ps(a,a,a);return (int)_mm512_reduce_add_ps(a)-48;}\n",
+}
+OPENMP_PROBE = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
+
+
+def compiles(compiler, source, flags):
+    """True if `source` compiles and links with `flags`."""
+    tmp = tempfile.mkdtemp(prefix="fastrnn-probe-")
+    try:
+        path = os.path.join(tmp, "probe.c")
+        with open(path, "w") as f:
+            f.write(source)
+        objects = compiler.compile([path], output_dir=tmp, extra_postargs=flags)
+        compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=flags)
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        compiler = self.compiler
+        openmp = ["-fopenmp"] if compiles(compiler, OPENMP_PROBE, ["-fopenmp"]) else []
+        if not openmp:
+            if os.environ.get("FASTRNN_REQUIRE_OPENMP") == "1":
+                sys.exit("error: the C compiler has no OpenMP and FASTRNN_REQUIRE_OPENMP=1")
+            print("warning: the C compiler has no OpenMP; fastrnn is built single-threaded")
+        x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+        isas = [isa for isa in ISA_FLAGS if x86 and compiles(compiler, ISA_PROBE[isa], ISA_FLAGS[isa])]
+        have = [("FR_HAVE_" + isa.upper(), "1") for isa in isas]
+        flags = C_FLAGS + openmp
+
+        objects = []
+        for isa in ["generic"] + isas:
+            macros = have + ([("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else [])
+            objects += compiler.compile(
+                KERNEL_SOURCES,
+                output_dir=os.path.join(self.build_temp, isa),
+                macros=macros,
+                include_dirs=["csrc"],
+                extra_postargs=flags + ISA_FLAGS.get(isa, []),
+            )
+        build_flags = " ".join(flags) + " | kernels: " + ", ".join(["generic"] + isas)
+        objects += compiler.compile(
+            COMMON_SOURCES,
+            output_dir=os.path.join(self.build_temp, "common"),
+            macros=have + [("FR_BUILD_FLAGS", '"%s"' % build_flags)],
+            include_dirs=["csrc"],
+            extra_postargs=flags,
+        )
+        for ext in self.extensions:
+            ext.extra_objects = objects + list(ext.extra_objects or [])
+            ext.extra_compile_args = ["-O2"] + openmp
+            ext.extra_link_args = openmp
+        super().build_extensions()
+
+
+extension = Extension("fastrnn._engine", ["fastrnn/_engine.pyx"], include_dirs=["csrc"],
+                      depends=[os.path.join("csrc", f) for f in os.listdir("csrc")])
+setup(
+    ext_modules=cythonize([extension], language_level=3),
+    cmdclass={"build_ext": BuildExt},
+)
