@@ -38,10 +38,9 @@ FR_INLINE void gemm_panel(const int gates, int row_begin, int row_end, int K, co
                           ptrdiff_t ldc)
 {
     int m = row_begin;
-    for (; m + FR_MR <= row_end; m += FR_MR)
-        gemm_tile(FR_MR, gates, K, a + m * lda, lda, w, bias, c + m * ldc, ldc);
-    for (; m < row_end; m++)
-        gemm_tile(1, gates, K, a + m * lda, lda, w, bias, c + m * ldc, ldc);
+#define TILE(mr) gemm_tile(mr, gates, K, a + m * lda, lda, w, bias, c + m * ldc, ldc)
+    FR_TILE_ROWS(m, row_end, TILE);
+#undef TILE
 }
 
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,

@@ -117,24 +117,21 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
             const float *b_hn = pr->b_hn + unit0;
 #define TILE(mr) gru_tile_reset_after(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, b_hn, \
                                       xproj + m * ld_x, ld_x, h_out + m * ld_seq, ld_seq, unit0)
-            for (; m + FR_MR <= row_end; m += FR_MR) TILE(FR_MR);
-            for (; m < row_end; m++) TILE(1);
+            FR_TILE_ROWS(m, row_end, TILE);
 #undef TILE
         } else if (phase == 0) {
             const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 2 * FR_VLEN;
 #define TILE(mr) gru_tile_gates(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, \
                                 ld_x, pr->reset_hidden + m * padded + unit0,                  \
                                 pr->update + m * padded + unit0, padded, unit0)
-            for (; m + FR_MR <= row_end; m += FR_MR) TILE(FR_MR);
-            for (; m < row_end; m++) TILE(1);
+            FR_TILE_ROWS(m, row_end, TILE);
 #undef TILE
         } else {
             const float *w = w_candidate + (ptrdiff_t)p * pr->hidden * FR_VLEN;
 #define TILE(mr) gru_tile_candidate(mr, pr->hidden, pr->reset_hidden + m * padded,           \
                                     pr->update + m * padded, padded, w, xproj + m * ld_x, ld_x, \
                                     h_prev + m * ld_h, ld_h, h_out + m * ld_seq, ld_seq, unit0)
-            for (; m + FR_MR <= row_end; m += FR_MR) TILE(FR_MR);
-            for (; m < row_end; m++) TILE(1);
+            FR_TILE_ROWS(m, row_end, TILE);
 #undef TILE
         }
     }

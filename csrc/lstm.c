@@ -65,12 +65,10 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
         float *c = pr->c + p * FR_VLEN;
         float *h_out = pr->h_seq + t * padded + p * FR_VLEN;
         int m = row_begin;
-        for (; m + FR_MR <= row_end; m += FR_MR)
-            lstm_tile(FR_MR, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, ld_x,
-                      c + m * padded, padded, h_out + m * ld_seq, ld_seq);
-        for (; m < row_end; m++)
-            lstm_tile(1, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, ld_x,
-                      c + m * padded, padded, h_out + m * ld_seq, ld_seq);
+#define TILE(mr) lstm_tile(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, ld_x, \
+                           c + m * padded, padded, h_out + m * ld_seq, ld_seq)
+        FR_TILE_ROWS(m, row_end, TILE);
+#undef TILE
     }
 }
 

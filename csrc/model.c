@@ -2,13 +2,14 @@
  * model.c - a stack of layers: building it (packing weights once) and running
  * it over caller-owned state and workspace (see fastrnn.h).
  *
- * A run goes layer by layer over the whole batch and all steps:
- *   recurrent layer: xproj = gemm(input, W_ih) for every step at once, then
- *                    the fused recurrence writes h for every step;
+ * A run goes through the sequence in blocks of steps sized to stay in cache
+ * (block_steps); each block goes layer by layer over the whole batch:
+ *   recurrent layer: xproj = gemm(input, W_ih) for every step of the block at
+ *                    once, then the fused recurrence writes h for every step;
  *   Dense layer:     gemm then the activation, in place.
  * Layer outputs alternate between two workspace buffers with rows of
- * `padded` floats. After a layer with return_sequences = 0, only its last
- * step goes on, as a sequence of one step.
+ * `padded` floats. After a layer with return_sequences = 0, only the last
+ * step of the last block goes on, as a sequence of one step.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -280,12 +281,95 @@ static void workspace_widths(const fr_model *model, size_t *xproj, size_t *activ
     }
 }
 
+/*
+ * Steps per block: a run goes through the sequence in blocks of this many
+ * steps (all layers on one block, state carried to the next), so that the
+ * per-block buffers, dominated by the input projection, stay near FR_BLOCK_BYTES
+ * and in cache.
+ */
+#define FR_BLOCK_BYTES (4 << 20)
+
+static int block_steps(const fr_model *model, int batch, int steps)
+{
+    size_t xproj, activations, scratch;
+    workspace_widths(model, &xproj, &activations, &scratch);
+    size_t row_bytes = (xproj + 2 * activations + model->input_size) * sizeof(float);
+    size_t block = FR_BLOCK_BYTES / (row_bytes * (size_t)(batch > 0 ? batch : 1));
+    if (block < 1) block = 1;
+    return block < (size_t)steps ? (int)block : steps;
+}
+
 size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
 {
     if (model == NULL || batch < 0 || steps < 0) return 0;
-    size_t xproj, activations, scratch, rows = (size_t)batch * steps;
+    size_t xproj, activations, scratch;
     workspace_widths(model, &xproj, &activations, &scratch);
-    return rows * (xproj + 2 * activations) + (size_t)batch * scratch + 4 * FR_ALIGN_FLOATS;
+    size_t rows = (size_t)batch * block_steps(model, batch, steps);
+    return rows * (model->input_size + xproj + 2 * activations) + (size_t)batch * scratch
+           + 5 * FR_ALIGN_FLOATS;
+}
+
+typedef struct {
+    float *x, *xproj, *buffers[2], *scratch;
+} workspace_layout;
+
+/*
+ * All layers over one block of `steps` steps, x (batch, steps, input_size)
+ * contiguous. Returns the rows of the last layer's output in *out (row stride
+ * *ld_out; batch * steps rows, or batch rows after return_sequences = 0), or
+ * sets *out to NULL when the block ends at a return_sequences = 0 layer
+ * without being the last (the layers after it only see the last step).
+ */
+static void run_block(const fr_model *model, int batch, int steps, int last_block,
+                      const workspace_layout *ws, float *state, const float **out,
+                      ptrdiff_t *ld_out, int num_threads)
+{
+    const fr_kernels *k = model->kernels;
+    const float *in = ws->x;
+    ptrdiff_t ld_in = model->input_size;
+    for (int l = 0; l < model->num_layers; l++) {
+        const fr_layer *layer = &model->layers[l];
+        const int padded = padded_units(model, layer), rows = batch * steps;
+        float *result = ws->buffers[l % 2];
+        if (layer->kind == LAYER_DENSE) {
+            k->gemm(rows, layer->input_size, layer->panels, 1, in, ld_in, layer->w_in,
+                    layer->b_in, result, num_threads);
+            k->dense_activation(rows, layer->units, padded, layer->activation, result);
+            in = result;
+            ld_in = padded;
+            continue;
+        }
+        k->gemm(rows, layer->input_size, layer->panels, layer->gates, in, ld_in, layer->w_in,
+                layer->b_in, ws->xproj, num_threads);
+        float *h = state;
+        state += (size_t)batch * padded;
+        if (layer->kind == LAYER_LSTM) {
+            float *c = state;
+            state += (size_t)batch * padded;
+            k->lstm(batch, steps, layer->units, ws->xproj, layer->w_rec, h, c, result,
+                    num_threads);
+        } else {
+            k->gru(batch, steps, layer->units, layer->reset_after, ws->xproj, layer->w_rec,
+                   layer->b_rec, h, result, ws->scratch, num_threads);
+        }
+        const float *last = result + (ptrdiff_t)(steps - 1) * padded;
+        for (int b = 0; b < batch; b++)
+            memcpy(h + (size_t)b * padded, last + (ptrdiff_t)b * steps * padded,
+                   padded * sizeof(float));
+        if (layer->return_sequences) {
+            in = result;
+            ld_in = padded;
+        } else if (!last_block) {
+            *out = NULL;
+            return;
+        } else {
+            in = last;
+            ld_in = (ptrdiff_t)steps * padded;
+            steps = 1;
+        }
+    }
+    *out = in;
+    *ld_out = ld_in;
 }
 
 fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
@@ -294,61 +378,41 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
     if (model == NULL || model->num_layers == 0 || batch < 1 || steps < 1 || x == NULL
         || y == NULL || state == NULL || workspace == NULL)
         return FR_ERR_ARG;
-    const fr_kernels *k = model->kernels;
     if (num_threads < 1) num_threads = 1;
 
-    size_t xproj_width, act_width, scratch_width, rows_max = (size_t)batch * steps;
+    const int block = block_steps(model, batch, steps);
+    const size_t rows = (size_t)batch * block;
+    size_t xproj_width, act_width, scratch_width;
     workspace_widths(model, &xproj_width, &act_width, &scratch_width);
-    float *xproj = align_floats(workspace);
-    float *buffers[2];
-    buffers[0] = align_floats(xproj + rows_max * xproj_width);
-    buffers[1] = align_floats(buffers[0] + rows_max * act_width);
-    float *scratch = align_floats(buffers[1] + rows_max * act_width);
+    workspace_layout ws;
+    ws.x = align_floats(workspace);
+    ws.xproj = align_floats(ws.x + rows * model->input_size);
+    ws.buffers[0] = align_floats(ws.xproj + rows * xproj_width);
+    ws.buffers[1] = align_floats(ws.buffers[0] + rows * act_width);
+    ws.scratch = align_floats(ws.buffers[1] + rows * act_width);
 
-    const float *in = x;
-    ptrdiff_t ld_in = model->input_size;
-    int layer_steps = steps;
-    for (int l = 0; l < model->num_layers; l++) {
-        const fr_layer *layer = &model->layers[l];
-        const int padded = padded_units(model, layer), rows = batch * layer_steps;
-        float *out = buffers[l % 2];
-        if (layer->kind == LAYER_DENSE) {
-            k->gemm(rows, layer->input_size, layer->panels, 1, in, ld_in, layer->w_in,
-                    layer->b_in, out, num_threads);
-            k->dense_activation(rows, layer->units, padded, layer->activation, out);
-            in = out;
-            ld_in = padded;
-            continue;
-        }
-        k->gemm(rows, layer->input_size, layer->panels, layer->gates, in, ld_in, layer->w_in,
-                layer->b_in, xproj, num_threads);
-        float *h = state;
-        state += (size_t)batch * padded;
-        if (layer->kind == LAYER_LSTM) {
-            float *c = state;
-            state += (size_t)batch * padded;
-            k->lstm(batch, layer_steps, layer->units, xproj, layer->w_rec, h, c, out,
-                    num_threads);
-        } else {
-            k->gru(batch, layer_steps, layer->units, layer->reset_after, xproj, layer->w_rec,
-                   layer->b_rec, h, out, scratch, num_threads);
-        }
-        const float *last = out + (ptrdiff_t)(layer_steps - 1) * padded;
+    const int input_size = model->input_size, output_size = fr_model_output_size(model);
+    const int sequences_out = fr_model_returns_sequences(model);
+    for (int t0 = 0; t0 < steps; t0 += block) {
+        const int n = steps - t0 < block ? steps - t0 : block;
+        const int last_block = t0 + n == steps;
         for (int b = 0; b < batch; b++)
-            memcpy(h + (size_t)b * padded, last + (ptrdiff_t)b * layer_steps * padded,
-                   padded * sizeof(float));
-        if (layer->return_sequences) {
-            in = out;
-            ld_in = padded;
+            memcpy(ws.x + (size_t)b * n * input_size, x + ((size_t)b * steps + t0) * input_size,
+                   (size_t)n * input_size * sizeof(float));
+        const float *out;
+        ptrdiff_t ld_out;
+        run_block(model, batch, n, last_block, &ws, state, &out, &ld_out, num_threads);
+        if (out == NULL) continue;
+        if (sequences_out) {
+            for (int b = 0; b < batch; b++)
+                for (int j = 0; j < n; j++)
+                    memcpy(y + ((size_t)b * steps + t0 + j) * output_size,
+                           out + ((ptrdiff_t)b * n + j) * ld_out, output_size * sizeof(float));
         } else {
-            in = last;
-            ld_in = (ptrdiff_t)layer_steps * padded;
-            layer_steps = 1;
+            for (int b = 0; b < batch; b++)
+                memcpy(y + (size_t)b * output_size, out + b * ld_out,
+                       output_size * sizeof(float));
         }
     }
-
-    const int output_size = fr_model_output_size(model), out_rows = batch * layer_steps;
-    for (int r = 0; r < out_rows; r++)
-        memcpy(y + (size_t)r * output_size, in + r * ld_in, output_size * sizeof(float));
     return FR_OK;
 }

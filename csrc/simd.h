@@ -43,8 +43,12 @@ typedef int32_t vint __attribute__((vector_size(FR_VLEN * sizeof(int32_t))));
 /* Unaligned load and store: memcpy compiles to one vector move. */
 FR_INLINE vfloat vload(const float *p) { vfloat v; memcpy(&v, p, sizeof v); return v; }
 FR_INLINE void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
-/* Broadcast (note: a -0.0f argument comes out as +0.0f). */
-FR_INLINE vfloat vset1(float x) { return (vfloat){0} + x; }
+/* Broadcast; a brace list (not {0} + x, which costs an add and loses -0.0f). */
+#if FR_VLEN == 16
+FR_INLINE vfloat vset1(float x) { return (vfloat){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+#else
+FR_INLINE vfloat vset1(float x) { return (vfloat){x, x, x, x, x, x, x, x}; }
+#endif
 
 /* Bitwise select: mask lanes are all ones (take a) or all zeros (take b). */
 FR_INLINE vfloat vselect(vint mask, vfloat a, vfloat b)

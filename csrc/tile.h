@@ -12,7 +12,8 @@
  * chunking of a stream.
  *
  * mr and gates must be compile-time constants at the call site so that the
- * loops unroll and acc lives in registers; callers instantiate FR_MR and 1.
+ * loops unroll and acc lives in registers: FR_TILE_ROWS instantiates a tile
+ * for every row count from 1 to FR_MR.
  */
 #ifndef FASTRNN_TILE_H
 #define FASTRNN_TILE_H
@@ -27,14 +28,59 @@ FR_INLINE void tile_accumulate(const int mr, const int gates, int K, const float
 {
     for (int k = 0; k < K; k++) {
         const float *w_k = w + (ptrdiff_t)k * gates * FR_VLEN;
+        /* Keep whichever operand set is smaller live in registers across the
+         * FMAs: the G weight vectors (when mr > gates) or the mr broadcasts. */
+        if (mr > gates) {
+            vfloat w_kg[FR_MAX_GATES];
 #pragma GCC unroll 4
-        for (int g = 0; g < gates; g++) {
-            vfloat w_kg = vload(w_k + g * FR_VLEN);
+            for (int g = 0; g < gates; g++)
+                w_kg[g] = vload(w_k + g * FR_VLEN);
 #pragma GCC unroll 8
-            for (int m = 0; m < mr; m++)
-                acc[m][g] += vset1(a[m * lda + k]) * w_kg;
+            for (int m = 0; m < mr; m++) {
+                vfloat a_mk = vset1(a[m * lda + k]);
+#pragma GCC unroll 4
+                for (int g = 0; g < gates; g++)
+                    acc[m][g] += a_mk * w_kg[g];
+            }
+        } else {
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                vfloat w_kg = vload(w_k + g * FR_VLEN);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++)
+                    acc[m][g] += vset1(a[m * lda + k]) * w_kg;
+            }
         }
     }
 }
+
+/*
+ * For rows [m, row_end): TILE(FR_MR) on full tiles, advancing m, then one
+ * TILE(r) for the r < FR_MR rows left. TILE is a macro of the caller's that
+ * reads m.
+ */
+#define FR_TILE_ROWS(m, row_end, TILE)                      \
+    do {                                                    \
+        for (; (m) + FR_MR <= (row_end); (m) += FR_MR)      \
+            TILE(FR_MR);                                    \
+        switch ((row_end) - (m)) {                          \
+            FR_TAIL_CASES(TILE)                             \
+        default: break;                                     \
+        }                                                   \
+    } while (0)
+
+#define FR_TAIL_CASE(TILE, r) case r: TILE(r); break;
+#if FR_MR == 2
+#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1)
+#elif FR_MR == 3
+#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1) FR_TAIL_CASE(TILE, 2)
+#elif FR_MR == 4
+#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1) FR_TAIL_CASE(TILE, 2) FR_TAIL_CASE(TILE, 3)
+#elif FR_MR == 6
+#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1) FR_TAIL_CASE(TILE, 2) FR_TAIL_CASE(TILE, 3) \
+                            FR_TAIL_CASE(TILE, 4) FR_TAIL_CASE(TILE, 5)
+#else
+#error "FR_TAIL_CASES: add the cases for this FR_MR"
+#endif
 
 #endif
