@@ -13,12 +13,13 @@ import shutil
 import sys
 import tempfile
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/dense.c", "csrc/kernels.c"]
-COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/dispatch.c"]
+COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c"]
 C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
 ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma"],
@@ -87,7 +88,9 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-extension = Extension("fastrnn._engine", ["fastrnn/_engine.pyx"], include_dirs=["csrc"],
+extension = Extension("fastrnn._engine", ["fastrnn/_engine.pyx"],
+                      include_dirs=["csrc", numpy.get_include()],
+                      define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
                       depends=[os.path.join("csrc", f) for f in os.listdir("csrc")])
 setup(
     ext_modules=cythonize([extension], language_level=3),

@@ -30,7 +30,8 @@ typedef enum {
     FR_ERR_SHAPE = 2,    /* a layer's input size differs from the previous output size */
     FR_ERR_ISA = 3,      /* the instruction set is not built in or not supported by this CPU */
     FR_ERR_NOMEM = 4,
-    FR_ERR_LAYOUT = 5    /* a layer cannot follow one with return_sequences = 0 */
+    FR_ERR_LAYOUT = 5,   /* a layer cannot follow one with return_sequences = 0 */
+    FR_ERR_NONFINITE = 6 /* an input holds NaN or infinity (streams that check) */
 } fr_status;
 
 typedef enum { FR_ISA_GENERIC = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 } fr_isa;
@@ -97,21 +98,68 @@ int fr_model_output_size(const fr_model *model);
 /* 1 if every step has an output (no layer has return_sequences = 0). */
 int fr_model_returns_sequences(const fr_model *model);
 fr_isa fr_model_isa(const fr_model *model);
+int fr_model_num_layers(const fr_model *model);
+/* Hidden or output size of layer `layer`; 0 if out of range. */
+int fr_model_layer_units(const fr_model *model, int layer);
+/* State arrays of layer `layer`: 2 for an LSTM (h, c), 1 for a GRU (h), 0 otherwise. */
+int fr_model_layer_state_parts(const fr_model *model, int layer);
 
 size_t fr_model_state_size(const fr_model *model, int batch);
 size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
+
+/* fr_model_run flags: output every step, even after a layer with
+ * return_sequences = 0 (what a stream answers: the output the model would give
+ * if the sequence ended at that step). */
+#define FR_RUN_EVERY_STEP 1u
 
 /*
  * Run `steps` steps of `batch` independent sequences.
  * x (batch, steps, input_size), row-major float32.
  * y (batch, steps, output_size), or (batch, output_size) when the model does
- *   not return sequences.
+ *   not return sequences and flags lack FR_RUN_EVERY_STEP.
  * state, workspace: see the top of this file.
  * num_threads: OpenMP threads (1 = serial); the results are bit-for-bit the
  *   same for every thread count.
  */
 fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                       float *y, float *state, float *workspace, int num_threads);
+                       float *y, float *state, float *workspace, unsigned flags,
+                       int num_threads);
+
+/* --- streams --------------------------------------------------------------- */
+
+/*
+ * A stream: `batch` independent sequences fed a few steps (often one) at a
+ * time, each call carrying on from the state the previous one left. It owns
+ * its state (zero at creation) and its workspace; the model must outlive it.
+ * One stream must not be run from two threads at once; different streams may.
+ */
+typedef struct fr_stream fr_stream;
+
+/* NULL on failure (NULL model, batch < 1, out of memory). check_finite != 0:
+ * fr_stream_run refuses inputs holding NaN or infinity. */
+fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite);
+void fr_stream_destroy(fr_stream *stream);
+
+/*
+ * Run `steps` steps: x (batch, steps, input_size) -> y (batch, steps,
+ * output_size), the output of every step (FR_RUN_EVERY_STEP).
+ * active: NULL for all rows, or `batch` flags; rows whose flag is 0 cost
+ *   nothing, keep their state, and get zeros in y.
+ * On any error (FR_ERR_NONFINITE included) the state is unchanged.
+ * Allocates only when `steps` is larger than in every earlier call (growing
+ * the workspace); a one-step call never allocates.
+ */
+fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
+                        const unsigned char *active, int num_threads);
+
+/* Zero the state of `count` rows listed in `rows`, or of every row when rows
+ * is NULL. All indices are checked before any row changes. */
+fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count);
+
+/* Copy part `part` (0: h, 1: c of an LSTM) of recurrent layer `layer`'s
+ * state, (batch, units) row-major, out of or into the stream. */
+fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst);
+fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src);
 
 /* Compiler, flags and OpenMP of this build, for fastrnn.info(). */
 const char *fr_build_compiler(void);

@@ -43,29 +43,37 @@ FR_INLINE void gemm_panel(const int gates, int row_begin, int row_end, int K, co
 #undef TILE
 }
 
-void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
-                        const float *w, const float *bias, float *c, int num_threads)
+/* Task `task` of the (chunk, panel) pairs, chunk-major. */
+static void gemm_task(int task, int rows, int K, int panels, int gates, const float *a,
+                      ptrdiff_t lda, const float *w, const float *bias, float *c)
 {
     const int width = gates * FR_VLEN;
     const ptrdiff_t ldc = (ptrdiff_t)panels * width;
-    const int chunks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
-    const int tasks = chunks * panels;
-    const double macs = (double)rows * K * ldc;
-    const int threads = macs >= FR_PARALLEL_MIN_WORK ? num_threads : 1;
+    int chunk = task / panels, p = task % panels;
+    int row_begin = chunk * CHUNK_ROWS;
+    int row_end = row_begin + CHUNK_ROWS < rows ? row_begin + CHUNK_ROWS : rows;
+    const float *w_p = w + (ptrdiff_t)p * K * width;
+    const float *bias_p = bias + p * width;
+    float *c_p = c + p * width;
+    switch (gates) {
+    case 1: gemm_panel(1, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
+    case 2: gemm_panel(2, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
+    case 3: gemm_panel(3, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
+    default: gemm_panel(4, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
+    }
+}
 
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-    for (int task = 0; task < tasks; task++) {
-        int chunk = task / panels, p = task % panels;
-        int row_begin = chunk * CHUNK_ROWS;
-        int row_end = row_begin + CHUNK_ROWS < rows ? row_begin + CHUNK_ROWS : rows;
-        const float *w_p = w + (ptrdiff_t)p * K * width;
-        const float *bias_p = bias + p * width;
-        float *c_p = c + p * width;
-        switch (gates) {
-        case 1: gemm_panel(1, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-        case 2: gemm_panel(2, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-        case 3: gemm_panel(3, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-        default: gemm_panel(4, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-        }
+void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
+                        const float *w, const float *bias, float *c, int num_threads)
+{
+    const int tasks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS * panels;
+    const double macs = (double)rows * K * panels * gates * FR_VLEN;
+    if (num_threads > 1 && tasks > 1 && macs >= FR_PARALLEL_MIN_WORK) {
+#pragma omp parallel for schedule(static) num_threads(num_threads)
+        for (int task = 0; task < tasks; task++)
+            gemm_task(task, rows, K, panels, gates, a, lda, w, bias, c);
+    } else {
+        for (int task = 0; task < tasks; task++)
+            gemm_task(task, rows, K, panels, gates, a, lda, w, bias, c);
     }
 }

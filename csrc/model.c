@@ -17,30 +17,9 @@
 
 #include "fastrnn.h"
 #include "kernels.h"
+#include "model.h"
 
-#define FR_ALIGN 64                  /* bytes: one cache line, one zmm register */
-#define FR_ALIGN_FLOATS (FR_ALIGN / sizeof(float))
 #define FR_MAX_SIZE (1 << 20)        /* largest input, hidden or output size */
-
-typedef enum { LAYER_LSTM, LAYER_GRU, LAYER_DENSE } layer_kind;
-
-typedef struct {
-    layer_kind kind;
-    int input_size, units;      /* units: hidden size, or Dense output size */
-    int gates, panels;          /* of the input projection; padded = panels * vlen */
-    int reset_after, return_sequences;
-    fr_activation activation;
-    float *w_in, *b_in;         /* (P, input_size, gates, V), (P, gates, V) */
-    float *w_rec, *b_rec;       /* recurrent panels; b_hn (P, V) for GRU reset_after */
-} fr_layer;
-
-struct fr_model {
-    fr_isa isa;
-    const fr_kernels *kernels;
-    int input_size;
-    int num_layers, capacity;
-    fr_layer *layers;
-};
 
 const char *fr_status_string(fr_status status)
 {
@@ -51,12 +30,13 @@ const char *fr_status_string(fr_status status)
     case FR_ERR_ISA: return "instruction set not available";
     case FR_ERR_NOMEM: return "out of memory";
     case FR_ERR_LAYOUT: return "a recurrent layer cannot follow return_sequences = 0";
+    case FR_ERR_NONFINITE: return "input holds NaN or infinity";
     default: return "unknown status";
     }
 }
 
 /* Aligned allocation; the pointer malloc returned is kept just below the block. */
-static float *alloc_floats(size_t count)
+float *fr_alloc_floats(size_t count)
 {
     unsigned char *raw = malloc(count * sizeof(float) + FR_ALIGN + sizeof(void *));
     if (raw == NULL) return NULL;
@@ -66,7 +46,7 @@ static float *alloc_floats(size_t count)
     return (float *)start;
 }
 
-static void free_floats(float *block)
+void fr_free_floats(float *block)
 {
     if (block != NULL) free(((void **)block)[-1]);
 }
@@ -92,10 +72,10 @@ void fr_model_destroy(fr_model *model)
 {
     if (model == NULL) return;
     for (int l = 0; l < model->num_layers; l++) {
-        free_floats(model->layers[l].w_in);
-        free_floats(model->layers[l].b_in);
-        free_floats(model->layers[l].w_rec);
-        free_floats(model->layers[l].b_rec);
+        fr_free_floats(model->layers[l].w_in);
+        fr_free_floats(model->layers[l].b_in);
+        fr_free_floats(model->layers[l].w_rec);
+        fr_free_floats(model->layers[l].b_rec);
     }
     free(model->layers);
     free(model);
@@ -118,7 +98,7 @@ int fr_model_returns_sequences(const fr_model *model)
     return 1;
 }
 
-static int padded_units(const fr_model *model, const fr_layer *layer)
+int fr_layer_padded(const fr_model *model, const fr_layer *layer)
 {
     return layer->panels * model->kernels->vlen;
 }
@@ -151,10 +131,10 @@ static fr_status new_layer(fr_model *model, layer_kind kind, int units, const fl
 static fr_status finish_layer(fr_model *model, fr_layer *layer, int ok)
 {
     if (!ok) {
-        free_floats(layer->w_in);
-        free_floats(layer->b_in);
-        free_floats(layer->w_rec);
-        free_floats(layer->b_rec);
+        fr_free_floats(layer->w_in);
+        fr_free_floats(layer->b_in);
+        fr_free_floats(layer->w_rec);
+        fr_free_floats(layer->b_rec);
         return FR_ERR_NOMEM;
     }
     model->num_layers++;
@@ -171,9 +151,9 @@ static int pack_input_projection(fr_model *model, fr_layer *layer, const float *
                                  int first_unfolded_gate)
 {
     int vlen = model->kernels->vlen, gates = layer->gates, units = layer->units;
-    size_t padded = (size_t)padded_units(model, layer);
-    layer->w_in = alloc_floats(padded * layer->input_size * gates);
-    layer->b_in = alloc_floats(padded * gates);
+    size_t padded = (size_t)fr_layer_padded(model, layer);
+    layer->w_in = fr_alloc_floats(padded * layer->input_size * gates);
+    layer->b_in = fr_alloc_floats(padded * gates);
     float *bias = malloc((size_t)gates * units * sizeof(float));
     int ok = layer->w_in != NULL && layer->b_in != NULL && bias != NULL;
     if (ok) {
@@ -198,9 +178,9 @@ fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
     if (w_hh == NULL) return FR_ERR_ARG;
     layer->gates = 4;
     layer->return_sequences = return_sequences != 0;
-    size_t padded = (size_t)padded_units(model, layer);
+    size_t padded = (size_t)fr_layer_padded(model, layer);
     int ok = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 4);
-    layer->w_rec = alloc_floats(padded * hidden_size * 4);
+    layer->w_rec = fr_alloc_floats(padded * hidden_size * 4);
     ok = ok && layer->w_rec != NULL;
     if (ok) fr_pack_panels(layer->w_rec, w_hh, 4, hidden_size, hidden_size, model->kernels->vlen);
     return finish_layer(model, layer, ok);
@@ -218,11 +198,11 @@ fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
     layer->gates = 3;
     layer->reset_after = reset_after != 0;
     layer->return_sequences = return_sequences != 0;
-    size_t padded = (size_t)padded_units(model, layer);
+    size_t padded = (size_t)fr_layer_padded(model, layer);
     /* reset_after: b_hn multiplies by r, so it stays out of the projection. */
     int ok = pack_input_projection(model, layer, w_ih, b_ih, b_hh, reset_after ? 2 : 3);
-    layer->w_rec = alloc_floats(padded * H * 3);
-    layer->b_rec = alloc_floats(padded);
+    layer->w_rec = fr_alloc_floats(padded * H * 3);
+    layer->b_rec = fr_alloc_floats(padded);
     ok = ok && layer->w_rec != NULL && layer->b_rec != NULL;
     if (ok && reset_after) {
         fr_pack_panels(layer->w_rec, w_hh, 3, H, H, vlen);
@@ -248,22 +228,33 @@ fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
     return finish_layer(model, layer, pack_input_projection(model, layer, w, b, NULL, 0));
 }
 
-/* Floats of state per sequence: h of every recurrent layer, and c of LSTMs. */
-static size_t state_per_row(const fr_model *model)
+int fr_layer_state_parts(const fr_layer *layer)
 {
-    size_t total = 0;
-    for (int l = 0; l < model->num_layers; l++) {
-        const fr_layer *layer = &model->layers[l];
-        if (layer->kind == LAYER_LSTM) total += 2 * (size_t)padded_units(model, layer);
-        if (layer->kind == LAYER_GRU) total += (size_t)padded_units(model, layer);
-    }
-    return total;
+    return layer->kind == LAYER_LSTM ? 2 : layer->kind == LAYER_GRU ? 1 : 0;
 }
 
 size_t fr_model_state_size(const fr_model *model, int batch)
 {
     if (model == NULL || batch < 0) return 0;
-    return state_per_row(model) * (size_t)batch;
+    size_t per_row = 0;
+    for (int l = 0; l < model->num_layers; l++)
+        per_row += (size_t)fr_layer_state_parts(&model->layers[l])
+                   * fr_layer_padded(model, &model->layers[l]);
+    return per_row * (size_t)batch;
+}
+
+int fr_model_num_layers(const fr_model *model) { return model ? model->num_layers : 0; }
+
+int fr_model_layer_units(const fr_model *model, int layer)
+{
+    if (model == NULL || layer < 0 || layer >= model->num_layers) return 0;
+    return model->layers[layer].units;
+}
+
+int fr_model_layer_state_parts(const fr_model *model, int layer)
+{
+    if (model == NULL || layer < 0 || layer >= model->num_layers) return 0;
+    return fr_layer_state_parts(&model->layers[layer]);
 }
 
 /* Largest per-row sizes of the workspace buffers, over all layers. */
@@ -273,7 +264,7 @@ static void workspace_widths(const fr_model *model, size_t *xproj, size_t *activ
     *xproj = *activations = *scratch = 0;
     for (int l = 0; l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
-        size_t padded = (size_t)padded_units(model, layer);
+        size_t padded = (size_t)fr_layer_padded(model, layer);
         if (padded > *activations) *activations = padded;
         if (layer->kind != LAYER_DENSE && padded * layer->gates > *xproj)
             *xproj = padded * layer->gates;
@@ -321,15 +312,15 @@ typedef struct {
  * without being the last (the layers after it only see the last step).
  */
 static void run_block(const fr_model *model, int batch, int steps, int last_block,
-                      const workspace_layout *ws, float *state, const float **out,
-                      ptrdiff_t *ld_out, int num_threads)
+                      int every_step, const workspace_layout *ws, float *state,
+                      const float **out, ptrdiff_t *ld_out, int num_threads)
 {
     const fr_kernels *k = model->kernels;
     const float *in = ws->x;
     ptrdiff_t ld_in = model->input_size;
     for (int l = 0; l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
-        const int padded = padded_units(model, layer), rows = batch * steps;
+        const int padded = fr_layer_padded(model, layer), rows = batch * steps;
         float *result = ws->buffers[l % 2];
         if (layer->kind == LAYER_DENSE) {
             k->gemm(rows, layer->input_size, layer->panels, 1, in, ld_in, layer->w_in,
@@ -356,7 +347,7 @@ static void run_block(const fr_model *model, int batch, int steps, int last_bloc
         for (int b = 0; b < batch; b++)
             memcpy(h + (size_t)b * padded, last + (ptrdiff_t)b * steps * padded,
                    padded * sizeof(float));
-        if (layer->return_sequences) {
+        if (layer->return_sequences || every_step) {
             in = result;
             ld_in = padded;
         } else if (!last_block) {
@@ -373,7 +364,8 @@ static void run_block(const fr_model *model, int batch, int steps, int last_bloc
 }
 
 fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                       float *y, float *state, float *workspace, int num_threads)
+                       float *y, float *state, float *workspace, unsigned flags,
+                       int num_threads)
 {
     if (model == NULL || model->num_layers == 0 || batch < 1 || steps < 1 || x == NULL
         || y == NULL || state == NULL || workspace == NULL)
@@ -392,7 +384,8 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
     ws.scratch = align_floats(ws.buffers[1] + rows * act_width);
 
     const int input_size = model->input_size, output_size = fr_model_output_size(model);
-    const int sequences_out = fr_model_returns_sequences(model);
+    const int every_step = (flags & FR_RUN_EVERY_STEP) != 0;
+    const int sequences_out = every_step || fr_model_returns_sequences(model);
     for (int t0 = 0; t0 < steps; t0 += block) {
         const int n = steps - t0 < block ? steps - t0 : block;
         const int last_block = t0 + n == steps;
@@ -401,7 +394,8 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
                    (size_t)n * input_size * sizeof(float));
         const float *out;
         ptrdiff_t ld_out;
-        run_block(model, batch, n, last_block, &ws, state, &out, &ld_out, num_threads);
+        run_block(model, batch, n, last_block, every_step, &ws, state, &out, &ld_out,
+                  num_threads);
         if (out == NULL) continue;
         if (sequences_out) {
             for (int b = 0; b < batch; b++)

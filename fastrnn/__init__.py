@@ -6,9 +6,10 @@
 >>> y = model.predict(x)            # (T, F) -> (T, O)
 """
 
+from ._engine import Stream
 from .layers import GRU, LSTM, Dense, Layer
 from .model import Sequential
 from .runtime import __version__, get_num_threads, info, set_num_threads
 
-__all__ = ["LSTM", "GRU", "Dense", "Layer", "Sequential", "info", "set_num_threads",
+__all__ = ["LSTM", "GRU", "Dense", "Layer", "Sequential", "Stream", "info", "set_num_threads",
            "get_num_threads", "__version__"]

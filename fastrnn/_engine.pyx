@@ -8,9 +8,14 @@ as C-contiguous float32 (the Python layer converts them once).
 
 import numpy as np
 
+cimport numpy as cnp
+
+cnp.import_array()
+
 cdef extern from "fastrnn.h" nogil:
     ctypedef enum fr_status:
         FR_OK
+        FR_ERR_NONFINITE
     ctypedef enum fr_isa:
         pass
     ctypedef enum fr_activation:
@@ -40,7 +45,22 @@ cdef extern from "fastrnn.h" nogil:
     size_t fr_model_state_size(const fr_model *model, int batch)
     size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
     fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                           float *y, float *state, float *workspace, int num_threads)
+                           float *y, float *state, float *workspace, unsigned flags,
+                           int num_threads)
+    int fr_model_num_layers(const fr_model *model)
+    int fr_model_layer_units(const fr_model *model, int layer)
+    int fr_model_layer_state_parts(const fr_model *model, int layer)
+
+    ctypedef struct fr_stream:
+        pass
+    fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite)
+    void fr_stream_destroy(fr_stream *stream)
+    fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
+                            const unsigned char *active, int num_threads)
+    fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count)
+    fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst)
+    fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src)
+
     const char *fr_build_compiler()
     const char *fr_build_flags()
     int fr_build_openmp()
@@ -209,6 +229,264 @@ cdef class Model:
         cdef fr_status status
         with nogil:
             status = fr_model_run(self.ptr, <int>batch, <int>steps, &x[0, 0, 0], &y[0],
-                                  state_ptr, &workspace[0], num_threads)
+                                  state_ptr, &workspace[0], 0, num_threads)
         _check(status, "running the model")
         return out
+
+
+NAN_POLICIES = ("raise", "propagate")
+_STATE_PARTS = ("h", "c")
+
+
+cdef inline bint _is_float32_c(object array):
+    """True for an exact ndarray of C-contiguous float32: the no-copy fast path."""
+    return (cnp.PyArray_CheckExact(array)
+            and cnp.PyArray_TYPE(<cnp.ndarray>array) == cnp.NPY_FLOAT32
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array))
+
+
+cdef class Stream:
+    """Frames in, outputs out, with the recurrent state carried between calls.
+
+    Created by ``Sequential.stream()``. A single stream (``batch_size=None``)
+    takes frames ``(F,)`` and chunks ``(T, F)``; a batch of N streams takes
+    ``(N, F)`` and ``(N, T, F)``. Every frame gets an output, even after a
+    layer with ``return_sequences=False``: the output the model would give if
+    the sequence ended at that frame.
+
+    Any chunking of a signal gives exactly the outputs of ``predict`` on the
+    whole signal. A failed call (wrong shape or dtype, NaN or infinity with
+    ``nan_policy="raise"``) raises before the state is touched.
+
+    Threads: the GIL is released while the model runs, so different streams
+    can run in parallel from different threads. A stream used from a second
+    thread while it is running raises RuntimeError (it never blocks and its
+    state is never corrupted): use one stream per thread, or your own lock.
+    """
+
+    cdef fr_stream *ptr
+    cdef Model engine
+    cdef readonly object batch_size
+    cdef readonly str nan_policy
+    cdef public int num_threads
+    cdef readonly int input_size, output_size
+    cdef int batch
+    cdef bint single, busy
+    cdef list state_names
+
+    def __cinit__(self, Model engine, batch_size, str nan_policy, int num_threads):
+        if nan_policy not in NAN_POLICIES:
+            raise ValueError(f"nan_policy: expected one of {NAN_POLICIES}, got {nan_policy!r}")
+        if batch_size is not None and (isinstance(batch_size, bool)
+                                       or not isinstance(batch_size, int) or batch_size < 1):
+            raise ValueError(f"batch_size: expected None or an integer >= 1, got {batch_size!r}")
+        if num_threads < 1:
+            raise ValueError(f"num_threads: expected >= 1, got {num_threads}")
+        self.engine = engine
+        self.batch_size = batch_size
+        self.single = batch_size is None
+        self.batch = 1 if self.single else batch_size
+        self.nan_policy = nan_policy
+        self.num_threads = num_threads
+        self.input_size = engine.input_size
+        self.output_size = engine.output_size
+        self.state_names = [(layer, part)
+                            for layer in range(fr_model_num_layers(engine.ptr))
+                            for part in range(fr_model_layer_state_parts(engine.ptr, layer))]
+        self.ptr = fr_stream_create(engine.ptr, self.batch, nan_policy == "raise")
+        if self.ptr is NULL:
+            raise MemoryError(f"could not allocate a stream of {self.batch} sequences")
+
+    def __dealloc__(self):
+        fr_stream_destroy(self.ptr)
+
+    def __repr__(self):
+        return (f"Stream(batch_size={self.batch_size}, input_size={self.input_size}, "
+                f"output_size={self.output_size}, nan_policy={self.nan_policy!r})")
+
+    cdef tuple _shape(self, Py_ssize_t steps, Py_ssize_t features):
+        """Shape of a frame (steps < 0) or a chunk of `steps` steps, single or batched."""
+        cdef tuple shape
+        if steps < 0:
+            shape = (features,)
+        else:
+            shape = (steps, features)
+        return shape if self.single else (self.batch,) + shape
+
+    cdef str _describe(self, bint chunk, str features):
+        names = ("T", features) if chunk else (features,)
+        return "(" + ", ".join(names if self.single else (str(self.batch),) + names) + ")"
+
+    cdef cnp.ndarray _input(self, object data, bint chunk):
+        """`data` as C-contiguous float32 of this stream's frame or chunk shape."""
+        cdef int ndim = 1 + chunk + (not self.single)
+        cdef cnp.ndarray array
+        cdef bint fast = _is_float32_c(data)
+        if fast:
+            array = <cnp.ndarray>data
+        else:
+            array = np.asarray(data)
+            if array.dtype.kind != "f":
+                raise TypeError(f"expected a floating-point array, got dtype {array.dtype}")
+        if (array.ndim != ndim or array.shape[ndim - 1] != self.input_size
+                or (not self.single and array.shape[0] != self.batch)):
+            raise ValueError(f"expected shape {self._describe(chunk, str(self.input_size))} "
+                             f"(F = {self.input_size} features), got {(<object>array).shape}")
+        if not fast:
+            array = np.ascontiguousarray(array, dtype=np.float32)
+        return array
+
+    cdef cnp.ndarray _output(self, object out, tuple shape):
+        cdef cnp.npy_intp dims[3]
+        if out is None:
+            for axis, size in enumerate(shape):
+                dims[axis] = size
+            return cnp.PyArray_EMPTY(len(shape), dims, cnp.NPY_FLOAT32, 0)
+        if not _is_float32_c(out) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
+            raise TypeError("out: expected a writable C-contiguous float32 ndarray, got "
+                            f"{type(out).__name__}"
+                            + (f" of dtype {out.dtype}" if isinstance(out, np.ndarray) else ""))
+        if out.shape != shape:
+            raise ValueError(f"out: expected shape {shape}, got {out.shape}")
+        return <cnp.ndarray>out
+
+    cdef cnp.ndarray _active(self, object active):
+        if active is None:
+            return None
+        if self.single:
+            raise ValueError("active: only a batch of streams (batch_size=N) takes an active mask")
+        cdef cnp.ndarray mask = np.asarray(active)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"active: expected a boolean array, got dtype {mask.dtype}")
+        if mask.ndim != 1 or mask.shape[0] != self.batch:
+            raise ValueError(f"active: expected shape ({self.batch},), got {(<object>mask).shape}")
+        return np.ascontiguousarray(mask)
+
+    cdef int _claim(self) except -1:
+        if self.busy:
+            raise RuntimeError("this Stream is being run by another thread; use one stream "
+                               "per thread, or a lock")
+        self.busy = True
+        return 0
+
+    cdef object _run(self, cnp.ndarray x, int steps, cnp.ndarray y, cnp.ndarray mask):
+        cdef const float *x_ptr = <const float *>cnp.PyArray_DATA(x)
+        cdef float *y_ptr = <float *>cnp.PyArray_DATA(y)
+        cdef const unsigned char *active = NULL
+        cdef fr_status status
+        if mask is not None:
+            active = <const unsigned char *>cnp.PyArray_DATA(mask)
+        self._claim()
+        with nogil:
+            status = fr_stream_run(self.ptr, steps, x_ptr, y_ptr, active, self.num_threads)
+        self.busy = False
+        if status == FR_ERR_NONFINITE:
+            raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
+                             "state is unchanged")
+        _check(status, "running the stream")
+        return y
+
+    def step(self, frame, out=None, active=None):
+        """One frame: ``(F,)`` -> ``(O,)``, or ``(N, F)`` -> ``(N, O)`` for N streams.
+
+        Parameters
+        ----------
+        frame : array (F,) or (N, F); float32 C-contiguous avoids any copy
+        out : float32 array (O,) or (N, O), optional
+            Written in place and returned, so that a real-time loop allocates nothing.
+        active : bool array (N,), optional
+            Only these streams advance; the others keep their state, cost no
+            compute, and get zeros in the output.
+        """
+        cdef cnp.ndarray x = self._input(frame, False)
+        cdef cnp.ndarray y = self._output(out, self._shape(-1, self.output_size))
+        return self._run(x, 1, y, self._active(active))
+
+    def process(self, chunk, out=None, active=None):
+        """Several frames at once: ``(T, F)`` -> ``(T, O)``, or ``(N, T, F)`` -> ``(N, T, O)``.
+
+        The state carries on from the previous call; T may be 0.
+        """
+        cdef cnp.ndarray x = self._input(chunk, True)
+        cdef Py_ssize_t steps = x.shape[0 if self.single else 1]
+        if steps > 2**31 - 1 or steps * self.batch > 2**31 - 1:
+            raise ValueError(f"chunk too long: {steps} steps")
+        cdef cnp.ndarray y = self._output(out, self._shape(steps, self.output_size))
+        if np.may_share_memory(x, y):
+            raise ValueError("out must not share memory with the chunk")
+        return self._run(x, <int>steps, y, self._active(active))
+
+    def reset(self, indices=None):
+        """Zero the state of every stream, or of the streams at `indices` (e.g. a
+        call slot being reused)."""
+        cdef int[::1] rows
+        cdef fr_status status
+        if indices is None:
+            self._claim()
+            status = fr_stream_reset(self.ptr, NULL, 0)
+            self.busy = False
+            _check(status, "reset")
+            return
+        if self.single:
+            raise ValueError("indices: a single stream (batch_size=None) is reset as a whole")
+        selected = np.atleast_1d(np.asarray(indices))
+        if selected.dtype.kind not in "iu" or selected.ndim != 1:
+            raise TypeError(f"indices: expected integers, got {selected.dtype} of shape "
+                            f"{selected.shape}")
+        if selected.size and (selected.min() < 0 or selected.max() >= self.batch):
+            raise ValueError(f"indices: expected values in [0, {self.batch}), got "
+                             f"{selected[(selected < 0) | (selected >= self.batch)][:5].tolist()}")
+        rows = np.ascontiguousarray(selected, dtype=np.intc)
+        if rows.shape[0] == 0:
+            return
+        self._claim()
+        status = fr_stream_reset(self.ptr, &rows[0], <int>rows.shape[0])
+        self.busy = False
+        _check(status, "reset")
+
+    def get_state(self):
+        """A copy of the state: ``{"layer<i>.h": array, "layer<i>.c": array}`` for
+        each recurrent layer i (c for LSTMs), shape (H,) or (N, H)."""
+        state = {}
+        cdef float[:, ::1] buffer
+        for layer, part in self.state_names:
+            array = np.empty((self.batch, fr_model_layer_units(self.engine.ptr, layer)),
+                             dtype=np.float32)
+            buffer = array
+            _check(fr_stream_get_state(self.ptr, layer, part, &buffer[0, 0]), "get_state")
+            state[f"layer{layer}.{_STATE_PARTS[part]}"] = array[0] if self.single else array
+        return state
+
+    def set_state(self, state):
+        """Replace the state with `state`, a mapping as returned by get_state().
+        Everything is checked before anything is written."""
+        expected = {f"layer{layer}.{_STATE_PARTS[part]}": (layer, part)
+                    for layer, part in self.state_names}
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        if missing or unexpected:
+            raise ValueError(f"state: expected keys {sorted(expected)}; missing {missing}, "
+                             f"unexpected {unexpected}")
+        arrays = {}
+        cdef tuple shape
+        for name, (layer, part) in expected.items():
+            units = fr_model_layer_units(self.engine.ptr, layer)
+            value = np.asarray(state[name])
+            shape = (self.batch, units)
+            if self.single:
+                shape = (units,)
+            if value.dtype.kind != "f":
+                raise TypeError(f"state[{name!r}]: expected floats, got dtype {value.dtype}")
+            if value.shape != shape:
+                raise ValueError(f"state[{name!r}]: expected shape {shape}, got {value.shape}")
+            if self.nan_policy == "raise" and not np.all(np.isfinite(value)):
+                raise ValueError(f"state[{name!r}]: contains NaN or infinity")
+            arrays[name] = np.ascontiguousarray(value, dtype=np.float32).reshape(self.batch, units)
+        cdef float[:, ::1] buffer
+        self._claim()
+        try:
+            for name, (layer, part) in expected.items():
+                buffer = arrays[name]
+                _check(fr_stream_set_state(self.ptr, layer, part, &buffer[0, 0]), "set_state")
+        finally:
+            self.busy = False

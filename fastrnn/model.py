@@ -64,6 +64,29 @@ class Sequential:
         inner = ",\n    ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n    {inner},\n], isa={self.isa!r})"
 
+    def stream(self, batch_size: int | None = None, *, nan_policy: str = "raise",
+               num_threads: int | None = None) -> "_engine.Stream":
+        """A stream over this model, state zero: frames in one call at a time.
+
+        Parameters
+        ----------
+        batch_size : int, optional
+            None: one stream, frames (F,) and chunks (T, F). N: N independent
+            streams, frames (N, F) and chunks (N, T, F).
+        nan_policy : "raise" or "propagate"
+            "raise": a frame holding NaN or infinity raises ValueError and the
+            state is unchanged. "propagate": no check (NaN enters the state).
+        num_threads : int, optional
+            Threads for this stream (default: ``fastrnn.get_num_threads()``);
+            small steps run on one thread whatever this says.
+
+        Returns
+        -------
+        fastrnn.Stream
+        """
+        threads = runtime.get_num_threads() if num_threads is None else num_threads
+        return _engine.Stream(self._engine, batch_size, nan_policy, threads)
+
     def predict(self, x) -> np.ndarray:
         """Run the model over whole sequences, each from a zero state.
 

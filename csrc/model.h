@@ -1,0 +1,46 @@
+/*
+ * model.h - the layer stack inside an fr_model (internal: model.c builds and
+ * runs it, stream.c reads its state layout).
+ *
+ * State layout for `batch` sequences: for each recurrent layer in order, h
+ * (batch, padded), then for an LSTM c (batch, padded); padded units are zero.
+ */
+#ifndef FASTRNN_MODEL_H
+#define FASTRNN_MODEL_H
+
+#include "fastrnn.h"
+#include "kernels.h"
+
+#define FR_ALIGN 64 /* bytes: one cache line, one zmm register */
+#define FR_ALIGN_FLOATS (FR_ALIGN / sizeof(float))
+
+typedef enum { LAYER_LSTM, LAYER_GRU, LAYER_DENSE } layer_kind;
+
+typedef struct {
+    layer_kind kind;
+    int input_size, units;      /* units: hidden size, or Dense output size */
+    int gates, panels;          /* of the input projection; padded = panels * vlen */
+    int reset_after, return_sequences;
+    fr_activation activation;
+    float *w_in, *b_in;         /* (P, input_size, gates, V), (P, gates, V) */
+    float *w_rec, *b_rec;       /* recurrent panels; b_hn (P, V) for GRU reset_after */
+} fr_layer;
+
+struct fr_model {
+    fr_isa isa;
+    const fr_kernels *kernels;
+    int input_size;
+    int num_layers, capacity;
+    fr_layer *layers;
+};
+
+/* Units of a layer rounded up to whole panels. */
+int fr_layer_padded(const fr_model *model, const fr_layer *layer);
+/* State arrays of a layer: 2 (LSTM h, c), 1 (GRU h) or 0 (Dense). */
+int fr_layer_state_parts(const fr_layer *layer);
+
+/* FR_ALIGN-aligned float arrays. */
+float *fr_alloc_floats(size_t count);
+void fr_free_floats(float *block);
+
+#endif
