@@ -19,54 +19,70 @@
 
 #define CHUNK_ROWS (FR_MR * 16)
 
-FR_INLINE void gemm_tile(const int mr, const int gates, int K, const float *a, ptrdiff_t lda,
-                         const float *w, const float *bias, float *c, ptrdiff_t ldc)
+FR_INLINE void gemm_tile(const int mr, const int np, const int gates, int K, const float *a,
+                         ptrdiff_t lda, const float *w, const float *bias, float *c,
+                         ptrdiff_t ldc)
 {
-    vfloat acc[FR_MR][FR_MAX_GATES];
+    fr_acc acc;
     for (int m = 0; m < mr; m++)
-        for (int g = 0; g < gates; g++)
-            acc[m][g] = vload(bias + g * FR_VLEN);
-    tile_accumulate(mr, gates, K, a, lda, w, acc);
+        for (int i = 0; i < np * gates; i++)
+            acc[m][i] = vload(bias + i * FR_VLEN);
+    tile_accumulate(mr, np, gates, K, a, lda, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int g = 0; g < gates; g++)
-            vstore(c + m * ldc + g * FR_VLEN, acc[m][g]);
+        for (int i = 0; i < np * gates; i++)
+            vstore(c + m * ldc + i * FR_VLEN, acc[m][i]);
 }
 
-/* Rows [row_begin, row_end) times one panel, for a compile-time gate count. */
-FR_INLINE void gemm_panel(const int gates, int row_begin, int row_end, int K, const float *a,
-                          ptrdiff_t lda, const float *w, const float *bias, float *c,
-                          ptrdiff_t ldc)
+/* Rows [row_begin, row_end) times panels [p, panel_end), for a compile-time gate count. */
+FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int p, int panel_end,
+                           int K, const float *a, ptrdiff_t lda, const float *w,
+                           const float *bias, float *c, ptrdiff_t ldc)
 {
-    int m = row_begin;
-#define TILE(mr) gemm_tile(mr, gates, K, a + m * lda, lda, w, bias, c + m * ldc, ldc)
-    FR_TILE_ROWS(m, row_end, TILE);
+    const int width = gates * FR_VLEN;
+#define PANEL_ARGS(q) K, a + m * lda, lda, w + (ptrdiff_t)(q) * K * width, bias + (q) * width, \
+                      c + m * ldc + (q) * width, ldc
+    if (row_end - row_begin == 1) {
+        const int m = row_begin;
+#define TILE(np) gemm_tile(1, np, gates, PANEL_ARGS(p))
+        FR_TILE_PANELS(p, panel_end, TILE);
 #undef TILE
+        return;
+    }
+    for (; p < panel_end; p++) {
+        int m = row_begin;
+#define TILE(mr) gemm_tile(mr, 1, gates, PANEL_ARGS(p))
+        FR_TILE_ROWS(m, row_end, TILE);
+#undef TILE
+    }
+#undef PANEL_ARGS
 }
 
-/* Task `task` of the (chunk, panel) pairs, chunk-major. */
+/*
+ * Task `task` of a gemm split into (chunk of rows, group of panels) pairs,
+ * chunk-major: a group is one panel, or FR_NP panels for a single row.
+ */
 static void gemm_task(int task, int rows, int K, int panels, int gates, const float *a,
                       ptrdiff_t lda, const float *w, const float *bias, float *c)
 {
-    const int width = gates * FR_VLEN;
-    const ptrdiff_t ldc = (ptrdiff_t)panels * width;
-    int chunk = task / panels, p = task % panels;
+    const ptrdiff_t ldc = (ptrdiff_t)panels * gates * FR_VLEN;
+    const int group = rows == 1 ? FR_NP : 1, groups = (panels + group - 1) / group;
+    int chunk = task / groups, p = task % groups * group;
+    int panel_end = p + group < panels ? p + group : panels;
     int row_begin = chunk * CHUNK_ROWS;
     int row_end = row_begin + CHUNK_ROWS < rows ? row_begin + CHUNK_ROWS : rows;
-    const float *w_p = w + (ptrdiff_t)p * K * width;
-    const float *bias_p = bias + p * width;
-    float *c_p = c + p * width;
     switch (gates) {
-    case 1: gemm_panel(1, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-    case 2: gemm_panel(2, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-    case 3: gemm_panel(3, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
-    default: gemm_panel(4, row_begin, row_end, K, a, lda, w_p, bias_p, c_p, ldc); break;
+    case 1: gemm_panels(1, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
+    case 2: gemm_panels(2, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
+    case 3: gemm_panels(3, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
+    default: gemm_panels(4, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
     }
 }
 
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
                         const float *w, const float *bias, float *c, int num_threads)
 {
-    const int tasks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS * panels;
+    const int group = rows == 1 ? FR_NP : 1;
+    const int tasks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS * ((panels + group - 1) / group);
     const double macs = (double)rows * K * panels * gates * FR_VLEN;
     if (num_threads > 1 && tasks > 1 && macs >= FR_PARALLEL_MIN_WORK) {
 #pragma omp parallel for schedule(static) num_threads(num_threads)

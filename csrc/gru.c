@@ -38,103 +38,127 @@ FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
     return candidate + update * (h_prev - candidate);
 }
 
-FR_INLINE void gru_tile_reset_after(const int mr, int hidden, const float *h_prev,
-                                    ptrdiff_t ld_h, const float *w, const float *b_hn,
-                                    const float *xproj, ptrdiff_t ld_x, float *h_out,
-                                    ptrdiff_t ld_out, int unit0)
+/*
+ * Tiles: rows [0, mr) x panels [0, np), pointers at panel 0 (panel q is q * V
+ * units on). unit0 is the first unit of panel 0, to find h and z of a row.
+ */
+FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
+                                    const float *h_prev, ptrdiff_t ld_h, const float *w,
+                                    const float *b_hn, const float *xproj, ptrdiff_t ld_x,
+                                    float *h_out, ptrdiff_t ld_out, int unit0)
 {
-    vfloat acc[FR_MR][FR_MAX_GATES];
-    for (int m = 0; m < mr; m++) {
-        acc[m][0] = vload(xproj + m * ld_x);
-        acc[m][1] = vload(xproj + m * ld_x + FR_VLEN);
-        acc[m][2] = vload(b_hn);
-    }
-    tile_accumulate(mr, 3, hidden, h_prev, ld_h, w, acc);
-    for (int m = 0; m < mr; m++) {
-        vfloat reset = vsigmoid(acc[m][0]);
-        vfloat update = vsigmoid(acc[m][1]);
-        vfloat candidate = vtanh(vload(xproj + m * ld_x + 2 * FR_VLEN) + reset * acc[m][2]);
-        vfloat h = vload(h_prev + m * ld_h + unit0);
-        vstore(h_out + m * ld_out, gru_blend(candidate, update, h));
-    }
+    fr_acc acc;
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            acc[m][3 * q] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
+            acc[m][3 * q + 1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
+            acc[m][3 * q + 2] = vload(b_hn + q * FR_VLEN);
+        }
+    tile_accumulate(mr, np, 3, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            vfloat reset = vsigmoid(acc[m][3 * q]);
+            vfloat update = vsigmoid(acc[m][3 * q + 1]);
+            vfloat x_n = vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN);
+            vfloat candidate = vtanh(x_n + reset * acc[m][3 * q + 2]);
+            vfloat h = vload(h_prev + m * ld_h + unit0 + q * FR_VLEN);
+            vstore(h_out + m * ld_out + q * FR_VLEN, gru_blend(candidate, update, h));
+        }
 }
 
-/* Phase 0 of reset_after = 0: r and z of V units; stores r * h and z. */
-FR_INLINE void gru_tile_gates(const int mr, int hidden, const float *h_prev, ptrdiff_t ld_h,
-                              const float *w, const float *xproj, ptrdiff_t ld_x,
-                              float *reset_hidden, float *update, ptrdiff_t ld_s, int unit0)
+/* Phase 0 of reset_after = 0: r and z; stores r * h and z (row stride ld_s). */
+FR_INLINE void gru_tile_gates(const int mr, const int np, int hidden, const float *h_prev,
+                              ptrdiff_t ld_h, const float *w, const float *xproj,
+                              ptrdiff_t ld_x, float *reset_hidden, float *update,
+                              ptrdiff_t ld_s, int unit0)
 {
-    vfloat acc[FR_MR][FR_MAX_GATES];
-    for (int m = 0; m < mr; m++) {
-        acc[m][0] = vload(xproj + m * ld_x);
-        acc[m][1] = vload(xproj + m * ld_x + FR_VLEN);
-    }
-    tile_accumulate(mr, 2, hidden, h_prev, ld_h, w, acc);
-    for (int m = 0; m < mr; m++) {
-        vfloat h = vload(h_prev + m * ld_h + unit0);
-        vstore(reset_hidden + m * ld_s, vsigmoid(acc[m][0]) * h);
-        vstore(update + m * ld_s, vsigmoid(acc[m][1]));
-    }
+    fr_acc acc;
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            acc[m][2 * q] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
+            acc[m][2 * q + 1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
+        }
+    tile_accumulate(mr, np, 2, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            vfloat h = vload(h_prev + m * ld_h + unit0 + q * FR_VLEN);
+            vstore(reset_hidden + m * ld_s + q * FR_VLEN, vsigmoid(acc[m][2 * q]) * h);
+            vstore(update + m * ld_s + q * FR_VLEN, vsigmoid(acc[m][2 * q + 1]));
+        }
 }
 
 /* Phase 1 of reset_after = 0: n = tanh(xproj_n + W_hn (r * h)), then h'. */
-FR_INLINE void gru_tile_candidate(const int mr, int hidden, const float *reset_hidden,
-                                  const float *update, ptrdiff_t ld_s, const float *w,
-                                  const float *xproj, ptrdiff_t ld_x, const float *h_prev,
-                                  ptrdiff_t ld_h, float *h_out, ptrdiff_t ld_out, int unit0)
+FR_INLINE void gru_tile_candidate(const int mr, const int np, int hidden,
+                                  const float *reset_hidden, const float *update,
+                                  ptrdiff_t ld_s, const float *w, const float *xproj,
+                                  ptrdiff_t ld_x, const float *h_prev, ptrdiff_t ld_h,
+                                  float *h_out, ptrdiff_t ld_out, int unit0)
 {
-    vfloat acc[FR_MR][FR_MAX_GATES];
+    fr_acc acc;
     for (int m = 0; m < mr; m++)
-        acc[m][0] = vload(xproj + m * ld_x + 2 * FR_VLEN);
-    tile_accumulate(mr, 1, hidden, reset_hidden, ld_s, w, acc);
-    for (int m = 0; m < mr; m++) {
-        vfloat candidate = vtanh(acc[m][0]);
-        vfloat h = vload(h_prev + m * ld_h + unit0);
-        vfloat z = vload(update + m * ld_s + unit0);
-        vstore(h_out + m * ld_out, gru_blend(candidate, z, h));
-    }
+        for (int q = 0; q < np; q++)
+            acc[m][q] = vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN);
+    tile_accumulate(mr, np, 1, hidden, reset_hidden, ld_s, w, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            int unit = unit0 + q * FR_VLEN;
+            vfloat candidate = vtanh(acc[m][q]);
+            vfloat h = vload(h_prev + m * ld_h + unit);
+            vfloat z = vload(update + m * ld_s + unit);
+            vstore(h_out + m * ld_out + q * FR_VLEN, gru_blend(candidate, z, h));
+        }
 }
 
 static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_end,
                      int panel_begin, int panel_end)
 {
     const gru_problem *pr = ctx;
+    const int H = pr->hidden;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
     const ptrdiff_t ld_x = (ptrdiff_t)pr->steps * pr->panels * 3 * FR_VLEN;
     const ptrdiff_t ld_seq = pr->steps * padded;
     const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
     const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
-    const float *xproj_t = pr->xproj + (ptrdiff_t)t * pr->panels * 3 * FR_VLEN;
-    const float *w_candidate = pr->w_hh + padded * pr->hidden * 2;
+    const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 3 * FR_VLEN;
+    const float *w_candidate = pr->w_hh + padded * H * 2;
+    float *h_out = pr->h_seq + t * padded;
 
-    for (int p = panel_begin; p < panel_end; p++) {
-        const int unit0 = p * FR_VLEN;
-        const float *xproj = xproj_t + p * 3 * FR_VLEN;
-        float *h_out = pr->h_seq + t * padded + unit0;
-        int m = row_begin;
-        if (pr->reset_after) {
-            const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 3 * FR_VLEN;
-            const float *b_hn = pr->b_hn + unit0;
-#define TILE(mr) gru_tile_reset_after(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, b_hn, \
-                                      xproj + m * ld_x, ld_x, h_out + m * ld_seq, ld_seq, unit0)
-            FR_TILE_ROWS(m, row_end, TILE);
+    /* One tile at panel p: rows m.., np panels, mr rows. */
+#define TILE_AT(p, mr, np)                                                                     \
+    do {                                                                                       \
+        const int unit0 = (p) * FR_VLEN;                                                       \
+        const float *x_mp = xproj + m * ld_x + (p) * 3 * FR_VLEN;                              \
+        if (pr->reset_after)                                                                   \
+            gru_tile_reset_after(mr, np, H, h_prev + m * ld_h, ld_h,                           \
+                                 pr->w_hh + (ptrdiff_t)(p) * H * 3 * FR_VLEN, pr->b_hn + unit0, \
+                                 x_mp, ld_x, h_out + m * ld_seq + unit0, ld_seq, unit0);       \
+        else if (phase == 0)                                                                   \
+            gru_tile_gates(mr, np, H, h_prev + m * ld_h, ld_h,                                 \
+                           pr->w_hh + (ptrdiff_t)(p) * H * 2 * FR_VLEN, x_mp, ld_x,            \
+                           pr->reset_hidden + m * padded + unit0,                              \
+                           pr->update + m * padded + unit0, padded, unit0);                    \
+        else                                                                                   \
+            gru_tile_candidate(mr, np, H, pr->reset_hidden + m * padded,                       \
+                               pr->update + m * padded, padded,                                \
+                               w_candidate + (ptrdiff_t)(p) * H * FR_VLEN, x_mp, ld_x,         \
+                               h_prev + m * ld_h, ld_h, h_out + m * ld_seq + unit0, ld_seq,    \
+                               unit0);                                                         \
+    } while (0)
+    int p = panel_begin;
+    if (row_end - row_begin == 1) {
+        const int m = row_begin;
+#define TILE(np) TILE_AT(p, 1, np)
+        FR_TILE_PANELS(p, panel_end, TILE);
 #undef TILE
-        } else if (phase == 0) {
-            const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 2 * FR_VLEN;
-#define TILE(mr) gru_tile_gates(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, \
-                                ld_x, pr->reset_hidden + m * padded + unit0,                  \
-                                pr->update + m * padded + unit0, padded, unit0)
-            FR_TILE_ROWS(m, row_end, TILE);
-#undef TILE
-        } else {
-            const float *w = w_candidate + (ptrdiff_t)p * pr->hidden * FR_VLEN;
-#define TILE(mr) gru_tile_candidate(mr, pr->hidden, pr->reset_hidden + m * padded,           \
-                                    pr->update + m * padded, padded, w, xproj + m * ld_x, ld_x, \
-                                    h_prev + m * ld_h, ld_h, h_out + m * ld_seq, ld_seq, unit0)
-            FR_TILE_ROWS(m, row_end, TILE);
-#undef TILE
-        }
+        return;
     }
+    for (; p < panel_end; p++) {
+        int m = row_begin;
+#define TILE(mr) TILE_AT(p, mr, 1)
+        FR_TILE_ROWS(m, row_end, TILE);
+#undef TILE
+    }
+#undef TILE_AT
 }
 
 void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,

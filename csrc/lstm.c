@@ -28,24 +28,28 @@ typedef struct {
     float *c, *h_seq;
 } lstm_problem;
 
-FR_INLINE void lstm_tile(const int mr, int hidden, const float *h_prev, ptrdiff_t ld_h,
-                         const float *w, const float *xproj, ptrdiff_t ld_x, float *c,
-                         ptrdiff_t ld_c, float *h_out, ptrdiff_t ld_out)
+/* Rows [0, mr) x panels [0, np): pointers are at panel 0; panel q is q * V units on. */
+FR_INLINE void lstm_tile(const int mr, const int np, int hidden, const float *h_prev,
+                         ptrdiff_t ld_h, const float *w, const float *xproj, ptrdiff_t ld_x,
+                         float *c, ptrdiff_t ld_c, float *h_out, ptrdiff_t ld_out)
 {
-    vfloat acc[FR_MR][FR_MAX_GATES];
+    fr_acc acc;
     for (int m = 0; m < mr; m++)
-        for (int g = 0; g < 4; g++)
-            acc[m][g] = vload(xproj + m * ld_x + g * FR_VLEN);
-    tile_accumulate(mr, 4, hidden, h_prev, ld_h, w, acc);
-    for (int m = 0; m < mr; m++) {
-        vfloat input_gate = vsigmoid(acc[m][0]);
-        vfloat forget_gate = vsigmoid(acc[m][1]);
-        vfloat candidate = vtanh(acc[m][2]);
-        vfloat output_gate = vsigmoid(acc[m][3]);
-        vfloat cell = forget_gate * vload(c + m * ld_c) + input_gate * candidate;
-        vstore(c + m * ld_c, cell);
-        vstore(h_out + m * ld_out, output_gate * vtanh(cell));
-    }
+        for (int i = 0; i < np * 4; i++)
+            acc[m][i] = vload(xproj + m * ld_x + i * FR_VLEN);
+    tile_accumulate(mr, np, 4, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            const vfloat *a = &acc[m][4 * q];
+            vfloat input_gate = vsigmoid(a[0]);
+            vfloat forget_gate = vsigmoid(a[1]);
+            vfloat candidate = vtanh(a[2]);
+            vfloat output_gate = vsigmoid(a[3]);
+            float *c_mq = c + m * ld_c + q * FR_VLEN;
+            vfloat cell = forget_gate * vload(c_mq) + input_gate * candidate;
+            vstore(c_mq, cell);
+            vstore(h_out + m * ld_out + q * FR_VLEN, output_gate * vtanh(cell));
+        }
 }
 
 static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_end,
@@ -57,19 +61,30 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
     const ptrdiff_t ld_seq = pr->steps * padded;
     const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
     const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
+    const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 4 * FR_VLEN;
+    float *h_out = pr->h_seq + t * padded;
     (void)phase;
 
-    for (int p = panel_begin; p < panel_end; p++) {
-        const float *w = pr->w_hh + (ptrdiff_t)p * pr->hidden * 4 * FR_VLEN;
-        const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 4 * FR_VLEN + p * 4 * FR_VLEN;
-        float *c = pr->c + p * FR_VLEN;
-        float *h_out = pr->h_seq + t * padded + p * FR_VLEN;
+#define TILE_AT(p, mr, np)                                                                  \
+    lstm_tile(mr, np, pr->hidden, h_prev + m * ld_h, ld_h,                                  \
+              pr->w_hh + (ptrdiff_t)(p) * pr->hidden * 4 * FR_VLEN,                         \
+              xproj + m * ld_x + (p) * 4 * FR_VLEN, ld_x, pr->c + m * padded + (p) * FR_VLEN, \
+              padded, h_out + m * ld_seq + (p) * FR_VLEN, ld_seq)
+    int p = panel_begin;
+    if (row_end - row_begin == 1) {
+        const int m = row_begin;
+#define TILE(np) TILE_AT(p, 1, np)
+        FR_TILE_PANELS(p, panel_end, TILE);
+#undef TILE
+        return;
+    }
+    for (; p < panel_end; p++) {
         int m = row_begin;
-#define TILE(mr) lstm_tile(mr, pr->hidden, h_prev + m * ld_h, ld_h, w, xproj + m * ld_x, ld_x, \
-                           c + m * padded, padded, h_out + m * ld_seq, ld_seq)
+#define TILE(mr) TILE_AT(p, mr, 1)
         FR_TILE_ROWS(m, row_end, TILE);
 #undef TILE
     }
+#undef TILE_AT
 }
 
 void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,

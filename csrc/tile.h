@@ -1,19 +1,24 @@
 /*
  * tile.h - the one micro-kernel every matrix product in fastrnn goes through.
  *
- * A tile is `mr` rows of an input matrix a (row stride lda) times one packed
- * panel w (K, G, V) (see kernels.h), accumulated into mr x G vector registers:
+ * A tile is `mr` rows of an input matrix a (row stride lda) times `np`
+ * adjacent packed panels (K, G, V) (see kernels.h; panel q starts q * K * G * V
+ * floats after w), accumulated into mr x np x G vector registers:
  *
- *   acc[m][g] += sum_k a[m, k] * w[k, g, :]        for k = 0, 1, ..., K - 1
+ *   acc[m][q * G + g] += sum_k a[m, k] * w_q[k, g, :]      for k = 0, 1, ..., K - 1
  *
  * in that order, one fused multiply-add per k. Each row's result depends only
- * on that row, never on mr or on which rows share the tile, so a sequence
+ * on that row, never on mr, np or on which rows share the tile, so a sequence
  * gives the same bits whatever the batch it is in, the thread count, or the
  * chunking of a stream.
  *
- * mr and gates must be compile-time constants at the call site so that the
- * loops unroll and acc lives in registers: FR_TILE_ROWS instantiates a tile
- * for every row count from 1 to FR_MR.
+ * Tiles are mr = FR_MR rows of one panel for batches, and one row of
+ * np = FR_NP panels when there is a single row (a stream stepping one frame):
+ * enough independent accumulators to hide the FMA latency either way.
+ *
+ * mr, np and gates must be compile-time constants at the call site so that
+ * the loops unroll and acc lives in registers: FR_TILE_ROWS instantiates a
+ * tile for every row count from 1 to FR_MR.
  */
 #ifndef FASTRNN_TILE_H
 #define FASTRNN_TILE_H
@@ -21,16 +26,19 @@
 #include "simd.h"
 
 #define FR_MAX_GATES 4
+#define FR_NP 4 /* panels in a one-row tile */
 
-FR_INLINE void tile_accumulate(const int mr, const int gates, int K, const float *a,
-                               ptrdiff_t lda, const float *w,
-                               vfloat acc[FR_MR][FR_MAX_GATES])
+typedef vfloat fr_acc[FR_MR][FR_NP * FR_MAX_GATES];
+
+FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
+                               const float *a, ptrdiff_t lda, const float *w, fr_acc acc)
 {
+    const ptrdiff_t panel_size = (ptrdiff_t)K * gates * FR_VLEN;
     for (int k = 0; k < K; k++) {
         const float *w_k = w + (ptrdiff_t)k * gates * FR_VLEN;
         /* Keep whichever operand set is smaller live in registers across the
-         * FMAs: the G weight vectors (when mr > gates) or the mr broadcasts. */
-        if (mr > gates) {
+         * FMAs: the weight vectors (when mr > gates) or the mr broadcasts. */
+        if (np == 1 && mr > gates) {
             vfloat w_kg[FR_MAX_GATES];
 #pragma GCC unroll 4
             for (int g = 0; g < gates; g++)
@@ -44,20 +52,22 @@ FR_INLINE void tile_accumulate(const int mr, const int gates, int K, const float
             }
         } else {
 #pragma GCC unroll 4
-            for (int g = 0; g < gates; g++) {
-                vfloat w_kg = vload(w_k + g * FR_VLEN);
+            for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+                for (int g = 0; g < gates; g++) {
+                    vfloat w_kg = vload(w_k + q * panel_size + g * FR_VLEN);
 #pragma GCC unroll 8
-                for (int m = 0; m < mr; m++)
-                    acc[m][g] += vset1(a[m * lda + k]) * w_kg;
-            }
+                    for (int m = 0; m < mr; m++)
+                        acc[m][q * gates + g] += vset1(a[m * lda + k]) * w_kg;
+                }
         }
     }
 }
 
 /*
- * For rows [m, row_end): TILE(FR_MR) on full tiles, advancing m, then one
- * TILE(r) for the r < FR_MR rows left. TILE is a macro of the caller's that
- * reads m.
+ * For rows [m, row_end) of one panel: TILE(FR_MR) on full tiles, advancing m,
+ * then one TILE(r) for the r < FR_MR rows left. TILE is a macro of the
+ * caller's that reads m.
  */
 #define FR_TILE_ROWS(m, row_end, TILE)                      \
     do {                                                    \
@@ -81,6 +91,19 @@ FR_INLINE void tile_accumulate(const int mr, const int gates, int K, const float
                             FR_TAIL_CASE(TILE, 4) FR_TAIL_CASE(TILE, 5)
 #else
 #error "FR_TAIL_CASES: add the cases for this FR_MR"
+
 #endif
+
+/*
+ * For panels [p, panel_end) of a single row: TILE(FR_NP) on groups of FR_NP
+ * panels, advancing p, then TILE(1) on each panel left. TILE reads p.
+ */
+#define FR_TILE_PANELS(p, panel_end, TILE)              \
+    do {                                                \
+        for (; (p) + FR_NP <= (panel_end); (p) += FR_NP) \
+            TILE(FR_NP);                                \
+        for (; (p) < (panel_end); (p)++)                \
+            TILE(1);                                    \
+    } while (0)
 
 #endif
