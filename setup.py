@@ -22,14 +22,15 @@ KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/dense.c", "c
 COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c"]
 C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
 ISA_FLAGS = {
-    "avx2": ["-mavx2", "-mfma"],
-    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma"],
+    "avx2": ["-mavx2", "-mfma", "-mf16c"],
+    "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"],
 }
 ISA_PROBE = {
     "avx2": "#include <immintrin.h>\nint main(void){__m256 a=_mm256_set1_ps(1.f);"
-    "a=_mm256_fmadd_ps(a,a,a);return (int)_mm256_cvtss_f32(a)-3;}\n",
+    "a=_mm256_fmadd_ps(a,a,_mm256_cvtph_ps(_mm_setzero_si128()));return (int)_mm256_cvtss_f32(a)-1;}\n",
     "avx512": "#include <immintrin.h>\nint main(void){__m512 a=_mm512_set1_ps(1.f);"
-    "a=_mm512_fmadd_ps(a,a,a);return (int)_mm512_reduce_add_ps(a)-48;}\n",
+    "a=_mm512_fmadd_ps(a,a,_mm512_cvtph_ps(_mm256_setzero_si256()));"
+    "return (int)_mm512_reduce_add_ps(a)-16;}\n",
 }
 OPENMP_PROBE = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
 
@@ -63,13 +64,18 @@ class BuildExt(build_ext):
         have = [("FR_HAVE_" + isa.upper(), "1") for isa in isas]
         flags = C_FLAGS + openmp
 
+        # One set of kernel objects per instruction set, and per weight
+        # precision where the set has F16C (float16 weights).
+        variants = [("generic", [])] + [(isa, []) for isa in isas]
+        variants += [(isa + "_f16", [("FR_WEIGHTS_F16", "1")]) for isa in isas]
         objects = []
-        for isa in ["generic"] + isas:
-            macros = have + ([("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else [])
+        for name, precision_macros in variants:
+            isa = name.split("_")[0]
+            isa_macros = [("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else []
             objects += compiler.compile(
                 KERNEL_SOURCES,
-                output_dir=os.path.join(self.build_temp, isa),
-                macros=macros,
+                output_dir=os.path.join(self.build_temp, name),
+                macros=have + isa_macros + precision_macros,
                 include_dirs=["csrc"],
                 extra_postargs=flags + ISA_FLAGS.get(isa, []),
             )

@@ -36,6 +36,10 @@ typedef enum {
 
 typedef enum { FR_ISA_GENERIC = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 } fr_isa;
 
+/* Storage of the packed weights. Arithmetic is float32 either way; float16
+ * halves the bytes a step reads (AVX2 and AVX-512 kernels only). */
+typedef enum { FR_PRECISION_FLOAT32 = 0, FR_PRECISION_FLOAT16 = 1 } fr_precision;
+
 typedef enum {
     FR_ACT_LINEAR = 0,
     FR_ACT_RELU = 1,
@@ -52,8 +56,10 @@ const char *fr_status_string(fr_status status);
 
 /* --- instruction sets ---------------------------------------------------- */
 
-/* 1 if the kernels for `isa` are built in and this CPU runs them. */
+/* 1 if the kernels for `isa` (float32 weights) are built in and this CPU runs them. */
 int fr_isa_supported(fr_isa isa);
+/* 1 if weights of `precision` are available with `isa`. */
+int fr_precision_supported(fr_isa isa, fr_precision precision);
 /* The widest supported instruction set. */
 fr_isa fr_isa_best(void);
 const char *fr_isa_name(fr_isa isa);
@@ -66,14 +72,17 @@ fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, s
 
 /* --- models -------------------------------------------------------------- */
 
-/* A new empty model taking `input_size` features per step. NULL on failure
- * (unsupported isa, input_size < 1, out of memory). Owns its packed weights. */
-fr_model *fr_model_create(fr_isa isa, int input_size);
+/* A new empty model taking `input_size` features per step, packing weights
+ * for `isa` in `precision`. NULL on failure (unsupported isa or precision,
+ * input_size < 1, out of memory). Owns its packed weights. */
+fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size);
 void fr_model_destroy(fr_model *model);
 
 /*
- * Add a layer; weights are in the canonical (PyTorch) layout and are copied
- * and packed, so the caller keeps ownership of its arrays. Biases may be NULL
+ * Add a layer; weights are float32 in the canonical (PyTorch) layout and are
+ * copied and packed (float16 models round them to nearest even; a weight
+ * beyond float16's range, |w| > 65504, gives FR_ERR_ARG), so the caller keeps
+ * ownership of its arrays. Biases may be NULL
  * (zero). With return_sequences = 0 the layer outputs only its last step, and
  * no recurrent layer may follow it.
  *

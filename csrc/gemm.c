@@ -20,22 +20,24 @@
 #define CHUNK_ROWS (FR_MR * 16)
 
 FR_INLINE void gemm_tile(const int mr, const int np, const int gates, int K, const float *a,
-                         ptrdiff_t lda, const float *w, const float *bias, float *c,
+                         ptrdiff_t lda, const fr_weight *w, const float *bias, float *c,
                          ptrdiff_t ldc)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
-        for (int i = 0; i < np * gates; i++)
-            acc[m][i] = vload(bias + i * FR_VLEN);
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < gates; g++)
+                acc[m * np + q][g] = vload(bias + (q * gates + g) * FR_VLEN);
     tile_accumulate(mr, np, gates, K, a, lda, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int i = 0; i < np * gates; i++)
-            vstore(c + m * ldc + i * FR_VLEN, acc[m][i]);
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < gates; g++)
+                vstore(c + m * ldc + (q * gates + g) * FR_VLEN, acc[m * np + q][g]);
 }
 
 /* Rows [row_begin, row_end) times panels [p, panel_end), for a compile-time gate count. */
 FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int p, int panel_end,
-                           int K, const float *a, ptrdiff_t lda, const float *w,
+                           int K, const float *a, ptrdiff_t lda, const fr_weight *w,
                            const float *bias, float *c, ptrdiff_t ldc)
 {
     const int width = gates * FR_VLEN;
@@ -62,7 +64,7 @@ FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int p, i
  * chunk-major: a group is one panel, or FR_NP panels for a single row.
  */
 static void gemm_task(int task, int rows, int K, int panels, int gates, const float *a,
-                      ptrdiff_t lda, const float *w, const float *bias, float *c)
+                      ptrdiff_t lda, const fr_weight *w, const float *bias, float *c)
 {
     const ptrdiff_t ldc = (ptrdiff_t)panels * gates * FR_VLEN;
     const int group = rows == 1 ? FR_NP : 1, groups = (panels + group - 1) / group;
@@ -79,7 +81,7 @@ static void gemm_task(int task, int rows, int K, int panels, int gates, const fl
 }
 
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
-                        const float *w, const float *bias, float *c, int num_threads)
+                        const void *w, const float *bias, float *c, int num_threads)
 {
     const int group = rows == 1 ? FR_NP : 1;
     const int tasks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS * ((panels + group - 1) / group);

@@ -28,7 +28,9 @@
 
 typedef struct {
     int steps, hidden, panels, reset_after;
-    const float *xproj, *w_hh, *b_hn, *h0;
+    const float *xproj;
+    const fr_weight *w_hh;
+    const float *b_hn, *h0;
     float *h_seq, *reset_hidden, *update;
 } gru_problem;
 
@@ -38,74 +40,93 @@ FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
     return candidate + update * (h_prev - candidate);
 }
 
+/* reset_after: n = tanh(x_n + r * (W_hn h + b_hn)), h' = n + z * (h - n) for V units. */
+FR_NOINLINE void gru_cell_reset_after(const vfloat pre[3], const float *x_n, const float *h,
+                                      float *h_out)
+{
+    vfloat reset = vsigmoid(pre[0]);
+    vfloat update = vsigmoid(pre[1]);
+    vfloat candidate = vtanh(vload(x_n) + reset * pre[2]);
+    vstore(h_out, gru_blend(candidate, update, vload(h)));
+}
+
+/* Phase 0 of reset_after = 0: stores r * h and z for V units. */
+FR_NOINLINE void gru_cell_gates(const vfloat pre[2], const float *h, float *reset_hidden,
+                                float *update)
+{
+    vstore(reset_hidden, vsigmoid(pre[0]) * vload(h));
+    vstore(update, vsigmoid(pre[1]));
+}
+
+/* Phase 1 of reset_after = 0: n = tanh(pre), h' = n + z * (h - n) for V units. */
+FR_NOINLINE void gru_cell_candidate(const vfloat pre[1], const float *update, const float *h,
+                                    float *h_out)
+{
+    vfloat candidate = vtanh(pre[0]);
+    vstore(h_out, gru_blend(candidate, vload(update), vload(h)));
+}
+
 /*
  * Tiles: rows [0, mr) x panels [0, np), pointers at panel 0 (panel q is q * V
  * units on). unit0 is the first unit of panel 0, to find h and z of a row.
  */
 FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
-                                    const float *h_prev, ptrdiff_t ld_h, const float *w,
+                                    const float *h_prev, ptrdiff_t ld_h, const fr_weight *w,
                                     const float *b_hn, const float *xproj, ptrdiff_t ld_x,
                                     float *h_out, ptrdiff_t ld_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
-            acc[m][3 * q] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
-            acc[m][3 * q + 1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
-            acc[m][3 * q + 2] = vload(b_hn + q * FR_VLEN);
+            acc[m * np + q][0] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
+            acc[m * np + q][1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
+            acc[m * np + q][2] = vload(b_hn + q * FR_VLEN);
         }
     tile_accumulate(mr, np, 3, hidden, h_prev, ld_h, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int q = 0; q < np; q++) {
-            vfloat reset = vsigmoid(acc[m][3 * q]);
-            vfloat update = vsigmoid(acc[m][3 * q + 1]);
-            vfloat x_n = vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN);
-            vfloat candidate = vtanh(x_n + reset * acc[m][3 * q + 2]);
-            vfloat h = vload(h_prev + m * ld_h + unit0 + q * FR_VLEN);
-            vstore(h_out + m * ld_out + q * FR_VLEN, gru_blend(candidate, update, h));
-        }
+        for (int q = 0; q < np; q++)
+            gru_cell_reset_after(acc[m * np + q], xproj + m * ld_x + (3 * q + 2) * FR_VLEN,
+                                 h_prev + m * ld_h + unit0 + q * FR_VLEN,
+                                 h_out + m * ld_out + q * FR_VLEN);
 }
 
 /* Phase 0 of reset_after = 0: r and z; stores r * h and z (row stride ld_s). */
 FR_INLINE void gru_tile_gates(const int mr, const int np, int hidden, const float *h_prev,
-                              ptrdiff_t ld_h, const float *w, const float *xproj,
+                              ptrdiff_t ld_h, const fr_weight *w, const float *xproj,
                               ptrdiff_t ld_x, float *reset_hidden, float *update,
                               ptrdiff_t ld_s, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
-            acc[m][2 * q] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
-            acc[m][2 * q + 1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
+            acc[m * np + q][0] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
+            acc[m * np + q][1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
         }
     tile_accumulate(mr, np, 2, hidden, h_prev, ld_h, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int q = 0; q < np; q++) {
-            vfloat h = vload(h_prev + m * ld_h + unit0 + q * FR_VLEN);
-            vstore(reset_hidden + m * ld_s + q * FR_VLEN, vsigmoid(acc[m][2 * q]) * h);
-            vstore(update + m * ld_s + q * FR_VLEN, vsigmoid(acc[m][2 * q + 1]));
-        }
+        for (int q = 0; q < np; q++)
+            gru_cell_gates(acc[m * np + q], h_prev + m * ld_h + unit0 + q * FR_VLEN,
+                           reset_hidden + m * ld_s + q * FR_VLEN,
+                           update + m * ld_s + q * FR_VLEN);
 }
 
 /* Phase 1 of reset_after = 0: n = tanh(xproj_n + W_hn (r * h)), then h'. */
 FR_INLINE void gru_tile_candidate(const int mr, const int np, int hidden,
                                   const float *reset_hidden, const float *update,
-                                  ptrdiff_t ld_s, const float *w, const float *xproj,
+                                  ptrdiff_t ld_s, const fr_weight *w, const float *xproj,
                                   ptrdiff_t ld_x, const float *h_prev, ptrdiff_t ld_h,
                                   float *h_out, ptrdiff_t ld_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++)
-            acc[m][q] = vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN);
+            acc[m * np + q][0] = vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN);
     tile_accumulate(mr, np, 1, hidden, reset_hidden, ld_s, w, acc);
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
             int unit = unit0 + q * FR_VLEN;
-            vfloat candidate = vtanh(acc[m][q]);
-            vfloat h = vload(h_prev + m * ld_h + unit);
-            vfloat z = vload(update + m * ld_s + unit);
-            vstore(h_out + m * ld_out + q * FR_VLEN, gru_blend(candidate, z, h));
+            gru_cell_candidate(acc[m * np + q], update + m * ld_s + unit,
+                               h_prev + m * ld_h + unit, h_out + m * ld_out + q * FR_VLEN);
         }
 }
 
@@ -120,7 +141,7 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
     const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
     const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
     const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 3 * FR_VLEN;
-    const float *w_candidate = pr->w_hh + padded * H * 2;
+    const fr_weight *w_candidate = pr->w_hh + padded * H * 2;
     float *h_out = pr->h_seq + t * padded;
 
     /* One tile at panel p: rows m.., np panels, mr rows. */
@@ -162,7 +183,7 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
 }
 
 void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
-                       const float *w_hh, const float *b_hn, const float *h0, float *h_seq,
+                       const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
                        float *scratch, int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;

@@ -13,8 +13,15 @@
 #define FR_ISA_NAME "generic"
 #endif
 
+#ifdef FR_WEIGHTS_F16
+#define FR_PRECISION FR_PRECISION_FLOAT16
+#else
+#define FR_PRECISION FR_PRECISION_FLOAT32
+#endif
+
 const fr_kernels FR_SUFFIX(fr_kernels) = {
     .name = FR_ISA_NAME,
+    .precision = FR_PRECISION,
     .vlen = FR_VLEN,
     .rows = FR_MR,
     .gemm = FR_SUFFIX(fr_gemm),

@@ -6,7 +6,8 @@
  * (fr_gemm_avx2, ...) and one table, fr_kernels_<isa>, that dispatch.c hands
  * to the models.
  *
- * Packed layouts (V = vlen, P = ceil(units / V) panels, padded = P * V):
+ * Weight pointers are `const void *`: float, or uint16_t IEEE halves for
+ * FR_PRECISION_FLOAT16 tables. Packed layouts (V = vlen, P = ceil(units / V) panels, padded = P * V):
  *   weights  (P, K, G, V): panel p holds units [pV, pV + V) of each of the G
  *            gates, one row of G * V floats per input k; padded units are zero.
  *   bias     (P, G, V), the same order without K.
@@ -18,24 +19,27 @@
 #define FASTRNN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
 #include "fastrnn.h"
 
 typedef struct fr_kernels {
     const char *name;
+    fr_precision precision;   /* of the packed weights */
     int vlen;   /* units per gate in a panel */
     int rows;   /* batch rows per micro-kernel tile */
 
     /* c (rows, P*G*V) = bias + a (rows, K; row stride lda) . w (P, K, G, V) */
     void (*gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
-                 const float *w, const float *bias, float *c, int num_threads);
+                 const void *w, const float *bias, float *c, int num_threads);
 
     /* LSTM recurrence, see lstm.c. */
-    void (*lstm)(int batch, int steps, int hidden, const float *xproj, const float *w_hh,
+    void (*lstm)(int batch, int steps, int hidden, const float *xproj, const void *w_hh,
                  const float *h0, float *c, float *h_seq, int num_threads);
 
     /* GRU recurrence, see gru.c. scratch: 2 * batch * padded floats (reset_after = 0). */
     void (*gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
-                const float *w_hh, const float *b_hn, const float *h0, float *h_seq,
+                const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
                 float *scratch, int num_threads);
 
     /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
@@ -47,27 +51,30 @@ typedef struct fr_kernels {
 
 extern const fr_kernels fr_kernels_generic;
 #if defined(FR_HAVE_AVX2)
-extern const fr_kernels fr_kernels_avx2;
+extern const fr_kernels fr_kernels_avx2, fr_kernels_avx2_f16;
 #endif
 #if defined(FR_HAVE_AVX512)
-extern const fr_kernels fr_kernels_avx512;
+extern const fr_kernels fr_kernels_avx512, fr_kernels_avx512_f16;
 #endif
 
-/* The kernel table of `isa`, or NULL if not built in or not run by this CPU. */
-const fr_kernels *fr_kernels_for(fr_isa isa);
+/* The kernel table of `isa` for weights of `precision`, or NULL if not built
+ * in or not run by this CPU. */
+const fr_kernels *fr_kernels_for(fr_isa isa, fr_precision precision);
 
 /* Packing (pack.c), for any vlen. */
 void fr_pack_panels(float *dst, const float *src, int gates, int units, int K, int vlen);
 void fr_pack_bias(float *dst, const float *src, int gates, int units, int vlen);
+/* IEEE float16 of x, rounded to nearest even (overflow gives infinity). */
+uint16_t fr_float_to_half(float x);
 
 #ifdef FR_SUFFIX
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
-                        const float *w, const float *bias, float *c, int num_threads);
+                        const void *w, const float *bias, float *c, int num_threads);
 void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
-                        const float *w_hh, const float *h0, float *c, float *h_seq,
+                        const void *w_hh, const float *h0, float *c, float *h_seq,
                         int num_threads);
 void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
-                       const float *w_hh, const float *b_hn, const float *h0, float *h_seq,
+                       const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
                        float *scratch, int num_threads);
 void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                     float *y);

@@ -24,32 +24,39 @@
 
 typedef struct {
     int steps, hidden, panels;
-    const float *xproj, *w_hh, *h0;
+    const float *xproj;
+    const fr_weight *w_hh;
+    const float *h0;
     float *c, *h_seq;
 } lstm_problem;
 
+/* c' = f * c + i * g and h' = o * tanh(c') for V units, from their gate pre-activations. */
+FR_NOINLINE void lstm_cell(const vfloat pre[4], float *c, float *h)
+{
+    vfloat input_gate = vsigmoid(pre[0]);
+    vfloat forget_gate = vsigmoid(pre[1]);
+    vfloat candidate = vtanh(pre[2]);
+    vfloat output_gate = vsigmoid(pre[3]);
+    vfloat cell = forget_gate * vload(c) + input_gate * candidate;
+    vstore(c, cell);
+    vstore(h, output_gate * vtanh(cell));
+}
+
 /* Rows [0, mr) x panels [0, np): pointers are at panel 0; panel q is q * V units on. */
 FR_INLINE void lstm_tile(const int mr, const int np, int hidden, const float *h_prev,
-                         ptrdiff_t ld_h, const float *w, const float *xproj, ptrdiff_t ld_x,
+                         ptrdiff_t ld_h, const fr_weight *w, const float *xproj, ptrdiff_t ld_x,
                          float *c, ptrdiff_t ld_c, float *h_out, ptrdiff_t ld_out)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
-        for (int i = 0; i < np * 4; i++)
-            acc[m][i] = vload(xproj + m * ld_x + i * FR_VLEN);
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < 4; g++)
+                acc[m * np + q][g] = vload(xproj + m * ld_x + (4 * q + g) * FR_VLEN);
     tile_accumulate(mr, np, 4, hidden, h_prev, ld_h, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int q = 0; q < np; q++) {
-            const vfloat *a = &acc[m][4 * q];
-            vfloat input_gate = vsigmoid(a[0]);
-            vfloat forget_gate = vsigmoid(a[1]);
-            vfloat candidate = vtanh(a[2]);
-            vfloat output_gate = vsigmoid(a[3]);
-            float *c_mq = c + m * ld_c + q * FR_VLEN;
-            vfloat cell = forget_gate * vload(c_mq) + input_gate * candidate;
-            vstore(c_mq, cell);
-            vstore(h_out + m * ld_out + q * FR_VLEN, output_gate * vtanh(cell));
-        }
+        for (int q = 0; q < np; q++)
+            lstm_cell(acc[m * np + q], c + m * ld_c + q * FR_VLEN,
+                      h_out + m * ld_out + q * FR_VLEN);
 }
 
 static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_end,
@@ -88,7 +95,7 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
 }
 
 void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
-                        const float *w_hh, const float *h0, float *c, float *h_seq,
+                        const void *w_hh, const float *h0, float *c, float *h_seq,
                         int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;

@@ -11,6 +11,7 @@
  * `padded` floats. After a layer with return_sequences = 0, only the last
  * step of the last block goes on, as a sequence of one step.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ const char *fr_status_string(fr_status status)
 {
     switch (status) {
     case FR_OK: return "ok";
-    case FR_ERR_ARG: return "invalid argument (size out of range or NULL pointer)";
+    case FR_ERR_ARG: return "invalid argument (size out of range, NULL pointer, or a weight "
+                            "beyond float16's range in a float16 model)";
     case FR_ERR_SHAPE: return "layer input size does not match the previous output size";
     case FR_ERR_ISA: return "instruction set not available";
     case FR_ERR_NOMEM: return "out of memory";
@@ -56,13 +58,16 @@ static float *align_floats(float *p)
     return (float *)(((uintptr_t)p + FR_ALIGN - 1) & ~(uintptr_t)(FR_ALIGN - 1));
 }
 
-fr_model *fr_model_create(fr_isa isa, int input_size)
+static void free_layer(fr_layer *layer);
+
+fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
 {
-    const fr_kernels *kernels = fr_kernels_for(isa);
+    const fr_kernels *kernels = fr_kernels_for(isa, precision);
     if (kernels == NULL || input_size < 1 || input_size > FR_MAX_SIZE) return NULL;
     fr_model *model = calloc(1, sizeof *model);
     if (model == NULL) return NULL;
     model->isa = isa;
+    model->precision = precision;
     model->kernels = kernels;
     model->input_size = input_size;
     return model;
@@ -71,12 +76,8 @@ fr_model *fr_model_create(fr_isa isa, int input_size)
 void fr_model_destroy(fr_model *model)
 {
     if (model == NULL) return;
-    for (int l = 0; l < model->num_layers; l++) {
-        fr_free_floats(model->layers[l].w_in);
-        fr_free_floats(model->layers[l].b_in);
-        fr_free_floats(model->layers[l].w_rec);
-        fr_free_floats(model->layers[l].b_rec);
-    }
+    for (int l = 0; l < model->num_layers; l++)
+        free_layer(&model->layers[l]);
     free(model->layers);
     free(model);
 }
@@ -127,45 +128,82 @@ static fr_status new_layer(fr_model *model, layer_kind kind, int units, const fl
     return FR_OK;
 }
 
-/* Commit the slot filled by new_layer, or free what it allocated. */
-static fr_status finish_layer(fr_model *model, fr_layer *layer, int ok)
+static void free_layer(fr_layer *layer)
 {
-    if (!ok) {
-        fr_free_floats(layer->w_in);
-        fr_free_floats(layer->b_in);
-        fr_free_floats(layer->w_rec);
-        fr_free_floats(layer->b_rec);
-        return FR_ERR_NOMEM;
-    }
-    model->num_layers++;
-    return FR_OK;
+    fr_free_floats(layer->w_in);
+    fr_free_floats(layer->b_in);
+    fr_free_floats(layer->w_rec);
+    fr_free_floats(layer->b_rec);
+}
+
+/* Commit the slot filled by new_layer, or free what it allocated. */
+static fr_status finish_layer(fr_model *model, fr_layer *layer, fr_status status)
+{
+    if (status != FR_OK)
+        free_layer(layer);
+    else
+        model->num_layers++;
+    return status;
+}
+
+/* Room for `count` packed weights in the model's precision. */
+static void *alloc_weights(const fr_model *model, size_t count)
+{
+    size_t bytes = count * (model->precision == FR_PRECISION_FLOAT16 ? 2 : 4);
+    return fr_alloc_floats((bytes + sizeof(float) - 1) / sizeof(float));
 }
 
 /*
- * Input projection of a recurrent layer with G gates: w_in and b_in packed
- * with G gates; b_in = b_ih + b_hh, except that the gates at and after
+ * Pack src (gates * units, K) into panels (kernels.h) in the model's
+ * precision, `offset` weights into dst.
+ */
+static fr_status store_panels(const fr_model *model, void *dst, size_t offset,
+                              const float *src, int gates, int units, int K)
+{
+    int vlen = model->kernels->vlen;
+    size_t count = (size_t)((units + vlen - 1) / vlen) * vlen * K * gates;
+    if (model->precision == FR_PRECISION_FLOAT32) {
+        fr_pack_panels((float *)dst + offset, src, gates, units, K, vlen);
+        return FR_OK;
+    }
+    float *packed = malloc(count * sizeof(float));
+    if (packed == NULL) return FR_ERR_NOMEM;
+    fr_pack_panels(packed, src, gates, units, K, vlen);
+    uint16_t *half = (uint16_t *)dst + offset;
+    fr_status status = FR_OK;
+    for (size_t i = 0; i < count; i++) {
+        if (fabsf(packed[i]) > 65504.0f) status = FR_ERR_ARG; /* beyond float16 */
+        half[i] = fr_float_to_half(packed[i]);
+    }
+    free(packed);
+    return status;
+}
+
+/*
+ * Input projection of a layer with G gates: w_in and b_in packed with G
+ * gates; b_in = b_ih + b_hh, except that the gates at and after
  * `first_unfolded_gate` take only b_ih (their b_hh is applied elsewhere).
  */
-static int pack_input_projection(fr_model *model, fr_layer *layer, const float *w_ih,
-                                 const float *b_ih, const float *b_hh,
-                                 int first_unfolded_gate)
+static fr_status pack_input_projection(fr_model *model, fr_layer *layer, const float *w_ih,
+                                       const float *b_ih, const float *b_hh,
+                                       int first_unfolded_gate)
 {
-    int vlen = model->kernels->vlen, gates = layer->gates, units = layer->units;
+    int gates = layer->gates, units = layer->units;
     size_t padded = (size_t)fr_layer_padded(model, layer);
-    layer->w_in = fr_alloc_floats(padded * layer->input_size * gates);
+    layer->w_in = alloc_weights(model, padded * layer->input_size * gates);
     layer->b_in = fr_alloc_floats(padded * gates);
     float *bias = malloc((size_t)gates * units * sizeof(float));
-    int ok = layer->w_in != NULL && layer->b_in != NULL && bias != NULL;
-    if (ok) {
+    fr_status status = FR_ERR_NOMEM;
+    if (layer->w_in != NULL && layer->b_in != NULL && bias != NULL) {
         for (int i = 0; i < gates * units; i++) {
             float folded = b_hh != NULL && i < first_unfolded_gate * units ? b_hh[i] : 0.0f;
             bias[i] = (b_ih != NULL ? b_ih[i] : 0.0f) + folded;
         }
-        fr_pack_panels(layer->w_in, w_ih, gates, units, layer->input_size, vlen);
-        fr_pack_bias(layer->b_in, bias, gates, units, vlen);
+        fr_pack_bias(layer->b_in, bias, gates, units, model->kernels->vlen);
+        status = store_panels(model, layer->w_in, 0, w_ih, gates, units, layer->input_size);
     }
     free(bias);
-    return ok;
+    return status;
 }
 
 fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
@@ -173,17 +211,18 @@ fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
                             int return_sequences)
 {
     fr_layer *layer;
-    fr_status status = new_layer(model, LAYER_LSTM, hidden_size, w_ih, &layer);
+    fr_status status = w_hh == NULL ? FR_ERR_ARG
+                                    : new_layer(model, LAYER_LSTM, hidden_size, w_ih, &layer);
     if (status != FR_OK) return status;
-    if (w_hh == NULL) return FR_ERR_ARG;
+    const int H = hidden_size;
     layer->gates = 4;
     layer->return_sequences = return_sequences != 0;
-    size_t padded = (size_t)fr_layer_padded(model, layer);
-    int ok = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 4);
-    layer->w_rec = fr_alloc_floats(padded * hidden_size * 4);
-    ok = ok && layer->w_rec != NULL;
-    if (ok) fr_pack_panels(layer->w_rec, w_hh, 4, hidden_size, hidden_size, model->kernels->vlen);
-    return finish_layer(model, layer, ok);
+    status = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 4);
+    layer->w_rec = alloc_weights(model, (size_t)fr_layer_padded(model, layer) * H * 4);
+    if (status == FR_OK)
+        status = layer->w_rec == NULL ? FR_ERR_NOMEM
+                                      : store_panels(model, layer->w_rec, 0, w_hh, 4, H, H);
+    return finish_layer(model, layer, status);
 }
 
 fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
@@ -191,28 +230,33 @@ fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
                            int reset_after, int return_sequences)
 {
     fr_layer *layer;
-    fr_status status = new_layer(model, LAYER_GRU, hidden_size, w_ih, &layer);
+    fr_status status = w_hh == NULL ? FR_ERR_ARG
+                                    : new_layer(model, LAYER_GRU, hidden_size, w_ih, &layer);
     if (status != FR_OK) return status;
-    if (w_hh == NULL) return FR_ERR_ARG;
-    int vlen = model->kernels->vlen, H = hidden_size;
+    const int H = hidden_size;
     layer->gates = 3;
     layer->reset_after = reset_after != 0;
     layer->return_sequences = return_sequences != 0;
     size_t padded = (size_t)fr_layer_padded(model, layer);
     /* reset_after: b_hn multiplies by r, so it stays out of the projection. */
-    int ok = pack_input_projection(model, layer, w_ih, b_ih, b_hh, reset_after ? 2 : 3);
-    layer->w_rec = fr_alloc_floats(padded * H * 3);
+    status = pack_input_projection(model, layer, w_ih, b_ih, b_hh, reset_after ? 2 : 3);
+    layer->w_rec = alloc_weights(model, padded * H * 3);
     layer->b_rec = fr_alloc_floats(padded);
-    ok = ok && layer->w_rec != NULL && layer->b_rec != NULL;
-    if (ok && reset_after) {
-        fr_pack_panels(layer->w_rec, w_hh, 3, H, H, vlen);
-        fr_pack_bias(layer->b_rec, b_hh != NULL ? b_hh + 2 * H : NULL, 1, H, vlen);
-    } else if (ok) {
-        fr_pack_panels(layer->w_rec, w_hh, 2, H, H, vlen);
-        fr_pack_panels(layer->w_rec + padded * H * 2, w_hh + (size_t)2 * H * H, 1, H, H, vlen);
-        fr_pack_bias(layer->b_rec, NULL, 1, H, vlen);
+    if (status == FR_OK && (layer->w_rec == NULL || layer->b_rec == NULL))
+        status = FR_ERR_NOMEM;
+    if (status == FR_OK && reset_after) {
+        status = store_panels(model, layer->w_rec, 0, w_hh, 3, H, H);
+        fr_pack_bias(layer->b_rec, b_hh != NULL ? b_hh + 2 * H : NULL, 1, H,
+                     model->kernels->vlen);
+    } else if (status == FR_OK) {
+        /* r and z panels, then n panels: the two phases of a step. */
+        status = store_panels(model, layer->w_rec, 0, w_hh, 2, H, H);
+        if (status == FR_OK)
+            status = store_panels(model, layer->w_rec, padded * H * 2,
+                                  w_hh + (size_t)2 * H * H, 1, H, H);
+        fr_pack_bias(layer->b_rec, NULL, 1, H, model->kernels->vlen);
     }
-    return finish_layer(model, layer, ok);
+    return finish_layer(model, layer, status);
 }
 
 fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,

@@ -22,12 +22,15 @@ typedef struct {
     int gates, panels;          /* of the input projection; padded = panels * vlen */
     int reset_after, return_sequences;
     fr_activation activation;
-    float *w_in, *b_in;         /* (P, input_size, gates, V), (P, gates, V) */
-    float *w_rec, *b_rec;       /* recurrent panels; b_hn (P, V) for GRU reset_after */
+    void *w_in;                 /* (P, input_size, gates, V), in the model's precision */
+    float *b_in;                /* (P, gates, V) */
+    void *w_rec;                /* recurrent panels, in the model's precision */
+    float *b_rec;               /* b_hn (P, V) for GRU reset_after */
 } fr_layer;
 
 struct fr_model {
     fr_isa isa;
+    fr_precision precision;
     const fr_kernels *kernels;
     int input_size;
     int num_layers, capacity;

@@ -2,6 +2,8 @@
  * pack.c - canonical (PyTorch) weights to the panel layout of the kernels,
  * once, when a layer is added to a model (kernels.h describes the layout).
  */
+#include <string.h>
+
 #include "kernels.h"
 
 /* dst (P, K, G, V) <- src (G * units, K), gate-major rows; padded units are zero. */
@@ -27,4 +29,33 @@ void fr_pack_bias(float *dst, const float *src, int gates, int units, int vlen)
                 int unit = p * vlen + u;
                 *dst++ = src != NULL && unit < units ? src[g * units + unit] : 0.0f;
             }
+}
+
+/*
+ * IEEE binary16 of a float, rounded to nearest, ties to even: the same as a
+ * hardware conversion (and NumPy's astype(float16)), written out so that
+ * packing needs no F16C.
+ */
+uint16_t fr_float_to_half(float x)
+{
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    uint32_t sign = (bits >> 16) & 0x8000, mantissa = bits & 0x7fffff;
+    int exponent = (int)((bits >> 23) & 0xff) - 127 + 15;
+    if (((bits >> 23) & 0xff) == 0xff)                 /* infinity, NaN */
+        return (uint16_t)(sign | 0x7c00 | (mantissa ? 0x200 : 0));
+    if (exponent >= 31) return (uint16_t)(sign | 0x7c00); /* overflow */
+    if (exponent <= 0) {                               /* subnormal or zero */
+        if (exponent < -10) return (uint16_t)sign;
+        mantissa |= 0x800000;
+        int shift = 14 - exponent;
+        uint32_t half = mantissa >> shift, rest = mantissa & ((1u << shift) - 1);
+        uint32_t halfway = 1u << (shift - 1);
+        if (rest > halfway || (rest == halfway && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exponent << 10) | (mantissa >> 13);
+    uint32_t rest = mantissa & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (half & 1))) half++; /* may carry into the exponent */
+    return (uint16_t)half;
 }

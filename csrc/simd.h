@@ -24,14 +24,25 @@
 #if defined(FR_KERNELS_AVX512)
 #define FR_VLEN 16
 #define FR_MR 6
-#define FR_SUFFIX(name) name##_avx512
 #elif defined(FR_KERNELS_AVX2)
 #define FR_VLEN 8
 #define FR_MR 3
-#define FR_SUFFIX(name) name##_avx2
 #else
 #define FR_VLEN 8
 #define FR_MR 2
+#endif
+
+#if defined(FR_WEIGHTS_F16) && defined(FR_KERNELS_AVX512)
+#define FR_SUFFIX(name) name##_avx512_f16
+#elif defined(FR_WEIGHTS_F16) && defined(FR_KERNELS_AVX2)
+#define FR_SUFFIX(name) name##_avx2_f16
+#elif defined(FR_WEIGHTS_F16)
+#error "float16 weights need the F16C conversions of the AVX2 or AVX-512 kernels"
+#elif defined(FR_KERNELS_AVX512)
+#define FR_SUFFIX(name) name##_avx512
+#elif defined(FR_KERNELS_AVX2)
+#define FR_SUFFIX(name) name##_avx2
+#else
 #define FR_SUFFIX(name) name##_generic
 #endif
 
@@ -39,6 +50,9 @@ typedef float vfloat __attribute__((vector_size(FR_VLEN * sizeof(float))));
 typedef int32_t vint __attribute__((vector_size(FR_VLEN * sizeof(int32_t))));
 
 #define FR_INLINE static inline __attribute__((always_inline))
+/* For a tile's epilogue: kept out of the k loop so that its constants do not
+ * take the registers the accumulators need. */
+#define FR_NOINLINE static __attribute__((noinline))
 
 /* Unaligned load and store: memcpy compiles to one vector move. */
 FR_INLINE vfloat vload(const float *p) { vfloat v; memcpy(&v, p, sizeof v); return v; }
@@ -48,6 +62,27 @@ FR_INLINE void vstore(float *p, vfloat v) { memcpy(p, &v, sizeof v); }
 FR_INLINE vfloat vset1(float x) { return (vfloat){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 #else
 FR_INLINE vfloat vset1(float x) { return (vfloat){x, x, x, x, x, x, x, x}; }
+#endif
+
+/*
+ * Packed weights: float32, or IEEE float16 (FR_WEIGHTS_F16) widened to
+ * float32 as they load (F16C), halving the bytes a step streams. All
+ * arithmetic is float32 either way.
+ */
+#ifdef FR_WEIGHTS_F16
+#include <immintrin.h>
+typedef uint16_t fr_weight;
+FR_INLINE vfloat vload_weights(const fr_weight *p)
+{
+#if FR_VLEN == 16
+    return (vfloat)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+#else
+    return (vfloat)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+#endif
+}
+#else
+typedef float fr_weight;
+FR_INLINE vfloat vload_weights(const fr_weight *p) { return vload(p); }
 #endif
 
 /* Bitwise select: mask lanes are all ones (take a) or all zeros (take b). */

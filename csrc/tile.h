@@ -5,7 +5,7 @@
  * adjacent packed panels (K, G, V) (see kernels.h; panel q starts q * K * G * V
  * floats after w), accumulated into mr x np x G vector registers:
  *
- *   acc[m][q * G + g] += sum_k a[m, k] * w_q[k, g, :]      for k = 0, 1, ..., K - 1
+ *   acc[m * np + q][g] += sum_k a[m, k] * w_q[k, g, :]      for k = 0, 1, ..., K - 1
  *
  * in that order, one fused multiply-add per k. Each row's result depends only
  * on that row, never on mr, np or on which rows share the tile, so a sequence
@@ -26,23 +26,26 @@
 #include "simd.h"
 
 #define FR_MAX_GATES 4
-#define FR_NP 4 /* panels in a one-row tile */
+/* Panels in a one-row tile; (row, panel) pairs share acc's first index. */
+#define FR_NP (FR_MR < 4 ? FR_MR : 4)
 
-typedef vfloat fr_acc[FR_MR][FR_NP * FR_MAX_GATES];
+typedef vfloat fr_acc[FR_MR][FR_MAX_GATES];
 
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
-                               const float *a, ptrdiff_t lda, const float *w, fr_acc acc)
+                               const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
 {
-    const ptrdiff_t panel_size = (ptrdiff_t)K * gates * FR_VLEN;
+    const fr_weight *panel[FR_NP];
+    for (int q = 0; q < np; q++)
+        panel[q] = w + (ptrdiff_t)q * K * gates * FR_VLEN;
     for (int k = 0; k < K; k++) {
-        const float *w_k = w + (ptrdiff_t)k * gates * FR_VLEN;
+        const ptrdiff_t row = (ptrdiff_t)k * gates * FR_VLEN;
         /* Keep whichever operand set is smaller live in registers across the
-         * FMAs: the weight vectors (when mr > gates) or the mr broadcasts. */
+         * FMAs: the weight vectors (when mr > gates) or the broadcasts. */
         if (np == 1 && mr > gates) {
             vfloat w_kg[FR_MAX_GATES];
 #pragma GCC unroll 4
             for (int g = 0; g < gates; g++)
-                w_kg[g] = vload(w_k + g * FR_VLEN);
+                w_kg[g] = vload_weights(w + row + g * FR_VLEN);
 #pragma GCC unroll 8
             for (int m = 0; m < mr; m++) {
                 vfloat a_mk = vset1(a[m * lda + k]);
@@ -55,10 +58,10 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
             for (int q = 0; q < np; q++)
 #pragma GCC unroll 4
                 for (int g = 0; g < gates; g++) {
-                    vfloat w_kg = vload(w_k + q * panel_size + g * FR_VLEN);
+                    vfloat w_kg = vload_weights(panel[q] + row + g * FR_VLEN);
 #pragma GCC unroll 8
                     for (int m = 0; m < mr; m++)
-                        acc[m][q * gates + g] += vset1(a[m * lda + k]) * w_kg;
+                        acc[m * np + q][g] += vset1(a[m * lda + k]) * w_kg;
                 }
         }
     }

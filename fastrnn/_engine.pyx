@@ -20,16 +20,19 @@ cdef extern from "fastrnn.h" nogil:
         pass
     ctypedef enum fr_activation:
         pass
+    ctypedef enum fr_precision:
+        pass
     ctypedef struct fr_model:
         pass
 
     const char *fr_status_string(fr_status status)
     int fr_isa_supported(fr_isa isa)
+    int fr_precision_supported(fr_isa isa, fr_precision precision)
     fr_isa fr_isa_best()
     int fr_isa_vector_width(fr_isa isa)
     fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
 
-    fr_model *fr_model_create(fr_isa isa, int input_size)
+    fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
     void fr_model_destroy(fr_model *model)
     fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
                                 const float *w_hh, const float *b_ih, const float *b_hh,
@@ -67,6 +70,7 @@ cdef extern from "fastrnn.h" nogil:
 
 
 ISA_NAMES = ("generic", "avx2", "avx512")
+PRECISIONS = ("float32", "float16")
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "softmax")
 _INT_MAX = 2**31 - 1
 
@@ -90,6 +94,13 @@ cdef int _check(fr_status status, str what) except -1:
 def available_isas():
     """Instruction sets built in and supported by this CPU, narrowest first."""
     return [name for code, name in enumerate(ISA_NAMES) if fr_isa_supported(<fr_isa>code)]
+
+
+def available_precisions(str isa):
+    """Weight precisions the kernels of `isa` support here."""
+    code = _isa_code(isa)
+    return [name for index, name in enumerate(PRECISIONS)
+            if fr_precision_supported(code, <fr_precision><int>index)]
 
 
 def best_isa():
@@ -144,15 +155,20 @@ cdef class Model:
     """A packed layer stack (fr_model). Owns its packed weights."""
 
     cdef fr_model *ptr
-    cdef readonly str isa
+    cdef readonly str isa, precision
 
-    def __cinit__(self, str isa, int input_size):
+    def __cinit__(self, str isa, str precision, int input_size):
         if input_size < 1:
             raise ValueError(f"input_size must be >= 1, got {input_size}")
-        self.ptr = fr_model_create(_isa_code(isa), input_size)
+        if precision not in available_precisions(isa):
+            raise ValueError(f"precision: expected one of {available_precisions(isa)} with "
+                             f"isa {isa!r}, got {precision!r}")
+        self.ptr = fr_model_create(_isa_code(isa), <fr_precision><int>PRECISIONS.index(precision),
+                                   input_size)
         if self.ptr is NULL:
             raise MemoryError("fr_model_create failed")
         self.isa = isa
+        self.precision = precision
 
     def __dealloc__(self):
         fr_model_destroy(self.ptr)

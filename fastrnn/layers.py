@@ -41,7 +41,11 @@ class Layer:
     return_sequences: bool = True
     recurrent: bool = False
 
-    def _add_to(self, engine) -> None:  # pragma: no cover - abstract
+    def weights(self) -> list:
+        """The layer's weight matrices (not biases), canonical layout."""
+        raise NotImplementedError
+
+    def _add_to(self, engine) -> None:
         raise NotImplementedError
 
 
@@ -70,6 +74,9 @@ class _Recurrent(Layer):
                 setattr(self, name, bias)
         self.return_sequences = bool(return_sequences)
         self.output_size = hidden
+
+    def weights(self) -> list:
+        return [self.weight_ih, self.weight_hh]
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(input_size={self.input_size}, "
@@ -180,6 +187,9 @@ class Dense(Layer):
             raise ValueError(f"Dense activation: expected None or one of {ACTIVATIONS}, "
                              f"got {activation!r}")
         self.activation = activation
+
+    def weights(self) -> list:
+        return [self.weight]
 
     def __repr__(self) -> str:
         return (f"Dense(input_size={self.input_size}, output_size={self.output_size}, "

@@ -22,9 +22,15 @@ class Sequential:
     isa : str, optional
         Instruction set to pack for ("generic", "avx2", "avx512"); default
         ``fastrnn.runtime.default_isa()``.
+    precision : "float32" or "float16"
+        Storage of the packed weights. "float16" (AVX2 and AVX-512 only)
+        rounds every weight to IEEE half precision (relative error <= 2**-11)
+        and halves the memory a step reads, which is what bounds the latency
+        of a single stream; all arithmetic stays float32.
     """
 
-    def __init__(self, layers: Iterable[Layer], *, isa: str | None = None):
+    def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
+                 precision: str = "float32"):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("Sequential needs at least one layer, got none")
@@ -43,7 +49,15 @@ class Sequential:
                 raise ValueError(f"layer {later[0]} is recurrent but follows layer {index}, "
                                  f"which has return_sequences=False (only Dense layers may)")
         self.isa = runtime.default_isa() if isa is None else isa
-        self._engine = _engine.Model(self.isa, self.layers[0].input_size)
+        self.precision = precision
+        if precision == "float16":
+            for index, layer in enumerate(self.layers):
+                largest = max(float(np.abs(w).max(initial=0.0)) for w in layer.weights())
+                if largest > np.finfo(np.float16).max:
+                    raise ValueError(f"layer {index} ({layer!r}) has a weight of magnitude "
+                                     f"{largest:g}, beyond float16's range (65504); use "
+                                     "precision='float32'")
+        self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
         for layer in self.layers:
             layer._add_to(self._engine)
 
@@ -62,7 +76,7 @@ class Sequential:
 
     def __repr__(self) -> str:
         inner = ",\n    ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([\n    {inner},\n], isa={self.isa!r})"
+        return f"Sequential([\n    {inner},\n], isa={self.isa!r}, precision={self.precision!r})"
 
     def stream(self, batch_size: int | None = None, *, nan_policy: str = "raise",
                num_threads: int | None = None) -> "_engine.Stream":
