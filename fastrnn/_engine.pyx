@@ -331,7 +331,9 @@ cdef class Stream:
 
     cdef str _describe(self, bint chunk, str features):
         names = ("T", features) if chunk else (features,)
-        return "(" + ", ".join(names if self.single else (str(self.batch),) + names) + ")"
+        if not self.single:
+            names = (str(self.batch),) + names
+        return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
     cdef cnp.ndarray _input(self, object data, bint chunk):
         """`data` as C-contiguous float32 of this stream's frame or chunk shape."""

@@ -53,7 +53,7 @@ class Sequential:
         if precision == "float16":
             for index, layer in enumerate(self.layers):
                 largest = max(float(np.abs(w).max(initial=0.0)) for w in layer.weights())
-                if largest > np.finfo(np.float16).max:
+                if largest > float(np.finfo(np.float16).max):
                     raise ValueError(f"layer {index} ({layer!r}) has a weight of magnitude "
                                      f"{largest:g}, beyond float16's range (65504); use "
                                      "precision='float32'")
