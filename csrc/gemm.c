@@ -35,28 +35,17 @@ FR_INLINE void gemm_tile(const int mr, const int np, const int gates, int K, con
                 vstore(c + m * ldc + (q * gates + g) * FR_VLEN, acc[m * np + q][g]);
 }
 
-/* Rows [row_begin, row_end) times panels [p, panel_end), for a compile-time gate count. */
-FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int p, int panel_end,
-                           int K, const float *a, ptrdiff_t lda, const fr_weight *w,
-                           const float *bias, float *c, ptrdiff_t ldc)
+/* Rows [row_begin, row_end) times panels [panel_begin, panel_end), for a compile-time gate count. */
+FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int panel_begin,
+                           int panel_end, int K, const float *a, ptrdiff_t lda,
+                           const fr_weight *w, const float *bias, float *c, ptrdiff_t ldc)
 {
     const int width = gates * FR_VLEN;
-#define PANEL_ARGS(q) K, a + m * lda, lda, w + (ptrdiff_t)(q) * K * width, bias + (q) * width, \
-                      c + m * ldc + (q) * width, ldc
-    if (row_end - row_begin == 1) {
-        const int m = row_begin;
-#define TILE(np) gemm_tile(1, np, gates, PANEL_ARGS(p))
-        FR_TILE_PANELS(p, panel_end, TILE);
-#undef TILE
-        return;
-    }
-    for (; p < panel_end; p++) {
-        int m = row_begin;
-#define TILE(mr) gemm_tile(mr, 1, gates, PANEL_ARGS(p))
-        FR_TILE_ROWS(m, row_end, TILE);
-#undef TILE
-    }
-#undef PANEL_ARGS
+#define TILE_AT(p, mr, np)                                                                   \
+    gemm_tile(mr, np, gates, K, a + m * lda, lda, w + (ptrdiff_t)(p) * K * width,            \
+              bias + (p) * width, c + m * ldc + (p) * width, ldc)
+    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
+#undef TILE_AT
 }
 
 /*

@@ -165,20 +165,7 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
                                h_prev + m * ld_h, ld_h, h_out + m * ld_seq + unit0, ld_seq,    \
                                unit0);                                                         \
     } while (0)
-    int p = panel_begin;
-    if (row_end - row_begin == 1) {
-        const int m = row_begin;
-#define TILE(np) TILE_AT(p, 1, np)
-        FR_TILE_PANELS(p, panel_end, TILE);
-#undef TILE
-        return;
-    }
-    for (; p < panel_end; p++) {
-        int m = row_begin;
-#define TILE(mr) TILE_AT(p, mr, 1)
-        FR_TILE_ROWS(m, row_end, TILE);
-#undef TILE
-    }
+    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
 #undef TILE_AT
 }
 

@@ -77,20 +77,7 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
               pr->w_hh + (ptrdiff_t)(p) * pr->hidden * 4 * FR_VLEN,                         \
               xproj + m * ld_x + (p) * 4 * FR_VLEN, ld_x, pr->c + m * padded + (p) * FR_VLEN, \
               padded, h_out + m * ld_seq + (p) * FR_VLEN, ld_seq)
-    int p = panel_begin;
-    if (row_end - row_begin == 1) {
-        const int m = row_begin;
-#define TILE(np) TILE_AT(p, 1, np)
-        FR_TILE_PANELS(p, panel_end, TILE);
-#undef TILE
-        return;
-    }
-    for (; p < panel_end; p++) {
-        int m = row_begin;
-#define TILE(mr) TILE_AT(p, mr, 1)
-        FR_TILE_ROWS(m, row_end, TILE);
-#undef TILE
-    }
+    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
 #undef TILE_AT
 }
 

@@ -17,7 +17,7 @@
  * enough independent accumulators to hide the FMA latency either way.
  *
  * mr, np and gates must be compile-time constants at the call site so that
- * the loops unroll and acc lives in registers: FR_TILE_ROWS instantiates a
+ * the loops unroll and acc lives in registers: FR_TILE_RANGE instantiates a
  * tile for every row count from 1 to FR_MR.
  */
 #ifndef FASTRNN_TILE_H
@@ -68,45 +68,43 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
 }
 
 /*
- * For rows [m, row_end) of one panel: TILE(FR_MR) on full tiles, advancing m,
- * then one TILE(r) for the r < FR_MR rows left. TILE is a macro of the
- * caller's that reads m.
+ * Every tile of rows [row_begin, row_end) x panels [panel_begin, panel_end):
+ * a single row goes FR_NP panels per tile; several rows go FR_MR rows of one
+ * panel per tile, then one tile of the rows left. TILE_AT(p, mr, np) is the
+ * caller's macro for the tile whose first row is m and first panel p.
  */
-#define FR_TILE_ROWS(m, row_end, TILE)                      \
-    do {                                                    \
-        for (; (m) + FR_MR <= (row_end); (m) += FR_MR)      \
-            TILE(FR_MR);                                    \
-        switch ((row_end) - (m)) {                          \
-            FR_TAIL_CASES(TILE)                             \
-        default: break;                                     \
-        }                                                   \
+#define FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT)        \
+    do {                                                                          \
+        int p = (panel_begin);                                                    \
+        if ((row_end) - (row_begin) == 1) {                                       \
+            const int m = (row_begin);                                            \
+            for (; p + FR_NP <= (panel_end); p += FR_NP)                          \
+                TILE_AT(p, 1, FR_NP);                                             \
+            for (; p < (panel_end); p++)                                          \
+                TILE_AT(p, 1, 1);                                                 \
+            break;                                                                \
+        }                                                                         \
+        for (; p < (panel_end); p++) {                                            \
+            int m = (row_begin);                                                  \
+            for (; m + FR_MR <= (row_end); m += FR_MR)                            \
+                TILE_AT(p, FR_MR, 1);                                             \
+            switch ((row_end) - m) {                                              \
+                FR_TAIL_CASES(TILE_AT)                                            \
+            default: break;                                                       \
+            }                                                                     \
+        }                                                                         \
     } while (0)
 
-#define FR_TAIL_CASE(TILE, r) case r: TILE(r); break;
+#define FR_TAIL_CASE(TILE_AT, r) case r: TILE_AT(p, r, 1); break;
 #if FR_MR == 2
-#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1)
+#define FR_TAIL_CASES(TILE_AT) FR_TAIL_CASE(TILE_AT, 1)
 #elif FR_MR == 3
-#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1) FR_TAIL_CASE(TILE, 2)
-#elif FR_MR == 4
-#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1) FR_TAIL_CASE(TILE, 2) FR_TAIL_CASE(TILE, 3)
+#define FR_TAIL_CASES(TILE_AT) FR_TAIL_CASE(TILE_AT, 1) FR_TAIL_CASE(TILE_AT, 2)
 #elif FR_MR == 6
-#define FR_TAIL_CASES(TILE) FR_TAIL_CASE(TILE, 1) FR_TAIL_CASE(TILE, 2) FR_TAIL_CASE(TILE, 3) \
-                            FR_TAIL_CASE(TILE, 4) FR_TAIL_CASE(TILE, 5)
+#define FR_TAIL_CASES(TILE_AT) FR_TAIL_CASE(TILE_AT, 1) FR_TAIL_CASE(TILE_AT, 2) \
+    FR_TAIL_CASE(TILE_AT, 3) FR_TAIL_CASE(TILE_AT, 4) FR_TAIL_CASE(TILE_AT, 5)
 #else
 #error "FR_TAIL_CASES: add the cases for this FR_MR"
-
 #endif
-
-/*
- * For panels [p, panel_end) of a single row: TILE(FR_NP) on groups of FR_NP
- * panels, advancing p, then TILE(1) on each panel left. TILE reads p.
- */
-#define FR_TILE_PANELS(p, panel_end, TILE)              \
-    do {                                                \
-        for (; (p) + FR_NP <= (panel_end); (p) += FR_NP) \
-            TILE(FR_NP);                                \
-        for (; (p) < (panel_end); (p)++)                \
-            TILE(1);                                    \
-    } while (0)
 
 #endif
