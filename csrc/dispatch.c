@@ -62,12 +62,6 @@ fr_isa fr_isa_best(void)
     return FR_ISA_GENERIC;
 }
 
-int fr_isa_vector_width(fr_isa isa)
-{
-    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
-    return kernels != NULL ? kernels->vlen : 0;
-}
-
 fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
 {
     const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);

@@ -63,8 +63,6 @@ int fr_precision_supported(fr_isa isa, fr_precision precision);
 /* The widest supported instruction set. */
 fr_isa fr_isa_best(void);
 const char *fr_isa_name(fr_isa isa);
-/* Floats per gate in a packed panel for `isa` (0 if unsupported). */
-int fr_isa_vector_width(fr_isa isa);
 
 /* y[i] = act(x[i]) for i < n, with the kernels of `isa`; softmax is not
  * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
@@ -106,7 +104,6 @@ int fr_model_input_size(const fr_model *model);
 int fr_model_output_size(const fr_model *model);
 /* 1 if every step has an output (no layer has return_sequences = 0). */
 int fr_model_returns_sequences(const fr_model *model);
-fr_isa fr_model_isa(const fr_model *model);
 int fr_model_num_layers(const fr_model *model);
 /* Hidden or output size of layer `layer`; 0 if out of range. */
 int fr_model_layer_units(const fr_model *model, int layer);

@@ -66,7 +66,6 @@ fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
     if (kernels == NULL || input_size < 1 || input_size > FR_MAX_SIZE) return NULL;
     fr_model *model = calloc(1, sizeof *model);
     if (model == NULL) return NULL;
-    model->isa = isa;
     model->precision = precision;
     model->kernels = kernels;
     model->input_size = input_size;
@@ -83,7 +82,6 @@ void fr_model_destroy(fr_model *model)
 }
 
 int fr_model_input_size(const fr_model *model) { return model ? model->input_size : 0; }
-fr_isa fr_model_isa(const fr_model *model) { return model ? model->isa : FR_ISA_GENERIC; }
 
 int fr_model_output_size(const fr_model *model)
 {

@@ -29,7 +29,6 @@ typedef struct {
 } fr_layer;
 
 struct fr_model {
-    fr_isa isa;
     fr_precision precision;
     const fr_kernels *kernels;
     int input_size;

@@ -29,7 +29,6 @@ cdef extern from "fastrnn.h" nogil:
     int fr_isa_supported(fr_isa isa)
     int fr_precision_supported(fr_isa isa, fr_precision precision)
     fr_isa fr_isa_best()
-    int fr_isa_vector_width(fr_isa isa)
     fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
 
     fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
@@ -105,10 +104,6 @@ def available_precisions(str isa):
 
 def best_isa():
     return ISA_NAMES[<int>fr_isa_best()]
-
-
-def vector_width(str isa):
-    return fr_isa_vector_width(_isa_code(isa))
 
 
 def build_info():

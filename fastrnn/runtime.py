@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 
 from . import _engine
 
-__version__ = "0.1.0"
+try:
+    __version__ = metadata.version("fastrnn")
+except metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "unknown"
 
 
 def _default_threads() -> int:
