@@ -24,9 +24,11 @@ class Sequential:
         ``fastrnn.runtime.default_isa()``.
     precision : "float32" or "float16"
         Storage of the packed weights. "float16" (AVX2 and AVX-512 only)
-        rounds every weight to IEEE half precision (relative error <= 2**-11)
-        and halves the memory a step reads, which is what bounds the latency
-        of a single stream; all arithmetic stays float32.
+        rounds every weight to IEEE half precision (relative error <= 2**-11),
+        halving the memory the weights take and the bytes a step reads; a
+        single stream's step, bounded by those bytes, gets faster by less
+        than that (the widening conversions cost time). All arithmetic stays
+        float32.
     """
 
     def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
