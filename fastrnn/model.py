@@ -10,6 +10,28 @@ from . import _engine, runtime
 from .layers import Layer
 
 
+def check_stack(layers: list) -> None:
+    """Raise ValueError/TypeError unless `layers` form a model: at least one
+    fastrnn layer, each taking the previous one's output size, and only Dense
+    layers after a return_sequences=False layer."""
+    if not layers:
+        raise ValueError("Sequential needs at least one layer, got none")
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer {index}: expected a fastrnn layer (LSTM, GRU, Dense), "
+                            f"got {type(layer).__name__}")
+    for index, (previous, layer) in enumerate(zip(layers, layers[1:]), start=1):
+        if layer.input_size != previous.output_size:
+            raise ValueError(f"layer {index} ({layer!r}) takes {layer.input_size} inputs "
+                             f"but layer {index - 1} ({previous!r}) outputs "
+                             f"{previous.output_size}")
+    for index, layer in enumerate(layers):
+        later = [i for i, other in enumerate(layers[index + 1:], index + 1) if other.recurrent]
+        if not layer.return_sequences and later:
+            raise ValueError(f"layer {later[0]} is recurrent but follows layer {index}, "
+                             f"which has return_sequences=False (only Dense layers may)")
+
+
 class Sequential:
     """A stack of layers run in order.
 
@@ -34,22 +56,7 @@ class Sequential:
     def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
                  precision: str = "float32"):
         self.layers = list(layers)
-        if not self.layers:
-            raise ValueError("Sequential needs at least one layer, got none")
-        for index, layer in enumerate(self.layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layer {index}: expected a fastrnn layer (LSTM, GRU, Dense), "
-                                f"got {type(layer).__name__}")
-        for index, (previous, layer) in enumerate(zip(self.layers, self.layers[1:]), start=1):
-            if layer.input_size != previous.output_size:
-                raise ValueError(f"layer {index} ({layer!r}) takes {layer.input_size} inputs "
-                                 f"but layer {index - 1} ({previous!r}) outputs "
-                                 f"{previous.output_size}")
-        for index, layer in enumerate(self.layers):
-            later = [i for i, other in enumerate(self.layers[index + 1:], index + 1) if other.recurrent]
-            if not layer.return_sequences and later:
-                raise ValueError(f"layer {later[0]} is recurrent but follows layer {index}, "
-                                 f"which has return_sequences=False (only Dense layers may)")
+        check_stack(self.layers)
         self.isa = runtime.default_isa() if isa is None else isa
         self.precision = precision
         if precision == "float16":
@@ -102,6 +109,13 @@ class Sequential:
         """
         threads = runtime.get_num_threads() if num_threads is None else num_threads
         return _engine.Stream(self._engine, batch_size, nan_policy, threads)
+
+    def save(self, path) -> None:
+        """Write the model to one file (safetensors; see fastrnn.io.native).
+        ``fastrnn.load(path)`` reads it back."""
+        from .io import native
+
+        native.save(self, path)
 
     def predict(self, x) -> np.ndarray:
         """Run the model over whole sequences, each from a zero state.
