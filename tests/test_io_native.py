@@ -121,3 +121,22 @@ def test_save_replaces_atomically(tmp_path, rng):
     model_of(rng).save(path)
     model_of(rng).save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["model.fastrnn"]
+
+
+def test_random_corruption_never_crashes(tmp_path, rng):
+    """Any byte changed anywhere: the file loads (the change hit a weight) or
+    raises FormatError; never another exception, never a crash."""
+    path = tmp_path / "model.fastrnn"
+    model_of(rng).save(path)
+    original = bytearray(path.read_bytes())
+    header_end = 8 + struct.unpack("<Q", original[:8])[0]
+    positions = np.concatenate([rng.integers(0, header_end, 150),
+                                rng.integers(0, len(original), 50)])
+    for position in positions:
+        damaged = bytearray(original)
+        damaged[position] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(damaged))
+        try:
+            fastrnn.load(path)
+        except FormatError:
+            pass
