@@ -117,17 +117,28 @@ class Sequential:
 
         native.save(self, path)
 
-    def predict(self, x) -> np.ndarray:
-        """Run the model over whole sequences, each from a zero state.
+    def predict(self, x, *, lengths=None, initial_state: dict | None = None,
+                return_state: bool = False):
+        """Run the model over whole sequences.
 
         Parameters
         ----------
         x : array (T, F) or (B, T, F), any floating dtype and strides
+        lengths : int array (B,), optional
+            Steps of each sequence (0 <= length <= T): steps past a sequence's
+            length leave its state untouched and output zeros (PyTorch's
+            packed sequences); a return_sequences=False model returns each
+            sequence's output at its own last step.
+        initial_state : dict, optional
+            The state to start from, as ``Stream.get_state()`` gives it:
+            ``{"layer<i>.h": (H,) or (B, H), "layer<i>.c": ...}``. Default zeros.
+        return_state : bool
+            Also return the state after each sequence's last step (same form).
 
         Returns
         -------
         float32 array (T, O) or (B, T, O); with a return_sequences=False layer,
-        (O,) or (B, O).
+        (O,) or (B, O). With return_state, ``(outputs, state)``.
         """
         x = np.asarray(x)
         if x.dtype.kind != "f":
@@ -139,14 +150,65 @@ class Sequential:
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
         num_sequences, steps = batch.shape[:2]
+        if lengths is None and initial_state is None and not return_state:
+            y = self._predict_from_zero(batch)
+        else:
+            y, state = self._predict_with_state(batch, single, lengths, initial_state)
+        y = y[0] if single else y
+        return (y, state) if return_state else y
+
+    def _predict_from_zero(self, batch: np.ndarray) -> np.ndarray:
+        num_sequences, steps = batch.shape[:2]
         if steps == 0 and not self.returns_sequences:
             raise ValueError("x: a model that returns only the last step needs at least one "
-                             f"step, got shape {x.shape}")
+                             f"step, got {steps} steps")
         if num_sequences == 0 or steps == 0:
             shape = (num_sequences, steps, self.output_size)
-            y = np.zeros(shape if self.returns_sequences else shape[::2], dtype=np.float32)
+            return np.zeros(shape if self.returns_sequences else shape[::2], dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
+        return self._engine.run(batch, state, runtime.get_num_threads())
+
+    def _predict_with_state(self, batch, single, lengths, initial_state):
+        """predict through a stream: state in and out, and per-sequence lengths
+        as time segments over which the set of running sequences is constant."""
+        num_sequences, steps = batch.shape[:2]
+        if lengths is None:
+            lengths = np.full(num_sequences, steps)
         else:
-            batch = np.ascontiguousarray(batch, dtype=np.float32)
-            state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
-            y = self._engine.run(batch, state, runtime.get_num_threads())
-        return y[0] if single else y
+            lengths = np.asarray(lengths)
+            if single:
+                lengths = lengths.reshape(-1)
+            if lengths.dtype.kind not in "iu" or lengths.shape != (num_sequences,):
+                raise ValueError(f"lengths: expected {num_sequences} integers, got "
+                                 f"{lengths.dtype} of shape {lengths.shape}")
+            if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
+                raise ValueError(f"lengths: expected values in [0, {steps}], got "
+                                 f"min {lengths.min()}, max {lengths.max()}")
+        if not self.returns_sequences and lengths.size and lengths.min() == 0:
+            raise ValueError("lengths: a model that returns only the last step needs at "
+                             "least one step per sequence, got a length of 0")
+        if num_sequences == 0:
+            empty = self.stream(batch_size=1).get_state()
+            shape = (0, steps, self.output_size)
+            return (np.zeros(shape if self.returns_sequences else shape[::2], np.float32),
+                    {name: np.zeros((0,) + value.shape[1:], np.float32)
+                     for name, value in empty.items()})
+        stream = self.stream(batch_size=None if single else num_sequences,
+                             nan_policy="propagate")
+        if initial_state is not None:
+            stream.set_state(initial_state)
+        outputs = np.zeros((num_sequences, steps, self.output_size), dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        boundaries = np.unique(np.concatenate([[0], lengths, [steps]]))
+        for start, stop in zip(boundaries[:-1], boundaries[1:]):
+            running = lengths > start
+            if not running.any():
+                break
+            if single:
+                outputs[0, start:stop] = stream.process(batch[0, start:stop])
+            else:
+                outputs[:, start:stop] = stream.process(batch[:, start:stop], active=running)
+        if not self.returns_sequences:
+            outputs = outputs[np.arange(num_sequences), lengths - 1]
+        return outputs, stream.get_state()
