@@ -88,6 +88,8 @@ void fr_model_destroy(fr_model *model);
  * GRU:  w_ih (3H, I), w_hh (3H, H), b_ih (3H), b_hh (3H); gate order r, z, n;
  *       reset_after = 1: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
  *       reset_after = 0: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn).
+ * SimpleRNN: w_ih (H, I), w_hh (H, H), b_ih (H), b_hh (H);
+ *       h' = act(W_ih x + b_ih + W_hh h + b_hh), act FR_ACT_TANH or FR_ACT_RELU.
  * Dense: w (O, I), b (O).
  * I is the model's current output size.
  */
@@ -97,6 +99,9 @@ fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
 fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
                            int reset_after, int return_sequences);
+fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+                           const float *w_hh, const float *b_ih, const float *b_hh,
+                           fr_activation activation, int return_sequences);
 fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
                              const float *b, fr_activation activation);
 
@@ -107,7 +112,8 @@ int fr_model_returns_sequences(const fr_model *model);
 int fr_model_num_layers(const fr_model *model);
 /* Hidden or output size of layer `layer`; 0 if out of range. */
 int fr_model_layer_units(const fr_model *model, int layer);
-/* State arrays of layer `layer`: 2 for an LSTM (h, c), 1 for a GRU (h), 0 otherwise. */
+/* State arrays of layer `layer`: 2 for an LSTM (h, c), 1 for a GRU or SimpleRNN (h),
+ * 0 otherwise. */
 int fr_model_layer_state_parts(const fr_model *model, int layer);
 
 size_t fr_model_state_size(const fr_model *model, int batch);

@@ -27,6 +27,7 @@ const fr_kernels FR_SUFFIX(fr_kernels) = {
     .gemm = FR_SUFFIX(fr_gemm),
     .lstm = FR_SUFFIX(fr_lstm),
     .gru = FR_SUFFIX(fr_gru),
+    .rnn = FR_SUFFIX(fr_rnn),
     .dense_activation = FR_SUFFIX(fr_dense_activation),
     .activate = FR_SUFFIX(fr_activate),
 };

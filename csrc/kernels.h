@@ -42,6 +42,10 @@ typedef struct fr_kernels {
                 const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
                 float *scratch, int num_threads);
 
+    /* Simple RNN recurrence (tanh, or relu when relu != 0), see rnn.c. */
+    void (*rnn)(int batch, int steps, int hidden, int relu, const float *xproj,
+                const void *w_hh, const float *h0, float *h_seq, int num_threads);
+
     /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
     void (*dense_activation)(int rows, int units, int padded, fr_activation act, float *y);
 
@@ -76,6 +80,8 @@ void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
 void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
                        const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
                        float *scratch, int num_threads);
+void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, const float *xproj,
+                       const void *w_hh, const float *h0, float *h_seq, int num_threads);
 void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                     float *y);
 void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);

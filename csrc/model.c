@@ -257,6 +257,27 @@ fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
     return finish_layer(model, layer, status);
 }
 
+fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+                           const float *w_hh, const float *b_ih, const float *b_hh,
+                           fr_activation activation, int return_sequences)
+{
+    if (activation != FR_ACT_TANH && activation != FR_ACT_RELU) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = w_hh == NULL ? FR_ERR_ARG
+                                    : new_layer(model, LAYER_RNN, hidden_size, w_ih, &layer);
+    if (status != FR_OK) return status;
+    const int H = hidden_size;
+    layer->gates = 1;
+    layer->activation = activation;
+    layer->return_sequences = return_sequences != 0;
+    status = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 1);
+    layer->w_rec = alloc_weights(model, (size_t)fr_layer_padded(model, layer) * H);
+    if (status == FR_OK)
+        status = layer->w_rec == NULL ? FR_ERR_NOMEM
+                                      : store_panels(model, layer->w_rec, 0, w_hh, 1, H, H);
+    return finish_layer(model, layer, status);
+}
+
 fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
                              const float *b, fr_activation activation)
 {
@@ -272,7 +293,7 @@ fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
 
 int fr_layer_state_parts(const fr_layer *layer)
 {
-    return layer->kind == LAYER_LSTM ? 2 : layer->kind == LAYER_GRU ? 1 : 0;
+    return layer->kind == LAYER_LSTM ? 2 : layer->kind == LAYER_DENSE ? 0 : 1;
 }
 
 size_t fr_model_state_size(const fr_model *model, int batch)
@@ -381,9 +402,12 @@ static void run_block(const fr_model *model, int batch, int steps, int last_bloc
             state += (size_t)batch * padded;
             k->lstm(batch, steps, layer->units, ws->xproj, layer->w_rec, h, c, result,
                     num_threads);
-        } else {
+        } else if (layer->kind == LAYER_GRU) {
             k->gru(batch, steps, layer->units, layer->reset_after, ws->xproj, layer->w_rec,
                    layer->b_rec, h, result, ws->scratch, num_threads);
+        } else {
+            k->rnn(batch, steps, layer->units, layer->activation == FR_ACT_RELU, ws->xproj,
+                   layer->w_rec, h, result, num_threads);
         }
         const float *last = result + (ptrdiff_t)(steps - 1) * padded;
         for (int b = 0; b < batch; b++)

@@ -14,14 +14,14 @@
 #define FR_ALIGN 64 /* bytes: one cache line, one zmm register */
 #define FR_ALIGN_FLOATS (FR_ALIGN / sizeof(float))
 
-typedef enum { LAYER_LSTM, LAYER_GRU, LAYER_DENSE } layer_kind;
+typedef enum { LAYER_LSTM, LAYER_GRU, LAYER_RNN, LAYER_DENSE } layer_kind;
 
 typedef struct {
     layer_kind kind;
     int input_size, units;      /* units: hidden size, or Dense output size */
     int gates, panels;          /* of the input projection; padded = panels * vlen */
     int reset_after, return_sequences;
-    fr_activation activation;
+    fr_activation activation;   /* Dense; SimpleRNN: tanh or relu */
     void *w_in;                 /* (P, input_size, gates, V), in the model's precision */
     float *b_in;                /* (P, gates, V) */
     void *w_rec;                /* recurrent panels, in the model's precision */
@@ -38,7 +38,7 @@ struct fr_model {
 
 /* Units of a layer rounded up to whole panels. */
 int fr_layer_padded(const fr_model *model, const fr_layer *layer);
-/* State arrays of a layer: 2 (LSTM h, c), 1 (GRU h) or 0 (Dense). */
+/* State arrays of a layer: 2 (LSTM h, c), 1 (GRU or SimpleRNN h) or 0 (Dense). */
 int fr_layer_state_parts(const fr_layer *layer);
 
 /* FR_ALIGN-aligned float arrays. */

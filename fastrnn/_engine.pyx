@@ -39,6 +39,9 @@ cdef extern from "fastrnn.h" nogil:
     fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
                                const float *w_hh, const float *b_ih, const float *b_hh,
                                int reset_after, int return_sequences)
+    fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+                               const float *w_hh, const float *b_ih, const float *b_hh,
+                               fr_activation activation, int return_sequences)
     fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
                                  const float *b, fr_activation activation)
     int fr_model_input_size(const fr_model *model)
@@ -200,6 +203,20 @@ cdef class Model:
         cdef const float *bh = _optional(b_hh, 3 * hidden, "GRU bias_hh")
         _check(fr_model_add_gru(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
                                 reset_after, return_sequences), "adding a GRU layer")
+
+    def add_rnn(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
+                const float[::1] b_ih, const float[::1] b_hh, str activation,
+                bint return_sequences):
+        if activation not in ("tanh", "relu"):
+            raise ValueError(f"SimpleRNN activation: expected 'tanh' or 'relu', got {activation!r}")
+        cdef int hidden = w_hh.shape[1], inputs = self.output_size
+        _check_matrix(w_ih, hidden, inputs, "SimpleRNN weight_ih")
+        _check_matrix(w_hh, hidden, hidden, "SimpleRNN weight_hh")
+        cdef const float *bi = _optional(b_ih, hidden, "SimpleRNN bias_ih")
+        cdef const float *bh = _optional(b_hh, hidden, "SimpleRNN bias_hh")
+        _check(fr_model_add_rnn(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+                                <fr_activation><int>ACTIVATIONS.index(activation),
+                                return_sequences), "adding a SimpleRNN layer")
 
     def add_dense(self, const float[:, ::1] w, const float[::1] b, str activation):
         if activation not in ACTIVATIONS:

@@ -164,6 +164,55 @@ class GRU(_Recurrent):
                        self.reset_after, self.return_sequences)
 
 
+class SimpleRNN(_Recurrent):
+    """Simple (Elman) recurrent layer, as ``nn.RNN`` and Keras ``SimpleRNN``.
+
+    ``h' = activation(W_ih x + b_ih + W_hh h + b_hh)``
+
+    Parameters
+    ----------
+    weight_ih : array (hidden_size, input_size)
+    weight_hh : array (hidden_size, hidden_size)
+    bias_ih, bias_hh : array (hidden_size,), optional (zero)
+    activation : "tanh" or "relu"
+    return_sequences : bool
+    """
+
+    gates = 1
+    kind = "SimpleRNN"
+
+    def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
+                 bias_hh: Any = None, *, activation: str = "tanh",
+                 return_sequences: bool = True):
+        super().__init__(weight_ih, weight_hh, bias_ih, bias_hh,
+                         return_sequences=return_sequences)
+        if activation not in ("tanh", "relu"):
+            raise ValueError(f"SimpleRNN activation: expected 'tanh' or 'relu', got {activation!r}")
+        self.activation = activation
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", activation={self.activation!r})"
+
+    @classmethod
+    def from_torch(cls, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
+                   bias_hh: Any = None, *, activation: str = "tanh",
+                   return_sequences: bool = True) -> "SimpleRNN":
+        """From ``nn.RNN``'s weights; activation is its ``nonlinearity``."""
+        return cls(weight_ih, weight_hh, bias_ih, bias_hh, activation=activation,
+                   return_sequences=return_sequences)
+
+    @classmethod
+    def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
+                   activation: str = "tanh", return_sequences: bool = True) -> "SimpleRNN":
+        """From Keras' ``kernel (I, H)``, ``recurrent_kernel (H, H)``, ``bias (H,)``."""
+        return cls(*_keras.simple_rnn_weights(kernel, recurrent_kernel, bias),
+                   activation=activation, return_sequences=return_sequences)
+
+    def _add_to(self, engine) -> None:
+        engine.add_rnn(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                       self.activation, self.return_sequences)
+
+
 class Dense(Layer):
     """``y = activation(W x + b)`` applied to every step.
 

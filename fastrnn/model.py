@@ -18,7 +18,8 @@ def check_stack(layers: list) -> None:
         raise ValueError("Sequential needs at least one layer, got none")
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
-            raise TypeError(f"layer {index}: expected a fastrnn layer (LSTM, GRU, Dense), "
+            raise TypeError(f"layer {index}: expected a fastrnn layer (LSTM, GRU, SimpleRNN, "
+                            f"Dense), "
                             f"got {type(layer).__name__}")
     for index, (previous, layer) in enumerate(zip(layers, layers[1:]), start=1):
         if layer.input_size != previous.output_size:

@@ -62,6 +62,22 @@ def gru(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, reset_after=True, h
     return (out[0], h[0]) if single else (out, h)
 
 
+def simple_rnn(x, weight_ih, weight_hh, bias_ih=None, bias_hh=None, activation="tanh", h0=None):
+    """Returns (h for every step, final h)."""
+    x, single = _batched(x)
+    w_ih, w_hh = np.float64(weight_ih), np.float64(weight_hh)
+    hidden = w_hh.shape[1]
+    bias = sum(np.float64(b) for b in (bias_ih, bias_hh) if b is not None) + np.zeros(hidden)
+    act = np.tanh if activation == "tanh" else (lambda v: np.maximum(v, 0))
+    batch, steps, _ = x.shape
+    h = np.zeros((batch, hidden)) if h0 is None else np.float64(h0).reshape(batch, hidden)
+    out = np.empty((batch, steps, hidden))
+    for t in range(steps):
+        h = act(x[:, t] @ w_ih.T + h @ w_hh.T + bias)
+        out[:, t] = h
+    return (out[0], h[0]) if single else (out, h)
+
+
 ACTIVATIONS = {
     None: lambda v: v,
     "linear": lambda v: v,
@@ -84,6 +100,7 @@ def dense(x, weight, bias=None, activation=None):
 def stack(x, layers):
     """Run a list of layer specs: ("lstm", w_ih, w_hh, b_ih, b_hh, return_sequences),
     ("gru", w_ih, w_hh, b_ih, b_hh, reset_after, return_sequences),
+    ("rnn", w_ih, w_hh, b_ih, b_hh, activation, return_sequences),
     ("dense", w, b, activation). Keras semantics for return_sequences=False."""
     y = np.float64(x)
     for spec in layers:
@@ -94,6 +111,9 @@ def stack(x, layers):
         if kind == "lstm":
             seq = lstm(y, *spec[1:5])[0]
             return_sequences = spec[5]
+        elif kind == "rnn":
+            seq = simple_rnn(y, *spec[1:5], activation=spec[5])[0]
+            return_sequences = spec[6]
         else:
             seq = gru(y, *spec[1:5], reset_after=spec[5])[0]
             return_sequences = spec[6]

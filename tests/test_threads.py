@@ -12,6 +12,8 @@ import fastrnn
 def model_of(rng, kind, inputs, hidden):
     if kind == "lstm":
         layer = fastrnn.LSTM(*recurrent_weights(rng, 4, inputs, hidden))
+    elif kind == "rnn":
+        layer = fastrnn.SimpleRNN(*recurrent_weights(rng, 1, inputs, hidden))
     else:
         layer = fastrnn.GRU(*recurrent_weights(rng, 3, inputs, hidden),
                             reset_after=kind == "gru")
@@ -22,7 +24,8 @@ def model_of(rng, kind, inputs, hidden):
 # batch), few sequences with a large layer (threads split the hidden units,
 # with a barrier per step), and GRU reset_after=False (two phases per step).
 CASES = [("lstm", 64, 128, 64, 20), ("lstm", 32, 1024, 1, 6), ("gru", 16, 1024, 2, 5),
-         ("gru_before", 16, 1024, 2, 5), ("gru_before", 24, 96, 48, 10)]
+         ("gru_before", 16, 1024, 2, 5), ("gru_before", 24, 96, 48, 10),
+         ("rnn", 16, 2048, 1, 5), ("rnn", 40, 64, 64, 10)]
 
 
 @pytest.mark.parametrize("kind, inputs, hidden, batch, steps", CASES)
@@ -37,7 +40,7 @@ def test_thread_count_invariance(kind, inputs, hidden, batch, steps, rng, restor
     assert np.array_equal(model.predict(x), serial)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before", "rnn"])
 def test_batch_invariance(kind, rng):
     """A sequence gives the same bits alone and inside a batch (tiles never mix rows)."""
     model = model_of(rng, kind, 10, 40)

@@ -8,6 +8,7 @@ along rows, so transposed relative to PyTorch), and:
   swap (``swap_zr``). With ``reset_after=True`` the bias is (2, 3H): row 0
   is the input bias, row 1 the recurrent bias; with ``reset_after=False`` it
   is one input bias (3H,).
+- SimpleRNN: no gates; one bias (H,).
 - Dense: ``kernel (I, O)``.
 """
 
@@ -63,6 +64,14 @@ def gru_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None, reset_afte
         else:
             bias_ih = swap_zr(bias, hidden_size)
     return swap_zr(weight_ih, hidden_size), swap_zr(weight_hh, hidden_size), bias_ih, bias_hh
+
+
+def simple_rnn_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None):
+    """Keras SimpleRNN (kernel (I, H), recurrent_kernel (H, H), bias (H,)) ->
+    (weight_ih, weight_hh, bias_ih, bias_hh)."""
+    weight_ih = _transposed(kernel, "SimpleRNN kernel")
+    weight_hh = _transposed(recurrent_kernel, "SimpleRNN recurrent_kernel")
+    return weight_ih, weight_hh, to_numpy(bias), None
 
 
 def dense_weights(kernel: Any, bias: Any = None):

@@ -2,7 +2,7 @@
 
 Tensors are the layers' weights in the canonical layout, named
 ``layers.<index>.<name>`` (``weight_ih``, ``weight_hh``, ``bias_ih``,
-``bias_hh`` for LSTM/GRU; ``weight``, ``bias`` for Dense), float32. The
+``bias_hh`` for LSTM/GRU/SimpleRNN; ``weight``, ``bias`` for Dense), float32. The
 safetensors metadata holds:
 
 - ``format``: ``"fastrnn"``
@@ -10,8 +10,9 @@ safetensors metadata holds:
 - ``fastrnn_version``: the version that wrote the file
 - ``architecture``: JSON, ``{"layers": [{"type": "LSTM", "input_size": 40,
   "hidden_size": 128, "return_sequences": true}, {"type": "GRU", ...,
-  "reset_after": true}, {"type": "Dense", "input_size": 128,
-  "output_size": 10, "activation": "softmax"}]}``
+  "reset_after": true}, {"type": "SimpleRNN", ..., "activation": "tanh"},
+  {"type": "Dense", "input_size": 128, "output_size": 10,
+  "activation": "softmax"}]}``
 
 Reading goes through safetensors' memory map: every size is checked against
 the header, and the header against the file's real size, before any tensor is
@@ -32,9 +33,8 @@ from ..errors import FormatError
 FORMAT = "fastrnn"
 FORMAT_VERSION = 1
 
-_RECURRENT = {"LSTM": 4, "GRU": 3}
-_TENSORS = {"LSTM": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-            "GRU": ("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
+_RECURRENT = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+_TENSORS = {**{kind: ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for kind in _RECURRENT},
             "Dense": ("weight", "bias")}
 
 
@@ -49,16 +49,17 @@ def _safetensors():
 
 
 def _describe(layer) -> dict:
-    from ..layers import GRU, LSTM, Dense
+    from ..layers import GRU, Dense, SimpleRNN
 
     if isinstance(layer, Dense):
         return {"type": "Dense", "input_size": layer.input_size,
                 "output_size": layer.output_size, "activation": layer.activation}
-    entry = {"type": "LSTM" if isinstance(layer, LSTM) else "GRU",
-             "input_size": layer.input_size, "hidden_size": layer.hidden_size,
-             "return_sequences": layer.return_sequences}
+    entry = {"type": layer.kind, "input_size": layer.input_size,
+             "hidden_size": layer.hidden_size, "return_sequences": layer.return_sequences}
     if isinstance(layer, GRU):
         entry["reset_after"] = layer.reset_after
+    if isinstance(layer, SimpleRNN):
+        entry["activation"] = layer.activation
     return entry
 
 
@@ -111,6 +112,8 @@ def _expected_shapes(entry: dict, index: int) -> dict:
     _field(entry, "return_sequences", bool, index)
     if kind == "GRU":
         _field(entry, "reset_after", bool, index)
+    if kind == "SimpleRNN":
+        _field(entry, "activation", str, index)
     rows = _RECURRENT[kind] * hidden
     return {"weight_ih": (rows, inputs), "weight_hh": (rows, hidden), "bias_ih": (rows,),
             "bias_hh": (rows,)}
@@ -127,7 +130,7 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
     FileNotFoundError
         No file at `path`.
     """
-    from ..layers import GRU, LSTM, Dense
+    from ..layers import GRU, LSTM, Dense, SimpleRNN
     from ..model import Sequential, check_stack
 
     _, safe_open = _safetensors()
@@ -183,8 +186,9 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
                 if entry["type"] == "Dense":
                     layer = Dense(arrays["weight"], arrays.get("bias"), entry["activation"])
                 else:
-                    cls = LSTM if entry["type"] == "LSTM" else GRU
-                    options = {"reset_after": entry["reset_after"]} if cls is GRU else {}
+                    cls = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}[entry["type"]]
+                    options = ({"reset_after": entry["reset_after"]} if cls is GRU else
+                               {"activation": entry["activation"]} if cls is SimpleRNN else {})
                     layer = cls(arrays["weight_ih"], arrays["weight_hh"], arrays.get("bias_ih"),
                                 arrays.get("bias_hh"), return_sequences=entry["return_sequences"],
                                 **options)

@@ -1,0 +1,71 @@
+/*
+ * rnn.c - the simple (Elman) recurrence, as nn.RNN and Keras SimpleRNN:
+ *
+ *   h_t = act(xproj_t + W_hh h_{t-1}),   xproj_t = W_ih x_t + b_ih + b_hh (one gemm)
+ *   act = tanh or relu
+ *
+ * xproj (batch, steps, P, 1, V); w_hh (P, H, 1, V) packed; h0 (batch, Hpad);
+ * h_seq (batch, steps, Hpad), h_t of every step. Hpad = P * V.
+ */
+#include "simd.h"
+#include "kernels.h"
+#include "parallel.h"
+#include "tile.h"
+
+typedef struct {
+    int steps, hidden, panels, relu;
+    const float *xproj;
+    const fr_weight *w_hh;
+    const float *h0;
+    float *h_seq;
+} rnn_problem;
+
+FR_NOINLINE void rnn_cell(const vfloat pre[1], int relu, float *h)
+{
+    vstore(h, relu ? vrelu(pre[0]) : vtanh(pre[0]));
+}
+
+/* Rows [0, mr) x panels [0, np): pointers are at panel 0; panel q is q * V units on. */
+FR_INLINE void rnn_tile(const int mr, const int np, int hidden, int relu, const float *h_prev,
+                        ptrdiff_t ld_h, const fr_weight *w, const float *xproj, ptrdiff_t ld_x,
+                        float *h_out, ptrdiff_t ld_out)
+{
+    fr_acc acc;
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            acc[m * np + q][0] = vload(xproj + m * ld_x + q * FR_VLEN);
+    tile_accumulate(mr, np, 1, hidden, h_prev, ld_h, w, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            rnn_cell(acc[m * np + q], relu, h_out + m * ld_out + q * FR_VLEN);
+}
+
+static void rnn_step(const void *ctx, int phase, int t, int row_begin, int row_end,
+                     int panel_begin, int panel_end)
+{
+    const rnn_problem *pr = ctx;
+    const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
+    const ptrdiff_t ld_seq = pr->steps * padded;
+    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
+    const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
+    const float *xproj = pr->xproj + t * padded;
+    float *h_out = pr->h_seq + t * padded;
+    (void)phase;
+
+#define TILE_AT(p, mr, np)                                                                  \
+    rnn_tile(mr, np, pr->hidden, pr->relu, h_prev + m * ld_h, ld_h,                         \
+             pr->w_hh + (ptrdiff_t)(p) * pr->hidden * FR_VLEN, xproj + m * ld_seq + (p) * FR_VLEN, \
+             ld_seq, h_out + m * ld_seq + (p) * FR_VLEN, ld_seq)
+    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
+#undef TILE_AT
+}
+
+void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, const float *xproj,
+                       const void *w_hh, const float *h0, float *h_seq, int num_threads)
+{
+    int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    rnn_problem pr = {steps, hidden, panels, relu != 0, xproj, w_hh, h0, h_seq};
+    double macs_per_row_step = (double)hidden * panels * FR_VLEN;
+    fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, rnn_step, &pr, num_threads,
+                      FR_MR);
+}
