@@ -9,10 +9,10 @@
 from ._engine import Stream
 from .errors import FormatError
 from .io.native import load
-from .layers import GRU, LSTM, Dense, Layer, SimpleRNN
+from .layers import GRU, LSTM, Bidirectional, Dense, Layer, SimpleRNN
 from .model import Sequential
 from .runtime import __version__, get_num_threads, info, set_num_threads
 
-__all__ = ["LSTM", "GRU", "SimpleRNN", "Dense", "Layer", "Sequential", "Stream", "FormatError", "load",
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Sequential", "Stream", "FormatError", "load",
            "info", "set_num_threads",
            "get_num_threads", "__version__"]

@@ -213,6 +213,65 @@ class SimpleRNN(_Recurrent):
                        self.activation, self.return_sequences)
 
 
+class Bidirectional(Layer):
+    """A recurrent layer run forward and backward over the whole sequence,
+    outputs merged (PyTorch ``bidirectional=True``, Keras ``Bidirectional``).
+
+    The backward layer reads each sequence reversed (within its length, when
+    ``predict`` gets lengths) and its outputs are put back in time order
+    before merging. With ``return_sequences=False`` the layer returns the
+    merge of the forward layer's last output and the backward layer's last
+    output (its state after reading back to the first step), as Keras does.
+    A model with a Bidirectional layer needs whole sequences: it predicts but
+    does not stream.
+
+    Parameters
+    ----------
+    forward, backward : LSTM, GRU or SimpleRNN
+        Two layers of the same type, sizes and return_sequences.
+    merge_mode : "concat", "sum", "mul" or "ave"
+        "concat" gives 2 * hidden_size features (forward first).
+    """
+
+    MERGE_MODES = ("concat", "sum", "mul", "ave")
+    recurrent = True
+
+    def __init__(self, forward: Layer, backward: Layer, merge_mode: str = "concat"):
+        for name, layer in (("forward", forward), ("backward", backward)):
+            if not isinstance(layer, _Recurrent):
+                raise TypeError(f"Bidirectional {name}: expected an LSTM, GRU or SimpleRNN "
+                                f"layer, got {type(layer).__name__}")
+        if (type(forward) is not type(backward) or forward.input_size != backward.input_size
+                or forward.hidden_size != backward.hidden_size
+                or forward.return_sequences != backward.return_sequences
+                or getattr(forward, "reset_after", None) != getattr(backward, "reset_after", None)):
+            raise ValueError(f"Bidirectional: the two directions must match, got {forward!r} "
+                             f"and {backward!r}")
+        if merge_mode not in self.MERGE_MODES:
+            raise ValueError(f"Bidirectional merge_mode: expected one of {self.MERGE_MODES}, "
+                             f"got {merge_mode!r}")
+        self.forward, self.backward, self.merge_mode = forward, backward, merge_mode
+        self.input_size = forward.input_size
+        self.hidden_size = forward.hidden_size
+        self.output_size = 2 * self.hidden_size if merge_mode == "concat" else self.hidden_size
+        self.return_sequences = forward.return_sequences
+
+    def __repr__(self) -> str:
+        return f"Bidirectional({self.forward!r}, merge_mode={self.merge_mode!r})"
+
+    def weights(self) -> list:
+        return self.forward.weights() + self.backward.weights()
+
+    def merge(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+        if self.merge_mode == "concat":
+            return np.concatenate([forward, backward], axis=-1)
+        if self.merge_mode == "sum":
+            return forward + backward
+        if self.merge_mode == "mul":
+            return forward * backward
+        return (forward + backward) / 2
+
+
 class Dense(Layer):
     """``y = activation(W x + b)`` applied to every step.
 

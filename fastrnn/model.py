@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 
 from . import _engine, runtime
-from .layers import Layer
+from .layers import LSTM, Bidirectional, Layer
 
 
 def check_stack(layers: list) -> None:
@@ -67,9 +67,46 @@ class Sequential:
                     raise ValueError(f"layer {index} ({layer!r}) has a weight of magnitude "
                                      f"{largest:g}, beyond float16's range (65504); use "
                                      "precision='float32'")
-        self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
-        for layer in self.layers:
-            layer._add_to(self._engine)
+        self._engine = self._stages = None
+        if any(isinstance(layer, Bidirectional) for layer in self.layers):
+            self._stages = self._build_stages()
+        else:
+            self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
+            for layer in self.layers:
+                layer._add_to(self._engine)
+
+    def _build_stages(self) -> list:
+        """A model with Bidirectional layers runs in stages: each run of other
+        layers as one sub-model, each Bidirectional layer as its two
+        directions. Returns [(first layer index, Bidirectional or None, models)]."""
+        stages, start = [], 0
+        options = {"isa": self.isa, "precision": self.precision}
+        for index, layer in enumerate(self.layers + [None]):
+            if layer is not None and not isinstance(layer, Bidirectional):
+                continue
+            if start < index:
+                stages.append((start, None, [Sequential(self.layers[start:index], **options)]))
+            if layer is not None:
+                stages.append((index, layer, [Sequential([layer.forward], **options),
+                                              Sequential([layer.backward], **options)]))
+            start = index + 1
+        return stages
+
+    def state_names(self) -> list:
+        """Keys of the state dicts (predict's initial_state and return_state,
+        Stream.get_state): "layer<i>.h" and, for an LSTM, "layer<i>.c";
+        "layer<i>.forward.h", "layer<i>.backward.h", ... for a Bidirectional."""
+        def parts(layer):
+            return ("h", "c") if isinstance(layer, LSTM) else ("h",) if layer.recurrent else ()
+
+        names = []
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, Bidirectional):
+                names += [f"layer{index}.{direction}.{part}" for direction in ("forward", "backward")
+                          for part in parts(layer.forward)]
+            else:
+                names += [f"layer{index}.{part}" for part in parts(layer)]
+        return names
 
     @property
     def input_size(self) -> int:
@@ -108,6 +145,9 @@ class Sequential:
         -------
         fastrnn.Stream
         """
+        if self._stages is not None:
+            raise ValueError("a model with a Bidirectional layer needs whole sequences (its "
+                             "backward direction reads them from the end): use predict")
         threads = runtime.get_num_threads() if num_threads is None else num_threads
         return _engine.Stream(self._engine, batch_size, nan_policy, threads)
 
@@ -150,8 +190,9 @@ class Sequential:
                              f"got {x.shape}")
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
-        num_sequences, steps = batch.shape[:2]
-        if lengths is None and initial_state is None and not return_state:
+        if self._stages is not None:
+            y, state = self._predict_stages(batch, single, lengths, initial_state)
+        elif lengths is None and initial_state is None and not return_state:
             y = self._predict_from_zero(batch)
         else:
             y, state = self._predict_with_state(batch, single, lengths, initial_state)
@@ -170,10 +211,7 @@ class Sequential:
         state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
         return self._engine.run(batch, state, runtime.get_num_threads())
 
-    def _predict_with_state(self, batch, single, lengths, initial_state):
-        """predict through a stream: state in and out, and per-sequence lengths
-        as time segments over which the set of running sequences is constant."""
-        num_sequences, steps = batch.shape[:2]
+    def _check_lengths(self, lengths, num_sequences: int, steps: int, single: bool) -> np.ndarray:
         if lengths is None:
             lengths = np.full(num_sequences, steps)
         else:
@@ -189,6 +227,57 @@ class Sequential:
         if not self.returns_sequences and lengths.size and lengths.min() == 0:
             raise ValueError("lengths: a model that returns only the last step needs at "
                              "least one step per sequence, got a length of 0")
+        return lengths
+
+    def _predict_stages(self, batch, single, lengths, initial_state):
+        """predict for a model with Bidirectional layers, stage by stage."""
+        num_sequences, steps = batch.shape[:2]
+        if num_sequences == 0 or steps == 0:
+            raise ValueError("a model with a Bidirectional layer needs at least one sequence "
+                             f"of at least one step, got {num_sequences} x {steps}")
+        lengths = self._check_lengths(lengths, num_sequences, steps, single)
+        names = self.state_names()
+        given = {}
+        if initial_state is not None:
+            missing = sorted(set(names) - set(initial_state))
+            unexpected = sorted(set(initial_state) - set(names))
+            if missing or unexpected:
+                raise ValueError(f"initial_state: expected keys {names}; missing {missing}, "
+                                 f"unexpected {unexpected}")
+            given = {name: np.asarray(value).reshape(num_sequences, -1)
+                     for name, value in initial_state.items()}
+        state, x, sequence = {}, np.asarray(batch, dtype=np.float32), True
+        for first, layer, models in self._stages:
+            if not sequence:               # after return_sequences=False: one step left
+                x, lengths = x[:, np.newaxis], np.ones(num_sequences, dtype=int)
+            if layer is None:
+                directions = [("", models[0], x)]
+            else:
+                directions = [(".forward", models[0], x),
+                              (".backward", models[1], _reverse(x, lengths))]
+            outputs = []
+            for direction, model, inputs in directions:
+                local = {name: f"layer{first + int(name[5:].split('.')[0])}{direction}."
+                               f"{name.split('.')[-1]}" for name in model.state_names()}
+                start = {key: given[name] for key, name in local.items()} if given else None
+                y, final = model.predict(inputs, lengths=lengths, initial_state=start,
+                                         return_state=True)
+                state.update({name: final[key] for key, name in local.items()})
+                outputs.append(y)
+            if layer is not None:
+                backward = outputs[1] if not layer.return_sequences else _reverse(outputs[1], lengths)
+                outputs = [layer.merge(outputs[0], backward)]
+            x = outputs[0]
+            sequence = x.ndim == 3
+        if single:
+            state = {name: value[0] for name, value in state.items()}
+        return x.astype(np.float32, copy=False), state
+
+    def _predict_with_state(self, batch, single, lengths, initial_state):
+        """predict through a stream: state in and out, and per-sequence lengths
+        as time segments over which the set of running sequences is constant."""
+        num_sequences, steps = batch.shape[:2]
+        lengths = self._check_lengths(lengths, num_sequences, steps, single)
         if num_sequences == 0:
             empty = self.stream(batch_size=1).get_state()
             shape = (0, steps, self.output_size)
@@ -213,3 +302,11 @@ class Sequential:
         if not self.returns_sequences:
             outputs = outputs[np.arange(num_sequences), lengths - 1]
         return outputs, stream.get_state()
+
+
+def _reverse(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """x (B, T, F) with each sequence's first lengths[b] steps in reverse order
+    (the steps after them stay where they are)."""
+    steps = np.arange(x.shape[1])
+    index = np.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+    return np.take_along_axis(x, index[:, :, None], axis=1)

@@ -12,7 +12,10 @@ safetensors metadata holds:
   "hidden_size": 128, "return_sequences": true}, {"type": "GRU", ...,
   "reset_after": true}, {"type": "SimpleRNN", ..., "activation": "tanh"},
   {"type": "Dense", "input_size": 128, "output_size": 10,
-  "activation": "softmax"}]}``
+  "activation": "softmax"}]}``; a Bidirectional layer is
+  ``{"type": "Bidirectional", "merge_mode": "concat", "forward": {...},
+  "backward": {...}}`` with tensors ``layers.<index>.forward.<name>`` and
+  ``layers.<index>.backward.<name>``
 
 Reading goes through safetensors' memory map: every size is checked against
 the header, and the header against the file's real size, before any tensor is
@@ -49,8 +52,11 @@ def _safetensors():
 
 
 def _describe(layer) -> dict:
-    from ..layers import GRU, Dense, SimpleRNN
+    from ..layers import GRU, Bidirectional, Dense, SimpleRNN
 
+    if isinstance(layer, Bidirectional):
+        return {"type": "Bidirectional", "merge_mode": layer.merge_mode,
+                "forward": _describe(layer.forward), "backward": _describe(layer.backward)}
     if isinstance(layer, Dense):
         return {"type": "Dense", "input_size": layer.input_size,
                 "output_size": layer.output_size, "activation": layer.activation}
@@ -63,6 +69,19 @@ def _describe(layer) -> dict:
     return entry
 
 
+def _collect(layer, prefix: str, tensors: dict) -> None:
+    """The tensors of `layer` into `tensors`, named prefix + tensor name."""
+    kind = _describe(layer)["type"]
+    if kind == "Bidirectional":
+        _collect(layer.forward, prefix + "forward.", tensors)
+        _collect(layer.backward, prefix + "backward.", tensors)
+        return
+    for name in _TENSORS[kind]:
+        value = getattr(layer, name)
+        if value is not None:
+            tensors[prefix + name] = np.ascontiguousarray(value, np.float32)
+
+
 def save(model, path: str | os.PathLike) -> None:
     """Write `model` (a fastrnn.Sequential) to `path`, atomically: a reader
     never sees a half-written file."""
@@ -71,10 +90,7 @@ def save(model, path: str | os.PathLike) -> None:
     numpy_api, _ = _safetensors()
     tensors = {}
     for index, layer in enumerate(model.layers):
-        for name in _TENSORS[_describe(layer)["type"]]:
-            value = getattr(layer, name)
-            if value is not None:
-                tensors[f"layers.{index}.{name}"] = np.ascontiguousarray(value, np.float32)
+        _collect(layer, f"layers.{index}.", tensors)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
                 "fastrnn_version": __version__,
                 "architecture": json.dumps({"layers": [_describe(l) for l in model.layers]})}
@@ -119,6 +135,50 @@ def _expected_shapes(entry: dict, index: int) -> dict:
             "bias_hh": (rows,)}
 
 
+def _read_layer(file, names: set, path: str, entry: Any, prefix: str, index: int):
+    """The layer described by `entry`, its tensors read from `file` under
+    `prefix` (and removed from `names`)."""
+    from ..layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
+
+    if isinstance(entry, dict) and entry.get("type") == "Bidirectional":
+        merge_mode = entry.get("merge_mode")
+        directions = [_read_layer(file, names, path, entry.get(direction), f"{prefix}{direction}.",
+                                  index) for direction in ("forward", "backward")]
+        try:
+            return Bidirectional(*directions, merge_mode=merge_mode)
+        except (ValueError, TypeError) as error:
+            raise FormatError(f"{path!r}: layer {index}: {error}") from None
+    if not isinstance(entry, dict):
+        raise FormatError(f"{path!r}: layer {index}: expected an object, got {entry!r}")
+    try:
+        shapes = _expected_shapes(entry, index)
+    except FormatError as error:
+        raise FormatError(f"{path!r}: {error}") from None
+    arrays = {}
+    for name, shape in shapes.items():
+        key = prefix + name
+        if key not in names:
+            if name.startswith("bias"):
+                continue
+            raise FormatError(f"{path!r}: tensor {key!r} is missing")
+        names.discard(key)
+        view = file.get_slice(key)
+        if view.get_dtype() != "F32" or tuple(view.get_shape()) != shape:
+            raise FormatError(f"{path!r}: tensor {key!r} is {view.get_dtype()} "
+                              f"{tuple(view.get_shape())}, expected F32 {shape}")
+        arrays[name] = file.get_tensor(key)
+    try:
+        if entry["type"] == "Dense":
+            return Dense(arrays["weight"], arrays.get("bias"), entry["activation"])
+        cls = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}[entry["type"]]
+        options = ({"reset_after": entry["reset_after"]} if cls is GRU else
+                   {"activation": entry["activation"]} if cls is SimpleRNN else {})
+        return cls(arrays["weight_ih"], arrays["weight_hh"], arrays.get("bias_ih"),
+                   arrays.get("bias_hh"), return_sequences=entry["return_sequences"], **options)
+    except (ValueError, TypeError) as error:
+        raise FormatError(f"{path!r}: layer {index}: {error}") from None
+
+
 def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "float32"):
     """Read a model written by ``Sequential.save``.
 
@@ -130,7 +190,6 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
     FileNotFoundError
         No file at `path`.
     """
-    from ..layers import GRU, LSTM, Dense, SimpleRNN
     from ..model import Sequential, check_stack
 
     _, safe_open = _safetensors()
@@ -163,38 +222,8 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
             raise FormatError(f"{path!r}: expected a non-empty list of layers, got {entries!r}")
 
         names = set(file.keys())
-        layers = []
-        for index, entry in enumerate(entries):
-            try:
-                shapes = _expected_shapes(entry, index)
-            except FormatError as error:
-                raise FormatError(f"{path!r}: {error}") from None
-            arrays = {}
-            for name, shape in shapes.items():
-                key = f"layers.{index}.{name}"
-                if key not in names:
-                    if name.startswith("bias"):
-                        continue
-                    raise FormatError(f"{path!r}: tensor {key!r} is missing")
-                names.discard(key)
-                view = file.get_slice(key)
-                if view.get_dtype() != "F32" or tuple(view.get_shape()) != shape:
-                    raise FormatError(f"{path!r}: tensor {key!r} is {view.get_dtype()} "
-                                      f"{tuple(view.get_shape())}, expected F32 {shape}")
-                arrays[name] = file.get_tensor(key)
-            try:
-                if entry["type"] == "Dense":
-                    layer = Dense(arrays["weight"], arrays.get("bias"), entry["activation"])
-                else:
-                    cls = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}[entry["type"]]
-                    options = ({"reset_after": entry["reset_after"]} if cls is GRU else
-                               {"activation": entry["activation"]} if cls is SimpleRNN else {})
-                    layer = cls(arrays["weight_ih"], arrays["weight_hh"], arrays.get("bias_ih"),
-                                arrays.get("bias_hh"), return_sequences=entry["return_sequences"],
-                                **options)
-            except (ValueError, TypeError) as error:
-                raise FormatError(f"{path!r}: layer {index}: {error}") from None
-            layers.append(layer)
+        layers = [_read_layer(file, names, path, entry, f"layers.{index}.", index)
+                  for index, entry in enumerate(entries)]
         if names:
             raise FormatError(f"{path!r}: unexpected tensors {sorted(names)[:5]}")
     try:
