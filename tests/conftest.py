@@ -1,5 +1,7 @@
 """Shared fixtures, weight makers and the tolerance table of the suite."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,13 @@ def restore_threads():
     before = fastrnn.get_num_threads()
     yield
     fastrnn.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on the torch backend, or a skip saying why not."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (pip install keras)")
+    if keras.backend.backend() != "torch":
+        pytest.skip(f"these tests run Keras on the torch backend, got {keras.backend.backend()}")
+    return keras

@@ -1,7 +1,5 @@
 """Bidirectional layers vs PyTorch (bidirectional=True, packed sequences) and Keras."""
 
-import os
-
 import numpy as np
 import pytest
 from conftest import TOLERANCE, dense_weights, max_abs, recurrent_weights
@@ -91,15 +89,6 @@ def test_errors(rng):
         fastrnn.Bidirectional(fastrnn.Dense(np.ones((2, 6))), lstm)
     with pytest.raises(ValueError, match="cannot stream|needs whole sequences"):
         fastrnn.Sequential([fastrnn.Bidirectional(lstm, lstm)]).stream()
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (pip install keras)")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"these tests run Keras on the torch backend, got {keras.backend.backend()}")
-    return keras
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])

@@ -1,7 +1,5 @@
 """from_keras: the layout conversions by hand, and against real Keras 3."""
 
-import os
-
 import numpy as np
 import pytest
 from conftest import TOLERANCE, max_abs, recurrent_weights
@@ -38,15 +36,6 @@ def test_gru_bias_shape_is_checked(rng):
     w_ih, w_hh, b_ih, _ = recurrent_weights(rng, 3, 5, 7)
     with pytest.raises(ValueError, match=r"reset_after=True: expected shape \(2, 21\), got \(21,\)"):
         fastrnn.GRU.from_keras(w_ih.T, w_hh.T, b_ih, reset_after=True)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (pip install keras)")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"these tests run Keras on the torch backend, got {keras.backend.backend()}")
-    return keras
 
 
 def from_keras_model(kmodel):

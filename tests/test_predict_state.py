@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import TOLERANCE, dense_weights, max_abs, recurrent_weights
+from conftest import TOLERANCE, max_abs, recurrent_weights
 from reference import gru, lstm
 
 import fastrnn

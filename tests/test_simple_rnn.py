@@ -1,7 +1,5 @@
 """SimpleRNN (tanh and relu) vs the float64 reference and the frameworks."""
 
-import os
-
 import numpy as np
 import pytest
 from conftest import ISAS, TOLERANCE, dense_weights, max_abs, recurrent_weights
@@ -74,11 +72,7 @@ def test_against_torch(nonlinearity):
     assert max_abs(model.predict(x.numpy()), expected) <= TOLERANCE["float32"]
 
 
-def test_against_keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras", reason="Keras 3 is not installed (pip install keras)")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"these tests run Keras on the torch backend, got {keras.backend.backend()}")
+def test_against_keras(keras):
     keras.utils.set_random_seed(9)
     layer = keras.layers.SimpleRNN(16, return_sequences=True, bias_initializer="random_normal")
     kmodel = keras.Sequential([keras.Input((None, 5)), layer])
