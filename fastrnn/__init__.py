@@ -9,10 +9,12 @@
 from ._engine import Stream
 from .errors import FormatError
 from .io.native import load
+from .io.torch import from_torch
 from .layers import GRU, LSTM, Bidirectional, Dense, Layer, SimpleRNN
 from .model import Sequential
 from .runtime import __version__, get_num_threads, info, set_num_threads
 
-__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Sequential", "Stream", "FormatError", "load",
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Sequential", "Stream",
+           "FormatError", "load", "from_torch",
            "info", "set_num_threads",
            "get_num_threads", "__version__"]
