@@ -1,7 +1,6 @@
 """fastrnn.from_torch: modules, traced custom modules, files and state dicts,
 each checked against PyTorch's own output."""
 
-import numpy as np
 import pytest
 from conftest import TOLERANCE, max_abs
 
