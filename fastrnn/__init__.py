@@ -8,6 +8,7 @@
 
 from ._engine import Stream
 from .errors import FormatError
+from .io.keras import from_keras
 from .io.native import load
 from .io.torch import from_torch
 from .layers import GRU, LSTM, Bidirectional, Dense, Layer, SimpleRNN
@@ -15,6 +16,6 @@ from .model import Sequential
 from .runtime import __version__, get_num_threads, info, set_num_threads
 
 __all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Sequential", "Stream",
-           "FormatError", "load", "from_torch",
+           "FormatError", "load", "from_torch", "from_keras",
            "info", "set_num_threads",
            "get_num_threads", "__version__"]

@@ -52,12 +52,18 @@ class Sequential:
         single stream's step, bounded by those bytes, gets faster by less
         than that (the widening conversions cost time). All arithmetic stays
         float32.
+    mask_value : float, optional
+        As a leading Keras ``Masking`` layer: in ``predict``, steps whose
+        features all equal it are padding. They must come after a
+        sequence's real steps; they set its length (see ``lengths``).
+        Streams take every frame as given.
     """
 
     def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
-                 precision: str = "float32"):
+                 precision: str = "float32", mask_value: float | None = None):
         self.layers = list(layers)
         check_stack(self.layers)
+        self.mask_value = None if mask_value is None else float(mask_value)
         self.isa = runtime.default_isa() if isa is None else isa
         self.precision = precision
         if precision == "float16":
@@ -123,7 +129,9 @@ class Sequential:
 
     def __repr__(self) -> str:
         inner = ",\n    ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([\n    {inner},\n], isa={self.isa!r}, precision={self.precision!r})"
+        mask = "" if self.mask_value is None else f", mask_value={self.mask_value!r}"
+        return (f"Sequential([\n    {inner},\n], isa={self.isa!r}, "
+                f"precision={self.precision!r}{mask})")
 
     def stream(self, batch_size: int | None = None, *, nan_policy: str = "raise",
                num_threads: int | None = None) -> "_engine.Stream":
@@ -190,6 +198,13 @@ class Sequential:
                              f"got {x.shape}")
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
+        if self.mask_value is not None:
+            if lengths is not None:
+                raise ValueError("lengths: this model has a mask_value, which sets the lengths; "
+                                 "give one or the other")
+            lengths = self._lengths_from_mask(batch)
+            if single:
+                lengths = lengths[0]
         if self._stages is not None:
             y, state = self._predict_stages(batch, single, lengths, initial_state)
         elif lengths is None and initial_state is None and not return_state:
@@ -210,6 +225,18 @@ class Sequential:
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
         return self._engine.run(batch, state, runtime.get_num_threads())
+
+    def _lengths_from_mask(self, batch: np.ndarray) -> np.ndarray:
+        """Lengths from mask_value: the steps before each sequence's padding."""
+        real = ~np.all(batch == self.mask_value, axis=-1)          # (B, T)
+        lengths = real.sum(axis=1)
+        inside = real & (np.arange(batch.shape[1]) >= lengths[:, None])
+        if inside.any():
+            sequence = int(np.flatnonzero(inside.any(axis=1))[0])
+            raise ValueError(f"x: sequence {sequence} has masked steps (all features equal to "
+                             f"mask_value={self.mask_value}) before real ones; fastrnn supports "
+                             "masking only as padding at the end")
+        return lengths
 
     def _check_lengths(self, lengths, num_sequences: int, steps: int, single: bool) -> np.ndarray:
         if lengths is None:

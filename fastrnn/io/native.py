@@ -93,7 +93,8 @@ def save(model, path: str | os.PathLike) -> None:
         _collect(layer, f"layers.{index}.", tensors)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
                 "fastrnn_version": __version__,
-                "architecture": json.dumps({"layers": [_describe(l) for l in model.layers]})}
+                "architecture": json.dumps({"layers": [_describe(l) for l in model.layers],
+                                            "mask_value": model.mask_value})}
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".fastrnn-", dir=directory)
@@ -230,4 +231,7 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
         check_stack(layers)
     except ValueError as error:
         raise FormatError(f"{path!r}: the layers do not form a model: {error}") from None
-    return Sequential(layers, isa=isa, precision=precision)
+    mask_value = architecture.get("mask_value")
+    if mask_value is not None and not isinstance(mask_value, (int, float)):
+        raise FormatError(f"{path!r}: mask_value {mask_value!r} is not a number")
+    return Sequential(layers, isa=isa, precision=precision, mask_value=mask_value)

@@ -1,0 +1,112 @@
+"""fastrnn.from_keras: live Keras 3 models and .keras / .h5 files, against Keras."""
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import TOLERANCE, max_abs
+
+import fastrnn
+
+
+def models(keras):
+    L = keras.layers
+    init = {"bias_initializer": "random_normal"}
+    return {
+        "stack": keras.Sequential([
+            keras.Input((None, 6)),
+            L.LSTM(12, return_sequences=True, **init),
+            L.GRU(10, return_sequences=True, reset_after=False, **init),
+            L.Dropout(0.2),
+            L.TimeDistributed(L.Dense(7, **init)),
+            L.Activation("softmax")]),
+        "bidirectional": keras.Sequential([
+            keras.Input((None, 6)),
+            L.Bidirectional(L.LSTM(8, return_sequences=True, **init), merge_mode="sum"),
+            L.SimpleRNN(9, activation="relu", **init),
+            L.Dense(3, activation="sigmoid", **init)]),
+        "gru-last": keras.Sequential([
+            keras.Input((None, 6)),
+            L.GRU(16, **init),
+            L.Dense(4, activation="softmax", use_bias=False)]),
+    }
+
+
+@pytest.mark.parametrize("name", ["stack", "bidirectional", "gru-last"])
+@pytest.mark.parametrize("source", ["live", ".keras", ".h5"])
+def test_against_keras(keras, tmp_path, name, source):
+    keras.utils.set_random_seed(13)
+    kmodel = models(keras)[name]
+    x = np.random.default_rng(4).standard_normal((3, 21, 6)).astype(np.float32)
+    expected = np.asarray(kmodel.predict(x, verbose=0))
+    if source == "live":
+        model = fastrnn.from_keras(kmodel)
+    else:
+        path = tmp_path / f"model{source}"
+        kmodel.save(path)
+        model = fastrnn.from_keras(path)
+    assert max_abs(model.predict(x), expected) <= TOLERANCE["float32"]
+
+
+def test_files_need_no_keras(keras, tmp_path, monkeypatch):
+    keras.utils.set_random_seed(1)
+    kmodel = models(keras)["gru-last"]
+    kmodel.save(tmp_path / "m.keras")
+    kmodel.save(tmp_path / "m.h5")
+    monkeypatch.setitem(sys.modules, "keras", None)        # import keras now fails
+    for path in (tmp_path / "m.keras", tmp_path / "m.h5"):
+        assert fastrnn.from_keras(path).output_size == 4
+
+
+def test_masking(keras):
+    keras.utils.set_random_seed(2)
+    L = keras.layers
+    kmodel = keras.Sequential([keras.Input((None, 5)), L.Masking(0.0),
+                               L.LSTM(8, return_sequences=True), L.LSTM(6), L.Dense(2)])
+    x = np.random.default_rng(3).standard_normal((3, 12, 5)).astype(np.float32)
+    x[1, 7:] = 0.0
+    x[2, 2:] = 0.0
+    expected = np.asarray(kmodel.predict(x, verbose=0))
+    model = fastrnn.from_keras(kmodel)
+    assert model.mask_value == 0.0
+    assert max_abs(model.predict(x), expected) <= TOLERANCE["float32"]
+    x[0, 3] = 0.0                                          # a masked step inside a sequence
+    with pytest.raises(ValueError, match="sequence 0 has masked steps .* before real ones"):
+        model.predict(x)
+
+
+def test_functional_chain_and_branches(keras):
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    inputs = keras.Input((None, 4))
+    outputs = L.Dense(3)(L.GRU(5, return_sequences=True)(inputs))
+    kmodel = keras.Model(inputs, outputs)
+    x = np.random.default_rng(5).standard_normal((2, 9, 4)).astype(np.float32)
+    assert max_abs(fastrnn.from_keras(kmodel).predict(x),
+                   np.asarray(kmodel.predict(x, verbose=0))) <= TOLERANCE["float32"]
+    branch = L.Dense(3)(inputs)
+    joined = keras.Model(inputs, L.Add()([branch, L.Dense(3)(inputs)]))
+    with pytest.raises(NotImplementedError, match="only input|not a layer"):
+        fastrnn.from_keras(joined)
+
+
+@pytest.mark.parametrize("layer, message", [
+    (lambda L: L.LSTM(4, activation="relu"), "activation='relu'"),
+    (lambda L: L.GRU(4, recurrent_activation="hard_sigmoid"), "recurrent_activation"),
+    (lambda L: L.LSTM(4, go_backwards=True), "go_backwards"),
+    (lambda L: L.Conv1D(4, 3), "Conv1D .*not a layer fastrnn can run"),
+    (lambda L: L.Dense(4, activation="gelu"), "activation 'gelu'"),
+])
+def test_unsupported(keras, layer, message):
+    kmodel = keras.Sequential([keras.Input((None, 4)), layer(keras.layers)])
+    with pytest.raises(NotImplementedError, match=message):
+        fastrnn.from_keras(kmodel)
+
+
+def test_damaged_file(tmp_path):
+    path = tmp_path / "broken.keras"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(fastrnn.FormatError, match="not a readable Keras model file"):
+        fastrnn.from_keras(path)
+    with pytest.raises(FileNotFoundError):
+        fastrnn.from_keras(tmp_path / "absent.keras")
