@@ -4,7 +4,6 @@ torch-exported single-node graphs against ONNX Runtime."""
 import io
 import warnings
 
-import numpy as np
 import pytest
 from conftest import TOLERANCE, max_abs
 
