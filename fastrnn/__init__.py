@@ -10,12 +10,13 @@ from ._engine import Stream
 from .errors import FormatError
 from .io.keras import from_keras
 from .io.native import load
+from .io.onnx import from_onnx
 from .io.torch import from_torch
 from .layers import GRU, LSTM, Bidirectional, Dense, Layer, SimpleRNN
 from .model import Sequential
 from .runtime import __version__, get_num_threads, info, set_num_threads
 
 __all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Sequential", "Stream",
-           "FormatError", "load", "from_torch", "from_keras",
+           "FormatError", "load", "from_torch", "from_keras", "from_onnx",
            "info", "set_num_threads",
            "get_num_threads", "__version__"]

@@ -1,6 +1,6 @@
 """The ``fastrnn`` command.
 
-    fastrnn convert IN OUT [--from torch|keras|fastrnn] [--trust-pickle]
+    fastrnn convert IN OUT [--from torch|keras|onnx|fastrnn] [--trust-pickle]
     fastrnn info MODEL
 
 Exit status: 0 ok, 2 usage error, 1 any other error (one line on stderr).
@@ -13,7 +13,7 @@ import os
 import sys
 import zipfile
 
-SOURCES = ("torch", "keras", "fastrnn")
+SOURCES = ("torch", "keras", "onnx", "fastrnn")
 
 
 def detect_source(path: str) -> str:
@@ -33,6 +33,7 @@ def detect_source(path: str) -> str:
         return "fastrnn"
     extension = os.path.splitext(path)[1].lower()
     by_extension = {".pt": "torch", ".pth": "torch", ".keras": "keras", ".h5": "keras",
+                    ".onnx": "onnx",
                     ".fastrnn": "fastrnn", ".safetensors": "fastrnn"}
     if extension in by_extension:
         return by_extension[extension]
@@ -51,6 +52,8 @@ def load_any(path: str, source: str | None = None, trust_pickle: bool = False):
         return fastrnn.from_torch(path, weights_only=not trust_pickle)
     if source == "keras":
         return fastrnn.from_keras(path)
+    if source == "onnx":
+        return fastrnn.from_onnx(path)
     return fastrnn.load(path)
 
 
@@ -104,8 +107,8 @@ def parser() -> argparse.ArgumentParser:
                              help="allow a PyTorch file holding a whole pickled module "
                                   "(loading it runs code from the file)")
 
-    convert = commands.add_parser("convert", help="convert a PyTorch or Keras model to a "
-                                                  "fastrnn model file")
+    convert = commands.add_parser("convert", help="convert a PyTorch, Keras or ONNX model "
+                                                  "to a fastrnn model file")
     convert.add_argument("input")
     convert.add_argument("output")
     model_options(convert)

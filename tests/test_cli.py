@@ -77,3 +77,19 @@ def test_installed_command(native_model):
     result = subprocess.run([sys.executable, "-m", "fastrnn", "info", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "parameters:" in result.stdout
+
+
+def test_convert_onnx(tmp_path):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    pytest.importorskip("onnx", reason="onnx is not installed")
+    import warnings
+
+    torch.manual_seed(2)
+    module = torch.nn.GRU(3, 5, batch_first=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.randn(2, 4, 3),), tmp_path / "g.onnx", dynamo=False)
+    assert main(["convert", str(tmp_path / "g.onnx"), str(tmp_path / "g.fastrnn")]) == 0
+    x = np.random.default_rng(0).standard_normal((2, 6, 3)).astype(np.float32)
+    assert np.array_equal(fastrnn.load(tmp_path / "g.fastrnn").predict(x),
+                          fastrnn.from_torch(module).predict(x))

@@ -275,3 +275,107 @@ class InferenceSession:
         return [np.asarray(values[n], dtype=np.float32)
                 if np.asarray(values[n]).dtype.kind == "f" else np.asarray(values[n])
                 for n in names]
+
+
+_LAYOUT_GLUE = {"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity"}
+_ACTIVATIONS = {"Relu": "relu", "Tanh": "tanh", "Sigmoid": "sigmoid", "Softmax": "softmax",
+                "Elu": "elu"}
+
+
+def _zero_state_source(name: str, producers: dict, constants: dict) -> bool:
+    """True if `name` is built as zeros (Expand or ConstantOfShape of 0), as
+    exporters build a default initial state."""
+    node = producers.get(name)
+    if node is None:
+        return False
+    if node.op_type == "Expand":
+        value = constants.get(node.input[0])
+        return value is not None and not np.any(value)
+    if node.op_type == "ConstantOfShape":
+        return True          # value checked when the attribute is read (default 0)
+    return False
+
+
+def from_onnx(path: Any, *, isa: str | None = None, precision: str = "float32"):
+    """A fastrnn.Sequential from an ONNX graph that is a chain: LSTM/GRU/RNN
+    nodes (forward or bidirectional, zero initial states, no sequence_lens)
+    and Dense heads (MatMul + Add, or Gemm, with constant weights, and their
+    activations), joined by layout-only nodes. The model takes batch-first
+    input (B, T, F), whatever the graph's layout; it computes the graph's
+    first output.
+    """
+    from ..layers import Bidirectional, Dense
+    from ..model import Sequential
+
+    onnx = _onnx()
+    model = onnx.load_from_string(bytes(path)) if isinstance(path, (bytes, bytearray)) \
+        else onnx.load(os.fspath(path))
+    graph = model.graph
+    constants = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    inputs = [i.name for i in graph.input if i.name not in constants]
+    if len(inputs) != 1:
+        raise NotImplementedError(f"the graph has inputs {inputs}; fastrnn models take one")
+    producers = {out: node for node in graph.node for out in node.output}
+    chain, layers = {inputs[0]}, []
+    for node in graph.node:
+        where = f"ONNX node {node.name or node.output[0]!r} ({node.op_type})"
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == "Constant":
+            constants[node.output[0]] = onnx.numpy_helper.to_array(attributes["value"])
+            continue
+        on_chain = [name for name in node.input if name in chain]
+        if not on_chain or node.op_type == "Shape":
+            continue                                 # shape arithmetic beside the chain
+        if node.op_type in ("LSTM", "GRU", "RNN"):
+            recurrent = _RecurrentNode(node, attributes, constants)
+            if recurrent.lengths_name:
+                raise NotImplementedError(f"{where}: sequence_lens; pass lengths to predict")
+            for state in (recurrent.h0_name, recurrent.c0_name):
+                if state and not _zero_state_source(state, producers, constants):
+                    raise NotImplementedError(f"{where}: a non-zero initial state")
+            if recurrent.direction == "reverse":
+                raise NotImplementedError(f"{where}: a reverse-only direction")
+            directions = [m.layers[0] for m in recurrent.models]
+            layers.append(Bidirectional(*directions) if len(directions) == 2 else directions[0])
+            chain.add(node.output[0])
+            continue
+        if node.op_type in _LAYOUT_GLUE:
+            chain.add(node.output[0])
+            continue
+        if node.op_type in ("MatMul", "Gemm") and len(on_chain) == 1 and node.input[0] in chain:
+            weight = constants.get(node.input[1])
+            if weight is None or weight.ndim != 2:
+                raise NotImplementedError(f"{where}: the weight must be a 2-D initializer")
+            if node.op_type == "Gemm" and (attributes.get("transA") or attributes.get(
+                    "alpha", 1.0) != 1.0 or attributes.get("beta", 1.0) != 1.0):
+                raise NotImplementedError(f"{where}: Gemm with transA, alpha or beta")
+            transposed = node.op_type == "Gemm" and attributes.get("transB")
+            bias = constants.get(node.input[2]) if len(node.input) > 2 else None
+            layers.append(Dense(weight if transposed else weight.T, bias))
+            chain.add(node.output[0])
+            continue
+        if node.op_type == "Add" and len(on_chain) == 1 and isinstance(layers[-1:] and layers[-1],
+                                                                       Dense):
+            other = next(n for n in node.input if n not in chain)
+            bias = constants.get(other)
+            if bias is None or layers[-1].bias is not None or bias.shape != (layers[-1].output_size,):
+                raise NotImplementedError(f"{where}: only a bias after MatMul is supported")
+            layers[-1] = Dense(layers[-1].weight, bias, layers[-1].activation)
+            chain.add(node.output[0])
+            continue
+        if node.op_type in _ACTIVATIONS and layers and isinstance(layers[-1], Dense) \
+                and layers[-1].activation == "linear":
+            if node.op_type == "Softmax" and attributes.get("axis", -1) not in (-1, 2):
+                raise NotImplementedError(f"{where}: softmax over axis {attributes['axis']}")
+            if node.op_type == "Elu" and attributes.get("alpha", 1.0) != 1.0:
+                raise NotImplementedError(f"{where}: Elu alpha {attributes['alpha']}")
+            layers[-1].activation = _ACTIVATIONS[node.op_type]
+            chain.add(node.output[0])
+            continue
+        raise NotImplementedError(f"{where}: not part of a chain fastrnn can express")
+    if graph.output[0].name not in chain:
+        raise NotImplementedError(f"the graph's first output {graph.output[0].name!r} is not "
+                                  "computed by the chain from its input")
+    if not layers:
+        raise ValueError("the ONNX graph has no layers fastrnn can run")
+    return Sequential(layers, isa=isa, precision=precision)
