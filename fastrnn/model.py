@@ -54,9 +54,9 @@ class Sequential:
         float32.
     mask_value : float, optional
         As a leading Keras ``Masking`` layer: in ``predict``, steps whose
-        features all equal it are padding. They must come after a
-        sequence's real steps; they set its length (see ``lengths``).
-        Streams take every frame as given.
+        features all equal it are skipped (the state carries over them and
+        their outputs are zero), wherever they are in a sequence. Streams
+        take every frame as given.
     """
 
     def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
@@ -198,20 +198,17 @@ class Sequential:
                              f"got {x.shape}")
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
-        if self.mask_value is not None:
-            if lengths is not None:
-                raise ValueError("lengths: this model has a mask_value, which sets the lengths; "
-                                 "give one or the other")
-            lengths = self._lengths_from_mask(batch)
-            if single:
-                lengths = lengths[0]
+        mask = self._step_mask(batch, lengths, single)
         if self._stages is not None:
-            y, state = self._predict_stages(batch, single, lengths, initial_state)
-        elif lengths is None and initial_state is None and not return_state:
+            y, state = self._predict_stages(batch, mask, initial_state)
+        elif mask is None and initial_state is None and not return_state:
             y = self._predict_from_zero(batch)
         else:
-            y, state = self._predict_with_state(batch, single, lengths, initial_state)
-        y = y[0] if single else y
+            y, state = self._predict_with_state(batch, single, mask, initial_state)
+        if single:
+            y = y[0]
+            if return_state:
+                state = {name: value[0] for name, value in state.items()}
         return (y, state) if return_state else y
 
     def _predict_from_zero(self, batch: np.ndarray) -> np.ndarray:
@@ -226,22 +223,17 @@ class Sequential:
         state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
         return self._engine.run(batch, state, runtime.get_num_threads())
 
-    def _lengths_from_mask(self, batch: np.ndarray) -> np.ndarray:
-        """Lengths from mask_value: the steps before each sequence's padding."""
-        real = ~np.all(batch == self.mask_value, axis=-1)          # (B, T)
-        lengths = real.sum(axis=1)
-        inside = real & (np.arange(batch.shape[1]) >= lengths[:, None])
-        if inside.any():
-            sequence = int(np.flatnonzero(inside.any(axis=1))[0])
-            raise ValueError(f"x: sequence {sequence} has masked steps (all features equal to "
-                             f"mask_value={self.mask_value}) before real ones; fastrnn supports "
-                             "masking only as padding at the end")
-        return lengths
-
-    def _check_lengths(self, lengths, num_sequences: int, steps: int, single: bool) -> np.ndarray:
-        if lengths is None:
-            lengths = np.full(num_sequences, steps)
-        else:
+    def _step_mask(self, batch: np.ndarray, lengths, single: bool) -> np.ndarray | None:
+        """Which steps of which sequences run, (B, T) bool, from `lengths` or
+        from mask_value (steps whose features all equal it are skipped, as
+        Keras' Masking does); None when every step runs."""
+        num_sequences, steps = batch.shape[:2]
+        if self.mask_value is not None:
+            if lengths is not None:
+                raise ValueError("lengths: this model has a mask_value, which decides the "
+                                 "steps that run; give one or the other")
+            mask = ~np.all(batch == self.mask_value, axis=-1)
+        elif lengths is not None:
             lengths = np.asarray(lengths)
             if single:
                 lengths = lengths.reshape(-1)
@@ -251,18 +243,23 @@ class Sequential:
             if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
                 raise ValueError(f"lengths: expected values in [0, {steps}], got "
                                  f"min {lengths.min()}, max {lengths.max()}")
-        if not self.returns_sequences and lengths.size and lengths.min() == 0:
+            mask = np.arange(steps) < lengths[:, None]
+        else:
+            return None
+        if not self.returns_sequences and num_sequences and not mask.any(axis=1).all():
             raise ValueError("lengths: a model that returns only the last step needs at "
-                             "least one step per sequence, got a length of 0")
-        return lengths
+                             "least one step per sequence, got a sequence with none")
+        return mask
 
-    def _predict_stages(self, batch, single, lengths, initial_state):
-        """predict for a model with Bidirectional layers, stage by stage."""
+    def _predict_stages(self, batch, mask, initial_state):
+        """predict for a model with Bidirectional layers, stage by stage. The
+        backward direction reads the sequence, and its step mask, reversed."""
         num_sequences, steps = batch.shape[:2]
         if num_sequences == 0 or steps == 0:
             raise ValueError("a model with a Bidirectional layer needs at least one sequence "
                              f"of at least one step, got {num_sequences} x {steps}")
-        lengths = self._check_lengths(lengths, num_sequences, steps, single)
+        if mask is None:
+            mask = np.ones((num_sequences, steps), dtype=bool)
         names = self.state_names()
         given = {}
         if initial_state is not None:
@@ -276,64 +273,65 @@ class Sequential:
         state, x, sequence = {}, np.asarray(batch, dtype=np.float32), True
         for first, layer, models in self._stages:
             if not sequence:               # after return_sequences=False: one step left
-                x, lengths = x[:, np.newaxis], np.ones(num_sequences, dtype=int)
+                x, mask = x[:, np.newaxis], np.ones((num_sequences, 1), dtype=bool)
             if layer is None:
-                directions = [("", models[0], x)]
+                directions = [("", models[0], x, mask)]
             else:
-                directions = [(".forward", models[0], x),
-                              (".backward", models[1], _reverse(x, lengths))]
+                directions = [(".forward", models[0], x, mask),
+                              (".backward", models[1], x[:, ::-1], mask[:, ::-1])]
             outputs = []
-            for direction, model, inputs in directions:
+            for direction, model, inputs, inputs_mask in directions:
                 local = {name: f"layer{first + int(name[5:].split('.')[0])}{direction}."
                                f"{name.split('.')[-1]}" for name in model.state_names()}
                 start = {key: given[name] for key, name in local.items()} if given else None
-                y, final = model.predict(inputs, lengths=lengths, initial_state=start,
-                                         return_state=True)
+                y, final = model._predict_with_state(inputs, False, inputs_mask, start)
                 state.update({name: final[key] for key, name in local.items()})
                 outputs.append(y)
             if layer is not None:
-                backward = outputs[1] if not layer.return_sequences else _reverse(outputs[1], lengths)
+                backward = outputs[1][:, ::-1] if layer.return_sequences else outputs[1]
                 outputs = [layer.merge(outputs[0], backward)]
             x = outputs[0]
             sequence = x.ndim == 3
-        if single:
-            state = {name: value[0] for name, value in state.items()}
         return x.astype(np.float32, copy=False), state
 
-    def _predict_with_state(self, batch, single, lengths, initial_state):
-        """predict through a stream: state in and out, and per-sequence lengths
-        as time segments over which the set of running sequences is constant."""
+    def _predict_with_state(self, batch, single, mask, initial_state):
+        """predict through a stream: state in and out, and a (B, T) step mask
+        run as time segments over which the set of running sequences is
+        constant (skipped steps keep the state and output zeros)."""
         num_sequences, steps = batch.shape[:2]
-        lengths = self._check_lengths(lengths, num_sequences, steps, single)
         if num_sequences == 0:
             empty = self.stream(batch_size=1).get_state()
             shape = (0, steps, self.output_size)
             return (np.zeros(shape if self.returns_sequences else shape[::2], np.float32),
                     {name: np.zeros((0,) + value.shape[1:], np.float32)
                      for name, value in empty.items()})
+        if mask is None:
+            mask = np.ones((num_sequences, steps), dtype=bool)
+        if not self.returns_sequences and not mask.any(axis=1).all():
+            raise ValueError("x: a model that returns only the last step needs at least one "
+                             "step per sequence")
         stream = self.stream(batch_size=None if single else num_sequences,
                              nan_policy="propagate")
         if initial_state is not None:
-            stream.set_state(initial_state)
+            stream.set_state({name: np.asarray(value).reshape(-1) if single else value
+                              for name, value in initial_state.items()})
         outputs = np.zeros((num_sequences, steps, self.output_size), dtype=np.float32)
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        boundaries = np.unique(np.concatenate([[0], lengths, [steps]]))
-        for start, stop in zip(boundaries[:-1], boundaries[1:]):
-            running = lengths > start
+        changes = np.flatnonzero(np.any(mask[:, 1:] != mask[:, :-1], axis=0)) + 1
+        bounds = np.concatenate([[0], changes, [steps]]).astype(int)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            running = mask[:, start]
             if not running.any():
-                break
+                continue
             if single:
                 outputs[0, start:stop] = stream.process(batch[0, start:stop])
             else:
-                outputs[:, start:stop] = stream.process(batch[:, start:stop], active=running)
+                outputs[:, start:stop] = stream.process(
+                    batch[:, start:stop], active=None if running.all() else running)
         if not self.returns_sequences:
-            outputs = outputs[np.arange(num_sequences), lengths - 1]
-        return outputs, stream.get_state()
-
-
-def _reverse(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """x (B, T, F) with each sequence's first lengths[b] steps in reverse order
-    (the steps after them stay where they are)."""
-    steps = np.arange(x.shape[1])
-    index = np.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
-    return np.take_along_axis(x, index[:, :, None], axis=1)
+            last = steps - 1 - np.argmax(mask[:, ::-1], axis=1)
+            outputs = outputs[np.arange(num_sequences), last]
+        state = stream.get_state()
+        if single:
+            state = {name: value[np.newaxis] for name, value in state.items()}
+        return outputs, state

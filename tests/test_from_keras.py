@@ -64,15 +64,31 @@ def test_masking(keras):
     kmodel = keras.Sequential([keras.Input((None, 5)), L.Masking(0.0),
                                L.LSTM(8, return_sequences=True), L.LSTM(6), L.Dense(2)])
     x = np.random.default_rng(3).standard_normal((3, 12, 5)).astype(np.float32)
-    x[1, 7:] = 0.0
+    x[1, 7:] = 0.0                  # padding at the end
     x[2, 2:] = 0.0
+    x[0, [3, 4, 9]] = 0.0           # masked steps inside a sequence: skipped, state kept
     expected = np.asarray(kmodel.predict(x, verbose=0))
     model = fastrnn.from_keras(kmodel)
     assert model.mask_value == 0.0
     assert max_abs(model.predict(x), expected) <= TOLERANCE["float32"]
-    x[0, 3] = 0.0                                          # a masked step inside a sequence
-    with pytest.raises(ValueError, match="sequence 0 has masked steps .* before real ones"):
-        model.predict(x)
+
+
+def test_masking_sequences_and_bidirectional(keras):
+    """Per-step outputs at unmasked steps match Keras (at masked steps Keras
+    carries values through later layers; fastrnn outputs zeros there)."""
+    keras.utils.set_random_seed(5)
+    L = keras.layers
+    kmodel = keras.Sequential([keras.Input((None, 4)), L.Masking(0.0),
+                               L.Bidirectional(L.GRU(6, return_sequences=True)),
+                               L.SimpleRNN(5, return_sequences=True)])
+    x = np.random.default_rng(6).standard_normal((3, 10, 4)).astype(np.float32)
+    x[0, [2, 7]] = 0.0
+    x[1, 6:] = 0.0
+    real = ~np.all(x == 0.0, axis=-1)
+    expected = np.asarray(kmodel.predict(x, verbose=0))
+    y = fastrnn.from_keras(kmodel).predict(x)
+    assert max_abs(y[real], expected[real]) <= TOLERANCE["float32"]
+    assert np.all(y[~real] == 0)
 
 
 def test_functional_chain_and_branches(keras):

@@ -110,33 +110,35 @@ class _RecurrentNode:
             self.models.append(Sequential([layer]))
 
     def run(self, values: dict) -> list:
-        from ..model import _reverse
-
         x = np.asarray(values[self.x_name], dtype=np.float32)
         if self.layout == 0:
             x = x.transpose(1, 0, 2)                    # (T, B, I) -> (B, T, I)
         batch, steps = x.shape[:2]
-        lengths = None
+        mask = None
         if self.lengths_name:
             lengths = np.asarray(values[self.lengths_name]).astype(np.int64)
+            mask = np.arange(steps) < lengths[:, None]
         states = {}
         for name, part in ((self.h0_name, "h"), (self.c0_name, "c")):
             if name:
                 value = np.asarray(values[name], dtype=np.float32)
                 states[part] = value if self.layout == 0 else value.transpose(1, 0, 2)
-        full = np.full(batch, steps) if lengths is None else lengths
         ys, finals = [], []
         for d, model in enumerate(self.models):
             backward = self.direction == "reverse" or d == 1
-            inputs = _reverse(x, full) if backward else x
-            start = {f"layer0.{part}": value[d] for part, value in states.items()} or None
-            if start is not None and "layer0.c" not in start and self.op == "LSTM":
-                start["layer0.c"] = np.zeros((batch, self.hidden), np.float32)
-            if start is not None and "layer0.h" not in start:
-                start["layer0.h"] = np.zeros((batch, self.hidden), np.float32)
-            y, final = model.predict(inputs, lengths=lengths, initial_state=start,
-                                     return_state=True)
-            ys.append(_reverse(y, full) if backward else y)
+            start = None
+            if states:
+                zeros = np.zeros((batch, self.hidden), np.float32)
+                parts = ("h", "c") if self.op == "LSTM" else ("h",)
+                start = {f"layer0.{part}": states[part][d] if part in states else zeros
+                         for part in parts}
+            if backward:        # read in reverse; masked (padding) steps are skipped
+                y, final = model._predict_with_state(
+                    x[:, ::-1], False, None if mask is None else mask[:, ::-1], start)
+                y = y[:, ::-1]
+            else:
+                y, final = model._predict_with_state(x, False, mask, start)
+            ys.append(y)
             finals.append(final)
         y = np.stack(ys, axis=2)                        # (B, T, D, H)
         h = np.stack([f["layer0.h"] for f in finals])   # (D, B, H)
