@@ -49,6 +49,14 @@ typedef enum {
     FR_ACT_SOFTMAX = 5
 } fr_activation;
 
+/* How the two directions of a bidirectional layer combine. */
+typedef enum {
+    FR_MERGE_CONCAT = 0, /* [forward, backward]: 2H outputs */
+    FR_MERGE_SUM = 1,
+    FR_MERGE_MUL = 2,
+    FR_MERGE_AVE = 3
+} fr_merge;
+
 typedef struct fr_model fr_model;
 
 /* Human-readable name of a status code. */
@@ -105,6 +113,16 @@ fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
 fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
                              const float *b, fr_activation activation);
 
+/*
+ * Make the last layer (an LSTM, GRU or SimpleRNN) bidirectional: these are
+ * the weights of its backward direction, of the same shapes, which reads each
+ * sequence from its last step to its first. Both directions run in the same
+ * fr_model_run; their outputs merge as `merge` says. A model with a
+ * bidirectional layer runs whole sequences (no streams).
+ */
+fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
+                                      const float *b_ih, const float *b_hh, fr_merge merge);
+
 int fr_model_input_size(const fr_model *model);
 int fr_model_output_size(const fr_model *model);
 /* 1 if every step has an output (no layer has return_sequences = 0). */
@@ -113,8 +131,12 @@ int fr_model_num_layers(const fr_model *model);
 /* Hidden or output size of layer `layer`; 0 if out of range. */
 int fr_model_layer_units(const fr_model *model, int layer);
 /* State arrays of layer `layer`: 2 for an LSTM (h, c), 1 for a GRU or SimpleRNN (h),
- * 0 otherwise. */
+ * 0 otherwise; twice that, forward then backward, for a bidirectional layer. */
 int fr_model_layer_state_parts(const fr_model *model, int layer);
+/* Gates of layer `layer` (4 LSTM, 3 GRU, 1 SimpleRNN or Dense); 0 if out of range. */
+int fr_model_layer_gates(const fr_model *model, int layer);
+/* 1 if some layer is bidirectional (the model cannot stream). */
+int fr_model_is_bidirectional(const fr_model *model);
 
 size_t fr_model_state_size(const fr_model *model, int batch);
 size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
@@ -147,7 +169,8 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
  */
 typedef struct fr_stream fr_stream;
 
-/* NULL on failure (NULL model, batch < 1, out of memory). check_finite != 0:
+/* NULL on failure (NULL model, a bidirectional model, batch < 1, out of
+ * memory). check_finite != 0:
  * fr_stream_run refuses inputs holding NaN or infinity. */
 fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite);
 void fr_stream_destroy(fr_stream *stream);

@@ -19,7 +19,9 @@
  *   stored after the first set) and updates h. xproj holds all biases, b_hn
  *   folded into n's; b_hn is unused.
  *
- * h0 (batch, Hpad); h_seq (batch, steps, Hpad); scratch 2 * batch * Hpad.
+ * xproj has x_stride floats per step; h0 (batch, Hpad); h_seq (batch, steps,
+ * Hpad); scratch 2 * batch * Hpad. reverse: the steps run from the last to
+ * the first, each written at its own time index.
  */
 #include "simd.h"
 #include "kernels.h"
@@ -27,7 +29,8 @@
 #include "tile.h"
 
 typedef struct {
-    int steps, hidden, panels, reset_after;
+    int steps, hidden, panels, reset_after, reverse;
+    ptrdiff_t x_stride;
     const float *xproj;
     const fr_weight *w_hh;
     const float *b_hn, *h0;
@@ -136,13 +139,15 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
     const gru_problem *pr = ctx;
     const int H = pr->hidden;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
-    const ptrdiff_t ld_x = (ptrdiff_t)pr->steps * pr->panels * 3 * FR_VLEN;
+    const ptrdiff_t ld_x = pr->steps * pr->x_stride;
     const ptrdiff_t ld_seq = pr->steps * padded;
-    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
+    const int time = pr->reverse ? pr->steps - 1 - t : t;
+    const int previous = pr->reverse ? time + 1 : time - 1;
+    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + previous * padded;
     const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
-    const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 3 * FR_VLEN;
+    const float *xproj = pr->xproj + time * pr->x_stride;
     const fr_weight *w_candidate = pr->w_hh + padded * H * 2;
-    float *h_out = pr->h_seq + t * padded;
+    float *h_out = pr->h_seq + time * padded;
 
     /* One tile at panel p: rows m.., np panels, mr rows. */
 #define TILE_AT(p, mr, np)                                                                     \
@@ -169,15 +174,15 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
 #undef TILE_AT
 }
 
-void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
-                       const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
-                       float *scratch, int num_threads)
+void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int reverse,
+                       const float *xproj, ptrdiff_t x_stride, const void *w_hh,
+                       const float *b_hn, const float *h0, float *h_seq, float *scratch,
+                       int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
     ptrdiff_t padded = (ptrdiff_t)panels * FR_VLEN;
-    gru_problem pr = {steps,  hidden, panels,  reset_after, xproj,
-                      w_hh,   b_hn,   h0,      h_seq,       scratch,
-                      scratch + batch * padded};
+    gru_problem pr = {steps, hidden, panels, reset_after, reverse, x_stride, xproj, w_hh,
+                      b_hn,  h0,     h_seq,  scratch,     scratch + batch * padded};
     double macs_per_row_step = (double)hidden * padded * 3;
     fr_run_recurrence(batch, steps, panels, reset_after ? 1 : 2, macs_per_row_step, gru_step,
                       &pr, num_threads, FR_MR);

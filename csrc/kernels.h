@@ -33,18 +33,19 @@ typedef struct fr_kernels {
     void (*gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
                  const void *w, const float *bias, float *c, int num_threads);
 
-    /* LSTM recurrence, see lstm.c. */
-    void (*lstm)(int batch, int steps, int hidden, const float *xproj, const void *w_hh,
-                 const float *h0, float *c, float *h_seq, int num_threads);
-
-    /* GRU recurrence, see gru.c. scratch: 2 * batch * padded floats (reset_after = 0). */
-    void (*gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
-                const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
-                float *scratch, int num_threads);
-
-    /* Simple RNN recurrence (tanh, or relu when relu != 0), see rnn.c. */
-    void (*rnn)(int batch, int steps, int hidden, int relu, const float *xproj,
-                const void *w_hh, const float *h0, float *h_seq, int num_threads);
+    /* Recurrences (lstm.c, gru.c, rnn.c): xproj has x_stride floats per step;
+     * reverse runs the steps from last to first. */
+    void (*lstm)(int batch, int steps, int hidden, int reverse, const float *xproj,
+                 ptrdiff_t x_stride, const void *w_hh, const float *h0, float *c,
+                 float *h_seq, int num_threads);
+    /* scratch: 2 * batch * padded floats (reset_after = 0). */
+    void (*gru)(int batch, int steps, int hidden, int reset_after, int reverse,
+                const float *xproj, ptrdiff_t x_stride, const void *w_hh, const float *b_hn,
+                const float *h0, float *h_seq, float *scratch, int num_threads);
+    /* tanh, or relu when relu != 0. */
+    void (*rnn)(int batch, int steps, int hidden, int relu, int reverse, const float *xproj,
+                ptrdiff_t x_stride, const void *w_hh, const float *h0, float *h_seq,
+                int num_threads);
 
     /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
     void (*dense_activation)(int rows, int units, int padded, fr_activation act, float *y);
@@ -74,14 +75,16 @@ uint16_t fr_float_to_half(float x);
 #ifdef FR_SUFFIX
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
                         const void *w, const float *bias, float *c, int num_threads);
-void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
-                        const void *w_hh, const float *h0, float *c, float *h_seq,
-                        int num_threads);
-void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, const float *xproj,
-                       const void *w_hh, const float *b_hn, const float *h0, float *h_seq,
-                       float *scratch, int num_threads);
-void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, const float *xproj,
-                       const void *w_hh, const float *h0, float *h_seq, int num_threads);
+void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const float *xproj,
+                        ptrdiff_t x_stride, const void *w_hh, const float *h0, float *c,
+                        float *h_seq, int num_threads);
+void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int reverse,
+                       const float *xproj, ptrdiff_t x_stride, const void *w_hh,
+                       const float *b_hn, const float *h0, float *h_seq, float *scratch,
+                       int num_threads);
+void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
+                       const float *xproj, ptrdiff_t x_stride, const void *w_hh,
+                       const float *h0, float *h_seq, int num_threads);
 void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                     float *y);
 void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);

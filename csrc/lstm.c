@@ -13,9 +13,11 @@
  * with everything needed to update those units' c and h from registers: no
  * gate pre-activations are written back to memory.
  *
- * xproj (batch, steps, P, 4, V); w_hh (P, H, 4, V) packed; h0 (batch, Hpad);
- * c (batch, Hpad), the cell state, read and updated; h_seq (batch, steps,
- * Hpad), h_t of every step. Hpad = P * V.
+ * xproj (batch, steps, x_stride) holding (P, 4, V) per step; w_hh (P, H, 4, V)
+ * packed; h0 (batch, Hpad); c (batch, Hpad), the cell state, read and
+ * updated; h_seq (batch, steps, Hpad), h_t of every step. Hpad = P * V.
+ * reverse: the steps run from the last to the first (a backward direction),
+ * each written at its own time index.
  */
 #include "simd.h"
 #include "kernels.h"
@@ -23,7 +25,8 @@
 #include "tile.h"
 
 typedef struct {
-    int steps, hidden, panels;
+    int steps, hidden, panels, reverse;
+    ptrdiff_t x_stride;
     const float *xproj;
     const fr_weight *w_hh;
     const float *h0;
@@ -64,12 +67,14 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
 {
     const lstm_problem *pr = ctx;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
-    const ptrdiff_t ld_x = (ptrdiff_t)pr->steps * pr->panels * 4 * FR_VLEN;
+    const ptrdiff_t ld_x = pr->steps * pr->x_stride;
     const ptrdiff_t ld_seq = pr->steps * padded;
-    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
+    const int time = pr->reverse ? pr->steps - 1 - t : t;
+    const int previous = pr->reverse ? time + 1 : time - 1;
+    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + previous * padded;
     const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
-    const float *xproj = pr->xproj + (ptrdiff_t)t * pr->panels * 4 * FR_VLEN;
-    float *h_out = pr->h_seq + t * padded;
+    const float *xproj = pr->xproj + time * pr->x_stride;
+    float *h_out = pr->h_seq + time * padded;
     (void)phase;
 
 #define TILE_AT(p, mr, np)                                                                  \
@@ -81,12 +86,12 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
 #undef TILE_AT
 }
 
-void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, const float *xproj,
-                        const void *w_hh, const float *h0, float *c, float *h_seq,
-                        int num_threads)
+void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const float *xproj,
+                        ptrdiff_t x_stride, const void *w_hh, const float *h0, float *c,
+                        float *h_seq, int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
-    lstm_problem pr = {steps, hidden, panels, xproj, w_hh, h0, c, h_seq};
+    lstm_problem pr = {steps, hidden, panels, reverse, x_stride, xproj, w_hh, h0, c, h_seq};
     double macs_per_row_step = (double)hidden * panels * 4 * FR_VLEN;
     fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, lstm_step, &pr, num_threads,
                       FR_MR);

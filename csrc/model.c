@@ -86,7 +86,8 @@ int fr_model_input_size(const fr_model *model) { return model ? model->input_siz
 int fr_model_output_size(const fr_model *model)
 {
     if (model == NULL) return 0;
-    return model->num_layers ? model->layers[model->num_layers - 1].units : model->input_size;
+    return model->num_layers ? fr_layer_outputs(&model->layers[model->num_layers - 1])
+                             : model->input_size;
 }
 
 int fr_model_returns_sequences(const fr_model *model)
@@ -100,6 +101,25 @@ int fr_model_returns_sequences(const fr_model *model)
 int fr_layer_padded(const fr_model *model, const fr_layer *layer)
 {
     return layer->panels * model->kernels->vlen;
+}
+
+int fr_layer_outputs(const fr_layer *layer)
+{
+    return layer->directions == 2 && layer->merge == FR_MERGE_CONCAT ? 2 * layer->units
+                                                                     : layer->units;
+}
+
+int fr_layer_output_padded(const fr_model *model, const fr_layer *layer)
+{
+    int vlen = model->kernels->vlen;
+    return (fr_layer_outputs(layer) + vlen - 1) / vlen * vlen;
+}
+
+int fr_model_is_bidirectional(const fr_model *model)
+{
+    for (int l = 0; model != NULL && l < model->num_layers; l++)
+        if (model->layers[l].directions == 2) return 1;
+    return 0;
 }
 
 /* Checks common to every layer; on success returns a zeroed slot at the end. */
@@ -122,6 +142,7 @@ static fr_status new_layer(fr_model *model, layer_kind kind, int units, const fl
     layer->units = units;
     layer->panels = (units + model->kernels->vlen - 1) / model->kernels->vlen;
     layer->return_sequences = 1;
+    layer->directions = 1;
     *slot = layer;
     return FR_OK;
 }
@@ -130,8 +151,10 @@ static void free_layer(fr_layer *layer)
 {
     fr_free_floats(layer->w_in);
     fr_free_floats(layer->b_in);
-    fr_free_floats(layer->w_rec);
-    fr_free_floats(layer->b_rec);
+    for (int d = 0; d < 2; d++) {
+        fr_free_floats(layer->w_rec[d]);
+        fr_free_floats(layer->b_rec[d]);
+    }
 }
 
 /* Commit the slot filled by new_layer, or free what it allocated. */
@@ -144,10 +167,15 @@ static fr_status finish_layer(fr_model *model, fr_layer *layer, fr_status status
     return status;
 }
 
+static size_t weight_bytes(const fr_model *model)
+{
+    return model->precision == FR_PRECISION_FLOAT16 ? 2 : 4;
+}
+
 /* Room for `count` packed weights in the model's precision. */
 static void *alloc_weights(const fr_model *model, size_t count)
 {
-    size_t bytes = count * (model->precision == FR_PRECISION_FLOAT16 ? 2 : 4);
+    size_t bytes = count * weight_bytes(model);
     return fr_alloc_floats((bytes + sizeof(float) - 1) / sizeof(float));
 }
 
@@ -177,84 +205,102 @@ static fr_status store_panels(const fr_model *model, void *dst, size_t offset,
     return status;
 }
 
-/*
- * Input projection of a layer with G gates: w_in and b_in packed with G
- * gates; b_in = b_ih + b_hh, except that the gates at and after
- * `first_unfolded_gate` take only b_ih (their b_hh is applied elsewhere).
- */
-static fr_status pack_input_projection(fr_model *model, fr_layer *layer, const float *w_ih,
-                                       const float *b_ih, const float *b_hh,
-                                       int first_unfolded_gate)
+/* Gates whose b_hh folds into the input projection's bias (the rest, GRU's
+ * n gate with reset_after, is applied inside the recurrence). */
+static int folded_gates(const fr_layer *layer)
 {
-    int gates = layer->gates, units = layer->units;
+    return layer->kind == LAYER_GRU && layer->reset_after ? 2 : layer->gates;
+}
+
+/*
+ * Input projection of direction `direction` (panels [direction * P, ...)
+ * of w_in and b_in): b_in = b_ih + b_hh over the folded gates, b_ih alone
+ * over the others.
+ */
+static fr_status pack_projection(const fr_model *model, fr_layer *layer, int direction,
+                                 const float *w_ih, const float *b_ih, const float *b_hh)
+{
+    int gates = layer->gates, units = layer->units, folded = folded_gates(layer);
     size_t padded = (size_t)fr_layer_padded(model, layer);
-    layer->w_in = alloc_weights(model, padded * layer->input_size * gates);
-    layer->b_in = fr_alloc_floats(padded * gates);
     float *bias = malloc((size_t)gates * units * sizeof(float));
-    fr_status status = FR_ERR_NOMEM;
-    if (layer->w_in != NULL && layer->b_in != NULL && bias != NULL) {
-        for (int i = 0; i < gates * units; i++) {
-            float folded = b_hh != NULL && i < first_unfolded_gate * units ? b_hh[i] : 0.0f;
-            bias[i] = (b_ih != NULL ? b_ih[i] : 0.0f) + folded;
-        }
-        fr_pack_bias(layer->b_in, bias, gates, units, model->kernels->vlen);
-        status = store_panels(model, layer->w_in, 0, w_ih, gates, units, layer->input_size);
+    if (bias == NULL) return FR_ERR_NOMEM;
+    for (int i = 0; i < gates * units; i++) {
+        float from_hh = layer->kind != LAYER_DENSE && b_hh != NULL && i < folded * units
+                        ? b_hh[i] : 0.0f;
+        bias[i] = (b_ih != NULL ? b_ih[i] : 0.0f) + from_hh;
     }
+    fr_pack_bias(layer->b_in + direction * padded * gates, bias, gates, units,
+                 model->kernels->vlen);
     free(bias);
+    return store_panels(model, layer->w_in, direction * padded * layer->input_size * gates,
+                        w_ih, gates, units, layer->input_size);
+}
+
+/* Recurrent weights of direction `direction`: w_rec panels (GRU with
+ * reset_after = 0: the r, z panels, then the n panels) and b_hn. */
+static fr_status pack_recurrent(const fr_model *model, fr_layer *layer, int direction,
+                                const float *w_hh, const float *b_hh)
+{
+    const int H = layer->units, gates = layer->gates, vlen = model->kernels->vlen;
+    size_t padded = (size_t)fr_layer_padded(model, layer);
+    layer->w_rec[direction] = alloc_weights(model, padded * H * gates);
+    layer->b_rec[direction] = fr_alloc_floats(padded);
+    void *w = layer->w_rec[direction];
+    if (w == NULL || layer->b_rec[direction] == NULL) return FR_ERR_NOMEM;
+    const int reset_after = layer->kind == LAYER_GRU && layer->reset_after;
+    fr_pack_bias(layer->b_rec[direction], reset_after && b_hh ? b_hh + 2 * H : NULL, 1, H, vlen);
+    if (layer->kind != LAYER_GRU || reset_after)
+        return store_panels(model, w, 0, w_hh, gates, H, H);
+    fr_status status = store_panels(model, w, 0, w_hh, 2, H, H);
+    return status != FR_OK ? status
+                           : store_panels(model, w, padded * H * 2, w_hh + (size_t)2 * H * H,
+                                          1, H, H);
+}
+
+/* A layer's input projection and, if recurrent, its recurrent weights. */
+static fr_status pack_layer(fr_model *model, fr_layer *layer, const float *w_ih,
+                            const float *w_hh, const float *b_ih, const float *b_hh)
+{
+    size_t padded = (size_t)fr_layer_padded(model, layer);
+    layer->w_in = alloc_weights(model, padded * layer->input_size * layer->gates);
+    layer->b_in = fr_alloc_floats(padded * layer->gates);
+    if (layer->w_in == NULL || layer->b_in == NULL) return FR_ERR_NOMEM;
+    fr_status status = pack_projection(model, layer, 0, w_ih, b_ih, b_hh);
+    if (status == FR_OK && layer->kind != LAYER_DENSE)
+        status = pack_recurrent(model, layer, 0, w_hh, b_hh);
     return status;
+}
+
+static fr_status add_recurrent(fr_model *model, layer_kind kind, int gates, int hidden_size,
+                               const float *w_ih, const float *w_hh, const float *b_ih,
+                               const float *b_hh, int reset_after, fr_activation activation,
+                               int return_sequences)
+{
+    fr_layer *layer;
+    fr_status status = w_hh == NULL ? FR_ERR_ARG
+                                    : new_layer(model, kind, hidden_size, w_ih, &layer);
+    if (status != FR_OK) return status;
+    layer->gates = gates;
+    layer->reset_after = reset_after != 0;
+    layer->activation = activation;
+    layer->return_sequences = return_sequences != 0;
+    return finish_layer(model, layer, pack_layer(model, layer, w_ih, w_hh, b_ih, b_hh));
 }
 
 fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
                             const float *w_hh, const float *b_ih, const float *b_hh,
                             int return_sequences)
 {
-    fr_layer *layer;
-    fr_status status = w_hh == NULL ? FR_ERR_ARG
-                                    : new_layer(model, LAYER_LSTM, hidden_size, w_ih, &layer);
-    if (status != FR_OK) return status;
-    const int H = hidden_size;
-    layer->gates = 4;
-    layer->return_sequences = return_sequences != 0;
-    status = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 4);
-    layer->w_rec = alloc_weights(model, (size_t)fr_layer_padded(model, layer) * H * 4);
-    if (status == FR_OK)
-        status = layer->w_rec == NULL ? FR_ERR_NOMEM
-                                      : store_panels(model, layer->w_rec, 0, w_hh, 4, H, H);
-    return finish_layer(model, layer, status);
+    return add_recurrent(model, LAYER_LSTM, 4, hidden_size, w_ih, w_hh, b_ih, b_hh, 0,
+                         FR_ACT_LINEAR, return_sequences);
 }
 
 fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
                            int reset_after, int return_sequences)
 {
-    fr_layer *layer;
-    fr_status status = w_hh == NULL ? FR_ERR_ARG
-                                    : new_layer(model, LAYER_GRU, hidden_size, w_ih, &layer);
-    if (status != FR_OK) return status;
-    const int H = hidden_size;
-    layer->gates = 3;
-    layer->reset_after = reset_after != 0;
-    layer->return_sequences = return_sequences != 0;
-    size_t padded = (size_t)fr_layer_padded(model, layer);
-    /* reset_after: b_hn multiplies by r, so it stays out of the projection. */
-    status = pack_input_projection(model, layer, w_ih, b_ih, b_hh, reset_after ? 2 : 3);
-    layer->w_rec = alloc_weights(model, padded * H * 3);
-    layer->b_rec = fr_alloc_floats(padded);
-    if (status == FR_OK && (layer->w_rec == NULL || layer->b_rec == NULL))
-        status = FR_ERR_NOMEM;
-    if (status == FR_OK && reset_after) {
-        status = store_panels(model, layer->w_rec, 0, w_hh, 3, H, H);
-        fr_pack_bias(layer->b_rec, b_hh != NULL ? b_hh + 2 * H : NULL, 1, H,
-                     model->kernels->vlen);
-    } else if (status == FR_OK) {
-        /* r and z panels, then n panels: the two phases of a step. */
-        status = store_panels(model, layer->w_rec, 0, w_hh, 2, H, H);
-        if (status == FR_OK)
-            status = store_panels(model, layer->w_rec, padded * H * 2,
-                                  w_hh + (size_t)2 * H * H, 1, H, H);
-        fr_pack_bias(layer->b_rec, NULL, 1, H, model->kernels->vlen);
-    }
-    return finish_layer(model, layer, status);
+    return add_recurrent(model, LAYER_GRU, 3, hidden_size, w_ih, w_hh, b_ih, b_hh, reset_after,
+                         FR_ACT_LINEAR, return_sequences);
 }
 
 fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
@@ -262,20 +308,8 @@ fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
                            fr_activation activation, int return_sequences)
 {
     if (activation != FR_ACT_TANH && activation != FR_ACT_RELU) return FR_ERR_ARG;
-    fr_layer *layer;
-    fr_status status = w_hh == NULL ? FR_ERR_ARG
-                                    : new_layer(model, LAYER_RNN, hidden_size, w_ih, &layer);
-    if (status != FR_OK) return status;
-    const int H = hidden_size;
-    layer->gates = 1;
-    layer->activation = activation;
-    layer->return_sequences = return_sequences != 0;
-    status = pack_input_projection(model, layer, w_ih, b_ih, b_hh, 1);
-    layer->w_rec = alloc_weights(model, (size_t)fr_layer_padded(model, layer) * H);
-    if (status == FR_OK)
-        status = layer->w_rec == NULL ? FR_ERR_NOMEM
-                                      : store_panels(model, layer->w_rec, 0, w_hh, 1, H, H);
-    return finish_layer(model, layer, status);
+    return add_recurrent(model, LAYER_RNN, 1, hidden_size, w_ih, w_hh, b_ih, b_hh, 0,
+                         activation, return_sequences);
 }
 
 fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
@@ -287,13 +321,54 @@ fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
     if (status != FR_OK) return status;
     layer->gates = 1;
     layer->activation = activation;
-    layer->return_sequences = 1;
-    return finish_layer(model, layer, pack_input_projection(model, layer, w, b, NULL, 0));
+    return finish_layer(model, layer, pack_layer(model, layer, w, NULL, b, NULL));
+}
+
+fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
+                                      const float *b_ih, const float *b_hh, fr_merge merge)
+{
+    if (model == NULL || model->num_layers == 0 || w_ih == NULL || w_hh == NULL
+        || merge < FR_MERGE_CONCAT || merge > FR_MERGE_AVE)
+        return FR_ERR_ARG;
+    fr_layer *layer = &model->layers[model->num_layers - 1];
+    if (layer->kind == LAYER_DENSE || layer->directions != 1) return FR_ERR_LAYOUT;
+    /* Both directions' input projections side by side, for one gemm. */
+    size_t padded = (size_t)fr_layer_padded(model, layer);
+    size_t w_count = padded * layer->input_size * layer->gates, b_count = padded * layer->gates;
+    void *w_in = alloc_weights(model, 2 * w_count);
+    float *b_in = fr_alloc_floats(2 * b_count);
+    if (w_in == NULL || b_in == NULL) {
+        fr_free_floats(w_in);
+        fr_free_floats(b_in);
+        return FR_ERR_NOMEM;
+    }
+    memcpy(w_in, layer->w_in, w_count * weight_bytes(model));
+    memcpy(b_in, layer->b_in, b_count * sizeof(float));
+    fr_layer bidirectional = *layer;
+    bidirectional.w_in = w_in;
+    bidirectional.b_in = b_in;
+    bidirectional.w_rec[1] = bidirectional.b_rec[1] = NULL;
+    fr_status status = pack_projection(model, &bidirectional, 1, w_ih, b_ih, b_hh);
+    if (status == FR_OK) status = pack_recurrent(model, &bidirectional, 1, w_hh, b_hh);
+    if (status != FR_OK) {
+        fr_free_floats(w_in);
+        fr_free_floats(b_in);
+        fr_free_floats(bidirectional.w_rec[1]);
+        fr_free_floats(bidirectional.b_rec[1]);
+        return status;
+    }
+    fr_free_floats(layer->w_in);
+    fr_free_floats(layer->b_in);
+    bidirectional.directions = 2;
+    bidirectional.merge = merge;
+    *layer = bidirectional;
+    return FR_OK;
 }
 
 int fr_layer_state_parts(const fr_layer *layer)
 {
-    return layer->kind == LAYER_LSTM ? 2 : layer->kind == LAYER_DENSE ? 0 : 1;
+    return (layer->kind == LAYER_LSTM ? 2 : layer->kind == LAYER_DENSE ? 0 : 1)
+           * layer->directions;
 }
 
 size_t fr_model_state_size(const fr_model *model, int batch)
@@ -320,34 +395,51 @@ int fr_model_layer_state_parts(const fr_model *model, int layer)
     return fr_layer_state_parts(&model->layers[layer]);
 }
 
-/* Largest per-row sizes of the workspace buffers, over all layers. */
-static void workspace_widths(const fr_model *model, size_t *xproj, size_t *activations,
-                             size_t *scratch)
+int fr_model_layer_gates(const fr_model *model, int layer)
 {
-    *xproj = *activations = *scratch = 0;
+    if (model == NULL || layer < 0 || layer >= model->num_layers) return 0;
+    return model->layers[layer].gates;
+}
+
+/* Largest per-row sizes of the workspace buffers, over all layers. */
+typedef struct {
+    size_t xproj, activations, directions, scratch;
+} workspace_widths;
+
+static workspace_widths widths_of(const fr_model *model)
+{
+    workspace_widths w = {0, 0, 0, 0};
     for (int l = 0; l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
         size_t padded = (size_t)fr_layer_padded(model, layer);
-        if (padded > *activations) *activations = padded;
-        if (layer->kind != LAYER_DENSE && padded * layer->gates > *xproj)
-            *xproj = padded * layer->gates;
-        if (layer->kind == LAYER_GRU && 2 * padded > *scratch) *scratch = 2 * padded;
+        size_t out = (size_t)fr_layer_output_padded(model, layer);
+        if (out > w.activations) w.activations = out;
+        if (layer->kind != LAYER_DENSE && padded * layer->gates * layer->directions > w.xproj)
+            w.xproj = padded * layer->gates * layer->directions;
+        if (layer->directions == 2 && padded > w.directions) w.directions = padded;
+        if (layer->kind == LAYER_GRU && 2 * padded > w.scratch) w.scratch = 2 * padded;
     }
+    return w;
+}
+
+/* Floats per (sequence, step) row of the per-block buffers. */
+static size_t row_floats(const fr_model *model, workspace_widths w)
+{
+    return model->input_size + w.xproj + 2 * w.activations + 2 * w.directions;
 }
 
 /*
  * Steps per block: a run goes through the sequence in blocks of this many
  * steps (all layers on one block, state carried to the next), so that the
  * per-block buffers, dominated by the input projection, stay near FR_BLOCK_BYTES
- * and in cache.
+ * and in cache. A bidirectional layer needs the whole sequence: one block.
  */
 #define FR_BLOCK_BYTES (4 << 20)
 
 static int block_steps(const fr_model *model, int batch, int steps)
 {
-    size_t xproj, activations, scratch;
-    workspace_widths(model, &xproj, &activations, &scratch);
-    size_t row_bytes = (xproj + 2 * activations + model->input_size) * sizeof(float);
+    if (fr_model_is_bidirectional(model)) return steps;
+    size_t row_bytes = row_floats(model, widths_of(model)) * sizeof(float);
     size_t block = FR_BLOCK_BYTES / (row_bytes * (size_t)(batch > 0 ? batch : 1));
     if (block < 1) block = 1;
     return block < (size_t)steps ? (int)block : steps;
@@ -356,16 +448,72 @@ static int block_steps(const fr_model *model, int batch, int steps)
 size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
 {
     if (model == NULL || batch < 0 || steps < 0) return 0;
-    size_t xproj, activations, scratch;
-    workspace_widths(model, &xproj, &activations, &scratch);
+    workspace_widths w = widths_of(model);
     size_t rows = (size_t)batch * block_steps(model, batch, steps);
-    return rows * (model->input_size + xproj + 2 * activations) + (size_t)batch * scratch
-           + 5 * FR_ALIGN_FLOATS;
+    return rows * row_floats(model, w) + (size_t)batch * w.scratch + 7 * FR_ALIGN_FLOATS;
 }
 
 typedef struct {
-    float *x, *xproj, *buffers[2], *scratch;
+    float *x, *xproj, *buffers[2], *directions[2], *scratch;
 } workspace_layout;
+
+/* One direction's recurrence: h_seq gets h of every step (at its time index). */
+static void run_recurrence(const fr_model *model, const fr_layer *layer, int direction,
+                           int batch, int steps, const workspace_layout *ws, float *h, float *c,
+                           float *h_seq, int num_threads)
+{
+    const fr_kernels *k = model->kernels;
+    const ptrdiff_t padded = fr_layer_padded(model, layer);
+    const ptrdiff_t x_stride = padded * layer->gates * layer->directions;
+    const float *xproj = ws->xproj + direction * padded * layer->gates;
+    const int reverse = direction == 1;
+    if (layer->kind == LAYER_LSTM)
+        k->lstm(batch, steps, layer->units, reverse, xproj, x_stride, layer->w_rec[direction], h,
+                c, h_seq, num_threads);
+    else if (layer->kind == LAYER_GRU)
+        k->gru(batch, steps, layer->units, layer->reset_after, reverse, xproj, x_stride,
+               layer->w_rec[direction], layer->b_rec[direction], h, h_seq, ws->scratch,
+               num_threads);
+    else
+        k->rnn(batch, steps, layer->units, layer->activation == FR_ACT_RELU, reverse, xproj,
+               x_stride, layer->w_rec[direction], h, h_seq, num_threads);
+}
+
+/*
+ * out (batch, steps, output padded) = merge(forward, backward), both (batch,
+ * steps, padded); with last_only, only the last step, from the forward
+ * direction's last step and the backward direction's first (its final state).
+ */
+static void merge_directions(const fr_model *model, const fr_layer *layer, int batch,
+                             int steps, const float *forward, const float *backward, float *out,
+                             int last_only)
+{
+    const ptrdiff_t padded = fr_layer_padded(model, layer);
+    const ptrdiff_t out_padded = fr_layer_output_padded(model, layer);
+    const int units = layer->units;
+    for (int b = 0; b < batch; b++)
+        for (int t = last_only ? steps - 1 : 0; t < steps; t++) {
+            const float *f = forward + ((ptrdiff_t)b * steps + t) * padded;
+            const float *r = backward + ((ptrdiff_t)b * steps + (last_only ? 0 : t)) * padded;
+            float *o = out + ((ptrdiff_t)b * steps + t) * out_padded;
+            switch (layer->merge) {
+            case FR_MERGE_CONCAT:
+                memcpy(o, f, units * sizeof(float));
+                memcpy(o + units, r, units * sizeof(float));
+                memset(o + 2 * units, 0, (out_padded - 2 * units) * sizeof(float));
+                break;
+            case FR_MERGE_SUM:
+                for (int j = 0; j < out_padded; j++) o[j] = f[j] + r[j];
+                break;
+            case FR_MERGE_MUL:
+                for (int j = 0; j < out_padded; j++) o[j] = f[j] * r[j];
+                break;
+            default:
+                for (int j = 0; j < out_padded; j++) o[j] = 0.5f * (f[j] + r[j]);
+                break;
+            }
+        }
+}
 
 /*
  * All layers over one block of `steps` steps, x (batch, steps, input_size)
@@ -384,6 +532,7 @@ static void run_block(const fr_model *model, int batch, int steps, int last_bloc
     for (int l = 0; l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
         const int padded = fr_layer_padded(model, layer), rows = batch * steps;
+        const int out_padded = fr_layer_output_padded(model, layer);
         float *result = ws->buffers[l % 2];
         if (layer->kind == LAYER_DENSE) {
             k->gemm(rows, layer->input_size, layer->panels, 1, in, ld_in, layer->w_in,
@@ -393,35 +542,36 @@ static void run_block(const fr_model *model, int batch, int steps, int last_bloc
             ld_in = padded;
             continue;
         }
-        k->gemm(rows, layer->input_size, layer->panels, layer->gates, in, ld_in, layer->w_in,
-                layer->b_in, ws->xproj, num_threads);
-        float *h = state;
-        state += (size_t)batch * padded;
-        if (layer->kind == LAYER_LSTM) {
-            float *c = state;
+        /* Both directions' input projections in one gemm. */
+        k->gemm(rows, layer->input_size, layer->panels * layer->directions, layer->gates, in,
+                ld_in, layer->w_in, layer->b_in, ws->xproj, num_threads);
+        const int keep_sequence = layer->return_sequences || every_step;
+        for (int d = 0; d < layer->directions; d++) {
+            float *h = state, *c = NULL;
             state += (size_t)batch * padded;
-            k->lstm(batch, steps, layer->units, ws->xproj, layer->w_rec, h, c, result,
-                    num_threads);
-        } else if (layer->kind == LAYER_GRU) {
-            k->gru(batch, steps, layer->units, layer->reset_after, ws->xproj, layer->w_rec,
-                   layer->b_rec, h, result, ws->scratch, num_threads);
-        } else {
-            k->rnn(batch, steps, layer->units, layer->activation == FR_ACT_RELU, ws->xproj,
-                   layer->w_rec, h, result, num_threads);
+            if (layer->kind == LAYER_LSTM) {
+                c = state;
+                state += (size_t)batch * padded;
+            }
+            float *h_seq = layer->directions == 1 ? result : ws->directions[d];
+            run_recurrence(model, layer, d, batch, steps, ws, h, c, h_seq, num_threads);
+            const float *final = h_seq + (ptrdiff_t)(d == 0 ? steps - 1 : 0) * padded;
+            for (int b = 0; b < batch; b++)
+                memcpy(h + (size_t)b * padded, final + (ptrdiff_t)b * steps * padded,
+                       padded * sizeof(float));
         }
-        const float *last = result + (ptrdiff_t)(steps - 1) * padded;
-        for (int b = 0; b < batch; b++)
-            memcpy(h + (size_t)b * padded, last + (ptrdiff_t)b * steps * padded,
-                   padded * sizeof(float));
-        if (layer->return_sequences || every_step) {
+        if (layer->directions == 2)
+            merge_directions(model, layer, batch, steps, ws->directions[0], ws->directions[1],
+                             result, !keep_sequence);
+        if (keep_sequence) {
             in = result;
-            ld_in = padded;
+            ld_in = out_padded;
         } else if (!last_block) {
             *out = NULL;
             return;
         } else {
-            in = last;
-            ld_in = (ptrdiff_t)steps * padded;
+            in = result + (ptrdiff_t)(steps - 1) * out_padded;
+            ld_in = (ptrdiff_t)steps * out_padded;
             steps = 1;
         }
     }
@@ -440,14 +590,15 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
 
     const int block = block_steps(model, batch, steps);
     const size_t rows = (size_t)batch * block;
-    size_t xproj_width, act_width, scratch_width;
-    workspace_widths(model, &xproj_width, &act_width, &scratch_width);
+    const workspace_widths w = widths_of(model);
     workspace_layout ws;
     ws.x = align_floats(workspace);
     ws.xproj = align_floats(ws.x + rows * model->input_size);
-    ws.buffers[0] = align_floats(ws.xproj + rows * xproj_width);
-    ws.buffers[1] = align_floats(ws.buffers[0] + rows * act_width);
-    ws.scratch = align_floats(ws.buffers[1] + rows * act_width);
+    ws.buffers[0] = align_floats(ws.xproj + rows * w.xproj);
+    ws.buffers[1] = align_floats(ws.buffers[0] + rows * w.activations);
+    ws.directions[0] = align_floats(ws.buffers[1] + rows * w.activations);
+    ws.directions[1] = align_floats(ws.directions[0] + rows * w.directions);
+    ws.scratch = align_floats(ws.directions[1] + rows * w.directions);
 
     const int input_size = model->input_size, output_size = fr_model_output_size(model);
     const int every_step = (flags & FR_RUN_EVERY_STEP) != 0;

@@ -22,10 +22,12 @@ typedef struct {
     int gates, panels;          /* of the input projection; padded = panels * vlen */
     int reset_after, return_sequences;
     fr_activation activation;   /* Dense; SimpleRNN: tanh or relu */
-    void *w_in;                 /* (P, input_size, gates, V), in the model's precision */
-    float *b_in;                /* (P, gates, V) */
-    void *w_rec;                /* recurrent panels, in the model's precision */
-    float *b_rec;               /* b_hn (P, V) for GRU reset_after */
+    int directions;             /* 1, or 2 for a bidirectional layer */
+    fr_merge merge;
+    void *w_in;                 /* (directions * P, input_size, gates, V), model's precision */
+    float *b_in;                /* (directions * P, gates, V) */
+    void *w_rec[2];             /* recurrent panels of each direction, model's precision */
+    float *b_rec[2];            /* b_hn (P, V) of each direction for GRU reset_after */
 } fr_layer;
 
 struct fr_model {
@@ -36,9 +38,14 @@ struct fr_model {
     fr_layer *layers;
 };
 
-/* Units of a layer rounded up to whole panels. */
+/* Units of a layer (of one direction) rounded up to whole panels. */
 int fr_layer_padded(const fr_model *model, const fr_layer *layer);
-/* State arrays of a layer: 2 (LSTM h, c), 1 (GRU or SimpleRNN h) or 0 (Dense). */
+/* Outputs of a layer: units, or 2 * units for a concatenating bidirectional
+ * layer; and that rounded up to whole vectors (its output rows' width). */
+int fr_layer_outputs(const fr_layer *layer);
+int fr_layer_output_padded(const fr_model *model, const fr_layer *layer);
+/* State arrays of a layer: 2 (LSTM h, c), 1 (GRU or SimpleRNN h) or 0 (Dense),
+ * per direction. */
 int fr_layer_state_parts(const fr_layer *layer);
 
 /* FR_ALIGN-aligned float arrays. */

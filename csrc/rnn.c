@@ -4,8 +4,9 @@
  *   h_t = act(xproj_t + W_hh h_{t-1}),   xproj_t = W_ih x_t + b_ih + b_hh (one gemm)
  *   act = tanh or relu
  *
- * xproj (batch, steps, P, 1, V); w_hh (P, H, 1, V) packed; h0 (batch, Hpad);
- * h_seq (batch, steps, Hpad), h_t of every step. Hpad = P * V.
+ * xproj (batch, steps, x_stride) holding (P, 1, V) per step; w_hh (P, H, 1, V)
+ * packed; h0 (batch, Hpad); h_seq (batch, steps, Hpad), h_t of every step.
+ * Hpad = P * V. reverse: the steps run from the last to the first.
  */
 #include "simd.h"
 #include "kernels.h"
@@ -13,7 +14,8 @@
 #include "tile.h"
 
 typedef struct {
-    int steps, hidden, panels, relu;
+    int steps, hidden, panels, relu, reverse;
+    ptrdiff_t x_stride;
     const float *xproj;
     const fr_weight *w_hh;
     const float *h0;
@@ -46,25 +48,30 @@ static void rnn_step(const void *ctx, int phase, int t, int row_begin, int row_e
     const rnn_problem *pr = ctx;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
     const ptrdiff_t ld_seq = pr->steps * padded;
-    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + (t - 1) * padded;
+    const ptrdiff_t ld_x = pr->steps * pr->x_stride;
+    const int time = pr->reverse ? pr->steps - 1 - t : t;
+    const int previous = pr->reverse ? time + 1 : time - 1;
+    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + previous * padded;
     const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
-    const float *xproj = pr->xproj + t * padded;
-    float *h_out = pr->h_seq + t * padded;
+    const float *xproj = pr->xproj + time * pr->x_stride;
+    float *h_out = pr->h_seq + time * padded;
     (void)phase;
 
 #define TILE_AT(p, mr, np)                                                                  \
     rnn_tile(mr, np, pr->hidden, pr->relu, h_prev + m * ld_h, ld_h,                         \
-             pr->w_hh + (ptrdiff_t)(p) * pr->hidden * FR_VLEN, xproj + m * ld_seq + (p) * FR_VLEN, \
-             ld_seq, h_out + m * ld_seq + (p) * FR_VLEN, ld_seq)
+             pr->w_hh + (ptrdiff_t)(p) * pr->hidden * FR_VLEN, xproj + m * ld_x + (p) * FR_VLEN, \
+             ld_x, h_out + m * ld_seq + (p) * FR_VLEN, ld_seq)
     FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
 #undef TILE_AT
 }
 
-void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, const float *xproj,
-                       const void *w_hh, const float *h0, float *h_seq, int num_threads)
+void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
+                       const float *xproj, ptrdiff_t x_stride, const void *w_hh,
+                       const float *h0, float *h_seq, int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
-    rnn_problem pr = {steps, hidden, panels, relu != 0, xproj, w_hh, h0, h_seq};
+    rnn_problem pr = {steps, hidden, panels, relu != 0, reverse, x_stride, xproj, w_hh, h0,
+                      h_seq};
     double macs_per_row_step = (double)hidden * panels * FR_VLEN;
     fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, rnn_step, &pr, num_threads,
                       FR_MR);

@@ -70,7 +70,9 @@ static fr_status reserve(fr_stream *stream, int steps)
 
 fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite)
 {
-    if (model == NULL || fr_model_num_layers(model) == 0 || batch < 1) return NULL;
+    if (model == NULL || fr_model_num_layers(model) == 0 || fr_model_is_bidirectional(model)
+        || batch < 1)
+        return NULL;
     fr_stream *stream = calloc(1, sizeof *stream);
     if (stream == NULL) return NULL;
     stream->model = model;

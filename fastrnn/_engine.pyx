@@ -22,6 +22,8 @@ cdef extern from "fastrnn.h" nogil:
         pass
     ctypedef enum fr_precision:
         pass
+    ctypedef enum fr_merge:
+        pass
     ctypedef struct fr_model:
         pass
 
@@ -55,6 +57,9 @@ cdef extern from "fastrnn.h" nogil:
     int fr_model_num_layers(const fr_model *model)
     int fr_model_layer_units(const fr_model *model, int layer)
     int fr_model_layer_state_parts(const fr_model *model, int layer)
+    int fr_model_layer_gates(const fr_model *model, int layer)
+    fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
+                                          const float *b_ih, const float *b_hh, fr_merge merge)
 
     ctypedef struct fr_stream:
         pass
@@ -72,6 +77,7 @@ cdef extern from "fastrnn.h" nogil:
 
 
 ISA_NAMES = ("generic", "avx2", "avx512")
+MERGE_MODES = ("concat", "sum", "mul", "ave")
 PRECISIONS = ("float32", "float16")
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "softmax")
 _INT_MAX = 2**31 - 1
@@ -218,6 +224,25 @@ cdef class Model:
                                 <fr_activation><int>ACTIVATIONS.index(activation),
                                 return_sequences), "adding a SimpleRNN layer")
 
+    def make_bidirectional(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
+                           const float[::1] b_ih, const float[::1] b_hh, str merge_mode):
+        """The last layer's backward direction: weights of the same shapes."""
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
+        cdef int last = fr_model_num_layers(self.ptr) - 1
+        cdef int gates = fr_model_layer_gates(self.ptr, last)
+        cdef int hidden = fr_model_layer_units(self.ptr, last)
+        cdef int inputs = w_ih.shape[1]
+        if last < 0 or fr_model_layer_state_parts(self.ptr, last) == 0:
+            raise ValueError("make_bidirectional: the last layer must be recurrent")
+        _check_matrix(w_hh, gates * hidden, hidden, "backward weight_hh")
+        _check_matrix(w_ih, gates * hidden, inputs, "backward weight_ih")
+        cdef const float *bi = _optional(b_ih, gates * hidden, "backward bias_ih")
+        cdef const float *bh = _optional(b_hh, gates * hidden, "backward bias_hh")
+        _check(fr_model_make_bidirectional(self.ptr, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+                                           <fr_merge><int>MERGE_MODES.index(merge_mode)),
+               "making the layer bidirectional")
+
     def add_dense(self, const float[:, ::1] w, const float[::1] b, str activation):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
@@ -287,9 +312,10 @@ cdef class Stream:
     ``nan_policy="raise"``) raises before the state is touched.
 
     Threads: the GIL is released while the model runs, so different streams
-    can run in parallel from different threads. A stream used from a second
-    thread while it is running raises RuntimeError (it never blocks and its
-    state is never corrupted): use one stream per thread, or your own lock.
+    can run in parallel from different threads. A stream used (stepped, reset,
+    or its state read or written) from a second thread while it is running
+    raises RuntimeError (it never blocks, and its state is never corrupted or
+    read half-updated): use one stream per thread, or your own lock.
     """
 
     cdef fr_stream *ptr
@@ -373,9 +399,15 @@ cdef class Stream:
                 dims[axis] = size
             return cnp.PyArray_EMPTY(len(shape), dims, cnp.NPY_FLOAT32, 0)
         if not _is_float32_c(out) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
-            raise TypeError("out: expected a writable C-contiguous float32 ndarray, got "
-                            f"{type(out).__name__}"
-                            + (f" of dtype {out.dtype}" if isinstance(out, np.ndarray) else ""))
+            if not isinstance(out, np.ndarray):
+                given = type(out).__name__
+            elif out.dtype != np.float32:
+                given = f"an array of dtype {out.dtype}"
+            elif not out.flags.c_contiguous:
+                given = f"a non-contiguous array (strides {out.strides})"
+            else:
+                given = "a read-only array"
+            raise TypeError(f"out: expected a writable C-contiguous float32 ndarray, got {given}")
         if out.shape != shape:
             raise ValueError(f"out: expected shape {shape}, got {out.shape}")
         return <cnp.ndarray>out
@@ -460,6 +492,8 @@ cdef class Stream:
         if self.single:
             raise ValueError("indices: a single stream (batch_size=None) is reset as a whole")
         selected = np.atleast_1d(np.asarray(indices))
+        if selected.size == 0:
+            return
         if selected.dtype.kind not in "iu" or selected.ndim != 1:
             raise TypeError(f"indices: expected integers, got {selected.dtype} of shape "
                             f"{selected.shape}")
@@ -479,12 +513,16 @@ cdef class Stream:
         each recurrent layer i (c for LSTMs), shape (H,) or (N, H)."""
         state = {}
         cdef float[:, ::1] buffer
-        for layer, part in self.state_names:
-            array = np.empty((self.batch, fr_model_layer_units(self.engine.ptr, layer)),
-                             dtype=np.float32)
-            buffer = array
-            _check(fr_stream_get_state(self.ptr, layer, part, &buffer[0, 0]), "get_state")
-            state[f"layer{layer}.{_STATE_PARTS[part]}"] = array[0] if self.single else array
+        self._claim()              # a stream running in another thread would tear the copy
+        try:
+            for layer, part in self.state_names:
+                array = np.empty((self.batch, fr_model_layer_units(self.engine.ptr, layer)),
+                                 dtype=np.float32)
+                buffer = array
+                _check(fr_stream_get_state(self.ptr, layer, part, &buffer[0, 0]), "get_state")
+                state[f"layer{layer}.{_STATE_PARTS[part]}"] = array[0] if self.single else array
+        finally:
+            self.busy = False
         return state
 
     def set_state(self, state):

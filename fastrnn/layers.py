@@ -262,6 +262,12 @@ class Bidirectional(Layer):
     def weights(self) -> list:
         return self.forward.weights() + self.backward.weights()
 
+    def _add_to(self, engine) -> None:
+        self.forward._add_to(engine)
+        backward = self.backward
+        engine.make_bidirectional(backward.weight_ih, backward.weight_hh, backward.bias_ih,
+                                  backward.bias_hh, self.merge_mode)
+
     def merge(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
         if self.merge_mode == "concat":
             return np.concatenate([forward, backward], axis=-1)

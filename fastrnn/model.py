@@ -73,18 +73,21 @@ class Sequential:
                     raise ValueError(f"layer {index} ({layer!r}) has a weight of magnitude "
                                      f"{largest:g}, beyond float16's range (65504); use "
                                      "precision='float32'")
-        self._engine = self._stages = None
+        self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
+        for layer in self.layers:
+            layer._add_to(self._engine)
+        # Masks and states run through streams, which a backward direction
+        # cannot use: such calls go through stages (see _predict_stages).
+        self._stages = None
         if any(isinstance(layer, Bidirectional) for layer in self.layers):
             self._stages = self._build_stages()
-        else:
-            self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
-            for layer in self.layers:
-                layer._add_to(self._engine)
 
     def _build_stages(self) -> list:
-        """A model with Bidirectional layers runs in stages: each run of other
-        layers as one sub-model, each Bidirectional layer as its two
-        directions. Returns [(first layer index, Bidirectional or None, models)]."""
+        """With step masks or states, a model with Bidirectional layers runs in
+        stages: each run of other layers as one sub-model, each Bidirectional
+        layer as its two directions (without them, the engine runs both
+        directions itself). Returns [(first layer index, Bidirectional or
+        None, models)]."""
         stages, start = [], 0
         options = {"isa": self.isa, "precision": self.precision}
         for index, layer in enumerate(self.layers + [None]):
@@ -199,10 +202,10 @@ class Sequential:
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
         mask = self._step_mask(batch, lengths, single)
-        if self._stages is not None:
-            y, state = self._predict_stages(batch, mask, initial_state)
-        elif mask is None and initial_state is None and not return_state:
+        if mask is None and initial_state is None and not return_state:
             y = self._predict_from_zero(batch)
+        elif self._stages is not None:
+            y, state = self._predict_stages(batch, mask, initial_state)
         else:
             y, state = self._predict_with_state(batch, single, mask, initial_state)
         if single:
@@ -291,7 +294,9 @@ class Sequential:
                 backward = outputs[1][:, ::-1] if layer.return_sequences else outputs[1]
                 outputs = [layer.merge(outputs[0], backward)]
             x = outputs[0]
-            sequence = x.ndim == 3
+            sequence = x.ndim == 3 and sequence
+        if not sequence and x.ndim == 3:     # the one step stages after the last ran on
+            x = x[:, -1]
         return x.astype(np.float32, copy=False), state
 
     def _predict_with_state(self, batch, single, mask, initial_state):
