@@ -6,6 +6,8 @@ before it releases the GIL, so that the C side may trust them. Arrays arrive
 as C-contiguous float32 (the Python layer converts them once).
 """
 
+import operator
+
 import numpy as np
 
 cimport numpy as cnp
@@ -292,10 +294,12 @@ _STATE_PARTS = ("h", "c")
 
 
 cdef inline bint _is_float32_c(object array):
-    """True for an exact ndarray of C-contiguous float32: the no-copy fast path."""
+    """True for an exact ndarray of C-contiguous, native-byte-order float32:
+    the no-copy fast path."""
     return (cnp.PyArray_CheckExact(array)
             and cnp.PyArray_TYPE(<cnp.ndarray>array) == cnp.NPY_FLOAT32
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array))
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array)
+            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>array))
 
 
 cdef class Stream:
@@ -331,9 +335,15 @@ cdef class Stream:
     def __cinit__(self, Model engine, batch_size, str nan_policy, int num_threads):
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy: expected one of {NAN_POLICIES}, got {nan_policy!r}")
-        if batch_size is not None and (isinstance(batch_size, bool)
-                                       or not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f"batch_size: expected None or an integer >= 1, got {batch_size!r}")
+        if batch_size is not None:
+            try:
+                count = None if isinstance(batch_size, bool) else operator.index(batch_size)
+            except TypeError:
+                count = None
+            if count is None or count < 1:
+                raise ValueError(f"batch_size: expected None or an integer >= 1, got "
+                                 f"{batch_size!r}")
+            batch_size = count
         if num_threads < 1:
             raise ValueError(f"num_threads: expected >= 1, got {num_threads}")
         self.engine = engine
@@ -403,6 +413,8 @@ cdef class Stream:
                 given = type(out).__name__
             elif out.dtype != np.float32:
                 given = f"an array of dtype {out.dtype}"
+            elif not out.dtype.isnative:
+                given = f"a byte-swapped array (dtype {out.dtype.str})"
             elif not out.flags.c_contiguous:
                 given = f"a non-contiguous array (strides {out.strides})"
             else:

@@ -55,7 +55,8 @@ class _Recurrent(Layer):
     recurrent = True
 
     def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
-                 bias_hh: Any = None, *, return_sequences: bool = True):
+                 bias_hh: Any = None, *, return_sequences: bool = True,
+                 go_backwards: bool = False):
         kind = self.kind
         self.weight_hh = as_float32(weight_hh, f"{kind} weight_hh", 2)
         self.hidden_size = hidden = self.weight_hh.shape[1]
@@ -73,14 +74,17 @@ class _Recurrent(Layer):
                 _check_shape(bias, (gates * hidden,), f"{kind} {name}", f"({gates} * hidden_size,)")
                 setattr(self, name, bias)
         self.return_sequences = bool(return_sequences)
+        self.go_backwards = bool(go_backwards)
         self.output_size = hidden
 
     def weights(self) -> list:
         return [self.weight_ih, self.weight_hh]
 
     def __repr__(self) -> str:
+        backwards = ", go_backwards=True" if self.go_backwards else ""
         return (f"{type(self).__name__}(input_size={self.input_size}, "
-                f"hidden_size={self.hidden_size}, return_sequences={self.return_sequences})")
+                f"hidden_size={self.hidden_size}, return_sequences={self.return_sequences}"
+                f"{backwards})")
 
     @classmethod
     def from_torch(cls, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
@@ -104,6 +108,10 @@ class LSTM(_Recurrent):
     bias_ih, bias_hh : array (4 * hidden_size,), optional (zero)
     return_sequences : bool
         False: the layer outputs only its last step (Keras semantics).
+    go_backwards : bool
+        Keras' option: read each sequence from its last step to its first and
+        output the steps in that order. Such a model predicts whole sequences
+        only. (Every recurrent layer takes it.)
     """
 
     gates = 4
@@ -111,10 +119,10 @@ class LSTM(_Recurrent):
 
     @classmethod
     def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
-                   return_sequences: bool = True) -> "LSTM":
+                   return_sequences: bool = True, go_backwards: bool = False) -> "LSTM":
         """From Keras' ``kernel (I, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)``."""
         return cls(*_keras.lstm_weights(kernel, recurrent_kernel, bias),
-                   return_sequences=return_sequences)
+                   return_sequences=return_sequences, go_backwards=go_backwards)
 
     def _add_to(self, engine) -> None:
         engine.add_lstm(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
@@ -143,9 +151,9 @@ class GRU(_Recurrent):
 
     def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
                  bias_hh: Any = None, *, reset_after: bool = True,
-                 return_sequences: bool = True):
+                 return_sequences: bool = True, go_backwards: bool = False):
         super().__init__(weight_ih, weight_hh, bias_ih, bias_hh,
-                         return_sequences=return_sequences)
+                         return_sequences=return_sequences, go_backwards=go_backwards)
         self.reset_after = bool(reset_after)
 
     def __repr__(self) -> str:
@@ -153,11 +161,13 @@ class GRU(_Recurrent):
 
     @classmethod
     def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None,
-                   reset_after: bool = True, *, return_sequences: bool = True) -> "GRU":
+                   reset_after: bool = True, *, return_sequences: bool = True,
+                   go_backwards: bool = False) -> "GRU":
         """From Keras' ``kernel (I, 3H)``, ``recurrent_kernel (H, 3H)`` (gate order
         z, r, h) and ``bias``: (2, 3H) when ``reset_after``, else (3H,)."""
         return cls(*_keras.gru_weights(kernel, recurrent_kernel, bias, reset_after),
-                   reset_after=reset_after, return_sequences=return_sequences)
+                   reset_after=reset_after, return_sequences=return_sequences,
+                   go_backwards=go_backwards)
 
     def _add_to(self, engine) -> None:
         engine.add_gru(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
@@ -183,9 +193,9 @@ class SimpleRNN(_Recurrent):
 
     def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
                  bias_hh: Any = None, *, activation: str = "tanh",
-                 return_sequences: bool = True):
+                 return_sequences: bool = True, go_backwards: bool = False):
         super().__init__(weight_ih, weight_hh, bias_ih, bias_hh,
-                         return_sequences=return_sequences)
+                         return_sequences=return_sequences, go_backwards=go_backwards)
         if activation not in ("tanh", "relu"):
             raise ValueError(f"SimpleRNN activation: expected 'tanh' or 'relu', got {activation!r}")
         self.activation = activation
@@ -203,10 +213,12 @@ class SimpleRNN(_Recurrent):
 
     @classmethod
     def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
-                   activation: str = "tanh", return_sequences: bool = True) -> "SimpleRNN":
+                   activation: str = "tanh", return_sequences: bool = True,
+                   go_backwards: bool = False) -> "SimpleRNN":
         """From Keras' ``kernel (I, H)``, ``recurrent_kernel (H, H)``, ``bias (H,)``."""
         return cls(*_keras.simple_rnn_weights(kernel, recurrent_kernel, bias),
-                   activation=activation, return_sequences=return_sequences)
+                   activation=activation, return_sequences=return_sequences,
+                   go_backwards=go_backwards)
 
     def _add_to(self, engine) -> None:
         engine.add_rnn(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
@@ -241,6 +253,9 @@ class Bidirectional(Layer):
             if not isinstance(layer, _Recurrent):
                 raise TypeError(f"Bidirectional {name}: expected an LSTM, GRU or SimpleRNN "
                                 f"layer, got {type(layer).__name__}")
+            if layer.go_backwards:
+                raise ValueError(f"Bidirectional {name}: give the layer with go_backwards=False; "
+                                 "Bidirectional reverses the backward direction itself")
         if (type(forward) is not type(backward) or forward.input_size != backward.input_size
                 or forward.hidden_size != backward.hidden_size
                 or forward.return_sequences != backward.return_sequences

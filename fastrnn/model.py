@@ -7,6 +7,8 @@ from typing import Iterable
 import numpy as np
 
 from . import _engine, runtime
+import copy
+
 from .layers import LSTM, Bidirectional, Layer
 
 
@@ -73,13 +75,16 @@ class Sequential:
                     raise ValueError(f"layer {index} ({layer!r}) has a weight of magnitude "
                                      f"{largest:g}, beyond float16's range (65504); use "
                                      "precision='float32'")
-        self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
-        for layer in self.layers:
-            layer._add_to(self._engine)
-        # Masks and states run through streams, which a backward direction
-        # cannot use: such calls go through stages (see _predict_stages).
-        self._stages = None
-        if any(isinstance(layer, Bidirectional) for layer in self.layers):
+        # The engine runs every layer but go_backwards ones; masks and states
+        # run through streams, which a backward direction cannot use: such
+        # calls go through stages (see _predict_stages).
+        self._engine = self._stages = None
+        if not any(getattr(layer, "go_backwards", False) for layer in self.layers):
+            self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
+            for layer in self.layers:
+                layer._add_to(self._engine)
+        if any(isinstance(layer, Bidirectional) or getattr(layer, "go_backwards", False)
+               for layer in self.layers):
             self._stages = self._build_stages()
 
     def _build_stages(self) -> list:
@@ -91,13 +96,18 @@ class Sequential:
         stages, start = [], 0
         options = {"isa": self.isa, "precision": self.precision}
         for index, layer in enumerate(self.layers + [None]):
-            if layer is not None and not isinstance(layer, Bidirectional):
+            backwards = getattr(layer, "go_backwards", False)
+            if layer is not None and not isinstance(layer, Bidirectional) and not backwards:
                 continue
             if start < index:
                 stages.append((start, None, [Sequential(self.layers[start:index], **options)]))
-            if layer is not None:
+            if isinstance(layer, Bidirectional):
                 stages.append((index, layer, [Sequential([layer.forward], **options),
                                               Sequential([layer.backward], **options)]))
+            elif backwards:
+                forwards = copy.copy(layer)
+                forwards.go_backwards = False
+                stages.append((index, layer, [Sequential([forwards], **options)]))
             start = index + 1
         return stages
 
@@ -157,8 +167,8 @@ class Sequential:
         fastrnn.Stream
         """
         if self._stages is not None:
-            raise ValueError("a model with a Bidirectional layer needs whole sequences (its "
-                             "backward direction reads them from the end): use predict")
+            raise ValueError("a model with a Bidirectional or go_backwards layer needs whole "
+                             "sequences (it reads them from the end): use predict")
         threads = runtime.get_num_threads() if num_threads is None else num_threads
         return _engine.Stream(self._engine, batch_size, nan_policy, threads)
 
@@ -202,7 +212,7 @@ class Sequential:
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
         mask = self._step_mask(batch, lengths, single)
-        if mask is None and initial_state is None and not return_state:
+        if mask is None and initial_state is None and not return_state and self._engine:
             y = self._predict_from_zero(batch)
         elif self._stages is not None:
             y, state = self._predict_stages(batch, mask, initial_state)
@@ -255,11 +265,13 @@ class Sequential:
         return mask
 
     def _predict_stages(self, batch, mask, initial_state):
-        """predict for a model with Bidirectional layers, stage by stage. The
-        backward direction reads the sequence, and its step mask, reversed."""
+        """predict for a model with Bidirectional or go_backwards layers, stage
+        by stage. A backward direction reads the sequence, and its step mask,
+        reversed; a go_backwards layer's outputs stay in its reading order."""
         num_sequences, steps = batch.shape[:2]
         if num_sequences == 0 or steps == 0:
-            raise ValueError("a model with a Bidirectional layer needs at least one sequence "
+            raise ValueError("a model with a Bidirectional or go_backwards layer needs at "
+                             "least one sequence "
                              f"of at least one step, got {num_sequences} x {steps}")
         if mask is None:
             mask = np.ones((num_sequences, steps), dtype=bool)
@@ -279,6 +291,11 @@ class Sequential:
                 x, mask = x[:, np.newaxis], np.ones((num_sequences, 1), dtype=bool)
             if layer is None:
                 directions = [("", models[0], x, mask)]
+            elif not isinstance(layer, Bidirectional):      # go_backwards
+                if not mask.all():
+                    raise NotImplementedError(f"layer {first}: go_backwards with masked or "
+                                              "shorter sequences is not supported")
+                directions = [("", models[0], x[:, ::-1], mask)]
             else:
                 directions = [(".forward", models[0], x, mask),
                               (".backward", models[1], x[:, ::-1], mask[:, ::-1])]
@@ -290,7 +307,7 @@ class Sequential:
                 y, final = model._predict_with_state(inputs, False, inputs_mask, start)
                 state.update({name: final[key] for key, name in local.items()})
                 outputs.append(y)
-            if layer is not None:
+            if isinstance(layer, Bidirectional):
                 backward = outputs[1][:, ::-1] if layer.return_sequences else outputs[1]
                 outputs = [layer.merge(outputs[0], backward)]
             x = outputs[0]

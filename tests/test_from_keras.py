@@ -109,7 +109,6 @@ def test_functional_chain_and_branches(keras):
 @pytest.mark.parametrize("layer, message", [
     (lambda L: L.LSTM(4, activation="relu"), "activation='relu'"),
     (lambda L: L.GRU(4, recurrent_activation="hard_sigmoid"), "recurrent_activation"),
-    (lambda L: L.LSTM(4, go_backwards=True), "go_backwards"),
     (lambda L: L.Conv1D(4, 3), "Conv1D .*not a layer fastrnn can run"),
     (lambda L: L.Dense(4, activation="gelu"), "activation 'gelu'"),
 ])
@@ -117,6 +116,27 @@ def test_unsupported(keras, layer, message):
     kmodel = keras.Sequential([keras.Input((None, 4)), layer(keras.layers)])
     with pytest.raises(NotImplementedError, match=message):
         fastrnn.from_keras(kmodel)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_go_backwards(keras, tmp_path, kind, return_sequences):
+    keras.utils.set_random_seed(8)
+    L = keras.layers
+    kmodel = keras.Sequential([keras.Input((None, 4)),
+                               getattr(L, kind)(7, go_backwards=True, return_sequences=True,
+                                                bias_initializer="random_normal"),
+                               getattr(L, kind)(5, return_sequences=return_sequences),
+                               L.Dense(3)])
+    x = np.random.default_rng(9).standard_normal((2, 11, 4)).astype(np.float32)
+    expected = np.asarray(kmodel.predict(x, verbose=0))
+    model = fastrnn.from_keras(kmodel)
+    assert model.layers[0].go_backwards
+    assert max_abs(model.predict(x), expected) <= TOLERANCE["float32"]
+    model.save(tmp_path / "back.fastrnn")
+    assert np.array_equal(fastrnn.load(tmp_path / "back.fastrnn").predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="needs whole sequences"):
+        model.stream()
 
 
 def test_damaged_file(tmp_path):

@@ -423,6 +423,11 @@ def test_state_round_trip(spec, batch):
     revived = model.stream(batch)
     revived.set_state(loaded)
     assert_same_bits(revived.process(tail), after, "state through np.savez")
+    buffer.seek(0)
+    with np.load(buffer) as archive:
+        straight = model.stream(batch)
+        straight.set_state(archive)                 # the NpzFile itself, a mapping
+    assert_same_bits(straight.process(tail), after, "state from the NpzFile")
     # float64 copies of float32 values are taken exactly.
     wide = model.stream(batch)
     wide.set_state({name: value.astype(np.float64) for name, value in snapshot.items()})
@@ -527,7 +532,8 @@ def test_active_mask_equals_a_batch_of_the_active_rows(spec):
     before = stream.get_state()
     compact = model.stream(batch_size=int(mask.sum()))
     compact.set_state({name: value[mask] for name, value in before.items()})
-    y = stream.process(x[:, 8:], active=mask)
+    strided = np.repeat(mask, 2)[::2]                  # the same mask, not contiguous
+    y = stream.process(x[:, 8:], active=strided)
     assert_same_bits(y[mask], compact.process(x[mask, 8:]), "active rows")
     assert np.all(y[~mask] == 0)
     after, expected = stream.get_state(), compact.get_state()
@@ -644,6 +650,8 @@ SINGLE_ERRORS = [
     ("NaN frame", lambda s: s.step(_with(np.nan, 5, F)), ValueError, ["NaN"]),
     ("inf frame", lambda s: s.step(_with(np.inf, 0, F)), ValueError, ["infinity"]),
     ("-inf frame", lambda s: s.step(_with(-np.inf, F - 1, F)), ValueError, ["infinity"]),
+    ("big-endian NaN frame", lambda s: s.step(_with(np.nan, 5, F).astype(">f4")), ValueError,
+     ["NaN"]),
     ("NaN in a chunk's last frame", lambda s: s.process(_with(np.nan, (3, 2), 4, F)),
      ValueError, ["NaN"]),
     ("inf in a float64 chunk", lambda s: s.process(_with(np.inf, (1, 0), 4, F).astype(float)),
@@ -777,6 +785,25 @@ def test_stream_arguments_are_checked(kwargs, error, patterns):
         build("gru").stream(**kwargs)
     for pattern in patterns:
         assert pattern in str(raised.value), str(raised.value)
+
+
+def test_numpy_integer_batch_size():
+    """batch_size often comes out of NumPy (len of a mask's nonzero, a shape)."""
+    model = build("gru")
+    x = signal("numpy batch", (3, 5, F))
+    stream = model.stream(batch_size=np.int64(3))
+    assert_same_bits(stream.process(x), model.predict(x), "batch_size=np.int64(3)")
+
+
+def test_stream_keeps_its_model_alive():
+    model = build("gru")
+    x = signal("alive", (6, F))
+    expected = model.predict(x)
+    stream = model.stream()
+    del model
+    import gc
+    gc.collect()
+    assert_same_bits(stream.process(x), expected, "stream after its model was dropped")
 
 
 def test_bidirectional_model_does_not_stream():
@@ -928,8 +955,14 @@ def test_get_state_from_another_thread_during_steps_is_never_torn():
 
     def stepper():
         try:
-            for _ in range(60):
-                stream.step(frame)
+            successes = 0
+            while successes < 60:
+                try:
+                    stream.step(frame)
+                except RuntimeError:       # the reader is inside get_state()
+                    time.sleep(1e-5)
+                    continue
+                successes += 1
         finally:
             done.set()
 
@@ -954,10 +987,10 @@ def test_get_state_from_another_thread_during_steps_is_never_torn():
 
 
 @pytest.mark.parametrize("spec", ["lstm", "gru", "gru_before"])
-@pytest.mark.parametrize("batch, hidden", [(64, 128), (3, 512)])
+@pytest.mark.parametrize("batch, hidden", [(64, 128), (64, 512), (3, 512)])
 def test_batch_stream_results_do_not_depend_on_thread_count(spec, batch, hidden):
     """Batch 64 splits the rows between threads; batch 3 with H = 512 splits
-    each step's panels."""
+    each step's panels (csrc/parallel.h)."""
     kind = SPECS[spec][0][0]
     model = build([(kind, hidden), ("dense", O, "softmax")])
     x = signal(("thread count", spec, batch), (batch, 9, F))
@@ -975,6 +1008,15 @@ def test_batch_stream_results_do_not_depend_on_thread_count(spec, batch, hidden)
 
 # ------------------------------------------------- 8. dtypes and strides
 
+def misaligned(array):
+    """A C-contiguous float32 copy of `array` whose data is not 4-byte aligned."""
+    raw = np.zeros(array.size * 4 + 1, np.uint8)
+    view = raw[1:].view(np.float32).reshape(array.shape)
+    view[...] = array
+    assert not view.flags.aligned and view.flags.c_contiguous
+    return view
+
+
 @pytest.mark.parametrize("batch", [None, 3])
 def test_input_dtypes_and_strides_give_the_float32_results(batch):
     model = build("stacked")
@@ -989,9 +1031,13 @@ def test_input_dtypes_and_strides_give_the_float32_results(batch):
         "Fortran order": np.asfortranarray(x),
         "negative time stride": reversed_copy[..., ::-1, :],
         "nested lists": x.tolist(),
+        "big-endian float32": x.astype(">f4"),
+        "big-endian float64": x.astype(">f8"),
+        "misaligned float32": misaligned(x),
     }
     if batch is not None:
-        variants["time-major transposed"] = np.ascontiguousarray(x.transpose(1, 0, 2)).transpose(1, 0, 2)
+        time_major = np.ascontiguousarray(x.transpose(1, 0, 2))
+        variants["time-major transposed"] = time_major.transpose(1, 0, 2)
     reference = model.stream(batch)
     expected = reference.process(x)
     for name, variant in variants.items():
@@ -1005,3 +1051,25 @@ def test_input_dtypes_and_strides_give_the_float32_results(batch):
     half = x.astype(np.float16)
     assert_same_bits(model.stream(batch).process(half),
                      model.stream(batch).process(half.astype(np.float32)), "float16")
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_out_of_another_byte_order_or_alignment(batch):
+    """out= must hold the right float32 values, or be refused with TypeError
+    and the state unchanged."""
+    model = build("lstm")
+    rows = () if batch is None else (batch,)
+    frame = signal(("out order", batch), rows + (F,))
+    expected = model.stream(batch).step(frame)
+    for name, out in [("big-endian", np.zeros(rows + (O,), ">f4")),
+                      ("misaligned", misaligned(np.zeros(rows + (O,), np.float32)))]:
+        stream = model.stream(batch)
+        before = stream.get_state()
+        try:
+            returned = stream.step(frame, out=out)
+        except TypeError:
+            assert states_equal(stream.get_state(), before), name
+            continue
+        assert returned is out
+        assert np.array_equal(out.astype(np.float32), expected), (
+            f"out= {name}: holds {out} instead of {expected}")

@@ -182,13 +182,8 @@ def _model_layers(config: dict) -> list:
     return layers
 
 
-def _check_recurrent_config(kind: str, config: dict, backward: bool) -> None:
-    """backward: the backward half of a Bidirectional, which Keras builds with
-    go_backwards=True (the direction fastrnn's Bidirectional gives it)."""
+def _check_recurrent_config(kind: str, config: dict) -> None:
     name = config.get("name")
-    if bool(config.get("go_backwards")) != backward:
-        raise NotImplementedError(f"{kind} {name!r}: go_backwards={config.get('go_backwards')} "
-                                  "is only supported as the backward half of a Bidirectional")
     for option in ("return_state", "stateful"):
         if config.get(option):
             raise NotImplementedError(f"{kind} {name!r}: {option}=True is not supported")
@@ -204,12 +199,15 @@ def _check_recurrent_config(kind: str, config: dict, backward: bool) -> None:
 
 
 def _recurrent_layer(kind: str, config: dict, weights: list, backward: bool = False):
+    """backward: the backward half of a Bidirectional, which Keras builds with
+    go_backwards=True and fastrnn's Bidirectional reverses itself."""
     from ..layers import GRU, LSTM, SimpleRNN
 
-    _check_recurrent_config(kind, config, backward)
+    _check_recurrent_config(kind, config)
     kernel, recurrent_kernel = weights[0], weights[1]
     bias = weights[2] if config.get("use_bias", True) and len(weights) > 2 else None
-    options = {"return_sequences": bool(config.get("return_sequences", False))}
+    options = {"return_sequences": bool(config.get("return_sequences", False)),
+               "go_backwards": bool(config.get("go_backwards", False)) and not backward}
     if kind == "LSTM":
         return LSTM.from_keras(kernel, recurrent_kernel, bias, **options)
     if kind == "GRU":
@@ -314,4 +312,7 @@ def from_keras(model_or_path: Any, *, isa: str | None = None, precision: str = "
     layers, mask_value = _convert(entries)
     if not layers:
         raise ValueError("the Keras model has no layers fastrnn can run")
+    if mask_value is not None and any(getattr(layer, "go_backwards", False) for layer in layers):
+        raise NotImplementedError("Masking with a go_backwards layer (Keras passes the mask on "
+                                  "unreversed) is not supported")
     return Sequential(layers, isa=isa, precision=precision, mask_value=mask_value)

@@ -61,7 +61,8 @@ def _describe(layer) -> dict:
         return {"type": "Dense", "input_size": layer.input_size,
                 "output_size": layer.output_size, "activation": layer.activation}
     entry = {"type": layer.kind, "input_size": layer.input_size,
-             "hidden_size": layer.hidden_size, "return_sequences": layer.return_sequences}
+             "hidden_size": layer.hidden_size, "return_sequences": layer.return_sequences,
+             "go_backwards": layer.go_backwards}
     if isinstance(layer, GRU):
         entry["reset_after"] = layer.reset_after
     if isinstance(layer, SimpleRNN):
@@ -175,7 +176,8 @@ def _read_layer(file, names: set, path: str, entry: Any, prefix: str, index: int
         options = ({"reset_after": entry["reset_after"]} if cls is GRU else
                    {"activation": entry["activation"]} if cls is SimpleRNN else {})
         return cls(arrays["weight_ih"], arrays["weight_hh"], arrays.get("bias_ih"),
-                   arrays.get("bias_hh"), return_sequences=entry["return_sequences"], **options)
+                   arrays.get("bias_hh"), return_sequences=entry["return_sequences"],
+                   go_backwards=entry.get("go_backwards") is True, **options)
     except (ValueError, TypeError) as error:
         raise FormatError(f"{path!r}: layer {index}: {error}") from None
 
