@@ -139,15 +139,12 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
     const gru_problem *pr = ctx;
     const int H = pr->hidden;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
-    const ptrdiff_t ld_x = pr->steps * pr->x_stride;
-    const ptrdiff_t ld_seq = pr->steps * padded;
-    const int time = pr->reverse ? pr->steps - 1 - t : t;
-    const int previous = pr->reverse ? time + 1 : time - 1;
-    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + previous * padded;
-    const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
-    const float *xproj = pr->xproj + time * pr->x_stride;
+    const fr_step_rows at = fr_step_rows_at(t, pr->steps, pr->reverse, padded, pr->x_stride,
+                                            pr->xproj, pr->h0, pr->h_seq);
+    const float *h_prev = at.h_prev, *xproj = at.xproj;
+    const ptrdiff_t ld_h = at.ld_h, ld_x = at.ld_x, ld_seq = at.ld_out;
     const fr_weight *w_candidate = pr->w_hh + padded * H * 2;
-    float *h_out = pr->h_seq + time * padded;
+    float *h_out = at.h_out;
 
     /* One tile at panel p: rows m.., np panels, mr rows. */
 #define TILE_AT(p, mr, np)                                                                     \

@@ -9,7 +9,10 @@
  *   Dense layer:     gemm then the activation, in place.
  * Layer outputs alternate between two workspace buffers with rows of
  * `padded` floats. After a layer with return_sequences = 0, only the last
- * step of the last block goes on, as a sequence of one step.
+ * step of the last block goes on, as a sequence of one step. A bidirectional
+ * layer projects both directions' inputs in one gemm, runs the backward
+ * recurrence from the last step to the first, and merges the two; a model
+ * with one runs the whole sequence as one block.
  */
 #include <math.h>
 #include <stdint.h>

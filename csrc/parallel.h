@@ -9,6 +9,8 @@
 #ifndef FASTRNN_PARALLEL_H
 #define FASTRNN_PARALLEL_H
 
+#include <stddef.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #else
@@ -28,6 +30,34 @@ static inline void fr_thread_range(int count, int grain, int tid, int nthreads, 
     int b1 = (int)((long long)blocks * (tid + 1) / nthreads);
     *begin = b0 * grain < count ? b0 * grain : count;
     *end = b1 * grain < count ? b1 * grain : count;
+}
+
+/*
+ * Where step t of a recurrence over `steps` steps reads and writes: xproj has
+ * x_stride floats per step, h_seq `padded` per step (and h0 per sequence).
+ * reverse: the steps run from the last to the first, each at its own time
+ * index, so step t is time steps - 1 - t and follows time t + 1.
+ */
+typedef struct {
+    const float *h_prev, *xproj;
+    float *h_out;
+    ptrdiff_t ld_h, ld_x, ld_out;   /* strides between sequences */
+} fr_step_rows;
+
+static inline fr_step_rows fr_step_rows_at(int t, int steps, int reverse, ptrdiff_t padded,
+                                           ptrdiff_t x_stride, const float *xproj,
+                                           const float *h0, float *h_seq)
+{
+    const int time = reverse ? steps - 1 - t : t;
+    const int previous = reverse ? time + 1 : time - 1;
+    fr_step_rows rows;
+    rows.ld_out = steps * padded;
+    rows.ld_x = steps * x_stride;
+    rows.h_prev = t == 0 ? h0 : h_seq + previous * padded;
+    rows.ld_h = t == 0 ? padded : rows.ld_out;
+    rows.xproj = xproj + time * x_stride;
+    rows.h_out = h_seq + time * padded;
+    return rows;
 }
 
 /*

@@ -47,20 +47,15 @@ static void rnn_step(const void *ctx, int phase, int t, int row_begin, int row_e
 {
     const rnn_problem *pr = ctx;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
-    const ptrdiff_t ld_seq = pr->steps * padded;
-    const ptrdiff_t ld_x = pr->steps * pr->x_stride;
-    const int time = pr->reverse ? pr->steps - 1 - t : t;
-    const int previous = pr->reverse ? time + 1 : time - 1;
-    const float *h_prev = t == 0 ? pr->h0 : pr->h_seq + previous * padded;
-    const ptrdiff_t ld_h = t == 0 ? padded : ld_seq;
-    const float *xproj = pr->xproj + time * pr->x_stride;
-    float *h_out = pr->h_seq + time * padded;
+    const fr_step_rows at = fr_step_rows_at(t, pr->steps, pr->reverse, padded, pr->x_stride,
+                                            pr->xproj, pr->h0, pr->h_seq);
     (void)phase;
 
 #define TILE_AT(p, mr, np)                                                                  \
-    rnn_tile(mr, np, pr->hidden, pr->relu, h_prev + m * ld_h, ld_h,                         \
-             pr->w_hh + (ptrdiff_t)(p) * pr->hidden * FR_VLEN, xproj + m * ld_x + (p) * FR_VLEN, \
-             ld_x, h_out + m * ld_seq + (p) * FR_VLEN, ld_seq)
+    rnn_tile(mr, np, pr->hidden, pr->relu, at.h_prev + m * at.ld_h, at.ld_h,                \
+             pr->w_hh + (ptrdiff_t)(p) * pr->hidden * FR_VLEN,                              \
+             at.xproj + m * at.ld_x + (p) * FR_VLEN, at.ld_x,                               \
+             at.h_out + m * at.ld_out + (p) * FR_VLEN, at.ld_out)
     FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
 #undef TILE_AT
 }
