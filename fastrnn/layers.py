@@ -17,12 +17,16 @@ ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "softmax")
 
 
 def as_float32(array: Any, name: str, ndim: int) -> np.ndarray:
-    """A C-contiguous float32 copy of a real-valued, finite array of `ndim` dims."""
+    """A C-contiguous float32 copy of a real-valued, finite, non-empty array of
+    `ndim` dims."""
     array = _torch.to_numpy(array)
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise TypeError(f"{name}: expected a real-valued array, got dtype {array.dtype}")
     if array.ndim != ndim:
         raise ValueError(f"{name}: expected a {ndim}-D array, got shape {array.shape}")
+    if 0 in array.shape:
+        raise ValueError(f"{name}: expected every size >= 1 (a layer needs inputs and "
+                         f"units), got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: contains NaN or infinity")
     return np.array(array, dtype=np.float32, order="C", copy=True)

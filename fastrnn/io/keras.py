@@ -35,11 +35,25 @@ def _transposed(kernel: Any, name: str) -> np.ndarray:
     return array.T
 
 
+def _check_gate_columns(kind: str, gates: int, weight_ih: np.ndarray,
+                        weight_hh: np.ndarray) -> int:
+    """Check the Keras kernels' columns (rows once transposed) against
+    ``gates * units``, naming the arrays as the caller passed them; returns units."""
+    hidden_size = weight_hh.shape[1]
+    for name, weight in (("kernel", weight_ih), ("recurrent_kernel", weight_hh)):
+        if weight.shape[0] != gates * hidden_size:
+            raise ValueError(f"{kind} {name}: expected {gates * hidden_size} columns "
+                             f"({gates} * units) for units={hidden_size} (the rows of "
+                             f"recurrent_kernel), got {weight.shape[0]}")
+    return hidden_size
+
+
 def lstm_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None):
     """Keras LSTM (kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,)) ->
     (weight_ih, weight_hh, bias_ih, bias_hh) in canonical layout."""
     weight_ih = _transposed(kernel, "LSTM kernel")
     weight_hh = _transposed(recurrent_kernel, "LSTM recurrent_kernel")
+    _check_gate_columns("LSTM", 4, weight_ih, weight_hh)
     return weight_ih, weight_hh, to_numpy(bias), None
 
 
@@ -48,11 +62,7 @@ def gru_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None, reset_afte
     reset_after else (3H,)) -> (weight_ih, weight_hh, bias_ih, bias_hh)."""
     weight_ih = _transposed(kernel, "GRU kernel")
     weight_hh = _transposed(recurrent_kernel, "GRU recurrent_kernel")
-    hidden_size = weight_hh.shape[1]
-    for name, w in (("GRU kernel", weight_ih), ("GRU recurrent_kernel", weight_hh)):
-        if w.shape[0] != 3 * hidden_size:
-            raise ValueError(f"{name}: expected {3 * hidden_size} columns (3 * units) for "
-                             f"units={hidden_size}, got {w.shape[0]}")
+    hidden_size = _check_gate_columns("GRU", 3, weight_ih, weight_hh)
     bias_ih = bias_hh = None
     if bias is not None:
         bias = to_numpy(bias)
@@ -72,6 +82,7 @@ def simple_rnn_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None):
     (weight_ih, weight_hh, bias_ih, bias_hh)."""
     weight_ih = _transposed(kernel, "SimpleRNN kernel")
     weight_hh = _transposed(recurrent_kernel, "SimpleRNN recurrent_kernel")
+    _check_gate_columns("SimpleRNN", 1, weight_ih, weight_hh)
     return weight_ih, weight_hh, to_numpy(bias), None
 
 
