@@ -19,7 +19,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/dense.c",
-                  "csrc/kernels.c"]
+                  "csrc/train.c", "csrc/kernels.c"]
 COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c"]
 C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
 ISA_FLAGS = {

@@ -72,6 +72,30 @@ fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, s
     return FR_OK;
 }
 
+fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
+                                const float *c_prev, const float *h_prev, float *c,
+                                float *tanh_c, float *h, float *out, const uint8_t *mask)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
+    if (kernels == NULL) return FR_ERR_ISA;
+    if (batch < 1 || hidden < 1 || !gates || !c_prev || !h_prev || !c || !tanh_c || !h || !out)
+        return FR_ERR_ARG;
+    kernels->lstm_train_forward(batch, hidden, gates, c_prev, h_prev, c, tanh_c, h, out, mask);
+    return FR_OK;
+}
+
+fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
+                                 const float *c_prev, const float *tanh_c, const float *dh,
+                                 const float *d_out, float *dc, float *da, const uint8_t *mask)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
+    if (kernels == NULL) return FR_ERR_ISA;
+    if (batch < 1 || hidden < 1 || !gates || !c_prev || !tanh_c || !dh || !dc || !da)
+        return FR_ERR_ARG;
+    kernels->lstm_train_backward(batch, hidden, gates, c_prev, tanh_c, dh, d_out, dc, da, mask);
+    return FR_OK;
+}
+
 const char *fr_build_compiler(void)
 {
 #if defined(__clang__)

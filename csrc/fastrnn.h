@@ -19,6 +19,7 @@
 #define FASTRNN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,6 +76,19 @@ const char *fr_isa_name(fr_isa isa);
 /* y[i] = act(x[i]) for i < n, with the kernels of `isa`; softmax is not
  * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
 fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n);
+
+/* --- training (the pointwise part of an LSTM step; see csrc/train.c) ----- */
+
+/* Gates (batch, 4 * hidden) i, f, g, o pre-activations in, gate values out;
+ * states (batch, hidden); mask (batch) or NULL. FR_ERR_ARG for a size < 1 or
+ * a NULL array. */
+fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
+                                const float *c_prev, const float *h_prev, float *c,
+                                float *tanh_c, float *h, float *out, const uint8_t *mask);
+/* d_out may be NULL (no gradient from the step's output). */
+fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
+                                 const float *c_prev, const float *tanh_c, const float *dh,
+                                 const float *d_out, float *dc, float *da, const uint8_t *mask);
 
 /* --- models -------------------------------------------------------------- */
 

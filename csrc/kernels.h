@@ -52,6 +52,14 @@ typedef struct fr_kernels {
 
     /* y[i] = act(x[i]), elementwise activations only. */
     void (*activate)(fr_activation act, const float *x, float *y, size_t n);
+
+    /* The pointwise part of an LSTM training step (train.c). */
+    void (*lstm_train_forward)(int batch, int hidden, float *gates, const float *c_prev,
+                               const float *h_prev, float *c, float *tanh_c, float *h,
+                               float *out, const uint8_t *mask);
+    void (*lstm_train_backward)(int batch, int hidden, const float *gates, const float *c_prev,
+                                const float *tanh_c, const float *dh, const float *d_out,
+                                float *dc, float *da, const uint8_t *mask);
 } fr_kernels;
 
 extern const fr_kernels fr_kernels_generic;
@@ -88,6 +96,13 @@ void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
 void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                     float *y);
 void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
+void FR_SUFFIX(fr_lstm_train_forward)(int batch, int hidden, float *gates, const float *c_prev,
+                                      const float *h_prev, float *c, float *tanh_c, float *h,
+                                      float *out, const uint8_t *mask);
+void FR_SUFFIX(fr_lstm_train_backward)(int batch, int hidden, const float *gates,
+                                       const float *c_prev, const float *tanh_c,
+                                       const float *dh, const float *d_out, float *dc,
+                                       float *da, const uint8_t *mask);
 #endif
 
 #endif

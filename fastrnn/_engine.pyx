@@ -34,6 +34,14 @@ cdef extern from "fastrnn.h" nogil:
     int fr_precision_supported(fr_isa isa, fr_precision precision)
     fr_isa fr_isa_best()
     fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
+    fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
+                                    const float *c_prev, const float *h_prev, float *c,
+                                    float *tanh_c, float *h, float *out,
+                                    const unsigned char *mask)
+    fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
+                                     const float *c_prev, const float *tanh_c, const float *dh,
+                                     const float *d_out, float *dc, float *da,
+                                     const unsigned char *mask)
 
     fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
     void fr_model_destroy(fr_model *model)
@@ -141,6 +149,83 @@ def activate(str isa, str activation, const float[::1] x):
         status = fr_activate(code, act, &x[0], &y[0], n)
     _check(status, "activate")
     return out
+
+
+cdef float *_rows(cnp.ndarray array, str name, Py_ssize_t rows, Py_ssize_t cols,
+                  bint writable=False) except NULL:
+    """The data of a C-contiguous native float32 (rows, cols) array, checked."""
+    if (array.dtype != np.float32 or not array.dtype.isnative
+            or not cnp.PyArray_IS_C_CONTIGUOUS(array) or array.ndim != 2
+            or array.shape[0] != rows or array.shape[1] != cols):
+        raise ValueError(f"{name}: expected a C-contiguous float32 array of shape "
+                         f"({rows}, {cols}), got {array.dtype} {(<object>array).shape}"
+                         f"{'' if cnp.PyArray_IS_C_CONTIGUOUS(array) else ' (not contiguous)'}")
+    if writable and not array.flags.writeable:
+        raise ValueError(f"{name}: expected a writable array")
+    return <float *>cnp.PyArray_DATA(array)
+
+
+cdef const unsigned char *_mask(object mask, Py_ssize_t rows) except? NULL:
+    """The data of a contiguous bool/uint8 (rows,) mask, or NULL for None."""
+    if mask is None:
+        return NULL
+    cdef cnp.ndarray array = mask
+    if (array.dtype not in (np.bool_, np.uint8) or array.ndim != 1
+            or array.shape[0] != rows or not cnp.PyArray_IS_C_CONTIGUOUS(array)):
+        raise ValueError(f"mask: expected a contiguous bool array of shape ({rows},), got "
+                         f"{array.dtype} {(<object>array).shape}")
+    return <const unsigned char *>cnp.PyArray_DATA(array)
+
+
+def lstm_train_forward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray h_prev,
+                       cnp.ndarray c, cnp.ndarray tanh_c, cnp.ndarray h, cnp.ndarray out,
+                       mask=None):
+    """The pointwise part of one LSTM training step forward (csrc/train.c):
+    gates (B, 4H) pre-activations -> gate values, in place; c, tanh_c, h, out
+    (B, H) written; mask (B,) bool or None."""
+    cdef fr_isa code = _isa_code(isa)
+    cdef Py_ssize_t batch = gates.shape[0] if gates.ndim == 2 else 0
+    cdef Py_ssize_t hidden = gates.shape[1] // 4 if gates.ndim == 2 else 0
+    if batch < 1 or hidden < 1 or batch > _INT_MAX or 4 * hidden > _INT_MAX:
+        raise ValueError(f"gates: expected shape (B, 4 * H) with B, H >= 1, got "
+                         f"{(<object>gates).shape}")
+    cdef float *g = _rows(gates, "gates", batch, 4 * hidden, True)
+    cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
+    cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
+    cdef float *cn = _rows(c, "c", batch, hidden, True)
+    cdef float *tc = _rows(tanh_c, "tanh_c", batch, hidden, True)
+    cdef float *hn = _rows(h, "h", batch, hidden, True)
+    cdef float *o = _rows(out, "out", batch, hidden, True)
+    cdef const unsigned char *m = _mask(mask, batch)
+    cdef fr_status status
+    with nogil:
+        status = fr_lstm_train_forward(code, <int>batch, <int>hidden, g, cp, hp, cn, tc, hn, o, m)
+    _check(status, "lstm_train_forward")
+
+
+def lstm_train_backward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray tanh_c,
+                        cnp.ndarray dh, d_out, cnp.ndarray dc, cnp.ndarray da, mask=None):
+    """The pointwise part of one LSTM training step backward (csrc/train.c):
+    da (B, 4H) written, dc (B, H) updated in place; d_out (B, H) or None."""
+    cdef fr_isa code = _isa_code(isa)
+    cdef Py_ssize_t batch = gates.shape[0] if gates.ndim == 2 else 0
+    cdef Py_ssize_t hidden = gates.shape[1] // 4 if gates.ndim == 2 else 0
+    if batch < 1 or hidden < 1 or batch > _INT_MAX or 4 * hidden > _INT_MAX:
+        raise ValueError(f"gates: expected shape (B, 4 * H) with B, H >= 1, got "
+                         f"{(<object>gates).shape}")
+    cdef const float *g = _rows(gates, "gates", batch, 4 * hidden)
+    cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
+    cdef const float *tc = _rows(tanh_c, "tanh_c", batch, hidden)
+    cdef const float *dhp = _rows(dh, "dh", batch, hidden)
+    cdef const float *dop = NULL if d_out is None else _rows(d_out, "d_out", batch, hidden)
+    cdef float *dcp = _rows(dc, "dc", batch, hidden, True)
+    cdef float *dap = _rows(da, "da", batch, 4 * hidden, True)
+    cdef const unsigned char *m = _mask(mask, batch)
+    cdef fr_status status
+    with nogil:
+        status = fr_lstm_train_backward(code, <int>batch, <int>hidden, g, cp, tc, dhp, dop, dcp,
+                                        dap, m)
+    _check(status, "lstm_train_backward")
 
 
 cdef const float *_optional(const float[::1] bias, Py_ssize_t expected, str name) except? NULL:

@@ -1,0 +1,71 @@
+"""csrc/train.c (the float32 pointwise LSTM step the trainer runs) against
+the NumPy float64 definition in fastrnn/train/lstm.py, every instruction set.
+
+Bound: the "float32" entry of the tolerance table. Inputs are O(1), the
+kernel's sigmoid/tanh are within 2e-7 of float64 and each output is a few
+products of such values, so the float32 rounding is ~1e-6 at most.
+"""
+
+import numpy as np
+import pytest
+
+from conftest import ISAS, assert_close
+from fastrnn import _engine
+from fastrnn.train import lstm
+
+
+def step_inputs(rng, batch, hidden, masked):
+    gates = rng.standard_normal((batch, 4 * hidden)) * 3
+    states = [rng.standard_normal((batch, hidden)) for _ in range(5)]
+    mask = rng.random(batch) > 0.4 if masked else None
+    return gates, states, mask
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["all_real", "masked"])
+@pytest.mark.parametrize("batch, hidden", [(1, 1), (3, 7), (5, 16), (4, 33), (2, 100)])
+@pytest.mark.parametrize("isa", ISAS)
+def test_forward_and_backward_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
+    gates, (c_prev, h_prev, dh, d_out, dc), mask = step_inputs(rng, batch, hidden, masked)
+    f32 = [np.ascontiguousarray(a, dtype=np.float32) for a in (gates, c_prev, h_prev)]
+    outputs = [np.empty((batch, hidden), np.float32) for _ in range(4)]
+    _engine.lstm_train_forward(isa, *f32, *outputs, mask)
+    expected = [np.empty((batch, hidden)) for _ in range(4)]
+    expected_gates = gates.copy()
+    lstm.forward_step(expected_gates, c_prev, h_prev, *expected, mask)
+    assert_close(f32[0], expected_gates, "float32", "gate values")
+    for name, got, want in zip(("c", "tanh_c", "h", "out"), outputs, expected):
+        assert_close(got, want, "float32", name)
+
+    dc32 = dc.astype(np.float32)
+    da32 = np.empty((batch, 4 * hidden), np.float32)
+    _engine.lstm_train_backward(isa, expected_gates.astype(np.float32), f32[1],
+                                expected[1].astype(np.float32), dh.astype(np.float32),
+                                d_out.astype(np.float32), dc32, da32, mask)
+    da = np.empty((batch, 4 * hidden))
+    lstm.backward_step(expected_gates, c_prev, expected[1], dh, d_out, dc, da, mask)
+    assert_close(da32, da, "float32", "da")
+    assert_close(dc32, dc, "float32", "dc")
+
+
+def test_sizes_and_types_are_checked_before_the_kernel_runs():
+    gates = np.zeros((2, 8), np.float32)
+    state = np.zeros((2, 2), np.float32)
+    isa = ISAS[0]
+    with pytest.raises(ValueError, match=r"c_prev: expected a C-contiguous float32 array of "
+                                         r"shape \(2, 2\), got float64 \(2, 2\)"):
+        _engine.lstm_train_forward(isa, gates, state.astype(np.float64), state, state, state,
+                                   state, state)
+    with pytest.raises(ValueError, match=r"h: expected .* shape \(2, 2\), got float32 \(2, 3\)"):
+        _engine.lstm_train_forward(isa, gates, state, state, state, state,
+                                   np.zeros((2, 3), np.float32), state)
+    with pytest.raises(ValueError, match=r"mask: expected a contiguous bool array of shape "
+                                         r"\(2,\), got bool \(3,\)"):
+        _engine.lstm_train_forward(isa, gates, state, state, state, state, state, state,
+                                   np.ones(3, bool))
+    with pytest.raises(ValueError, match=r"gates: expected shape \(B, 4 \* H\)"):
+        _engine.lstm_train_backward(isa, np.zeros((2, 3), np.float32), state, state, state,
+                                    None, state, gates)
+    with pytest.raises(ValueError, match="da: expected a writable array"):
+        readonly = np.zeros((2, 8), np.float32)
+        readonly.flags.writeable = False
+        _engine.lstm_train_backward(isa, gates, state, state, state, None, state, readonly)
