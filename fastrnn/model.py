@@ -59,11 +59,19 @@ class Sequential:
         features all equal it are skipped (the state carries over them and
         their outputs are zero), wherever they are in a sequence. Streams
         take every frame as given.
+    metadata : dict, optional
+        JSON-serialisable data saved with the model (``save``/``load``):
+        ``"front_end"`` (the audio features, ``fastrnn.audio.FrontEnd.to_dict()``),
+        ``"labels"`` (class names), or anything an application needs.
     """
 
     def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
-                 precision: str = "float32", mask_value: float | None = None):
+                 precision: str = "float32", mask_value: float | None = None,
+                 metadata: dict | None = None):
         self.layers = list(layers)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(f"metadata: expected a dict, got {type(metadata).__name__}")
+        self.metadata = dict(metadata or {})
         check_stack(self.layers)
         self.mask_value = None if mask_value is None else float(mask_value)
         self.isa = runtime.default_isa() if isa is None else isa

@@ -140,3 +140,20 @@ def test_random_corruption_never_crashes(tmp_path, rng):
             fastrnn.load(path)
         except FormatError:
             pass
+
+
+def test_metadata_round_trip_and_errors(tmp_path):
+    dense = fastrnn.Dense(np.eye(3, dtype=np.float32))
+    metadata = {"labels": ["zero", "one", "two"], "front_end": {"sample_rate": 8000,
+                                                                "mean": [0.5, -1.0]}}
+    path = tmp_path / "with-metadata.fastrnn"
+    fastrnn.Sequential([dense], metadata=metadata).save(path)
+    assert fastrnn.load(path).metadata == metadata
+    fastrnn.Sequential([dense]).save(path)
+    assert fastrnn.load(path).metadata == {}
+    with pytest.raises(ValueError, match="model.metadata: expected JSON-serialisable data"):
+        fastrnn.Sequential([dense], metadata={"mean": np.zeros(2)}).save(path)
+    with pytest.raises(ValueError, match="model.metadata: expected JSON-serialisable data"):
+        fastrnn.Sequential([dense], metadata={"floor": float("nan")}).save(path)
+    with pytest.raises(TypeError, match="metadata: expected a dict, got list"):
+        fastrnn.Sequential([dense], metadata=["labels"])

@@ -96,6 +96,12 @@ def save(model, path: str | os.PathLike) -> None:
                 "fastrnn_version": __version__,
                 "architecture": json.dumps({"layers": [_describe(l) for l in model.layers],
                                             "mask_value": model.mask_value})}
+    if model.metadata:
+        try:
+            metadata["metadata"] = json.dumps(model.metadata, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"model.metadata: expected JSON-serialisable data "
+                             f"(dicts, lists, strings, finite numbers): {error}") from None
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=".fastrnn-", dir=directory)
@@ -236,4 +242,12 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
     mask_value = architecture.get("mask_value")
     if mask_value is not None and not isinstance(mask_value, (int, float)):
         raise FormatError(f"{path!r}: mask_value {mask_value!r} is not a number")
-    return Sequential(layers, isa=isa, precision=precision, mask_value=mask_value)
+    try:
+        model_metadata = json.loads(metadata.get("metadata", "{}"))
+    except ValueError:
+        raise FormatError(f"{path!r}: the model metadata is not valid JSON") from None
+    if not isinstance(model_metadata, dict):
+        raise FormatError(f"{path!r}: expected the model metadata to be a JSON object, got "
+                          f"{type(model_metadata).__name__}")
+    return Sequential(layers, isa=isa, precision=precision, mask_value=mask_value,
+                      metadata=model_metadata)
