@@ -1,15 +1,20 @@
 """The ``fastrnn`` command.
 
+    fastrnn demo                      the bundled digit model on the bundled recordings
+    fastrnn run MODEL AUDIO...        a model with a front end on files or folders
     fastrnn convert IN OUT [--from torch|keras|onnx|fastrnn] [--trust-pickle]
     fastrnn info MODEL
 
-Exit status: 0 ok, 2 usage error, 1 any other error (one line on stderr).
+Exit status: 0 ok, 2 usage error, 1 any other error (one line on stderr;
+``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import pathlib
 import sys
 import zipfile
 
@@ -96,9 +101,179 @@ def command_info(args) -> None:
     print(describe(load_any(args.model, args.source, args.trust_pickle), args.model))
 
 
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3")
+
+
+def bundled_data() -> pathlib.Path:
+    """The folder of the bundled model and recordings (package data)."""
+    from importlib import resources
+
+    return pathlib.Path(str(resources.files("fastrnn") / "data"))
+
+
+def audio_files(paths: list) -> list:
+    """Files, and the audio files of folders (recursively, sorted), in order."""
+    files = []
+    for path in map(pathlib.Path, paths):
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            files.append(path)
+    return files
+
+
+def classify_file(model, front_end, path, block_ms: float, labels: list) -> dict:
+    """Stream one file through the model in blocks of block_ms; its result line's data."""
+    import numpy as np
+
+    from .audio import load
+    from .audio.pipeline import stream_signal
+
+    y, _ = load(path, sr=front_end.sample_rate)
+    block_size = max(1, int(round(block_ms * front_end.sample_rate / 1000)))
+    result = stream_signal(model, front_end, y, block_size)
+    final = result.outputs[-1]
+    best = int(np.argmax(final))
+    latency = result.frame_latency_us
+    name_label = pathlib.Path(path).name.split("_")[0]
+    return {
+        "path": str(path),
+        "prediction": labels[best] if best < len(labels) else str(best),
+        "probability": float(final[best]),
+        "reference": name_label if name_label in labels else None,
+        "frames": len(result.outputs),
+        "duration_s": round(result.duration, 4),
+        "latency_us": {"median": round(float(np.median(latency)), 2),
+                       "p99": round(float(np.percentile(latency, 99)), 2)},
+        "real_time_factor": result.real_time_factor,
+        "outputs": result.outputs,
+    }
+
+
+def result_line(result: dict) -> str:
+    verdict = ""
+    if result["reference"] is not None:
+        verdict = (f"  reference {result['reference']} "
+                   f"{'ok' if result['reference'] == result['prediction'] else 'WRONG'}")
+    return (f"{result['path']}: {result['prediction']} (p={result['probability']:.3f}){verdict}"
+            f"  | {result['duration_s']:.2f} s, {result['frames']} frames, per-frame latency "
+            f"median {result['latency_us']['median']:.1f} us, p99 "
+            f"{result['latency_us']['p99']:.1f} us, real-time factor "
+            f"{result['real_time_factor']:.4f}")
+
+
+def frame_lines(result: dict, labels: list, hop_seconds: float) -> list:
+    lines = []
+    for index, output in enumerate(result["outputs"]):
+        best = int(output.argmax())
+        label = labels[best] if best < len(labels) else str(best)
+        lines.append(f"  frame {index:5d}  t={(index + 1) * hop_seconds:7.3f} s  {label} "
+                     f"(p={output[best]:.3f})")
+    return lines
+
+
+def stream_files(model, files: list, args, progress: bool) -> int:
+    """Classify files one by one, printing a line each (or JSON at the end);
+    returns the exit status (1 if any file failed)."""
+    from .audio.pipeline import front_end_of
+
+    front_end = front_end_of(model)
+    labels = [str(label) for label in model.metadata.get("labels", [])]
+    results, failures = [], 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(files), unit="file", file=sys.stderr)
+    for path in files:
+        try:
+            result = classify_file(model, front_end, path, args.block_ms, labels)
+        except (OSError, ValueError) as error:
+            failures += 1
+            message = str(error) if str(path) in str(error) else f"{path}: {error}"
+            print(f"fastrnn {args.command}: {message}", file=sys.stderr)
+            if bar is not None:
+                bar.update()
+            continue
+        if args.command == "demo":
+            result["path"] = pathlib.Path(path).name
+        results.append(result)
+        if not args.json:
+            write = bar.write if bar is not None else print
+            write(result_line(result))
+            if args.frames:
+                for line in frame_lines(result, labels, front_end.hop_length
+                                        / front_end.sample_rate):
+                    write(line)
+        if bar is not None:
+            bar.update()
+    if bar is not None:
+        bar.close()
+    judged = [r for r in results if r["reference"] is not None]
+    correct = sum(r["reference"] == r["prediction"] for r in judged)
+    if args.json:
+        for result in results:
+            outputs = result.pop("outputs")
+            if args.frames:
+                result["frame_outputs"] = outputs.astype(float).round(6).tolist()
+        summary = {"files": results, "failed": failures,
+                   "accuracy": correct / len(judged) if judged else None}
+        print(json.dumps(summary, indent=1))
+    elif judged:
+        print(f"accuracy: {correct}/{len(judged)} = {correct / len(judged):.2%} "
+              f"(reference labels from file names)")
+    return 1 if failures else 0
+
+
+def command_demo(args) -> int:
+    import fastrnn
+
+    data = bundled_data()
+    model = fastrnn.load(data / "digits.fastrnn")
+    print(f"fastrnn demo: the bundled spoken-digit model ({model.metadata.get('trained_by', '')}"
+          f"; test accuracy {model.metadata.get('test_accuracy', float('nan')):.1%}), "
+          f"streaming each recording in {args.block_ms:g} ms blocks as a sound card would.\n"
+          "Recordings: Free Spoken Digit Dataset, CC BY-SA 4.0.")
+    return stream_files(model, audio_files([data]), args, progress=False)
+
+
+def command_run(args) -> int:
+    import fastrnn
+
+    model = fastrnn.load(args.model)
+    files = audio_files(args.audio)
+    if not files:
+        raise ValueError(f"no audio files in {args.audio}")
+    long_audio = any(f.is_file() and f.stat().st_size > 10_000_000 for f in files)
+    return stream_files(model, files, args, progress=len(files) > 5 or long_audio)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="fastrnn", description="Fast recurrent networks on audio.")
+    top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    top.add_argument("--version", action="version", version=_version())
     commands = top.add_subparsers(dest="command", required=True)
+
+    def streaming_options(command):
+        command.add_argument("--block-ms", type=float, default=10.0,
+                             help="audio block size in milliseconds (default 10)")
+        command.add_argument("--frames", action="store_true",
+                             help="also print the output after every frame")
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+        command.add_argument("--threads", type=int, default=None,
+                             help="threads of the engine (default: all cores)")
+
+    demo = commands.add_parser("demo", help="stream the bundled recordings through the bundled "
+                                            "spoken-digit model")
+    streaming_options(demo)
+    demo.set_defaults(run=command_demo)
+
+    run = commands.add_parser("run", help="run a model with an audio front end on files or "
+                                          "folders, streaming")
+    run.add_argument("model", help="a fastrnn model file with a front end")
+    run.add_argument("audio", nargs="+", help="audio files or folders")
+    streaming_options(run)
+    run.set_defaults(run=command_run)
 
     def model_options(command):
         command.add_argument("--from", dest="source", choices=SOURCES,
@@ -121,17 +296,32 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _version() -> str:
+    from .runtime import __version__
+
+    return f"fastrnn {__version__}"
+
+
 def main(argv: list | None = None) -> int:
     args = parser().parse_args(argv)          # exits with status 2 on usage errors
     try:
-        args.run(args)
+        if getattr(args, "threads", None) is not None:
+            import fastrnn
+
+            fastrnn.set_num_threads(args.threads)
+        status = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:                   # output piped into `head`: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:                # one line, no traceback, status 1
+        if args.debug:
+            raise
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"fastrnn {args.command}: {type(error).__name__}: {message}", file=sys.stderr)
         return 1
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":
