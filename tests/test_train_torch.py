@@ -10,8 +10,9 @@ padding (state held past a sequence's end, zero outputs).
 import numpy as np
 import pytest
 
-from fastrnn.train import (GRU, LSTM, SGD, Adam, AdamW, Bidirectional, Dense, Sequential,
-                           SimpleRNN)
+from fastrnn.train import (GRU, LSTM, SGD, Adam, AdamW, Bidirectional, BinaryCrossentropy,
+                           CategoricalCrossentropy, Dense, Sequential, SimpleRNN,
+                           SparseCategoricalCrossentropy)
 
 torch = pytest.importorskip("torch", reason="PyTorch is the reference: pip install torch==2.13.0")
 nn = torch.nn
@@ -171,7 +172,6 @@ def test_gru_reset_before(batch, rng):
     x, _, labels = batch
     model = randomized(Sequential([GRU(5, reset_after=False), Dense(CLASSES)], dtype="float64"),
                        rng, FEATURES)
-    from fastrnn.train import SparseCategoricalCrossentropy
     model.compile(loss=SparseCategoricalCrossentropy(from_logits=True))
     loss, grads = model.gradients(x, labels)
     params = [torch.tensor(w, requires_grad=True) for w in model.get_weights()]
@@ -227,3 +227,72 @@ def test_global_clipnorm_equals_clip_grad_norm(rng):
     SGD(0.1, global_clipnorm=1.5).apply(params, grads)
     for p, t in zip(params, torch_params):
         np.testing.assert_allclose(p, t.detach().numpy(), rtol=0, atol=1e-8)
+
+
+TORCH_ACTIVATIONS = {"linear": lambda z: z, "relu": torch.relu, "tanh": torch.tanh,
+                     "sigmoid": torch.sigmoid, "elu": nn.functional.elu,
+                     "softmax": lambda z: torch.softmax(z, dim=-1)}
+
+
+@pytest.mark.parametrize("activation", TORCH_ACTIVATIONS)
+def test_dense_activations_with_mse(activation, rng):
+    x = rng.standard_normal((6, FEATURES))
+    targets = rng.standard_normal((6, 2))
+    model = randomized(Sequential([Dense(4, activation=activation), Dense(2)], dtype="float64"),
+                       rng, FEATURES)
+    model.compile(loss="mse")
+    loss, grads = model.gradients(x, targets)
+    params = [torch.tensor(w, requires_grad=True) for w in model.get_weights()]
+    hidden = TORCH_ACTIVATIONS[activation](torch.from_numpy(x) @ params[0].T + params[1])
+    torch_loss = nn.functional.mse_loss(hidden @ params[2].T + params[3],
+                                        torch.from_numpy(targets))
+    torch_loss.backward()
+    assert abs(loss - torch_loss.item()) <= 1e-12
+    assert_grads_equal(grads, [p.grad.numpy() for p in params])
+
+
+LOSS_CASES = {
+    # (output activation, our loss, torch loss of the outputs, target kind)
+    "binary_fused": ("sigmoid", "binary_crossentropy",
+                     lambda out, t: nn.functional.binary_cross_entropy(out, t), "binary"),
+    "binary_logits": ("linear", "binary_logits",
+                      lambda out, t: nn.functional.binary_cross_entropy_with_logits(out, t),
+                      "binary"),
+    "categorical_probabilities": ("sigmoid", "categorical_crossentropy",
+                                  lambda out, t: -(t * torch.log(
+                                      out / out.sum(-1, keepdim=True))).sum(-1).mean(),
+                                  "one_hot"),
+    "categorical_logits": ("linear", "categorical_logits",
+                           lambda out, t: nn.functional.cross_entropy(out, t), "one_hot"),
+}
+
+
+@pytest.mark.parametrize("name", LOSS_CASES)
+def test_losses_on_masked_sequences(name, batch, rng):
+    """A GRU sequence model with each loss; padded steps excluded on both sides."""
+    activation, loss_name, torch_loss_of, kind = LOSS_CASES[name]
+    loss = {"binary_logits": BinaryCrossentropy(from_logits=True),
+            "categorical_logits": CategoricalCrossentropy(from_logits=True)}.get(loss_name,
+                                                                                 loss_name)
+    x, lengths, _ = batch
+    if kind == "binary":
+        targets = (rng.random((BATCH, STEPS, CLASSES)) > 0.5).astype(float)
+    else:
+        targets = np.eye(CLASSES)[rng.integers(0, CLASSES, (BATCH, STEPS))]
+    model = randomized(Sequential([GRU(4, return_sequences=True),
+                                   Dense(CLASSES, activation=activation)], dtype="float64"),
+                       rng, FEATURES)
+    model.compile(loss=loss)
+    value, grads = model.gradients(x, targets, lengths=lengths)
+
+    module = torch_recurrent("gru", FEATURES, 4)
+    copy_recurrent(model.layers[0], module)
+    dense = [torch.tensor(w, requires_grad=True) for w in model.layers[1].params.values()]
+    hidden = run_torch(module, torch.from_numpy(x), lengths, True)
+    outputs = TORCH_ACTIVATIONS[activation](hidden @ dense[0].T + dense[1])
+    real = torch.from_numpy(np.arange(STEPS) < lengths[:, None])
+    torch_loss = torch_loss_of(outputs[real], torch.from_numpy(targets)[real])
+    torch_loss.backward()
+    assert abs(value - torch_loss.item()) <= 1e-12
+    theirs = recurrent_grads(model.layers[0], module) + [p.grad.numpy() for p in dense]
+    assert_grads_equal(grads, theirs)
