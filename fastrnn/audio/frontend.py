@@ -106,21 +106,42 @@ class FrontEnd:
             return 0
         return 1 + (num_samples - self.n_fft) // self.hop_length
 
-    def frame_features(self, frame: np.ndarray, out: np.ndarray, normalize: bool = True) -> None:
-        """The features of one frame (n_fft samples) into out (num_features,)."""
-        spectrum = np.fft.rfft(frame * self._window)
-        magnitude = np.abs(spectrum)
-        power = magnitude * magnitude if self.power == 2 else magnitude ** self.power
-        mel = self._mel_basis @ power
-        if self.feature == "log_mel":
-            values = np.log(mel + np.float32(self.log_floor))
+    def scratch(self) -> dict:
+        """Work arrays for frame_features (one set per stream: no allocation per frame)."""
+        bins = self.n_fft // 2 + 1
+        return {"windowed": np.empty(self.n_fft, np.float32),
+                "spectrum": np.empty(bins, np.complex64),
+                "power": np.empty(bins, np.float32),
+                "mel": np.empty(self.n_mels, np.float32)}
+
+    def frame_features(self, frame: np.ndarray, out: np.ndarray, scratch: dict,
+                       normalize: bool = True) -> None:
+        """The features of one frame (n_fft samples) into out (num_features,),
+        computed in the arrays of `scratch` (see ``scratch()``)."""
+        windowed, spectrum = scratch["windowed"], scratch["spectrum"]
+        power, mel = scratch["power"], scratch["mel"]
+        np.multiply(frame, self._window, out=windowed)
+        np.fft.rfft(windowed, out=spectrum)
+        np.abs(spectrum, out=power)
+        if self.power == 2:
+            np.multiply(power, power, out=power)
         else:
-            values = np.float32(10) * np.log10(np.maximum(mel, np.float32(1e-10)))
-            if self._dct is not None:
-                values = self._dct @ values
+            np.power(power, np.float32(self.power), out=power)
+        np.matmul(self._mel_basis, power, out=mel)
+        if self.feature == "log_mel":
+            np.add(mel, np.float32(self.log_floor), out=mel)
+            np.log(mel, out=mel)
+        else:
+            np.maximum(mel, np.float32(1e-10), out=mel)
+            np.log10(mel, out=mel)
+            np.multiply(mel, np.float32(10), out=mel)
+        if self._dct is not None:
+            np.matmul(self._dct, mel, out=out)
+        else:
+            out[:] = mel
         if normalize and self._mean is not None:
-            values = (values - self._mean) * self._inverse_std
-        out[:] = values
+            np.subtract(out, self._mean, out=out)
+            np.multiply(out, self._inverse_std, out=out)
 
     def features(self, y: np.ndarray, normalize: bool = True) -> np.ndarray:
         """Features of a whole mono signal, (frames, num_features) float32,
@@ -128,9 +149,10 @@ class FrontEnd:
         y = self._samples(y)
         count = self.num_frames(len(y))
         out = np.empty((count, self.num_features), np.float32)
+        scratch = self.scratch()
         for index in range(count):
             start = index * self.hop_length
-            self.frame_features(y[start:start + self.n_fft], out[index], normalize)
+            self.frame_features(y[start:start + self.n_fft], out[index], scratch, normalize)
         return out
 
     def _samples(self, y) -> np.ndarray:
@@ -180,6 +202,7 @@ class StreamingFeatures:
     def __init__(self, front_end: FrontEnd) -> None:
         self.front_end = front_end
         self._buffer = np.zeros(4 * front_end.n_fft, np.float32)
+        self._scratch = front_end.scratch()
         self._filled = 0          # samples in _buffer not yet consumed
         self.samples_seen = 0
 
@@ -190,7 +213,9 @@ class StreamingFeatures:
 
     def push(self, block) -> np.ndarray:
         """Add samples; return the feature frames completed by them,
-        (new_frames, num_features) float32."""
+        (new_frames, num_features) float32. For float32 blocks that is the
+        only array a call allocates (the sample buffer grows once if a block
+        outgrows it)."""
         block = self.front_end._samples(block)
         front_end = self.front_end
         needed = self._filled + len(block)
@@ -205,7 +230,8 @@ class StreamingFeatures:
         out = np.empty((count, front_end.num_features), np.float32)
         for index in range(count):
             start = index * front_end.hop_length
-            front_end.frame_features(self._buffer[start:start + front_end.n_fft], out[index])
+            front_end.frame_features(self._buffer[start:start + front_end.n_fft], out[index],
+                                     self._scratch)
         if count:
             consumed = count * front_end.hop_length
             remaining = self._filled - consumed
