@@ -1,48 +1,49 @@
-"""Offline predict: LSTM and GRU with I = H = 256, B = 64, T = 200, beside
-PyTorch's nn.LSTM / nn.GRU with the same weights and thread count.
+"""Offline predict on a grid: LSTM and GRU, H in 64, 256, 1024, B in 1, 16,
+64, T = 200, I = H, one layer; fastrnn beside PyTorch (nn.LSTM / nn.GRU,
+inference_mode) and ONNX Runtime (one session), same weights and threads.
 
     python -m pytest bench/test_predict.py --benchmark-only
 """
 
 import numpy as np
 import pytest
-from models import to_fastrnn, torch_module
+from models import onnx_session, random_frames, to_fastrnn, torch_module
+
+from fastrnn.perf.cases import have, step_flops
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+needs_ort = pytest.mark.skipif(not (have("onnxruntime") and have("onnx")),
+                               reason="ONNX Runtime is not installed (pip install onnxruntime onnx)")
 
-SIZE, BATCH, STEPS = 256, 64, 200
-CASES = [(kind, count) for kind in ("lstm", "gru") for count in (1, 2)]
-
-
-def setup(kind):
-    module = torch_module(kind, input_size=SIZE, hidden=SIZE, num_layers=1, head=0)
-    x = torch.randn(BATCH, STEPS, SIZE, generator=torch.Generator().manual_seed(3))
-    return module, to_fastrnn(module), x
+STEPS = 200
+GRID = [(kind, hidden, batch, 1) for kind in ("lstm", "gru") for hidden in (64, 256, 1024)
+        for batch in (1, 16, 64)] + [("lstm", 256, 64, 2), ("gru", 256, 64, 2)]
+ENGINES = ["fastrnn", "torch", pytest.param("onnxruntime", marks=needs_ort)]
 
 
-@pytest.mark.parametrize("kind, count", CASES)
-def test_fastrnn(benchmark, threads, kind, count):
-    module, model, x = setup(kind)
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("kind, hidden, batch, count", GRID)
+def test_predict(benchmark, threads, engine, kind, hidden, batch, count):
+    module = torch_module(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
+    x = random_frames(STEPS, batch=batch, features=hidden).transpose(1, 0, 2).copy()
     threads(count)
     with torch.inference_mode():
-        expected = module(x)[0].numpy()
-    x = x.numpy()
-    assert np.abs(model.predict(x) - expected).max() <= 1e-5
-    benchmark.group = f"predict-{kind}-I{SIZE}-B{BATCH}-T{STEPS}-threads{count}"
-    benchmark.extra_info["engine"] = "fastrnn"
-    benchmark.extra_info["gflops"] = 2 * BATCH * STEPS * (4 if kind == "lstm" else 3) * SIZE * 2 * SIZE / 1e9
-    benchmark.pedantic(model.predict, args=(x,), rounds=7, warmup_rounds=1)
+        expected = module(torch.from_numpy(x))[0].numpy()
+    if engine == "fastrnn":
+        model = to_fastrnn(module)
+        call = lambda: model.predict(x)  # noqa: E731
+    elif engine == "torch":
+        tensor = torch.from_numpy(x)
 
-
-@pytest.mark.parametrize("kind, count", CASES)
-def test_torch(benchmark, threads, kind, count):
-    module, _, x = setup(kind)
-    threads(count)
-    benchmark.group = f"predict-{kind}-I{SIZE}-B{BATCH}-T{STEPS}-threads{count}"
-    benchmark.extra_info["engine"] = "torch"
-
-    def run():
-        with torch.inference_mode():
-            return module(x)
-
-    benchmark.pedantic(run, rounds=7, warmup_rounds=1)
+        def call():
+            with torch.inference_mode():
+                return module(tensor)[0].numpy()
+    else:
+        session = onnx_session(module, batch, count, with_state=False)
+        call = lambda: session.run(None, {"x": x})[0]  # noqa: E731
+    assert np.abs(call() - expected).max() <= 1e-4
+    benchmark.group = f"predict-{kind}-H{hidden}-B{batch}-T{STEPS}-threads{count}"
+    benchmark.extra_info.update(engine=engine, per=batch * STEPS, unit="frame",
+                                gflops=batch * STEPS * step_flops(kind, hidden, hidden) / 1e9)
+    rounds = 3 if hidden == 1024 and batch > 1 else 7
+    benchmark.pedantic(call, rounds=rounds, warmup_rounds=1)

@@ -10,7 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from models import onnx_session, random_frames, to_fastrnn, torch_module, zero_state
+from models import (MODELS, StreamEngines, check_agree, onnx_session, random_frames,
+                    to_fastrnn, torch_module, zero_state)
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 try:
@@ -21,7 +22,6 @@ except ImportError:
 needs_ort = pytest.mark.skipif(not HAVE_ORT, reason="onnxruntime is not installed")
 
 FRAMES_PER_ROUND = 500
-MODELS = {"A": "lstm", "B": "gru"}
 
 
 def p99_us(step, frames):
@@ -34,47 +34,6 @@ def p99_us(step, frames):
     return float(np.percentile(times[100:], 99) / 1000)
 
 
-class Engines:
-    """fastrnn, torch and ORT steppers of one model for `batch` streams, state
-    carried; single: one stream fed (F,) frames, else (batch, F)."""
-
-    def __init__(self, name, batch, threads, single=False):
-        self.module = torch_module(MODELS[name])
-        self.model = to_fastrnn(self.module)
-        self.stream = self.model.stream(batch_size=None if single else batch,
-                                        num_threads=threads)
-        outputs = self.model.output_size
-        self.out = np.empty((outputs,) if single else (batch, outputs), np.float32)
-        self.torch_state = zero_state(self.module, batch)
-        self.batch = batch
-        self.session = onnx_session(self.module, batch, threads) if HAVE_ORT else None
-        self.ort_state = [s.numpy() for s in zero_state(self.module, batch)]
-
-    def fastrnn(self, frame):
-        return self.stream.step(frame, out=self.out)
-
-    def torch(self, frame):
-        with torch.inference_mode():
-            y, *self.torch_state = self.module(torch.from_numpy(frame).reshape(self.batch, 1, -1),
-                                               *self.torch_state)
-        return y.numpy().reshape(self.out.shape)
-
-    def ort(self, frame):
-        feed = {"x": frame.reshape(self.batch, 1, -1), "h": self.ort_state[0]}
-        if len(self.ort_state) == 2:
-            feed["c"] = self.ort_state[1]
-        y, *self.ort_state = self.session.run(None, feed)
-        return y.reshape(self.out.shape)
-
-
-def check_agree(engines, frames):
-    """All engines, state carried, give the same outputs (1e-5) before timing."""
-    outputs = {name: np.stack([getattr(engines, name)(f).copy() for f in frames])
-               for name in (("fastrnn", "torch", "ort") if HAVE_ORT else ("fastrnn", "torch"))}
-    for name, y in outputs.items():
-        assert np.abs(y - outputs["torch"]).max() <= 1e-5, name
-
-
 def run_rounds(step, frames):
     def loop():
         for frame in frames:
@@ -82,17 +41,18 @@ def run_rounds(step, frames):
     return loop
 
 
-ENGINES = ["fastrnn", "torch", pytest.param("ort", marks=needs_ort)]
+ENGINES = ["fastrnn", "torch", pytest.param("onnxruntime", marks=needs_ort)]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", ["A", "B"])
 def test_step_latency(benchmark, threads, engine, name):
     threads(1)
-    engines = Engines(name, 1, 1, single=True)
+    engines = StreamEngines(name, 1, 1, single=True, with_ort=HAVE_ORT).steppers()
     frames = random_frames(FRAMES_PER_ROUND)
-    check_agree(Engines(name, 1, 1, single=True), frames[:50])
-    step = getattr(engines, engine)
+    check_agree(StreamEngines(name, 1, 1, single=True, with_ort=HAVE_ORT).steppers(),
+                frames[:50])
+    step = engines[engine]
     benchmark.group = f"stream-step-model{name}-batch1-threads1"
     benchmark.extra_info.update(engine=engine, per=FRAMES_PER_ROUND, unit="frame",
                                 p99_us=p99_us(step, random_frames(3000, seed=2)))
@@ -136,9 +96,9 @@ MANY = [("A", n, t) for n in (1, 16, 256, 1024) for t in (1, 2)] + [("B", 256, 1
 @pytest.mark.parametrize("name, streams, count", MANY)
 def test_many_streams(benchmark, threads, engine, name, streams, count):
     threads(count)
-    engines = Engines(name, streams, count)
+    engines = StreamEngines(name, streams, count, with_ort=HAVE_ORT).steppers()
     frames = random_frames(20, batch=streams)
-    check_agree(Engines(name, streams, count), frames[:5])
+    check_agree(StreamEngines(name, streams, count, with_ort=HAVE_ORT).steppers(), frames[:5])
     benchmark.group = f"stream-many-model{name}-streams{streams}-threads{count}"
     benchmark.extra_info.update(engine=engine, per=len(frames), unit="step")
-    benchmark.pedantic(run_rounds(getattr(engines, engine), frames), rounds=7, warmup_rounds=1)
+    benchmark.pedantic(run_rounds(engines[engine], frames), rounds=7, warmup_rounds=1)

@@ -4,6 +4,7 @@
     fastrnn run MODEL AUDIO...        a model with a front end on files or folders
     fastrnn convert IN OUT [--from torch|keras|onnx|fastrnn] [--trust-pickle]
     fastrnn info MODEL
+    fastrnn bench [--quick|--full|--tiny] [--out DIR]   beside PyTorch and ONNX Runtime
 
 Exit status: 0 ok, 2 usage error, 1 any other error (one line on stderr;
 ``--debug`` shows the traceback).
@@ -293,6 +294,13 @@ def parser() -> argparse.ArgumentParser:
     info.add_argument("model")
     model_options(info)
     info.set_defaults(run=command_info)
+
+    from .perf import run as perf_run
+
+    bench = commands.add_parser("bench", help="benchmark fastrnn beside PyTorch and ONNX "
+                                              "Runtime; writes JSON, Markdown and plots")
+    perf_run.add_arguments(bench)
+    bench.set_defaults(run=perf_run.run)
     return top
 
 

@@ -1,0 +1,2 @@
+"""fastrnn.perf: the benchmark harness behind ``fastrnn bench`` (and the
+models the pytest-benchmark suites in bench/ share)."""

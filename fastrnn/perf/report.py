@@ -1,0 +1,138 @@
+"""What ``fastrnn bench`` writes: results.json (every figure), results.md (the
+side-by-side table with ratios) and PNG plots."""
+
+import json
+import os
+
+ENGINE_TITLES = {"fastrnn": "fastrnn", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+
+
+def fastrnn_rate(case: dict, peak_gflops: float) -> tuple:
+    """(GFLOP/s, fraction of the single-thread peak) of fastrnn in a case."""
+    engine = case["engines"].get("fastrnn")
+    if not engine or not case["flops"]:
+        return None, None
+    gflops = case["flops"] / (engine["median_us"] * 1e-6) / 1e9
+    return gflops, gflops / peak_gflops
+
+
+def add_rates(results: dict) -> None:
+    """Per case: fastrnn's GFLOP/s, fraction of peak, and peer / fastrnn ratios."""
+    peak = results["peak"]["gflops"]
+    for case in results["cases"]:
+        gflops, fraction = fastrnn_rate(case, peak)
+        case["fastrnn_gflops"], case["fraction_of_peak"] = gflops, fraction
+        base = case["engines"].get("fastrnn")
+        case["ratios"] = {name: engine["median_us"] / base["median_us"]
+                          for name, engine in case["engines"].items()
+                          if base and name != "fastrnn"}
+
+
+def _time(engine: dict | None, case: dict) -> str:
+    if engine is None:
+        return "-"
+    per_item = engine["median_us"] / case["per"]
+    text = f"{per_item:,.2f} us/{case['unit']}" if case["per"] > 1 else f"{per_item:,.2f} us"
+    if case["kind"] == "stream":
+        text += f" (p99 {engine['p99_us']:,.2f})"
+    return text
+
+
+def markdown(results: dict) -> str:
+    machine = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, fastrnn ISA "
+             f"{machine['isa']}; {versions}. Single-thread float32 peak (NumPy sgemm): "
+             f"{results['peak']['gflops']:.1f} GFLOP/s. Profile: {results['profile']}.",
+             "",
+             "Medians per frame (streams: per stream per step; train: per step); ratio = "
+             "peer time / fastrnn time (> 1: fastrnn is faster).",
+             "",
+             "| case | fastrnn | PyTorch | ONNX Runtime | PyTorch / fastrnn | "
+             "ONNX Runtime / fastrnn | fastrnn GFLOP/s (of peak) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for case in results["cases"]:
+        engines, ratios = case["engines"], case.get("ratios", {})
+        cells = [case["group"]]
+        cells += [_time(engines.get(name), case) if name in engines
+                  else ("skipped" if name in case["skipped"] else "-")
+                  for name in ("fastrnn", "torch", "onnxruntime")]
+        cells += [f"x{ratios[name]:.2f}" if name in ratios else "-"
+                  for name in ("torch", "onnxruntime")]
+        rate = case.get("fastrnn_gflops")
+        cells.append(f"{rate:.1f} ({case['fraction_of_peak']:.0%})" if rate else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    reasons = sorted({f"{ENGINE_TITLES.get(n, n)}: {why}" for case in results["cases"]
+                      for n, why in case["skipped"].items()})
+    if reasons:
+        lines += ["", "Skipped: " + "; ".join(reasons) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def plots(results: dict, directory: str) -> list:
+    """PNG plots (matplotlib, Agg): latency per frame vs hidden size, throughput
+    vs batch, per-stream cost vs number of streams. Returns the files written."""
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError("plots need matplotlib: pip install matplotlib") from error
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as pyplot
+
+    written = []
+    predict = [c for c in results["cases"] if c["kind"] == "predict" and c["engines"]]
+    streams = [c for c in results["cases"] if c["kind"] == "streams" and c["engines"]]
+    figures = [
+        ("latency_vs_hidden.png", "Latency per frame vs hidden size (predict, batch 1)",
+         "hidden size", "us per frame",
+         [c for c in predict if c["params"]["batch"] == 1], "hidden",
+         lambda c, e: e["median_us"] / c["per"], True),
+        ("throughput_vs_batch.png", "Throughput vs batch (predict)", "batch",
+         "frames per second", predict, "batch",
+         lambda c, e: c["per"] / (e["median_us"] * 1e-6), False),
+        ("streams_vs_cost.png", "Per-stream cost vs number of streams (model A, one step)",
+         "streams", "us per stream per step", streams, "streams",
+         lambda c, e: e["median_us"] / c["per"], True),
+    ]
+    for filename, title, xlabel, ylabel, selected, key, value, log_y in figures:
+        if not selected:
+            continue
+        figure, axes = pyplot.subplots(figsize=(7, 4.5))
+        series = {}
+        for case in selected:
+            label_extra = ""
+            if key != "hidden" and "hidden" in case["params"]:
+                label_extra = f" {case['params']['cell'].upper()} H={case['params']['hidden']}"
+            elif "cell" in case["params"]:
+                label_extra = f" {case['params']['cell'].upper()}"
+            for name, engine in case["engines"].items():
+                line = series.setdefault(ENGINE_TITLES.get(name, name) + label_extra, [])
+                line.append((case["params"][key], value(case, engine)))
+        for label, points in sorted(series.items()):
+            points.sort()
+            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        axes.set_xscale("log", base=2)
+        if log_y:
+            axes.set_yscale("log")
+        axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=7)
+        figure.tight_layout()
+        path = os.path.join(directory, filename)
+        figure.savefig(path, dpi=110)
+        pyplot.close(figure)
+        written.append(path)
+    return written
+
+
+def write(results: dict, directory: str, with_plots: bool = True) -> list:
+    os.makedirs(directory, exist_ok=True)
+    add_rates(results)
+    files = [os.path.join(directory, "results.json"), os.path.join(directory, "results.md")]
+    with open(files[0], "w") as file:
+        json.dump(results, file, indent=1)
+    with open(files[1], "w") as file:
+        file.write(markdown(results))
+    if with_plots:
+        files += plots(results, directory)
+    return files
