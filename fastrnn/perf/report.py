@@ -69,9 +69,14 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+ENGINE_COLORS = {"fastrnn": "tab:green", "torch": "tab:orange", "onnxruntime": "tab:blue"}
+
+
 def plots(results: dict, directory: str) -> list:
-    """PNG plots (matplotlib, Agg): latency per frame vs hidden size, throughput
-    vs batch, per-stream cost vs number of streams. Returns the files written."""
+    """PNG plots (matplotlib, Agg), one panel per cell type (and hidden size),
+    one line per engine: latency per frame vs hidden size (predict, batch 1),
+    throughput vs batch (predict), per-stream cost vs number of streams.
+    Returns the files written."""
     try:
         import matplotlib
     except ImportError as error:
@@ -79,47 +84,46 @@ def plots(results: dict, directory: str) -> list:
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 
-    written = []
     predict = [c for c in results["cases"] if c["kind"] == "predict" and c["engines"]]
     streams = [c for c in results["cases"] if c["kind"] == "streams" and c["engines"]]
     figures = [
-        ("latency_vs_hidden.png", "Latency per frame vs hidden size (predict, batch 1)",
-         "hidden size", "us per frame",
-         [c for c in predict if c["params"]["batch"] == 1], "hidden",
-         lambda c, e: e["median_us"] / c["per"], True),
-        ("throughput_vs_batch.png", "Throughput vs batch (predict)", "batch",
+        ("latency_vs_hidden.png", "Latency per frame vs hidden size (predict, batch 1, T 200)",
+         "hidden size", "us per frame", [c for c in predict if c["params"]["batch"] == 1],
+         "hidden", lambda c: c["params"]["cell"].upper(),
+         lambda c, e: e["median_us"] / c["per"]),
+        ("throughput_vs_batch.png", "Throughput vs batch (predict, T 200)", "batch",
          "frames per second", predict, "batch",
-         lambda c, e: c["per"] / (e["median_us"] * 1e-6), False),
+         lambda c: f"{c['params']['cell'].upper()} H={c['params']['hidden']}",
+         lambda c, e: c["per"] / (e["median_us"] * 1e-6)),
         ("streams_vs_cost.png", "Per-stream cost vs number of streams (model A, one step)",
-         "streams", "us per stream per step", streams, "streams",
-         lambda c, e: e["median_us"] / c["per"], True),
+         "streams", "us per stream per step", streams, "streams", lambda c: "model A",
+         lambda c, e: e["median_us"] / c["per"]),
     ]
-    for filename, title, xlabel, ylabel, selected, key, value, log_y in figures:
-        if not selected:
-            continue
-        figure, axes = pyplot.subplots(figsize=(7, 4.5))
-        series = {}
+    written = []
+    for filename, title, xlabel, ylabel, selected, key, panel_of, value in figures:
+        panels = {}
         for case in selected:
-            label_extra = ""
-            if key != "hidden" and "hidden" in case["params"]:
-                label_extra = f" {case['params']['cell'].upper()} H={case['params']['hidden']}"
-            elif "cell" in case["params"]:
-                label_extra = f" {case['params']['cell'].upper()}"
+            lines = panels.setdefault(panel_of(case), {})
             for name, engine in case["engines"].items():
-                line = series.setdefault(ENGINE_TITLES.get(name, name) + label_extra, [])
-                line.append((case["params"][key], value(case, engine)))
-        for label, points in sorted(series.items()):
-            points.sort()
-            axes.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-        axes.set_xscale("log", base=2)
-        if log_y:
+                lines.setdefault(name, []).append((case["params"][key], value(case, engine)))
+        if not panels:
+            continue
+        figure, axes_list = pyplot.subplots(1, len(panels), figsize=(4 * len(panels) + 1, 4),
+                                            squeeze=False)
+        for axes, (panel, lines) in zip(axes_list[0], sorted(panels.items())):
+            for name, points in sorted(lines.items()):
+                points.sort()
+                axes.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                          color=ENGINE_COLORS.get(name), label=ENGINE_TITLES.get(name, name))
+            axes.set_xscale("log", base=2)
             axes.set_yscale("log")
-        axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize=7)
+            axes.set(title=panel, xlabel=xlabel, ylabel=ylabel)
+            axes.grid(True, which="both", alpha=0.3)
+            axes.legend(fontsize=8)
+        figure.suptitle(title)
         figure.tight_layout()
         path = os.path.join(directory, filename)
-        figure.savefig(path, dpi=110)
+        figure.savefig(path, dpi=100)
         pyplot.close(figure)
         written.append(path)
     return written
