@@ -6,7 +6,7 @@ import pytest
 
 import fastrnn
 from conftest import TOLERANCE, assert_close
-from fastrnn.train import (GRU, LSTM, Adam, Bidirectional, Dense, Dropout, EarlyStopping,
+from fastrnn.train import (GRU, LSTM, Adam, BinaryCrossentropy, Bidirectional, Dense, Dropout, EarlyStopping,
                            ModelCheckpoint, Sequential, SimpleRNN, to_categorical,
                            train_test_split)
 
@@ -174,6 +174,27 @@ def test_class_weight_changes_the_loss(rng):
     plain, _ = model.gradients(x, labels)
     doubled, _ = model.gradients(x, labels, class_weight={0: 2.0, 1: 2.0})
     assert doubled == pytest.approx(2 * plain, rel=1e-6)
+
+
+@pytest.mark.parametrize("activation, loss", [
+    ("sigmoid", "binary_crossentropy"),                       # taken on the logits
+    ("linear", BinaryCrossentropy(from_logits=True)),
+    ("softmax", "categorical_crossentropy")])
+def test_reported_accuracy_equals_predictions(activation, loss, rng):
+    x, labels = sum_sign_task(rng, count=40)
+    outputs = 2 if activation == "softmax" else 1
+    y = to_categorical(labels, 2) if outputs == 2 else labels[:, None].astype(np.float32)
+    model = Sequential([GRU(4), Dense(outputs, activation=activation)], seed=0)
+    model.compile(loss=loss, metrics=["accuracy"])
+    model.fit(x, y, epochs=3, verbose=0)
+    predicted = model.predict(x)
+    if outputs == 2:
+        right = predicted.argmax(axis=1) == labels
+    else:
+        right = (predicted[:, 0] > (0.5 if activation == "sigmoid" else 0.0)) == labels
+    assert model.evaluate(x, y, return_dict=True)["accuracy"] == pytest.approx(right.mean())
+    logs = model.train_on_batch(x[:8], y[:8], sample_weight=[1.0] * 8)
+    assert set(logs) == {"loss", "accuracy"}
 
 
 def test_helpers():

@@ -182,7 +182,6 @@ class Sequential:
         times sample weights, times class weights; None if all are 1."""
         weights = None if mask is None else mask.astype(self.dtype)
         if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=self.dtype)
             weights = sample_weight if weights is None else weights * sample_weight
         if class_weight:
             labels = self._labels(targets)
@@ -200,10 +199,10 @@ class Sequential:
             return np.round(targets[..., 0]).astype(np.int64)
         return targets.argmax(axis=-1)
 
-    def _correct(self, outputs, targets) -> np.ndarray:
-        """Per entry: 1.0 where the prediction is right."""
+    def _correct(self, outputs, targets, logits: bool) -> np.ndarray:
+        """Per entry: 1.0 where the prediction (probabilities, or logits) is right."""
         if isinstance(self.loss, losses_module.BinaryCrossentropy):
-            threshold = 0.0 if self.loss.from_logits else 0.5
+            threshold = 0.0 if logits else 0.5
             return np.mean((outputs > threshold) == (targets > 0.5), axis=-1)
         return (outputs.argmax(axis=-1) == self._labels(targets)).astype(np.float64)
 
@@ -216,7 +215,8 @@ class Sequential:
         inputs = Inputs(x, lengths, self.dtype)
         self._ensure_built(inputs)
         y = self._targets(y, inputs)
-        totals = self._step(inputs, y, np.arange(inputs.count), sample_weight, class_weight,
+        totals = self._step(inputs, y, np.arange(inputs.count),
+                            self._sample_weights(sample_weight, inputs.count), class_weight,
                             training=True)
         return self._logs(totals)
 
@@ -230,12 +230,20 @@ class Sequential:
         inputs = Inputs(x, lengths, self.dtype)
         self._ensure_built(inputs)
         y = self._targets(y, inputs)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=self.dtype)
-        totals = self._step(inputs, y, np.arange(inputs.count), sample_weight, class_weight,
+        totals = self._step(inputs, y, np.arange(inputs.count),
+                            self._sample_weights(sample_weight, inputs.count), class_weight,
                             training=training, apply=False)
         grads = [layer.grads[name].copy() for layer in self.layers for name in layer.params]
         return totals[0] / max(totals[2], 1), grads
+
+    def _sample_weights(self, sample_weight, count: int):
+        if sample_weight is None:
+            return None
+        sample_weight = np.asarray(sample_weight, dtype=self.dtype)
+        if sample_weight.shape != (count,):
+            raise ValueError(f"sample_weight: expected shape ({count},), got "
+                             f"{sample_weight.shape}")
+        return sample_weight
 
     def _targets(self, y, inputs: Inputs):
         if len(y) != inputs.count:
@@ -266,7 +274,10 @@ class Sequential:
             self.optimizer.apply(self.trainable_params, grads)
         correct = 0.0
         if self.metrics:
-            hits = self._correct(self.layers[-1].z if self._logit_loss() else outputs, targets)
+            if self._logit_loss():
+                hits = self._correct(self.layers[-1].z, targets, logits=True)
+            else:
+                hits = self._correct(outputs, targets, logits=self.loss.from_logits)
             correct = float(hits.sum() if entry_mask is None else (hits * entry_mask).sum())
         return np.array([total, correct, count], dtype=np.float64)
 
@@ -307,11 +318,7 @@ class Sequential:
         inputs = Inputs(x, lengths, self.dtype)
         self._ensure_built(inputs)
         y = self._targets(y, inputs)
-        if sample_weight is not None:
-            sample_weight = np.asarray(sample_weight, dtype=self.dtype)
-            if sample_weight.shape != (inputs.count,):
-                raise ValueError(f"sample_weight: expected shape ({inputs.count},), got "
-                                 f"{sample_weight.shape}")
+        sample_weight = self._sample_weights(sample_weight, inputs.count)
         train_indices = np.arange(inputs.count)
         validation = None
         if validation_data is not None:
