@@ -231,10 +231,13 @@ def command_demo(args) -> int:
 
     data = bundled_data()
     model = fastrnn.load(data / "digits.fastrnn")
-    print(f"fastrnn demo: the bundled spoken-digit model ({model.metadata.get('trained_by', '')}"
-          f"; test accuracy {model.metadata.get('test_accuracy', float('nan')):.1%}), "
-          f"streaming each recording in {args.block_ms:g} ms blocks as a sound card would.\n"
-          "Recordings: Free Spoken Digit Dataset, CC BY-SA 4.0.")
+    if not args.json:
+        trained_by = model.metadata.get("trained_by", "")
+        accuracy = model.metadata.get("test_accuracy", float("nan"))
+        print(f"fastrnn demo: the bundled spoken-digit model ({trained_by}; test accuracy "
+              f"{accuracy:.1%}), "
+              f"streaming each recording in {args.block_ms:g} ms blocks as a sound card "
+              "would.\nRecordings: Free Spoken Digit Dataset, CC BY-SA 4.0.")
     return stream_files(model, audio_files([data]), args, progress=False)
 
 

@@ -35,6 +35,9 @@ def test_demo_classifies_the_bundled_recordings():
         assert "per-frame latency median" in rest and "real-time factor" in rest
     assert "accuracy: 3/3" in result.stdout
     assert "CC BY-SA 4.0" in result.stdout
+    as_json = fastrnn_command("demo", "--json")
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout)["accuracy"] == 1.0
 
 
 @pytest.fixture
