@@ -71,9 +71,11 @@ typedef void (*fr_step_fn)(const void *ctx, int phase, int t, int row_begin, int
 
 /*
  * Run `steps` steps. Threads split the batch when there are enough row tiles
- * (no synchronisation at all: each sequence is independent); otherwise they
- * split the panels of each step, with a barrier after every phase, when a
- * step is large enough to pay for it; otherwise the run is serial.
+ * (no synchronisation at all: each sequence is independent), unless that
+ * leaves them unbalanced (3 tiles on 2 threads: one does two) and splitting
+ * the panels of each step instead gives the busiest thread at least a
+ * quarter less work; the panel split puts a barrier after every phase, so a
+ * step must be large enough to pay for it. Otherwise the run is serial.
  */
 static inline void fr_run_recurrence(int batch, int steps, int panels, int phases,
                                      double macs_per_row_step, fr_step_fn step,
@@ -81,10 +83,14 @@ static inline void fr_run_recurrence(int batch, int steps, int panels, int phase
 {
     double macs_per_step = macs_per_row_step * batch;
     int row_tiles = (batch + tile_rows - 1) / tile_rows;
+    /* Tile x panel units of the busiest thread under each split. */
+    long long row_split_work = (long long)((row_tiles + num_threads - 1) / num_threads) * panels;
+    long long panel_split_work = (long long)((panels + num_threads - 1) / num_threads) * row_tiles;
+    int panels_pay = num_threads > 1 && panels >= 2 && macs_per_step >= FR_PARALLEL_MIN_WORK;
     int split_rows = num_threads > 1 && row_tiles >= num_threads
-                     && macs_per_step * steps >= FR_PARALLEL_MIN_WORK;
-    int split_panels = !split_rows && num_threads > 1 && panels >= 2
-                       && macs_per_step >= FR_PARALLEL_MIN_WORK;
+                     && macs_per_step * steps >= FR_PARALLEL_MIN_WORK
+                     && !(panels_pay && 4 * panel_split_work <= 3 * row_split_work);
+    int split_panels = !split_rows && panels_pay;
 
     if (split_rows) {
 #pragma omp parallel num_threads(num_threads)
