@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import fastrnn
-from conftest import TOLERANCE, assert_close
-from fastrnn.train import (GRU, LSTM, Adam, BinaryCrossentropy, Bidirectional, Dense, Dropout, EarlyStopping,
-                           ModelCheckpoint, Sequential, SimpleRNN, to_categorical,
+from conftest import assert_close
+from fastrnn.train import (GRU, LSTM, Adam, Bidirectional, BinaryCrossentropy, Dense, Dropout,
+                           EarlyStopping, ModelCheckpoint, Sequential, SimpleRNN, to_categorical,
                            train_test_split)
 
 
