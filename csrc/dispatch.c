@@ -96,6 +96,33 @@ fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float 
     return FR_OK;
 }
 
+fr_status fr_gru_train_forward(fr_isa isa, int batch, int hidden, float *gates,
+                               const float *hidden_proj, const float *h_prev, float *h,
+                               float *out, const uint8_t *mask)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
+    if (kernels == NULL) return FR_ERR_ISA;
+    if (batch < 1 || hidden < 1 || !gates || !hidden_proj || !h_prev || !h || !out)
+        return FR_ERR_ARG;
+    kernels->gru_train_forward(batch, hidden, gates, hidden_proj, h_prev, h, out, mask);
+    return FR_OK;
+}
+
+fr_status fr_gru_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
+                                const float *hidden_proj, const float *h_prev, const float *dh,
+                                const float *d_out, float *da, float *d_hidden,
+                                float *dh_direct, const uint8_t *mask)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
+    if (kernels == NULL) return FR_ERR_ISA;
+    if (batch < 1 || hidden < 1 || !gates || !hidden_proj || !h_prev || !dh || !da
+        || !d_hidden || !dh_direct)
+        return FR_ERR_ARG;
+    kernels->gru_train_backward(batch, hidden, gates, hidden_proj, h_prev, dh, d_out, da,
+                                d_hidden, dh_direct, mask);
+    return FR_OK;
+}
+
 const char *fr_build_compiler(void)
 {
 #if defined(__clang__)

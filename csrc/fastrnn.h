@@ -77,7 +77,7 @@ const char *fr_isa_name(fr_isa isa);
  * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
 fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n);
 
-/* --- training (the pointwise part of an LSTM step; see csrc/train.c) ----- */
+/* --- training (the pointwise part of an LSTM/GRU step; csrc/train.c) ---- */
 
 /* Gates (batch, 4 * hidden) i, f, g, o pre-activations in, gate values out;
  * states (batch, hidden); mask (batch) or NULL. FR_ERR_ARG for a size < 1 or
@@ -89,6 +89,15 @@ fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
 fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
                                  const float *c_prev, const float *tanh_c, const float *dh,
                                  const float *d_out, float *dc, float *da, const uint8_t *mask);
+/* GRU with reset_after: gates (batch, 3 * hidden) r, z, n input projections
+ * in, gate values out; hidden_proj (batch, 3 * hidden) = W_hh h_prev + b_hh. */
+fr_status fr_gru_train_forward(fr_isa isa, int batch, int hidden, float *gates,
+                               const float *hidden_proj, const float *h_prev, float *h,
+                               float *out, const uint8_t *mask);
+fr_status fr_gru_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
+                                const float *hidden_proj, const float *h_prev, const float *dh,
+                                const float *d_out, float *da, float *d_hidden,
+                                float *dh_direct, const uint8_t *mask);
 
 /* --- models -------------------------------------------------------------- */
 

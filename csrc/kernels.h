@@ -60,6 +60,12 @@ typedef struct fr_kernels {
     void (*lstm_train_backward)(int batch, int hidden, const float *gates, const float *c_prev,
                                 const float *tanh_c, const float *dh, const float *d_out,
                                 float *dc, float *da, const uint8_t *mask);
+    void (*gru_train_forward)(int batch, int hidden, float *gates, const float *hidden_proj,
+                              const float *h_prev, float *h, float *out, const uint8_t *mask);
+    void (*gru_train_backward)(int batch, int hidden, const float *gates,
+                               const float *hidden_proj, const float *h_prev, const float *dh,
+                               const float *d_out, float *da, float *d_hidden,
+                               float *dh_direct, const uint8_t *mask);
 } fr_kernels;
 
 extern const fr_kernels fr_kernels_generic;
@@ -103,6 +109,13 @@ void FR_SUFFIX(fr_lstm_train_backward)(int batch, int hidden, const float *gates
                                        const float *c_prev, const float *tanh_c,
                                        const float *dh, const float *d_out, float *dc,
                                        float *da, const uint8_t *mask);
+void FR_SUFFIX(fr_gru_train_forward)(int batch, int hidden, float *gates, const float *hidden_proj,
+                                     const float *h_prev, float *h, float *out,
+                                     const uint8_t *mask);
+void FR_SUFFIX(fr_gru_train_backward)(int batch, int hidden, const float *gates,
+                                      const float *hidden_proj, const float *h_prev,
+                                      const float *dh, const float *d_out, float *da,
+                                      float *d_hidden, float *dh_direct, const uint8_t *mask);
 #endif
 
 #endif

@@ -42,6 +42,13 @@ cdef extern from "fastrnn.h" nogil:
                                      const float *c_prev, const float *tanh_c, const float *dh,
                                      const float *d_out, float *dc, float *da,
                                      const unsigned char *mask)
+    fr_status fr_gru_train_forward(fr_isa isa, int batch, int hidden, float *gates,
+                                   const float *hidden_proj, const float *h_prev, float *h,
+                                   float *out, const unsigned char *mask)
+    fr_status fr_gru_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
+                                    const float *hidden_proj, const float *h_prev,
+                                    const float *dh, const float *d_out, float *da,
+                                    float *d_hidden, float *dh_direct, const unsigned char *mask)
 
     fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
     void fr_model_destroy(fr_model *model)
@@ -177,6 +184,16 @@ cdef const unsigned char *_mask(object mask, Py_ssize_t rows) except? NULL:
     return <const unsigned char *>cnp.PyArray_DATA(array)
 
 
+cdef Py_ssize_t _gate_rows(cnp.ndarray gates, int gate_count) except -1:
+    """The batch of a (B, gate_count * H) gates array, checked (H from its width)."""
+    if (gates.ndim != 2 or gates.shape[0] < 1 or gates.shape[1] < gate_count
+            or gates.shape[1] % gate_count or gates.shape[0] > _INT_MAX
+            or gates.shape[1] > _INT_MAX):
+        raise ValueError(f"gates: expected shape (B, {gate_count} * H) with B, H >= 1, got "
+                         f"{(<object>gates).shape}")
+    return gates.shape[0]
+
+
 def lstm_train_forward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray h_prev,
                        cnp.ndarray c, cnp.ndarray tanh_c, cnp.ndarray h, cnp.ndarray out,
                        mask=None):
@@ -184,11 +201,8 @@ def lstm_train_forward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarr
     gates (B, 4H) pre-activations -> gate values, in place; c, tanh_c, h, out
     (B, H) written; mask (B,) bool or None."""
     cdef fr_isa code = _isa_code(isa)
-    cdef Py_ssize_t batch = gates.shape[0] if gates.ndim == 2 else 0
-    cdef Py_ssize_t hidden = gates.shape[1] // 4 if gates.ndim == 2 else 0
-    if batch < 1 or hidden < 1 or batch > _INT_MAX or 4 * hidden > _INT_MAX:
-        raise ValueError(f"gates: expected shape (B, 4 * H) with B, H >= 1, got "
-                         f"{(<object>gates).shape}")
+    cdef Py_ssize_t batch = _gate_rows(gates, 4)
+    cdef Py_ssize_t hidden = gates.shape[1] // 4
     cdef float *g = _rows(gates, "gates", batch, 4 * hidden, True)
     cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
     cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
@@ -208,11 +222,8 @@ def lstm_train_backward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndar
     """The pointwise part of one LSTM training step backward (csrc/train.c):
     da (B, 4H) written, dc (B, H) updated in place; d_out (B, H) or None."""
     cdef fr_isa code = _isa_code(isa)
-    cdef Py_ssize_t batch = gates.shape[0] if gates.ndim == 2 else 0
-    cdef Py_ssize_t hidden = gates.shape[1] // 4 if gates.ndim == 2 else 0
-    if batch < 1 or hidden < 1 or batch > _INT_MAX or 4 * hidden > _INT_MAX:
-        raise ValueError(f"gates: expected shape (B, 4 * H) with B, H >= 1, got "
-                         f"{(<object>gates).shape}")
+    cdef Py_ssize_t batch = _gate_rows(gates, 4)
+    cdef Py_ssize_t hidden = gates.shape[1] // 4
     cdef const float *g = _rows(gates, "gates", batch, 4 * hidden)
     cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
     cdef const float *tc = _rows(tanh_c, "tanh_c", batch, hidden)
@@ -226,6 +237,50 @@ def lstm_train_backward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndar
         status = fr_lstm_train_backward(code, <int>batch, <int>hidden, g, cp, tc, dhp, dop, dcp,
                                         dap, m)
     _check(status, "lstm_train_backward")
+
+
+def gru_train_forward(str isa, cnp.ndarray gates, cnp.ndarray hidden_proj, cnp.ndarray h_prev,
+                      cnp.ndarray h, cnp.ndarray out, mask=None):
+    """The pointwise part of one GRU (reset_after) training step forward
+    (csrc/train.c): gates (B, 3H) input projections -> r, z, n, in place;
+    hidden_proj (B, 3H) = W_hh h_prev + b_hh; h, out (B, H) written."""
+    cdef fr_isa code = _isa_code(isa)
+    cdef Py_ssize_t batch = _gate_rows(gates, 3)
+    cdef Py_ssize_t hidden = gates.shape[1] // 3
+    cdef float *g = _rows(gates, "gates", batch, 3 * hidden, True)
+    cdef const float *p = _rows(hidden_proj, "hidden_proj", batch, 3 * hidden)
+    cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
+    cdef float *hn = _rows(h, "h", batch, hidden, True)
+    cdef float *o = _rows(out, "out", batch, hidden, True)
+    cdef const unsigned char *m = _mask(mask, batch)
+    cdef fr_status status
+    with nogil:
+        status = fr_gru_train_forward(code, <int>batch, <int>hidden, g, p, hp, hn, o, m)
+    _check(status, "gru_train_forward")
+
+
+def gru_train_backward(str isa, cnp.ndarray gates, cnp.ndarray hidden_proj, cnp.ndarray h_prev,
+                       cnp.ndarray dh, d_out, cnp.ndarray da, cnp.ndarray d_hidden,
+                       cnp.ndarray dh_direct, mask=None):
+    """The pointwise part of one GRU (reset_after) training step backward
+    (csrc/train.c): da, d_hidden (B, 3H) and dh_direct (B, H) written."""
+    cdef fr_isa code = _isa_code(isa)
+    cdef Py_ssize_t batch = _gate_rows(gates, 3)
+    cdef Py_ssize_t hidden = gates.shape[1] // 3
+    cdef const float *g = _rows(gates, "gates", batch, 3 * hidden)
+    cdef const float *p = _rows(hidden_proj, "hidden_proj", batch, 3 * hidden)
+    cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
+    cdef const float *dhp = _rows(dh, "dh", batch, hidden)
+    cdef const float *dop = NULL if d_out is None else _rows(d_out, "d_out", batch, hidden)
+    cdef float *dap = _rows(da, "da", batch, 3 * hidden, True)
+    cdef float *dhid = _rows(d_hidden, "d_hidden", batch, 3 * hidden, True)
+    cdef float *direct = _rows(dh_direct, "dh_direct", batch, hidden, True)
+    cdef const unsigned char *m = _mask(mask, batch)
+    cdef fr_status status
+    with nogil:
+        status = fr_gru_train_backward(code, <int>batch, <int>hidden, g, p, hp, dhp, dop, dap,
+                                       dhid, direct, m)
+    _check(status, "gru_train_backward")
 
 
 cdef const float *_optional(const float[::1] bias, Py_ssize_t expected, str name) except? NULL:

@@ -1,5 +1,6 @@
-"""csrc/train.c (the float32 pointwise LSTM step the trainer runs) against
-the NumPy float64 definition in fastrnn/train/lstm.py, every instruction set.
+"""csrc/train.c (the float32 pointwise LSTM and GRU steps the trainer runs)
+against the NumPy float64 definitions in fastrnn/train/lstm.py and gru.py,
+every instruction set.
 
 Bound: the "float32" entry of the tolerance table. Inputs are O(1), the
 kernel's sigmoid/tanh are within 2e-7 of float64 and each output is a few
@@ -11,7 +12,7 @@ import pytest
 
 from conftest import ISAS, assert_close
 from fastrnn import _engine
-from fastrnn.train import lstm
+from fastrnn.train import gru, lstm
 
 
 def step_inputs(rng, batch, hidden, masked):
@@ -47,6 +48,38 @@ def test_forward_and_backward_steps_equal_the_numpy_definition(isa, batch, hidde
     assert_close(dc32, dc, "float32", "dc")
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["all_real", "masked"])
+@pytest.mark.parametrize("batch, hidden", [(1, 1), (3, 7), (5, 16), (4, 33), (2, 100)])
+@pytest.mark.parametrize("isa", ISAS)
+def test_gru_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
+    gates = rng.standard_normal((batch, 3 * hidden)) * 3
+    hidden_proj = rng.standard_normal((batch, 3 * hidden)) * 2
+    h_prev, dh, d_out = (rng.standard_normal((batch, hidden)) for _ in range(3))
+    mask = rng.random(batch) > 0.4 if masked else None
+
+    def f32(array):
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    gates32 = f32(gates)
+    h32, out32 = np.empty((batch, hidden), np.float32), np.empty((batch, hidden), np.float32)
+    _engine.gru_train_forward(isa, gates32, f32(hidden_proj), f32(h_prev), h32, out32, mask)
+    h, out = np.empty((batch, hidden)), np.empty((batch, hidden))
+    gru.forward_step(gates, hidden_proj, h_prev, h, out, mask)
+    for name, got, want in (("gates", gates32, gates), ("h", h32, h), ("out", out32, out)):
+        assert_close(got, want, "float32", name)
+
+    da32, d_hidden32 = (np.empty((batch, 3 * hidden), np.float32) for _ in range(2))
+    direct32 = np.empty((batch, hidden), np.float32)
+    _engine.gru_train_backward(isa, f32(gates), f32(hidden_proj), f32(h_prev), f32(dh),
+                               f32(d_out), da32, d_hidden32, direct32, mask)
+    da, d_hidden = np.empty((batch, 3 * hidden)), np.empty((batch, 3 * hidden))
+    direct = np.empty((batch, hidden))
+    gru.backward_step(gates, hidden_proj, h_prev, dh, d_out, da, d_hidden, direct, mask)
+    for name, got, want in (("da", da32, da), ("d_hidden", d_hidden32, d_hidden),
+                            ("dh_direct", direct32, direct)):
+        assert_close(got, want, "float32", name)
+
+
 def test_sizes_and_types_are_checked_before_the_kernel_runs():
     gates = np.zeros((2, 8), np.float32)
     state = np.zeros((2, 2), np.float32)
@@ -65,6 +98,11 @@ def test_sizes_and_types_are_checked_before_the_kernel_runs():
     with pytest.raises(ValueError, match=r"gates: expected shape \(B, 4 \* H\)"):
         _engine.lstm_train_backward(isa, np.zeros((2, 3), np.float32), state, state, state,
                                     None, state, gates)
+    with pytest.raises(ValueError, match=r"gates: expected shape \(B, 3 \* H\)"):
+        _engine.gru_train_forward(isa, np.zeros((2, 4), np.float32), gates, state, state, state)
+    with pytest.raises(ValueError, match=r"hidden_proj: expected .* shape \(2, 6\), got "
+                                         r"float32 \(2, 8\)"):
+        _engine.gru_train_forward(isa, np.zeros((2, 6), np.float32), gates, state, state, state)
     with pytest.raises(ValueError, match="da: expected a writable array"):
         readonly = np.zeros((2, 8), np.float32)
         readonly.flags.writeable = False

@@ -6,14 +6,12 @@
     h_t = o * tanh(c_t)
 """
 
-from functools import partial
-
 import numpy as np
 
-from .. import _engine, runtime
+from .. import _engine
 from .. import layers as engine_layers
 from .activations import sigmoid
-from .recurrent import Recurrent
+from .recurrent import Recurrent, pointwise_steps
 
 
 class LSTM(Recurrent):
@@ -37,7 +35,7 @@ class LSTM(Recurrent):
     def _recurrence(self, xp, mask):
         H = self.units
         steps, batch, _ = xp.shape
-        forward_step, _ = _pointwise_steps(xp.dtype)
+        forward, _ = pointwise_steps(xp.dtype, STEPS, ENGINE_STEPS)
         recurrent_t = np.ascontiguousarray(self.params["weight_hh"].T)
         self.h_states = h_states = np.zeros((steps + 1, batch, H), xp.dtype)
         self.c_states = c_states = np.zeros_like(h_states)
@@ -46,23 +44,23 @@ class LSTM(Recurrent):
         for t in range(steps):
             a = xp[t]
             a += h_states[t] @ recurrent_t
-            forward_step(a, c_states[t], h_states[t], c_states[t + 1], self.tanh_c[t],
-                         h_states[t + 1], outputs[t], None if mask is None else mask[t])
+            forward(a, c_states[t], h_states[t], c_states[t + 1], self.tanh_c[t],
+                    h_states[t + 1], outputs[t], None if mask is None else mask[t])
         self.gate_values = xp
         return outputs, h_states[steps]
 
     def _recurrence_backward(self, d_outputs, d_last):
         gates, mask = self.gate_values, self.mask
         steps, batch, _ = gates.shape
-        _, backward_step = _pointwise_steps(gates.dtype)
+        _, backward = pointwise_steps(gates.dtype, STEPS, ENGINE_STEPS)
         weight_hh = self.params["weight_hh"]
         dxp = np.empty_like(gates)
         dh = self._d_state(d_last, batch, gates.dtype)
         dc = np.zeros_like(dh)
         for t in reversed(range(steps)):
             mask_t = None if mask is None else mask[t]
-            backward_step(gates[t], self.c_states[t], self.tanh_c[t], dh,
-                          None if d_outputs is None else d_outputs[t], dc, dxp[t], mask_t)
+            backward(gates[t], self.c_states[t], self.tanh_c[t], dh,
+                     None if d_outputs is None else d_outputs[t], dc, dxp[t], mask_t)
             dh_prev = dxp[t] @ weight_hh
             if mask_t is not None:
                 np.copyto(dh_prev, dh, where=~mask_t[:, np.newaxis])
@@ -117,9 +115,5 @@ def backward_step(gates, c_prev, tanh_c, dh, d_out, dc, da, mask) -> None:
     dc[:] = dc_new
 
 
-def _pointwise_steps(dtype):
-    """(forward_step, backward_step): the C kernels for float32, NumPy's for float64."""
-    if dtype != np.float32:
-        return forward_step, backward_step
-    isa = runtime.default_isa()
-    return (partial(_engine.lstm_train_forward, isa), partial(_engine.lstm_train_backward, isa))
+STEPS = (forward_step, backward_step)
+ENGINE_STEPS = (_engine.lstm_train_forward, _engine.lstm_train_backward)

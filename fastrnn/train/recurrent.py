@@ -7,8 +7,11 @@ gradient of the state through unchanged: they neither change the result nor
 contribute gradient. This is what the C engine does with ``lengths``.
 """
 
+from functools import partial
+
 import numpy as np
 
+from .. import runtime
 from . import initializers
 from .layer import Layer
 
@@ -21,6 +24,16 @@ def carry(mask_t: np.ndarray | None, new: np.ndarray, old: np.ndarray) -> np.nda
 
 def step_mask(mask: np.ndarray | None, t: int) -> np.ndarray | None:
     return None if mask is None else mask[t, :, np.newaxis]
+
+
+def pointwise_steps(dtype, numpy_steps: tuple, engine_steps: tuple) -> tuple:
+    """(forward_step, backward_step) of a cell: the C kernels (csrc/train.c,
+    this machine's instruction set) for float32, the NumPy definitions for
+    float64 (gradient checks)."""
+    if dtype != np.float32:
+        return numpy_steps
+    isa = runtime.default_isa()
+    return tuple(partial(step, isa) for step in engine_steps)
 
 
 class Recurrent(Layer):
