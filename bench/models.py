@@ -1,5 +1,13 @@
-"""The benchmark models: fastrnn.perf.cases (shared with ``fastrnn bench``)."""
+"""The benchmark models and engines: fastrnn.perf.cases (shared with
+``fastrnn bench``), and skip marks for the peers that cannot run here."""
+
+import pytest
 
 from fastrnn.perf.cases import (FEATURES, MODELS, StreamEngines, check_agree,  # noqa: F401
-                                onnx_session, random_frames, to_fastrnn, torch_module,
-                                zero_state)
+                                model_spec, onnx_session, peer_problems, random_frames,
+                                step_flops, to_fastrnn, torch_module, zero_state)
+
+PROBLEMS = peer_problems()
+ENGINES = ["fastrnn"] + [
+    pytest.param(peer, marks=pytest.mark.skipif(peer in PROBLEMS, reason=PROBLEMS.get(peer, "")))
+    for peer in ("torch", "onnxruntime")]

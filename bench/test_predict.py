@@ -7,39 +7,34 @@ inference_mode) and ONNX Runtime (one session), same weights and threads.
 
 import numpy as np
 import pytest
-from models import onnx_session, random_frames, to_fastrnn, torch_module
-
-from fastrnn.perf.cases import have, step_flops
-
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
-needs_ort = pytest.mark.skipif(not (have("onnxruntime") and have("onnx")),
-                               reason="ONNX Runtime is not installed (pip install onnxruntime onnx)")
+from models import (ENGINES, model_spec, onnx_session, random_frames, step_flops,
+                    to_fastrnn, torch_module)
 
 STEPS = 200
 GRID = [(kind, hidden, batch, 1) for kind in ("lstm", "gru") for hidden in (64, 256, 1024)
         for batch in (1, 16, 64)] + [("lstm", 256, 64, 2), ("gru", 256, 64, 2)]
-ENGINES = ["fastrnn", "torch", pytest.param("onnxruntime", marks=needs_ort)]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("kind, hidden, batch, count", GRID)
 def test_predict(benchmark, threads, engine, kind, hidden, batch, count):
-    module = torch_module(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
+    spec = model_spec(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
+    model = to_fastrnn(spec)
     x = random_frames(STEPS, batch=batch, features=hidden).transpose(1, 0, 2).copy()
     threads(count)
-    with torch.inference_mode():
-        expected = module(torch.from_numpy(x))[0].numpy()
+    expected = model.predict(x)
     if engine == "fastrnn":
-        model = to_fastrnn(module)
         call = lambda: model.predict(x)  # noqa: E731
     elif engine == "torch":
-        tensor = torch.from_numpy(x)
+        import torch
+
+        module, tensor = torch_module(spec), torch.from_numpy(x)
 
         def call():
             with torch.inference_mode():
                 return module(tensor)[0].numpy()
     else:
-        session = onnx_session(module, batch, count, with_state=False)
+        session = onnx_session(spec, batch, count, with_state=False)
         call = lambda: session.run(None, {"x": x})[0]  # noqa: E731
     assert np.abs(call() - expected).max() <= 1e-4
     benchmark.group = f"predict-{kind}-H{hidden}-B{batch}-T{STEPS}-threads{count}"

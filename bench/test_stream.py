@@ -10,16 +10,8 @@ import time
 
 import numpy as np
 import pytest
-from models import (MODELS, StreamEngines, check_agree, onnx_session, random_frames,
-                    to_fastrnn, torch_module, zero_state)
-
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
-try:
-    import onnxruntime  # noqa: F401
-    HAVE_ORT = True
-except ImportError:
-    HAVE_ORT = False
-needs_ort = pytest.mark.skipif(not HAVE_ORT, reason="onnxruntime is not installed")
+from models import (ENGINES, MODELS, StreamEngines, check_agree, model_spec, onnx_session,
+                    random_frames, to_fastrnn, torch_module, zero_state)
 
 FRAMES_PER_ROUND = 500
 
@@ -41,18 +33,13 @@ def run_rounds(step, frames):
     return loop
 
 
-ENGINES = ["fastrnn", "torch", pytest.param("onnxruntime", marks=needs_ort)]
-
-
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", ["A", "B"])
 def test_step_latency(benchmark, threads, engine, name):
     threads(1)
-    engines = StreamEngines(name, 1, 1, single=True, with_ort=HAVE_ORT).steppers()
     frames = random_frames(FRAMES_PER_ROUND)
-    check_agree(StreamEngines(name, 1, 1, single=True, with_ort=HAVE_ORT).steppers(),
-                frames[:50])
-    step = engines[engine]
+    check_agree(StreamEngines(name, 1, 1, single=True).steppers(), frames[:50])
+    step = StreamEngines(name, 1, 1, single=True, peers=(engine,)).steppers()[engine]
     benchmark.group = f"stream-step-model{name}-batch1-threads1"
     benchmark.extra_info.update(engine=engine, per=FRAMES_PER_ROUND, unit="frame",
                                 p99_us=p99_us(step, random_frames(3000, seed=2)))
@@ -63,27 +50,26 @@ def test_step_latency(benchmark, threads, engine, name):
 @pytest.mark.parametrize("name", ["A", "B"])
 def test_process_1000_frames(benchmark, threads, engine, name):
     threads(1)
-    module = torch_module(MODELS[name])
-    model = to_fastrnn(module)
+    spec = model_spec(MODELS[name])
+    model = to_fastrnn(spec)
     x = random_frames(1000)
-    with torch.inference_mode():
-        expected = module(torch.from_numpy(x)[None])[0][0].numpy()
+    expected = model.predict(x)
     if engine == "fastrnn":
         stream = model.stream(num_threads=1)
-        assert np.abs(stream.process(x) - expected).max() <= 1e-5
         call = lambda: stream.process(x)  # noqa: E731
     elif engine == "torch":
-        batch = torch.from_numpy(x)[None]
+        import torch
+
+        module, batch = torch_module(spec), torch.from_numpy(x)[None]
 
         def call():
             with torch.inference_mode():
-                return module(batch)
+                return module(batch)[0][0].numpy()
     else:
-        session = onnx_session(module, 1, 1)
-        state = {n: s.numpy() for n, s in zip(["h", "c"], zero_state(module, 1))}
-        feed = {"x": x[None], **state}
-        assert np.abs(session.run(None, feed)[0][0] - expected).max() <= 1e-5
-        call = lambda: session.run(None, feed)  # noqa: E731
+        session = onnx_session(spec, 1, 1)
+        feed = {"x": x[None], **dict(zip(["h", "c"], zero_state(spec, 1)))}
+        call = lambda: session.run(None, feed)[0][0]  # noqa: E731
+    assert np.abs(call() - expected).max() <= 1e-5
     benchmark.group = f"stream-process1000-model{name}-threads1"
     benchmark.extra_info.update(engine=engine, per=1000, unit="frame")
     benchmark.pedantic(call, rounds=15, warmup_rounds=2)
@@ -96,9 +82,9 @@ MANY = [("A", n, t) for n in (1, 16, 256, 1024) for t in (1, 2)] + [("B", 256, 1
 @pytest.mark.parametrize("name, streams, count", MANY)
 def test_many_streams(benchmark, threads, engine, name, streams, count):
     threads(count)
-    engines = StreamEngines(name, streams, count, with_ort=HAVE_ORT).steppers()
     frames = random_frames(20, batch=streams)
-    check_agree(StreamEngines(name, streams, count, with_ort=HAVE_ORT).steppers(), frames[:5])
+    check_agree(StreamEngines(name, streams, count).steppers(), frames[:5])
+    step = StreamEngines(name, streams, count, peers=(engine,)).steppers()[engine]
     benchmark.group = f"stream-many-model{name}-streams{streams}-threads{count}"
     benchmark.extra_info.update(engine=engine, per=len(frames), unit="step")
-    benchmark.pedantic(run_rounds(engines[engine], frames), rounds=7, warmup_rounds=1)
+    benchmark.pedantic(run_rounds(step, frames), rounds=7, warmup_rounds=1)

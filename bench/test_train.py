@@ -8,12 +8,10 @@ CPU with the same thread count (NumPy's BLAS threads for fastrnn.train).
 
 import numpy as np
 import pytest
+from models import PROBLEMS
 
+from fastrnn.perf.cases import have
 from fastrnn.train import LSTM, Dense, Sequential, to_categorical
-
-torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
-threadpoolctl = pytest.importorskip("threadpoolctl",
-                                    reason="setting NumPy's BLAS threads needs threadpoolctl")
 
 BATCH, STEPS, FEATURES, CLASSES = 32, 100, 40, 10
 GROUP = f"train-step-lstm128-lstm64-B{BATCH}-T{STEPS}-F{FEATURES}-threads"
@@ -25,21 +23,12 @@ def batch():
     return x, rng.integers(0, CLASSES, BATCH)
 
 
-class TorchReference(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.first = torch.nn.LSTM(FEATURES, 128, batch_first=True)
-        self.second = torch.nn.LSTM(128, 64, batch_first=True)
-        self.head = torch.nn.Linear(64, CLASSES)
-
-    def forward(self, x):
-        hidden, _ = self.first(x)
-        hidden, _ = self.second(hidden)
-        return self.head(hidden[:, -1])
-
-
+@pytest.mark.skipif(not have("threadpoolctl"),
+                    reason="setting NumPy's BLAS threads needs threadpoolctl")
 @pytest.mark.parametrize("count", [1, 2])
 def test_fastrnn(benchmark, threads, count):
+    from threadpoolctl import threadpool_limits
+
     x, labels = batch()
     y = to_categorical(labels, CLASSES)
     model = Sequential([LSTM(128, return_sequences=True), LSTM(64),
@@ -48,25 +37,31 @@ def test_fastrnn(benchmark, threads, count):
     threads(count)
     benchmark.group = f"{GROUP}{count}"
     benchmark.extra_info["engine"] = "fastrnn"
-    with threadpoolctl.threadpool_limits(count):
+    with threadpool_limits(count):
         model.train_on_batch(x, y)
         benchmark.pedantic(model.train_on_batch, args=(x, y), rounds=20, warmup_rounds=2)
 
 
+@pytest.mark.skipif("torch" in PROBLEMS, reason=PROBLEMS.get("torch", ""))
 @pytest.mark.parametrize("count", [1, 2])
 def test_torch(benchmark, threads, count):
+    import torch
+
     x, labels = batch()
     x, labels = torch.from_numpy(x), torch.from_numpy(labels)
-    module = TorchReference()
-    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    first = torch.nn.LSTM(FEATURES, 128, batch_first=True)
+    second = torch.nn.LSTM(128, 64, batch_first=True)
+    head = torch.nn.Linear(64, CLASSES)
+    parameters = [*first.parameters(), *second.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
     threads(count)
     benchmark.group = f"{GROUP}{count}"
     benchmark.extra_info["engine"] = "torch"
 
     def step():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(module(x), labels)
-        loss.backward()
+        logits = head(second(first(x)[0])[0][:, -1])
+        torch.nn.functional.cross_entropy(logits, labels).backward()
         optimizer.step()
 
     benchmark.pedantic(step, rounds=20, warmup_rounds=2)

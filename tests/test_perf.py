@@ -9,13 +9,27 @@ import sys
 import pytest
 
 from fastrnn.perf import report, run
+from fastrnn.perf.cases import have
 
-pytest.importorskip("torch", reason="the benchmark models are built in PyTorch: "
-                                    "pip install torch==2.13.0")
-pytest.importorskip("matplotlib", reason="the plots need matplotlib")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+needs_peers = pytest.mark.skipif(
+    not all(map(have, ("torch", "onnxruntime", "onnx", "matplotlib"))),
+    reason="needs PyTorch, ONNX Runtime and matplotlib: pip install torch==2.13.0 "
+           "onnxruntime onnx matplotlib")
+# Runs `fastrnn bench` in a fresh interpreter in which some packages do not import.
+WITHOUT = """
+import importlib.abc, sys
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {hidden!r}:
+            raise ImportError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, Hide())
+from fastrnn.cli import main
+sys.exit(main(["bench", *sys.argv[1:]]))
+"""
 
 
+@needs_peers
 def test_tiny_profile_in_process(tmp_path, capsys):
     parser = __import__("argparse").ArgumentParser()
     run.add_arguments(parser)
@@ -37,6 +51,7 @@ def test_tiny_profile_in_process(tmp_path, capsys):
         assert fastrnn_engine["median_us"] > 0 and fastrnn_engine["calls"] >= 1
         assert fastrnn_engine["p99_us"] >= fastrnn_engine["median_us"]
         assert case["fastrnn_gflops"] > 0 and case["fraction_of_peak"] > 0
+        assert all(engine["gflops"] > 0 for engine in case["engines"].values())
         for peer, ratio in case["ratios"].items():
             expected = case["engines"][peer]["median_us"] / fastrnn_engine["median_us"]
             assert ratio == pytest.approx(expected)
@@ -51,6 +66,7 @@ def test_tiny_profile_in_process(tmp_path, capsys):
         assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
 
 
+@needs_peers
 def test_the_command_and_its_errors(tmp_path):
     result = subprocess.run([sys.executable, "-m", "fastrnn", "bench", "--tiny", "--no-plots",
                              "--engines", "torch", "--out", str(tmp_path)],
@@ -63,6 +79,25 @@ def test_the_command_and_its_errors(tmp_path):
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
     assert "--engines: unknown ['tensorflow']" in bad.stderr
+
+
+def test_without_peers_or_matplotlib_fastrnn_alone_and_no_plots(tmp_path):
+    hidden = {"torch", "onnxruntime", "onnx", "matplotlib"}
+    result = subprocess.run([sys.executable, "-c", WITHOUT.format(hidden=hidden), "--tiny",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "no plots: the plots need matplotlib" in result.stdout
+    assert "torch skipped: PyTorch is not installed" in result.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    for case in results["cases"]:
+        assert list(case["engines"]) == ["fastrnn"] and case["ratios"] == {}
+        assert case["engines"]["fastrnn"]["median_us"] > 0
+        assert case["skipped"]["torch"].startswith("PyTorch is not installed")
+        assert case["skipped"]["onnxruntime"].startswith("ONNX Runtime is not installed")
+    rows = [line for line in (tmp_path / "results.md").read_text().splitlines()
+            if line.startswith(("| stream", "| predict"))]
+    assert rows and all(" | skipped | skipped | - | - | " in row for row in rows)
+    assert not list(tmp_path.glob("*.png"))
 
 
 def test_markdown_marks_skipped_peers():

@@ -1,8 +1,13 @@
-"""The benchmark models and the engines that run them: each model is built
-once in PyTorch (seeded) and copied into fastrnn and exported to ONNX, so
-that every engine runs the same weights. Shared by ``fastrnn bench`` and the
+"""The benchmark models and the engines that run them: each model's weights
+are drawn once with NumPy (seeded, PyTorch's default initialisation) and
+loaded into fastrnn, into PyTorch and, through PyTorch's ONNX export, into
+ONNX Runtime, so that every engine runs the same weights and fastrnn is
+measured even when no peer is installed. Shared by ``fastrnn bench`` and the
 pytest-benchmark suites in bench/."""
 
+from __future__ import annotations
+
+import dataclasses
 import io
 import warnings
 
@@ -13,24 +18,97 @@ import fastrnn
 FEATURES, HIDDEN, CLASSES = 40, 128, 10
 MODELS = {"A": "lstm", "B": "gru"}      # 2 x LSTM(128) / 2 x GRU(128) on 40 features + Dense(10)
 GATES = {"lstm": 4, "gru": 3}
+NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
+NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
+ORT_NEEDS_TORCH = "the ONNX graphs are exported with PyTorch (pip install torch==2.13.0)"
 
 
-def torch_module(kind, input_size=FEATURES, hidden=HIDDEN, num_layers=2, head=CLASSES, seed=0):
-    """nn.LSTM/nn.GRU (batch_first) + optional nn.Linear head, seeded, eval
-    mode; forward(x, *state) -> (y, *state)."""
+def have(module_name: str) -> bool:
+    """Whether `module_name` imports."""
+    try:
+        __import__(module_name)
+        return True
+    except ImportError:
+        return False
+
+
+def peer_problems() -> dict:
+    """{peer: why it cannot run} for the peers that cannot run here."""
+    problems = {}
+    if not have("torch"):
+        problems["torch"] = NO_TORCH
+    if not (have("onnxruntime") and have("onnx")):
+        problems["onnxruntime"] = NO_ORT
+    elif "torch" in problems:
+        problems["onnxruntime"] = ORT_NEEDS_TORCH
+    return problems
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    """A stack of `kind` ("lstm" or "gru") layers, optionally a Dense head,
+    as canonical (PyTorch-layout) float32 arrays.
+
+    layers: per layer (weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,),
+    bias_hh (G*H,)), G the number of gates; head: (weight (O, H), bias (O,))
+    or None.
+    """
+
+    kind: str
+    input_size: int
+    hidden: int
+    layers: list
+    head: tuple | None
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+
+def model_spec(kind: str, input_size: int = FEATURES, hidden: int = HIDDEN,
+               num_layers: int = 2, head: int = CLASSES, seed: int = 0) -> ModelSpec:
+    """Seeded weights drawn as PyTorch initialises nn.LSTM/nn.GRU and
+    nn.Linear: uniform in +-1/sqrt(fan), fan the hidden size (recurrent
+    layers) or the input size (Linear). head=0: no Dense head."""
+    rng = np.random.default_rng(seed)
+
+    def uniform(fan: int, *shape: int) -> np.ndarray:
+        bound = 1.0 / np.sqrt(fan)
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+    rows = GATES[kind] * hidden
+    layers = [(uniform(hidden, rows, input_size if index == 0 else hidden),
+               uniform(hidden, rows, hidden), uniform(hidden, rows), uniform(hidden, rows))
+              for index in range(num_layers)]
+    dense = (uniform(hidden, head, hidden), uniform(hidden, head)) if head else None
+    return ModelSpec(kind, input_size, hidden, layers, dense)
+
+
+def to_fastrnn(spec: ModelSpec, **options) -> fastrnn.Sequential:
+    """The model in fastrnn (options go to fastrnn.Sequential)."""
+    cell = fastrnn.LSTM if spec.kind == "lstm" else fastrnn.GRU
+    layers = [cell.from_torch(*weights) for weights in spec.layers]
+    if spec.head is not None:
+        layers.append(fastrnn.Dense.from_torch(*spec.head))
+    return fastrnn.Sequential(layers, **options)
+
+
+def torch_module(spec: ModelSpec):
+    """The model in PyTorch: nn.LSTM/nn.GRU (batch_first) + optional
+    nn.Linear, eval mode; forward(x, *state) -> (y, *state), the state
+    (h, c) for an LSTM and (h,) for a GRU."""
     import torch
-
-    torch.manual_seed(seed)
 
     class Model(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            rnn = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
-            self.rnn = rnn(input_size, hidden, num_layers=num_layers, batch_first=True)
-            self.head = torch.nn.Linear(hidden, head) if head else None
+            rnn = torch.nn.LSTM if spec.kind == "lstm" else torch.nn.GRU
+            self.rnn = rnn(spec.input_size, spec.hidden, num_layers=spec.num_layers,
+                           batch_first=True)
+            self.head = torch.nn.Linear(spec.hidden, len(spec.head[1])) if spec.head else None
 
         def forward(self, x, *state):
-            if kind == "lstm" and state:
+            if spec.kind == "lstm" and state:
                 y, state = self.rnn(x, (state[0], state[1]))
                 state = tuple(state)
             else:
@@ -38,41 +116,35 @@ def torch_module(kind, input_size=FEATURES, hidden=HIDDEN, num_layers=2, head=CL
                 state = (state,)
             return (self.head(y) if self.head is not None else y, *state)
 
-    return Model().eval()
+    module = Model().eval()
+    with torch.no_grad():
+        for index, weights in enumerate(spec.layers):
+            for name, array in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
+                getattr(module.rnn, f"{name}_l{index}").copy_(torch.from_numpy(array))
+        if spec.head is not None:
+            module.head.weight.copy_(torch.from_numpy(spec.head[0]))
+            module.head.bias.copy_(torch.from_numpy(spec.head[1]))
+    return module
 
 
-def to_fastrnn(module, **options):
-    """The same model in fastrnn."""
-    import torch
-
-    rnn = module.rnn
-    cls = fastrnn.LSTM if isinstance(rnn, torch.nn.LSTM) else fastrnn.GRU
-    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-    layers = [cls.from_torch(*(getattr(rnn, f"{n}_l{i}") for n in names))
-              for i in range(rnn.num_layers)]
-    if module.head is not None:
-        layers.append(fastrnn.Dense.from_torch(module.head.weight, module.head.bias))
-    return fastrnn.Sequential(layers, **options)
+def zero_state(spec: ModelSpec, batch: int) -> list:
+    """The zero state of `batch` sequences: [h] or [h, c], each (layers, batch, H)."""
+    h = np.zeros((spec.num_layers, batch, spec.hidden), np.float32)
+    return [h, h.copy()] if spec.kind == "lstm" else [h]
 
 
-def zero_state(module, batch):
-    import torch
-
-    rnn = module.rnn
-    h = torch.zeros(rnn.num_layers, batch, rnn.hidden_size)
-    return (h, h.clone()) if isinstance(rnn, torch.nn.LSTM) else (h,)
-
-
-def onnx_session(module, batch, threads, with_state=True):
-    """An ONNX Runtime session of `module`: with_state, a graph (x, h[, c]) ->
-    (y, h'[, c']) for dynamic batch and time (one step per call when
-    streaming); else x -> y from a zero state."""
+def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = True):
+    """An ONNX Runtime session of the model, exported by PyTorch: with_state,
+    a graph (x, h[, c]) -> (y, h'[, c']) for dynamic batch and time (one
+    step per call when streaming); else x -> y from a zero state. One
+    session, intra-op threads = `threads`, inter-op 1."""
     import onnxruntime as ort
     import torch
 
-    state = zero_state(module, batch) if with_state else ()
+    module = torch_module(spec)
+    state = [torch.from_numpy(s) for s in zero_state(spec, batch)] if with_state else []
     names = ["h", "c"][:len(state)]
-    x = torch.zeros(batch, 1, module.rnn.input_size)
+    x = torch.zeros(batch, 1, spec.input_size)
     buffer = io.BytesIO()
     dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in names}}
     with warnings.catch_warnings():
@@ -86,51 +158,51 @@ def onnx_session(module, batch, threads, with_state=True):
     return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
 
 
-def random_frames(count, batch=None, seed=1, features=FEATURES):
+def random_frames(count: int, batch: int | None = None, seed: int = 1,
+                  features: int = FEATURES) -> np.ndarray:
+    """Standard normal float32 frames, (count, features) or (count, batch, features)."""
     rng = np.random.default_rng(seed)
     shape = (count, features) if batch is None else (count, batch, features)
     return rng.standard_normal(shape).astype(np.float32)
 
 
-def have(module_name: str) -> bool:
-    try:
-        __import__(module_name)
-        return True
-    except ImportError:
-        return False
-
-
 class StreamEngines:
-    """fastrnn, PyTorch and ONNX Runtime steppers of model A or B for `batch`
-    independent streams, one frame per call, state carried; single: one
-    stream fed (F,) frames, else (batch, F). ort is None without onnxruntime."""
+    """Steppers of model A or B for `batch` independent streams, one frame
+    per call, state carried, in fastrnn and in each of `peers` ("torch",
+    "onnxruntime") that can run here; single: one stream fed (F,) frames,
+    else (batch, F) frames."""
 
     def __init__(self, name: str, batch: int, threads: int, single: bool = False,
-                 with_ort: bool = True):
-        import torch
-
-        self.torch = torch
-        self.module = torch_module(MODELS[name])
-        self.model = to_fastrnn(self.module)
+                 peers: tuple = ("torch", "onnxruntime")):
+        self.spec = model_spec(MODELS[name])
+        self.batch = batch
+        self.model = to_fastrnn(self.spec)
         self.stream = self.model.stream(batch_size=None if single else batch,
                                         num_threads=threads)
         outputs = self.model.output_size
         self.out = np.empty((outputs,) if single else (batch, outputs), np.float32)
-        self.torch_state = zero_state(self.module, batch)
-        self.batch = batch
-        self.session = onnx_session(self.module, batch, threads) if with_ort else None
-        self.ort_state = [s.numpy() for s in zero_state(self.module, batch)]
+        problems = peer_problems()
+        self.peers = tuple(p for p in peers if p not in problems)
+        if "torch" in self.peers:
+            import torch
 
-    def step_fastrnn(self, frame):
+            self.torch = torch
+            self.module = torch_module(self.spec)
+            self.torch_state = [torch.from_numpy(s) for s in zero_state(self.spec, batch)]
+        if "onnxruntime" in self.peers:
+            self.session = onnx_session(self.spec, batch, threads)
+            self.ort_state = zero_state(self.spec, batch)
+
+    def step_fastrnn(self, frame: np.ndarray) -> np.ndarray:
         return self.stream.step(frame, out=self.out)
 
-    def step_torch(self, frame):
+    def step_torch(self, frame: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():
             y, *self.torch_state = self.module(
                 self.torch.from_numpy(frame).reshape(self.batch, 1, -1), *self.torch_state)
         return y.numpy().reshape(self.out.shape)
 
-    def step_ort(self, frame):
+    def step_ort(self, frame: np.ndarray) -> np.ndarray:
         feed = {"x": frame.reshape(self.batch, 1, -1), "h": self.ort_state[0]}
         if len(self.ort_state) == 2:
             feed["c"] = self.ort_state[1]
@@ -138,10 +210,11 @@ class StreamEngines:
         return y.reshape(self.out.shape)
 
     def steppers(self) -> dict:
-        engines = {"fastrnn": self.step_fastrnn, "torch": self.step_torch}
-        if self.session is not None:
-            engines["onnxruntime"] = self.step_ort
-        return engines
+        """{engine: step(frame) -> output} for fastrnn and the peers that run here."""
+        engines = {"fastrnn": self.step_fastrnn, "torch": self.step_torch,
+                   "onnxruntime": self.step_ort}
+        return {name: step for name, step in engines.items()
+                if name == "fastrnn" or name in self.peers}
 
 
 def check_agree(engines: dict, inputs, tolerance: float = 1e-5) -> None:

@@ -17,9 +17,12 @@ def fastrnn_rate(case: dict, peak_gflops: float) -> tuple:
 
 
 def add_rates(results: dict) -> None:
-    """Per case: fastrnn's GFLOP/s, fraction of peak, and peer / fastrnn ratios."""
+    """Per case: every engine's GFLOP/s, fastrnn's GFLOP/s and fraction of
+    peak, and the peer / fastrnn ratios."""
     peak = results["peak"]["gflops"]
     for case in results["cases"]:
+        for engine in case["engines"].values():
+            engine["gflops"] = case["flops"] / (engine["median_us"] * 1e-6) / 1e9
         gflops, fraction = fastrnn_rate(case, peak)
         case["fastrnn_gflops"], case["fraction_of_peak"] = gflops, fraction
         base = case["engines"].get("fastrnn")
@@ -69,6 +72,7 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+PLOTS_NEED_MATPLOTLIB = "the plots need matplotlib: pip install matplotlib (or fastrnn[bench])"
 ENGINE_COLORS = {"fastrnn": "tab:green", "torch": "tab:orange", "onnxruntime": "tab:blue"}
 
 
@@ -80,7 +84,7 @@ def plots(results: dict, directory: str) -> list:
     try:
         import matplotlib
     except ImportError as error:
-        raise ImportError("plots need matplotlib: pip install matplotlib") from error
+        raise ImportError(PLOTS_NEED_MATPLOTLIB) from error
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 

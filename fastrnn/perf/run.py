@@ -56,6 +56,10 @@ def run(args) -> int:
         raise ValueError(f"--threads: expected >= 1, got {args.threads}")
     peers = tuple(e for e in engines if e != "fastrnn")
     profile = PROFILES[args.profile]
+    with_plots = not args.no_plots
+    if with_plots and not suites.cases.have("matplotlib"):
+        print(f"no plots: {report.PLOTS_NEED_MATPLOTLIB}")
+        with_plots = False
     started = time.perf_counter()
     fastrnn.set_num_threads(args.threads)
     if suites.cases.have("torch"):
@@ -64,7 +68,9 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     peak = machine.sgemm_peak_gflops()
     print(f"single-thread float32 peak (NumPy sgemm {peak['matrix']}^3): "
-          f"{peak['gflops']:.1f} GFLOP/s")
+          f"{peak['gflops']:.1f} GFLOP/s"
+          + ("" if peak["single_thread"] else " (BLAS threads not held to 1: threadpoolctl is "
+                                               "not installed, pip install threadpoolctl)"))
     seconds, threads = profile["seconds"], args.threads
     jobs = [lambda m=m: suites.stream_latency(m, peers, threads, seconds)
             for m in profile["stream_models"]]
@@ -79,15 +85,13 @@ def run(args) -> int:
         case = job()
         results["cases"].append(case)
         print(_line(case, peak["gflops"]), flush=True)
-    files = report.write(results, args.out, with_plots=not args.no_plots)
+    files = report.write(results, args.out, with_plots=with_plots)
     print(f"wrote {', '.join(files)} in {time.perf_counter() - started:.0f} s")
     return 0
 
 
 def _line(case: dict, peak: float) -> str:
     engines = case["engines"]
-    if not engines:
-        return f"{case['group']}: skipped ({'; '.join(case['skipped'].values())})"
     base = engines["fastrnn"]["median_us"] / case["per"]
     parts = [f"fastrnn {base:,.2f} us/{case['unit']}"]
     for name, engine in engines.items():
@@ -97,6 +101,7 @@ def _line(case: dict, peak: float) -> str:
     gflops, fraction = report.fastrnn_rate(case, peak)
     if gflops:
         parts.append(f"{gflops:.1f} GFLOP/s = {fraction:.0%} of peak")
+    parts += [f"{name} skipped: {why}" for name, why in case["skipped"].items()]
     return f"{case['group']}: " + ", ".join(parts)
 
 

@@ -12,18 +12,11 @@ from . import cases
 from .machine import blas_threads
 from .timing import interleaved, summary
 
-PEERS = ("torch", "onnxruntime")
-NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
-NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
-
 
 def available_peers(wanted: tuple) -> tuple:
-    """(peers to run, {peer: why it is skipped})."""
-    skipped = {}
-    if "torch" in wanted and not cases.have("torch"):
-        skipped["torch"] = NO_TORCH
-    if "onnxruntime" in wanted and not (cases.have("onnxruntime") and cases.have("onnx")):
-        skipped["onnxruntime"] = NO_ORT
+    """(peers to run, {peer: why it is skipped}) among `wanted`."""
+    problems = cases.peer_problems()
+    skipped = {peer: problems[peer] for peer in wanted if peer in problems}
     return tuple(p for p in wanted if p not in skipped), skipped
 
 
@@ -36,11 +29,7 @@ def _result(group, kind, params, unit, per, flops, timings, skipped):
 def stream_latency(name: str, peers: tuple, threads: int, seconds: float) -> dict:
     """One frame per call, batch 1, state carried: model A (LSTM) or B (GRU)."""
     peers, skipped = available_peers(peers)
-    if "torch" not in peers:            # the models are built in PyTorch
-        return _skipped_case(f"stream-model{name}", "stream", skipped)
-    engines = cases.StreamEngines(name, 1, threads, single=True,
-                                  with_ort="onnxruntime" in peers)
-    steppers = {k: v for k, v in engines.steppers().items() if k == "fastrnn" or k in peers}
+    steppers = cases.StreamEngines(name, 1, threads, single=True, peers=peers).steppers()
     frames = cases.random_frames(4096)
     cases.check_agree(steppers, frames[:40])
     position = {"index": 0}
@@ -60,10 +49,7 @@ def stream_latency(name: str, peers: tuple, threads: int, seconds: float) -> dic
 def many_streams(count: int, peers: tuple, threads: int, seconds: float) -> dict:
     """`count` independent streams of model A, one frame each per call."""
     peers, skipped = available_peers(peers)
-    if "torch" not in peers:
-        return _skipped_case(f"streams{count}", "streams", skipped)
-    engines = cases.StreamEngines("A", count, threads, with_ort="onnxruntime" in peers)
-    steppers = {k: v for k, v in engines.steppers().items() if k == "fastrnn" or k in peers}
+    steppers = cases.StreamEngines("A", count, threads, peers=peers).steppers()
     frames = cases.random_frames(16, batch=count)
     cases.check_agree(steppers, frames[:4])
     calls = {k: (lambda step=v: step(frames[0])) for k, v in steppers.items()}
@@ -78,31 +64,35 @@ def predict(kind: str, hidden: int, batch: int, steps: int, peers: tuple, thread
             seconds: float) -> dict:
     """Whole sequences, one layer, input size = hidden."""
     peers, skipped = available_peers(peers)
-    group = f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}"
-    if "torch" not in peers:
-        return _skipped_case(group, "predict", skipped)
-    import torch
-
-    module = cases.torch_module(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
-    model = cases.to_fastrnn(module)
+    spec = cases.model_spec(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
+    model = cases.to_fastrnn(spec)
     x = cases.random_frames(steps, batch=batch, features=hidden).transpose(1, 0, 2).copy()
-    tensor = torch.from_numpy(x)
-
-    def run_torch():
-        with torch.inference_mode():
-            return module(tensor)[0].numpy()
-
-    engines = {"fastrnn": lambda: model.predict(x), "torch": run_torch}
+    engines = {"fastrnn": lambda: model.predict(x)}
+    if "torch" in peers:
+        engines["torch"] = _torch_predict(spec, x)
     if "onnxruntime" in peers:
-        session = cases.onnx_session(module, batch, threads, with_state=False)
+        session = cases.onnx_session(spec, batch, threads, with_state=False)
         engines["onnxruntime"] = lambda: session.run(None, {"x": x})[0]
     cases.check_agree({k: (lambda _, f=v: f()) for k, v in engines.items()}, [None],
                       tolerance=1e-4)
     timings = interleaved(engines, seconds, rounds=3)
     flops = batch * steps * cases.step_flops(kind, hidden, hidden)
-    return _result(group, "predict", {"cell": kind, "hidden": hidden, "batch": batch,
-                                      "steps": steps, "threads": threads},
+    return _result(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}", "predict",
+                   {"cell": kind, "hidden": hidden, "batch": batch, "steps": steps,
+                    "threads": threads},
                    "frame", batch * steps, flops, timings, skipped)
+
+
+def _torch_predict(spec: cases.ModelSpec, x: np.ndarray):
+    """PyTorch's predict of `spec` on `x` (B, T, I), under inference_mode."""
+    import torch
+
+    module, tensor = cases.torch_module(spec), torch.from_numpy(x)
+
+    def run():
+        with torch.inference_mode():
+            return module(tensor)[0].numpy()
+    return run
 
 
 def train_step(peers: tuple, threads: int, seconds: float, batch: int = 32,
@@ -152,8 +142,3 @@ def _torch_train_step(x: np.ndarray, labels: np.ndarray):
         loss.backward()
         optimizer.step()
     return step
-
-
-def _skipped_case(group, kind, skipped):
-    return {"group": group, "kind": kind, "params": {}, "unit": "", "per": 1, "flops": 0.0,
-            "engines": {}, "skipped": skipped}
