@@ -1,19 +1,29 @@
 """fastrnn.audio: reading audio and computing the features models take,
-with librosa's names, defaults and (features, frames) orientation, plus a
-front end that runs the same features block by block on a live stream.
+with librosa's names, parameters, defaults and (..., features, frames)
+orientation (port librosa code by changing the import), plus a front end
+that computes a model's features offline or block by block on a live
+stream, time-major (frames, features).
 
->>> y, sr = fastrnn.audio.load("digit.wav")
->>> S = fastrnn.audio.melspectrogram(y=y, sr=sr, n_fft=256, hop_length=80, n_mels=40)
->>> front_end = fastrnn.audio.FrontEnd(sample_rate=8000, n_fft=256, hop_length=80)
+>>> import fastrnn.audio as audio
+>>> y, sr = audio.load("digit.wav", sr=8000)
+>>> S = audio.melspectrogram(y=y, sr=sr, n_fft=256, hop_length=80, n_mels=40)
+>>> front_end = audio.FrontEnd(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40)
 >>> x = front_end.features(y)                  # (frames, 40), time-major for models
+>>> frames = front_end.stream().push(block)    # the frames a block completed
+
+soundfile and soxr (reading, resampling) are imported by ``load`` and
+``resample`` only; everything else needs NumPy alone.
 """
 
-from . import feature, filters
+from . import feature, filters, util
 from .feature import delta, melspectrogram, mfcc
-from .frontend import FrontEnd, StreamingFeatures
-from .io import AudioFileError, load, resample
-from .spectral import amplitude_to_db, db_to_power, frame, get_window, power_to_db, stft
+from .filters import get_window, hz_to_mel, mel_frequencies, mel_to_hz
+from .frontend import FrontEnd, Normalizer, StreamingFeatures
+from .io import AudioFileError, load, resample, to_mono
+from .spectral import amplitude_to_db, db_to_amplitude, db_to_power, power_to_db, stft
+from .util import frame
 
-__all__ = ["load", "resample", "AudioFileError", "stft", "frame", "get_window", "power_to_db",
-           "amplitude_to_db", "db_to_power", "melspectrogram", "mfcc", "delta", "feature",
-           "filters", "FrontEnd", "StreamingFeatures"]
+__all__ = ["load", "resample", "to_mono", "AudioFileError", "stft", "power_to_db",
+           "amplitude_to_db", "db_to_power", "db_to_amplitude", "melspectrogram", "mfcc",
+           "delta", "frame", "get_window", "hz_to_mel", "mel_to_hz", "mel_frequencies",
+           "feature", "filters", "util", "FrontEnd", "Normalizer", "StreamingFeatures"]

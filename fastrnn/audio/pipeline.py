@@ -2,8 +2,8 @@
 samples -> StreamingFeatures -> the model's stream, with the time each
 block takes."""
 
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,15 +52,16 @@ def front_end_of(model) -> FrontEnd:
 
 def stream_signal(model, front_end: FrontEnd, y: np.ndarray, block_size: int) -> StreamResult:
     """Feed `y` to a fresh feature stream and model stream, `block_size`
-    samples at a time, timing each block."""
+    samples at a time, timing each block (and the final flush, which gives
+    the frames a front end with deltas holds back)."""
     if block_size < 1:
         raise ValueError(f"block_size: expected >= 1 samples, got {block_size}")
     features, stream = front_end.stream(), model.stream()
     outputs, seconds, counts = [], [], []
-    for start in range(0, len(y), block_size):
-        block = y[start:start + block_size]
+    blocks = [y[start:start + block_size] for start in range(0, len(y), block_size)]
+    for block in blocks + [None]:                 # None: the end (frames held for deltas)
         began = time.perf_counter()
-        frames = features.push(block)
+        frames = features.flush() if block is None else features.push(block)
         if len(frames):
             output = stream.process(frames)
             seconds.append(time.perf_counter() - began)

@@ -1,94 +1,145 @@
-"""Framing, windows, STFT and decibels, with librosa's conventions:
-(frequency, time) orientation, periodic windows, ``center=True`` padding."""
+"""The short-time Fourier transform and decibels, with librosa's conventions:
+(..., frequency, time) orientation, periodic windows, ``center=True``
+padding with zeros."""
+
+import warnings
 
 import numpy as np
 
-WINDOWS = ("hann", "hamming", "rectangular", "ones", "boxcar")
+from .filters import get_window
+from .util import frame, pad_center
+
+# np.pad modes librosa.stft rejects (they read the whole signal).
+_UNSUPPORTED_PAD_MODES = ("wrap", "maximum", "mean", "median", "minimum")
+# Frames are windowed and transformed this many bytes of frames at a time,
+# so that a long signal never needs all its float64 frames at once.
+_BLOCK_BYTES = 2 ** 22
 
 
-def get_window(window: str, length: int) -> np.ndarray:
-    """A periodic window of `length` samples (scipy's fftbins=True): "hann",
-    "hamming" or "rectangular" (also "ones", "boxcar")."""
-    if window not in WINDOWS:
-        raise ValueError(f"window: expected one of {WINDOWS}, got {window!r}")
-    if window in ("rectangular", "ones", "boxcar"):
-        return np.ones(length)
-    phase = 2 * np.pi * np.arange(length) / length
-    if window == "hann":
-        return 0.5 - 0.5 * np.cos(phase)
-    return 0.54 - 0.46 * np.cos(phase)
-
-
-def pad_center(data: np.ndarray, size: int) -> np.ndarray:
-    """Zero-pad a 1-D array on both sides to `size` (librosa.util.pad_center)."""
-    if size < len(data):
-        raise ValueError(f"pad_center: expected size >= {len(data)}, got {size}")
-    left = (size - len(data)) // 2
-    return np.pad(data, (left, size - len(data) - left))
-
-
-def stft_window(n_fft: int, win_length: int | None, window: str) -> np.ndarray:
-    win_length = n_fft if win_length is None else win_length
-    if not 0 < win_length <= n_fft:
-        raise ValueError(f"win_length: expected 1 <= win_length <= n_fft = {n_fft}, got "
-                         f"{win_length}")
-    return pad_center(get_window(window, win_length), n_fft)
-
-
-def frame(y: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:
-    """Overlapping frames of a 1-D signal as a view, shape (frame_length,
-    n_frames) (librosa.util.frame on the last axis)."""
-    if frame_length < 1 or hop_length < 1:
-        raise ValueError(f"frame: expected frame_length and hop_length >= 1, got "
-                         f"{frame_length} and {hop_length}")
-    if len(y) < frame_length:
-        raise ValueError(f"frame: the signal has {len(y)} samples, fewer than one frame of "
-                         f"{frame_length}")
-    windows = np.lib.stride_tricks.sliding_window_view(y, frame_length)[::hop_length]
-    return windows.T
+def check_audio(y) -> np.ndarray:
+    """y as an array of finite floating-point samples (..., n), as
+    librosa.util.valid_audio demands."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ValueError(f"audio: expected floating-point samples, got dtype {y.dtype}")
+    if y.ndim == 0:
+        raise ValueError("audio: expected at least one dimension (..., n), got a scalar")
+    if not np.isfinite(y).all():
+        raise ValueError("audio: the samples are not all finite (NaN or infinity)")
+    return y
 
 
 def stft(y: np.ndarray, n_fft: int = 2048, hop_length: int | None = None,
-         win_length: int | None = None, window: str = "hann", center: bool = True,
-         pad_mode: str = "constant") -> np.ndarray:
-    """Short-time Fourier transform, complex (1 + n_fft // 2, n_frames), as
-    librosa.stft: hop_length default win_length // 4; with `center`, the
-    signal is padded by n_fft // 2 on both sides (zeros, or `pad_mode`)."""
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"stft: expected a mono signal (n,), got shape {y.shape}")
+         win_length: int | None = None, window="hann", center: bool = True,
+         pad_mode: str = "constant", dtype=None) -> np.ndarray:
+    """Short-time Fourier transform (librosa.stft).
+
+    Frame t covers samples [t * hop_length, t * hop_length + n_fft) of the
+    signal, after padding it with n_fft // 2 samples on both sides when
+    `center` (so that frame t is centred on sample t * hop_length). Each frame
+    is multiplied by the window (win_length samples, zero-padded to n_fft in
+    the middle) and transformed in float64, as librosa does.
+
+    Parameters
+    ----------
+    y : (..., n) floating-point samples (channels first, like librosa)
+    n_fft : FFT size
+    hop_length : samples between frames; default win_length // 4
+    win_length : window length <= n_fft; default n_fft
+    window : see ``filters.get_window``
+    center : pad the signal so that frames are centred on their time
+    pad_mode : np.pad mode for the centring ("constant": zeros, "reflect", ...)
+    dtype : complex dtype of the result; default complex64 for float32 input,
+        complex128 for float64
+
+    Returns
+    -------
+    D : complex (..., 1 + n_fft // 2, num_frames), num_frames =
+        1 + len // hop_length with center, 1 + (len - n_fft) // hop_length without
+    """
+    y = check_audio(y)
     win_length = n_fft if win_length is None else win_length
-    hop_length = win_length // 4 if hop_length is None else hop_length
-    fft_window = stft_window(n_fft, win_length, window)
+    if hop_length is None:
+        hop_length = int(win_length // 4)
+    if not (isinstance(hop_length, (int, np.integer)) and hop_length > 0):
+        raise ValueError(f"stft hop_length: expected an integer > 0, got {hop_length!r}")
+    fft_window = pad_center(get_window(window, win_length, fftbins=True), size=n_fft)
     if center:
-        y = np.pad(y, n_fft // 2, mode=pad_mode)
-    frames = frame(y, n_fft, hop_length)
-    dtype = np.complex64 if y.dtype == np.float32 else np.complex128
-    return np.fft.rfft(frames * fft_window[:, np.newaxis].astype(y.dtype), axis=0).astype(dtype)
+        if pad_mode in _UNSUPPORTED_PAD_MODES:
+            raise ValueError(f"stft pad_mode: {pad_mode!r} is not supported (as in librosa)")
+        if n_fft > y.shape[-1]:
+            warnings.warn(f"n_fft={n_fft} is too large for an input signal of length "
+                          f"{y.shape[-1]}", stacklevel=2)
+        padding = [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)]
+        y = np.pad(y, padding, mode=pad_mode)
+    elif n_fft > y.shape[-1]:
+        raise ValueError(f"stft n_fft: {n_fft} is too large for uncentered analysis of a "
+                         f"signal of length {y.shape[-1]}")
+    if dtype is None:
+        dtype = np.complex128 if y.dtype == np.float64 else np.complex64
+    frames = frame(y, frame_length=n_fft, hop_length=hop_length)
+    num_frames = frames.shape[-1]
+    D = np.empty(frames.shape[:-2] + (1 + n_fft // 2, num_frames), dtype=dtype)
+    block = max(1, _BLOCK_BYTES // (8 * frames[..., 0].size))
+    for start in range(0, num_frames, block):
+        D[..., start:start + block] = np.fft.rfft(
+            fft_window[:, np.newaxis] * frames[..., start:start + block], axis=-2)
+    return D
 
 
-def power_to_db(S, ref: float = 1.0, amin: float = 1e-10, top_db: float | None = 80.0):
-    """10 log10(max(S, amin) / ref), clipped to top_db below the maximum."""
+def power_to_db(S, ref=1.0, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
+    """Power to decibels (librosa.power_to_db):
+    10 log10(max(S, amin)) - 10 log10(max(ref, amin)), then floored at
+    top_db below the maximum (top_db None: no floor).
+
+    Parameters
+    ----------
+    S : power spectrogram (any shape); complex input uses |S| (with a warning)
+    ref : scalar reference, or a callable giving it from |S| (e.g. np.max)
+    amin : smallest power taken into account (> 0)
+    top_db : dynamic range kept below the peak, or None
+
+    Returns
+    -------
+    S_db : same shape as S
+    """
     S = np.asarray(S)
     if amin <= 0:
-        raise ValueError(f"power_to_db: expected amin > 0, got {amin}")
-    magnitude = np.abs(S) if np.iscomplexobj(S) else S
+        raise ValueError(f"power_to_db amin: expected > 0, got {amin}")
+    if np.issubdtype(S.dtype, np.complexfloating):
+        warnings.warn("power_to_db was called on complex input so phase information will "
+                      "be discarded: call power_to_db(np.abs(D) ** 2) instead.", stacklevel=2)
+        magnitude = np.abs(S)
+    else:
+        magnitude = S
     ref_value = ref(magnitude) if callable(ref) else np.abs(ref)
     log_spec = 10.0 * np.log10(np.maximum(amin, magnitude))
     log_spec -= 10.0 * np.log10(np.maximum(amin, ref_value))
     if top_db is not None:
         if top_db < 0:
-            raise ValueError(f"power_to_db: expected top_db >= 0, got {top_db}")
+            raise ValueError(f"power_to_db top_db: expected >= 0 or None, got {top_db}")
         log_spec = np.maximum(log_spec, log_spec.max() - top_db)
     return log_spec
 
 
-def amplitude_to_db(S, ref: float = 1.0, amin: float = 1e-5, top_db: float | None = 80.0):
-    """20 log10(max(|S|, amin) / ref): power_to_db of |S|^2."""
+def amplitude_to_db(S, ref=1.0, amin: float = 1e-5, top_db: float | None = 80.0) -> np.ndarray:
+    """Amplitude to decibels (librosa.amplitude_to_db): 20 log10(|S| / ref),
+    i.e. power_to_db(|S|^2, ref^2, amin^2, top_db)."""
+    S = np.asarray(S)
+    if np.issubdtype(S.dtype, np.complexfloating):
+        warnings.warn("amplitude_to_db was called on complex input so phase information "
+                      "will be discarded: call amplitude_to_db(np.abs(D)) instead.",
+                      stacklevel=2)
     magnitude = np.abs(S)
     ref_value = ref(magnitude) if callable(ref) else np.abs(ref)
-    return power_to_db(magnitude ** 2, ref=ref_value ** 2, amin=amin ** 2, top_db=top_db)
+    return power_to_db(np.square(magnitude), ref=ref_value ** 2, amin=amin ** 2, top_db=top_db)
 
 
-def db_to_power(S_db, ref: float = 1.0):
-    return ref * np.power(10.0, 0.1 * np.asarray(S_db))
+def db_to_power(S_db, ref: float = 1.0) -> np.ndarray:
+    """Decibels to power (librosa.db_to_power): ref * 10^(S_db / 10)."""
+    return ref * np.power(10.0, np.asarray(S_db) * 0.1)
+
+
+def db_to_amplitude(S_db, ref: float = 1.0) -> np.ndarray:
+    """Decibels to amplitude (librosa.db_to_amplitude): ref * 10^(S_db / 20)."""
+    return db_to_power(S_db, ref=ref ** 2) ** 0.5
