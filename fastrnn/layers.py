@@ -288,13 +288,19 @@ class Bidirectional(Layer):
                                   backward.bias_hh, self.merge_mode)
 
     def merge(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-        if self.merge_mode == "concat":
-            return np.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "mul":
-            return forward * backward
-        return (forward + backward) / 2
+        return merge_directions(self.merge_mode, forward, backward)
+
+
+def merge_directions(merge_mode: str, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """The two directions' outputs merged along the last axis: "concat"
+    (forward first), "sum", "mul" or "ave"."""
+    if merge_mode == "concat":
+        return np.concatenate([forward, backward], axis=-1)
+    if merge_mode == "sum":
+        return forward + backward
+    if merge_mode == "mul":
+        return forward * backward
+    return (forward + backward) / 2
 
 
 class Dense(Layer):

@@ -130,7 +130,7 @@ def test_validation_split_early_stopping_and_history(rng):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     stopper = EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
-    # A tiny learning rate and a wild one: the wild one must stop early.
+    # A wild learning rate makes the validation loss stop improving: training must stop early.
     model.optimizer.learning_rate = 50.0
     history = model.fit(x, labels, epochs=30, validation_split=0.25, callbacks=[stopper],
                         verbose=0)

@@ -28,6 +28,13 @@ def assert_grads_equal(ours, theirs):
         assert error <= RELATIVE, f"gradient {index} {a.shape}: relative error {error:.2e}"
 
 
+def assert_equals_torch(loss, grads, torch_loss, torch_params):
+    """Our loss and gradients against torch's, after its backward pass."""
+    torch_loss.backward()
+    assert abs(loss - torch_loss.item()) <= 1e-12
+    assert_grads_equal(grads, [p.grad.numpy() for p in torch_params])
+
+
 def torch_recurrent(kind, input_size, hidden, bidirectional=False):
     cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}[kind]
     options = {"nonlinearity": "relu"} if kind == "rnn_relu" else {}
@@ -178,9 +185,7 @@ def test_gru_reset_before(batch, rng):
     h = torch_gru_reset_before(torch.from_numpy(x), *params[:3])
     torch_loss = nn.functional.cross_entropy(h @ params[3].T + params[4],
                                              torch.from_numpy(labels))
-    torch_loss.backward()
-    assert abs(loss - torch_loss.item()) <= 1e-12
-    assert_grads_equal(grads, [p.grad.numpy() for p in params])
+    assert_equals_torch(loss, grads, torch_loss, params)
 
 
 OPTIMIZERS = {
@@ -246,9 +251,7 @@ def test_dense_activations_with_mse(activation, rng):
     hidden = TORCH_ACTIVATIONS[activation](torch.from_numpy(x) @ params[0].T + params[1])
     torch_loss = nn.functional.mse_loss(hidden @ params[2].T + params[3],
                                         torch.from_numpy(targets))
-    torch_loss.backward()
-    assert abs(loss - torch_loss.item()) <= 1e-12
-    assert_grads_equal(grads, [p.grad.numpy() for p in params])
+    assert_equals_torch(loss, grads, torch_loss, params)
 
 
 LOSS_CASES = {

@@ -12,7 +12,7 @@ from .. import layers as engine_layers
 from .layer import Layer
 from .recurrent import Recurrent
 
-MERGE_MODES = ("concat", "sum", "mul", "ave")
+MERGE_MODES = engine_layers.Bidirectional.MERGE_MODES
 
 
 def reverse_within_lengths(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -75,16 +75,7 @@ class Bidirectional(Layer):
         self.y_forward = self.forward_layer.forward(x, mask, training)
         y_backward = self.backward_layer.forward(reverse_within_lengths(x, mask), mask, training)
         self.y_backward = reverse_within_lengths(y_backward, mask) if sequences else y_backward
-        return self._merge(self.y_forward, self.y_backward)
-
-    def _merge(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-        if self.merge_mode == "concat":
-            return np.concatenate([forward, backward], axis=-1)
-        if self.merge_mode == "sum":
-            return forward + backward
-        if self.merge_mode == "mul":
-            return forward * backward
-        return (forward + backward) / 2
+        return engine_layers.merge_directions(self.merge_mode, self.y_forward, self.y_backward)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         units = self.forward_layer.units

@@ -44,15 +44,13 @@ class GRU(Recurrent):
             self.params["bias_hh"] = np.zeros(3 * self.units, dtype)
 
     def _recurrence(self, xp, mask):
-        steps, batch, _ = xp.shape
-        self.h_states = h_states = np.zeros((steps + 1, batch, self.units), xp.dtype)
-        outputs = h_states[1:] if mask is None else np.empty_like(h_states[1:])
+        h_states, outputs = self._states(xp, mask)
         if self.reset_after:
             self._reset_after_forward(xp, mask, outputs)
         else:
             self._reset_before_forward(xp, mask, outputs)
         self.gate_values = xp
-        return outputs, h_states[steps]
+        return outputs, h_states[-1]
 
     def _reset_after_forward(self, xp, mask, outputs) -> None:
         forward, _ = pointwise_steps(xp.dtype, STEPS, ENGINE_STEPS)
@@ -87,36 +85,32 @@ class GRU(Recurrent):
 
     def _recurrence_backward(self, d_outputs, d_last):
         gates = self.gate_values
-        steps, batch, _ = gates.shape
-        dh = self._d_state(d_last, batch, gates.dtype)
+        dh = self._d_state(d_last, gates.shape[1], gates.dtype)
         if self.reset_after:
             return self._reset_after_backward(d_outputs, dh)
         return self._reset_before_backward(d_outputs, dh)
 
     def _reset_after_backward(self, d_outputs, dh):
         gates, mask = self.gate_values, self.mask
-        steps, batch, _ = gates.shape
         _, backward = pointwise_steps(gates.dtype, STEPS, ENGINE_STEPS)
         weight_hh = self.params["weight_hh"]
         dxp, d_hidden = np.empty_like(gates), np.empty_like(gates)
         dh_direct = np.empty_like(dh)
-        for t in reversed(range(steps)):
+        for t in reversed(range(gates.shape[0])):
             backward(gates[t], self.hidden_proj[t], self.h_states[t], dh,
                      None if d_outputs is None else d_outputs[t], dxp[t], d_hidden[t], dh_direct,
                      None if mask is None else mask[t])
             dh = dh_direct + d_hidden[t] @ weight_hh
-        d_hidden = d_hidden.reshape(steps * batch, -1)
-        self.grads["weight_hh"] = d_hidden.T @ self.h_states[:-1].reshape(steps * batch, -1)
-        self.grads["bias_hh"] = d_hidden.sum(axis=0)
+        self.grads["weight_hh"] = self._weight_hh_gradient(d_hidden)
+        self.grads["bias_hh"] = d_hidden.reshape(-1, d_hidden.shape[-1]).sum(axis=0)
         return dxp
 
     def _reset_before_backward(self, d_outputs, dh):
         H = self.units
         gates, mask = self.gate_values, self.mask
-        steps, batch, _ = gates.shape
         weight_hh = self.params["weight_hh"]
         dxp = np.empty_like(gates)
-        for t in reversed(range(steps)):
+        for t in reversed(range(gates.shape[0])):
             r, z, n = (gates[t, :, k * H:(k + 1) * H] for k in range(3))
             h_prev = self.h_states[t]
             dh_t = dh if d_outputs is None else dh + d_outputs[t]
@@ -132,10 +126,9 @@ class GRU(Recurrent):
             dh_prev += d_reset_h * r
             dh_prev += da[:, :2 * H] @ weight_hh[:2 * H]
             dh = carry(m, dh_prev, dh)
-        flat = dxp.reshape(steps * batch, -1)
         self.grads["weight_hh"] = np.concatenate([
-            flat[:, :2 * H].T @ self.h_states[:-1].reshape(steps * batch, H),
-            flat[:, 2 * H:].T @ self.reset_h.reshape(steps * batch, H)])
+            self._weight_hh_gradient(dxp[:, :, :2 * H]),
+            dxp[:, :, 2 * H:].reshape(-1, H).T @ self.reset_h.reshape(-1, H)])
         return dxp
 
     def inference_layer(self):

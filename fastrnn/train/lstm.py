@@ -33,21 +33,18 @@ class LSTM(Recurrent):
         self.params["bias_ih"][self.units:2 * self.units] = 1.0
 
     def _recurrence(self, xp, mask):
-        H = self.units
-        steps, batch, _ = xp.shape
         forward, _ = pointwise_steps(xp.dtype, STEPS, ENGINE_STEPS)
         recurrent_t = np.ascontiguousarray(self.params["weight_hh"].T)
-        self.h_states = h_states = np.zeros((steps + 1, batch, H), xp.dtype)
+        h_states, outputs = self._states(xp, mask)
         self.c_states = c_states = np.zeros_like(h_states)
-        self.tanh_c = np.empty((steps, batch, H), xp.dtype)
-        outputs = h_states[1:] if mask is None else np.empty_like(self.tanh_c)
-        for t in range(steps):
+        self.tanh_c = np.empty_like(h_states[1:])
+        for t in range(xp.shape[0]):
             a = xp[t]
             a += h_states[t] @ recurrent_t
             forward(a, c_states[t], h_states[t], c_states[t + 1], self.tanh_c[t],
                     h_states[t + 1], outputs[t], None if mask is None else mask[t])
         self.gate_values = xp
-        return outputs, h_states[steps]
+        return outputs, h_states[-1]
 
     def _recurrence_backward(self, d_outputs, d_last):
         gates, mask = self.gate_values, self.mask
@@ -65,8 +62,7 @@ class LSTM(Recurrent):
             if mask_t is not None:
                 np.copyto(dh_prev, dh, where=~mask_t[:, np.newaxis])
             dh = dh_prev
-        self.grads["weight_hh"] = (dxp.reshape(steps * batch, -1).T
-                                   @ self.h_states[:-1].reshape(steps * batch, self.units))
+        self.grads["weight_hh"] = self._weight_hh_gradient(dxp)
         return dxp
 
     def inference_layer(self):

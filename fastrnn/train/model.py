@@ -211,14 +211,8 @@ class Sequential:
     def train_on_batch(self, x, y, lengths=None, sample_weight=None,
                        class_weight: dict | None = None) -> dict:
         """One optimizer step on one batch; returns its logs (loss, metrics)."""
-        self._require_compiled()
-        inputs = Inputs(x, lengths, self.dtype)
-        self._ensure_built(inputs)
-        y = self._targets(y, inputs)
-        totals = self._step(inputs, y, np.arange(inputs.count),
-                            self._sample_weights(sample_weight, inputs.count), class_weight,
-                            training=True)
-        return self._logs(totals)
+        return self._logs(self._whole_batch(x, y, lengths, sample_weight, class_weight,
+                                            training=True))
 
     def gradients(self, x, y, lengths=None, sample_weight=None,
                   class_weight: dict | None = None, training: bool = True):
@@ -226,15 +220,19 @@ class Sequential:
         parameter, in ``get_weights()`` order, without changing the model
         (for custom training loops and gradient checks). ``training=True``
         runs dropout as ``fit`` does."""
+        totals = self._whole_batch(x, y, lengths, sample_weight, class_weight,
+                                   training=training, apply=False)
+        grads = [layer.grads[name].copy() for layer in self.layers for name in layer.params]
+        return totals[0] / max(totals[2], 1), grads
+
+    def _whole_batch(self, x, y, lengths, sample_weight, class_weight, **step_options):
+        """Check and take x (with lengths), y and weights as one batch: ``_step``'s totals."""
         self._require_compiled()
         inputs = Inputs(x, lengths, self.dtype)
         self._ensure_built(inputs)
-        y = self._targets(y, inputs)
-        totals = self._step(inputs, y, np.arange(inputs.count),
-                            self._sample_weights(sample_weight, inputs.count), class_weight,
-                            training=training, apply=False)
-        grads = [layer.grads[name].copy() for layer in self.layers for name in layer.params]
-        return totals[0] / max(totals[2], 1), grads
+        return self._step(inputs, self._targets(y, inputs), np.arange(inputs.count),
+                          self._sample_weights(sample_weight, inputs.count), class_weight,
+                          **step_options)
 
     def _sample_weights(self, sample_weight, count: int):
         if sample_weight is None:

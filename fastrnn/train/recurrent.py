@@ -106,12 +106,22 @@ class Recurrent(Layer):
     def _recurrence_backward(self, d_outputs: np.ndarray | None, d_last: np.ndarray | None):
         raise NotImplementedError
 
-    def _start(self, xp: np.ndarray):
-        """Zero state (B, H) and the buffers every recurrence fills."""
+    def _states(self, xp: np.ndarray, mask: np.ndarray | None):
+        """(h_states, outputs): the hidden state before and after every step,
+        (T + 1, B, H) from zeros, kept as ``self.h_states`` for the backward
+        pass; the outputs (T, B, H) are the states after each step, or, with a
+        mask, a separate array whose padded steps the recurrence sets to zero."""
         steps, batch, _ = xp.shape
-        dtype = xp.dtype
-        self.h_prev = np.empty((steps, batch, self.units), dtype)
-        return np.zeros((batch, self.units), dtype), np.empty((steps, batch, self.units), dtype)
+        self.h_states = np.zeros((steps + 1, batch, self.units), xp.dtype)
+        outputs = self.h_states[1:] if mask is None else np.empty_like(self.h_states[1:])
+        return self.h_states, outputs
+
+    def _weight_hh_gradient(self, d_recurrent: np.ndarray) -> np.ndarray:
+        """sum_t d_recurrent[t]^T h_{t-1}: the gradient of a weight applied to
+        the previous state, from dL/d(its product) (T, B, rows), as one product."""
+        rows = d_recurrent.shape[-1]
+        return (d_recurrent.reshape(-1, rows).T
+                @ self.h_states[:-1].reshape(-1, self.units))
 
     def _d_state(self, d_last: np.ndarray | None, batch: int, dtype) -> np.ndarray:
         return np.zeros((batch, self.units), dtype) if d_last is None else d_last.copy()

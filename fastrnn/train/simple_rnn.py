@@ -35,18 +35,18 @@ class SimpleRNN(Recurrent):
         return {**super().config(), "activation": self.activation}
 
     def _recurrence(self, xp, mask):
-        h, outputs = self._start(xp)
+        h_states, outputs = self._states(xp, mask)
         recurrent_t = self.params["weight_hh"].T
         for t in range(xp.shape[0]):
             a = xp[t]
-            a += h @ recurrent_t
+            a += h_states[t] @ recurrent_t
             h_new = np.tanh(a, out=a) if self.activation == "tanh" else np.maximum(a, 0, out=a)
-            self.h_prev[t] = h
             m = step_mask(mask, t)
-            np.multiply(h_new, 1 if m is None else m, out=outputs[t])
-            h = carry(m, h_new, h)
+            if m is not None:
+                np.multiply(h_new, m, out=outputs[t])
+            h_states[t + 1] = carry(m, h_new, h_states[t])
         self.gate_values = xp
-        return outputs, h
+        return outputs, h_states[-1]
 
     def _recurrence_backward(self, d_outputs, d_last):
         values, mask = self.gate_values, self.mask
@@ -65,8 +65,7 @@ class SimpleRNN(Recurrent):
             if m is not None:
                 dxp[t] *= m
             dh = carry(m, dxp[t] @ weight_hh, dh)
-        self.grads["weight_hh"] = (dxp.reshape(steps * batch, -1).T
-                                   @ self.h_prev.reshape(steps * batch, self.units))
+        self.grads["weight_hh"] = self._weight_hh_gradient(dxp)
         return dxp
 
     def inference_layer(self):
