@@ -19,8 +19,10 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/dense.c",
-                  "csrc/train.c", "csrc/kernels.c"]
-COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c"]
+                  "csrc/kernels.c"]
+TRAIN_SOURCES = ["csrc/train.c"]   # float32 only: once per instruction set
+COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c",
+                  "csrc/train_dispatch.c"]
 C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
 ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
@@ -28,7 +30,8 @@ ISA_FLAGS = {
 }
 ISA_PROBE = {
     "avx2": "#include <immintrin.h>\nint main(void){__m256 a=_mm256_set1_ps(1.f);"
-    "a=_mm256_fmadd_ps(a,a,_mm256_cvtph_ps(_mm_setzero_si128()));return (int)_mm256_cvtss_f32(a)-1;}\n",
+    "a=_mm256_fmadd_ps(a,a,_mm256_cvtph_ps(_mm_setzero_si128()));"
+    "return (int)_mm256_cvtss_f32(a)-1;}\n",
     "avx512": "#include <immintrin.h>\nint main(void){__m512 a=_mm512_set1_ps(1.f);"
     "a=_mm512_fmadd_ps(a,a,_mm512_cvtph_ps(_mm256_setzero_si256()));"
     "return (int)_mm512_reduce_add_ps(a)-16;}\n",
@@ -61,20 +64,23 @@ class BuildExt(build_ext):
                 sys.exit("error: the C compiler has no OpenMP and FASTRNN_REQUIRE_OPENMP=1")
             print("warning: the C compiler has no OpenMP; fastrnn is built single-threaded")
         x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
-        isas = [isa for isa in ISA_FLAGS if x86 and compiles(compiler, ISA_PROBE[isa], ISA_FLAGS[isa])]
+        isas = [isa for isa in ISA_FLAGS
+                if x86 and compiles(compiler, ISA_PROBE[isa], ISA_FLAGS[isa])]
         have = [("FR_HAVE_" + isa.upper(), "1") for isa in isas]
         flags = C_FLAGS + openmp
 
         # One set of kernel objects per instruction set, and per weight
-        # precision where the set has F16C (float16 weights).
+        # precision where the set has F16C (float16 weights); the training
+        # kernels once per instruction set.
         variants = [("generic", [])] + [(isa, []) for isa in isas]
         variants += [(isa + "_f16", [("FR_WEIGHTS_F16", "1")]) for isa in isas]
         objects = []
         for name, precision_macros in variants:
             isa = name.split("_")[0]
             isa_macros = [("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else []
+            sources = KERNEL_SOURCES + (TRAIN_SOURCES if not precision_macros else [])
             objects += compiler.compile(
-                KERNEL_SOURCES,
+                sources,
                 output_dir=os.path.join(self.build_temp, name),
                 macros=have + isa_macros + precision_macros,
                 include_dirs=["csrc"],

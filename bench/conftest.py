@@ -58,7 +58,9 @@ def pytest_terminal_summary(terminalreporter, config):
                 if per else f"{median * 1e3:.2f} ms"
             if "p99_us" in bench.extra_info:
                 shown += f" (p99 {bench.extra_info['p99_us']:.2f} us)"
-            ratio = f", x{median / base.stats.median:.2f}" if base is not None and bench is not base else ""
+            ratio = ""
+            if base is not None and bench is not base:
+                ratio = f", x{median / base.stats.median:.2f}"
             cells.append(f"{name} {shown}{ratio}")
         write(f"  {group}: " + " | ".join(cells))
 

@@ -31,7 +31,7 @@ def test_fastrnn(benchmark, threads, count):
 
     x, labels = batch()
     y = to_categorical(labels, CLASSES)
-    model = Sequential([LSTM(128, return_sequences=True), LSTM(64),
+    model = Sequential([LSTM(128, return_sequences=True), LSTM(64, return_sequences=False),
                         Dense(CLASSES, activation="softmax")], seed=0)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     threads(count)

@@ -4,13 +4,6 @@
  */
 #include "kernels.h"
 
-static const char *const isa_names[] = {"generic", "avx2", "avx512"};
-
-const char *fr_isa_name(fr_isa isa)
-{
-    return (unsigned)isa < 3 ? isa_names[isa] : "unknown";
-}
-
 static int cpu_runs(fr_isa isa)
 {
     switch (isa) {
@@ -69,57 +62,6 @@ fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, s
     if (act < FR_ACT_LINEAR || act >= FR_ACT_SOFTMAX || (n > 0 && (x == NULL || y == NULL)))
         return FR_ERR_ARG;
     kernels->activate(act, x, y, n);
-    return FR_OK;
-}
-
-fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
-                                const float *c_prev, const float *h_prev, float *c,
-                                float *tanh_c, float *h, float *out, const uint8_t *mask)
-{
-    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
-    if (kernels == NULL) return FR_ERR_ISA;
-    if (batch < 1 || hidden < 1 || !gates || !c_prev || !h_prev || !c || !tanh_c || !h || !out)
-        return FR_ERR_ARG;
-    kernels->lstm_train_forward(batch, hidden, gates, c_prev, h_prev, c, tanh_c, h, out, mask);
-    return FR_OK;
-}
-
-fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
-                                 const float *c_prev, const float *tanh_c, const float *dh,
-                                 const float *d_out, float *dc, float *da, const uint8_t *mask)
-{
-    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
-    if (kernels == NULL) return FR_ERR_ISA;
-    if (batch < 1 || hidden < 1 || !gates || !c_prev || !tanh_c || !dh || !dc || !da)
-        return FR_ERR_ARG;
-    kernels->lstm_train_backward(batch, hidden, gates, c_prev, tanh_c, dh, d_out, dc, da, mask);
-    return FR_OK;
-}
-
-fr_status fr_gru_train_forward(fr_isa isa, int batch, int hidden, float *gates,
-                               const float *hidden_proj, const float *h_prev, float *h,
-                               float *out, const uint8_t *mask)
-{
-    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
-    if (kernels == NULL) return FR_ERR_ISA;
-    if (batch < 1 || hidden < 1 || !gates || !hidden_proj || !h_prev || !h || !out)
-        return FR_ERR_ARG;
-    kernels->gru_train_forward(batch, hidden, gates, hidden_proj, h_prev, h, out, mask);
-    return FR_OK;
-}
-
-fr_status fr_gru_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
-                                const float *hidden_proj, const float *h_prev, const float *dh,
-                                const float *d_out, float *da, float *d_hidden,
-                                float *dh_direct, const uint8_t *mask)
-{
-    const fr_kernels *kernels = fr_kernels_for(isa, FR_PRECISION_FLOAT32);
-    if (kernels == NULL) return FR_ERR_ISA;
-    if (batch < 1 || hidden < 1 || !gates || !hidden_proj || !h_prev || !dh || !da
-        || !d_hidden || !dh_direct)
-        return FR_ERR_ARG;
-    kernels->gru_train_backward(batch, hidden, gates, hidden_proj, h_prev, dh, d_out, da,
-                                d_hidden, dh_direct, mask);
     return FR_OK;
 }
 

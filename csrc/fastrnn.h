@@ -25,15 +25,24 @@
 extern "C" {
 #endif
 
+/* What every entry point returns. fastrnn/_engine.pyx maps each to one
+ * Python exception (MemoryError for FR_ERR_NOMEM only). */
 typedef enum {
     FR_OK = 0,
-    FR_ERR_ARG = 1,      /* a size is out of range or a pointer is NULL */
-    FR_ERR_SHAPE = 2,    /* a layer's input size differs from the previous output size */
-    FR_ERR_ISA = 3,      /* the instruction set is not built in or not supported by this CPU */
-    FR_ERR_NOMEM = 4,
-    FR_ERR_LAYOUT = 5,   /* a layer cannot follow one with return_sequences = 0 */
-    FR_ERR_NONFINITE = 6 /* an input holds NaN or infinity (streams that check) */
+    FR_ERR_ARG = 1,       /* a size is out of range or a pointer is NULL */
+    FR_ERR_SHAPE = 2,     /* a layer's input size differs from the previous output size */
+    FR_ERR_ISA = 3,       /* the instruction set (or, with it, the precision) is not built
+                             in or not supported by this CPU */
+    FR_ERR_NOMEM = 4,     /* an allocation failed */
+    FR_ERR_LAYOUT = 5,    /* a recurrent layer cannot follow one with return_sequences = 0 */
+    FR_ERR_NONFINITE = 6, /* an input holds NaN or infinity (streams that check) */
+    FR_ERR_RANGE = 7,     /* a weight is beyond the range of the model's precision */
+    FR_ERR_SEQUENCE = 8   /* the model reads whole sequences (a bidirectional or
+                             go_backwards layer): it cannot stream */
 } fr_status;
+
+/* The largest finite float16: a float16 model refuses weights beyond it. */
+#define FR_FLOAT16_MAX 65504.0f
 
 typedef enum { FR_ISA_GENERIC = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 } fr_isa;
 
@@ -71,49 +80,34 @@ int fr_isa_supported(fr_isa isa);
 int fr_precision_supported(fr_isa isa, fr_precision precision);
 /* The widest supported instruction set. */
 fr_isa fr_isa_best(void);
-const char *fr_isa_name(fr_isa isa);
 
 /* y[i] = act(x[i]) for i < n, with the kernels of `isa`; softmax is not
  * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
 fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n);
 
-/* --- training (the pointwise part of an LSTM/GRU step; csrc/train.c) ---- */
-
-/* Gates (batch, 4 * hidden) i, f, g, o pre-activations in, gate values out;
- * states (batch, hidden); mask (batch) or NULL. FR_ERR_ARG for a size < 1 or
- * a NULL array. */
-fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
-                                const float *c_prev, const float *h_prev, float *c,
-                                float *tanh_c, float *h, float *out, const uint8_t *mask);
-/* d_out may be NULL (no gradient from the step's output). */
-fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
-                                 const float *c_prev, const float *tanh_c, const float *dh,
-                                 const float *d_out, float *dc, float *da, const uint8_t *mask);
-/* GRU with reset_after: gates (batch, 3 * hidden) r, z, n input projections
- * in, gate values out; hidden_proj (batch, 3 * hidden) = W_hh h_prev + b_hh. */
-fr_status fr_gru_train_forward(fr_isa isa, int batch, int hidden, float *gates,
-                               const float *hidden_proj, const float *h_prev, float *h,
-                               float *out, const uint8_t *mask);
-fr_status fr_gru_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
-                                const float *hidden_proj, const float *h_prev, const float *dh,
-                                const float *d_out, float *da, float *d_hidden,
-                                float *dh_direct, const uint8_t *mask);
-
 /* --- models -------------------------------------------------------------- */
 
-/* A new empty model taking `input_size` features per step, packing weights
- * for `isa` in `precision`. NULL on failure (unsupported isa or precision,
- * input_size < 1, out of memory). Owns its packed weights. */
-fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size);
+/* *model = a new empty model taking `input_size` features per step, packing
+ * weights for `isa` in `precision`; it owns its packed weights. FR_ERR_ISA
+ * (isa or precision not available here), FR_ERR_ARG (input_size out of
+ * range, model NULL) or FR_ERR_NOMEM leave *model NULL. */
+fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision,
+                          int input_size);
 void fr_model_destroy(fr_model *model);
+
+/* Options of a recurrent layer (fr_model_add_lstm, _gru, _rnn `flags`). */
+#define FR_RETURN_SEQUENCES 1u /* output every step; without it only the last step,
+                                  and no recurrent layer may follow */
+#define FR_GO_BACKWARDS 2u     /* Keras' go_backwards: read each sequence from its last
+                                  step to its first and output the steps in that
+                                  (reversed) order; the model then runs whole
+                                  sequences only */
 
 /*
  * Add a layer; weights are float32 in the canonical (PyTorch) layout and are
  * copied and packed (float16 models round them to nearest even; a weight
- * beyond float16's range, |w| > 65504, gives FR_ERR_ARG), so the caller keeps
- * ownership of its arrays. Biases may be NULL
- * (zero). With return_sequences = 0 the layer outputs only its last step, and
- * no recurrent layer may follow it.
+ * beyond float16's range, |w| > FR_FLOAT16_MAX, gives FR_ERR_RANGE), so the
+ * caller keeps ownership of its arrays. Biases may be NULL (zero).
  *
  * LSTM: w_ih (4H, I), w_hh (4H, H), b_ih (4H), b_hh (4H); gate order i, f, g, o.
  * GRU:  w_ih (3H, I), w_hh (3H, H), b_ih (3H), b_hh (3H); gate order r, z, n;
@@ -126,13 +120,13 @@ void fr_model_destroy(fr_model *model);
  */
 fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
                             const float *w_hh, const float *b_ih, const float *b_hh,
-                            int return_sequences);
+                            unsigned flags);
 fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
-                           int reset_after, int return_sequences);
+                           int reset_after, unsigned flags);
 fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
-                           fr_activation activation, int return_sequences);
+                           fr_activation activation, unsigned flags);
 fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
                              const float *b, fr_activation activation);
 
@@ -158,11 +152,24 @@ int fr_model_layer_units(const fr_model *model, int layer);
 int fr_model_layer_state_parts(const fr_model *model, int layer);
 /* Gates of layer `layer` (4 LSTM, 3 GRU, 1 SimpleRNN or Dense); 0 if out of range. */
 int fr_model_layer_gates(const fr_model *model, int layer);
-/* 1 if some layer is bidirectional (the model cannot stream). */
-int fr_model_is_bidirectional(const fr_model *model);
+/* 1 if some layer is bidirectional or goes backwards: the model runs whole
+ * sequences only (no streams). */
+int fr_model_needs_sequences(const fr_model *model);
+
+/* Bytes of the packed weights and biases the model holds. */
+size_t fr_model_weight_bytes(const fr_model *model);
 
 size_t fr_model_state_size(const fr_model *model, int batch);
 size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
+
+/* Copy part `part` (0: h, 1: c of an LSTM; a bidirectional layer's backward
+ * direction follows its forward parts) of layer `layer`'s state in `state`,
+ * a state buffer for `batch` sequences, out of or into (batch, units) rows.
+ * set zeroes the padding the kernels keep beside the units. */
+fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
+                             int part, float *dst);
+fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int layer,
+                             int part, const float *src);
 
 /* fr_model_run flags: output every step, even after a layer with
  * return_sequences = 0 (what a stream answers: the output the model would give
@@ -174,13 +181,18 @@ size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
  * x (batch, steps, input_size), row-major float32.
  * y (batch, steps, output_size), or (batch, output_size) when the model does
  *   not return sequences and flags lack FR_RUN_EVERY_STEP.
+ * mask (batch, steps) or NULL (every step runs): where mask[b, t] == 0, step
+ *   t of sequence b is skipped by every recurrent layer (its state carries
+ *   over the step; a backward direction skips it too) and its output row in y
+ *   is zero; a model that does not return sequences outputs each sequence's
+ *   last step that ran. (PyTorch's packed sequences are masks of lengths.)
  * state, workspace: see the top of this file.
  * num_threads: OpenMP threads (1 = serial); the results are bit-for-bit the
  *   same for every thread count.
  */
 fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                       float *y, float *state, float *workspace, unsigned flags,
-                       int num_threads);
+                       const uint8_t *mask, float *y, float *state, float *workspace,
+                       unsigned flags, int num_threads);
 
 /* --- streams --------------------------------------------------------------- */
 
@@ -192,10 +204,12 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
  */
 typedef struct fr_stream fr_stream;
 
-/* NULL on failure (NULL model, a bidirectional model, batch < 1, out of
- * memory). check_finite != 0:
- * fr_stream_run refuses inputs holding NaN or infinity. */
-fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite);
+/* *stream = a new stream of `batch` sequences over `model`. FR_ERR_ARG (NULL
+ * model or stream, an empty model, batch out of range), FR_ERR_SEQUENCE (the
+ * model reads whole sequences) or FR_ERR_NOMEM leave *stream NULL.
+ * check_finite != 0: fr_stream_run refuses inputs holding NaN or infinity. */
+fr_status fr_stream_create(fr_stream **stream, const fr_model *model, int batch,
+                           int check_finite);
 void fr_stream_destroy(fr_stream *stream);
 
 /*
@@ -214,8 +228,7 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
  * is NULL. All indices are checked before any row changes. */
 fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count);
 
-/* Copy part `part` (0: h, 1: c of an LSTM) of recurrent layer `layer`'s
- * state, (batch, units) row-major, out of or into the stream. */
+/* fr_model_get_state / fr_model_set_state on the stream's state. */
 fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst);
 fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src);
 

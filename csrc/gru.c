@@ -21,7 +21,8 @@
  *
  * xproj has x_stride floats per step; h0 (batch, Hpad); h_seq (batch, steps,
  * Hpad); scratch 2 * batch * Hpad. reverse: the steps run from the last to
- * the first, each written at its own time index.
+ * the first, each written at its own time index. mask (batch, mask_stride) or
+ * NULL: a step whose mask is 0 is skipped (h_t = h_{t-1}).
  */
 #include "simd.h"
 #include "kernels.h"
@@ -30,11 +31,12 @@
 
 typedef struct {
     int steps, hidden, panels, reset_after, reverse;
-    ptrdiff_t x_stride;
+    ptrdiff_t x_stride, mask_stride;
     const float *xproj;
     const fr_weight *w_hh;
     const float *b_hn, *h0;
     float *h_seq, *reset_hidden, *update;
+    const uint8_t *mask;
 } gru_problem;
 
 /* h' = n + z * (h - n) */
@@ -70,13 +72,16 @@ FR_NOINLINE void gru_cell_candidate(const vfloat pre[1], const float *update, co
 }
 
 /*
- * Tiles: rows [0, mr) x panels [0, np), pointers at panel 0 (panel q is q * V
- * units on). unit0 is the first unit of panel 0, to find h and z of a row.
+ * Tiles: rows [row, row + mr) of `at` x panels [0, np), pointers at that row
+ * and panel 0 (panel q is q * V units on; h_prev points at whole rows). unit0
+ * is the first unit of panel 0, to find h and z of a row. A row whose step is
+ * skipped keeps h (the last phase copies h_prev).
  */
 FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
-                                    const float *h_prev, ptrdiff_t ld_h, const fr_weight *w,
-                                    const float *b_hn, const float *xproj, ptrdiff_t ld_x,
-                                    float *h_out, ptrdiff_t ld_out, int unit0)
+                                    const fr_step_rows *at, int row, const float *h_prev,
+                                    ptrdiff_t ld_h, const fr_weight *w, const float *b_hn,
+                                    const float *xproj, ptrdiff_t ld_x, float *h_out,
+                                    ptrdiff_t ld_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
@@ -87,10 +92,15 @@ FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
         }
     tile_accumulate(mr, np, 3, hidden, h_prev, ld_h, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int q = 0; q < np; q++)
-            gru_cell_reset_after(acc[m * np + q], xproj + m * ld_x + (3 * q + 2) * FR_VLEN,
-                                 h_prev + m * ld_h + unit0 + q * FR_VLEN,
-                                 h_out + m * ld_out + q * FR_VLEN);
+        for (int q = 0; q < np; q++) {
+            const float *h = h_prev + m * ld_h + unit0 + q * FR_VLEN;
+            float *out = h_out + m * ld_out + q * FR_VLEN;
+            if (fr_step_runs(at, row + m))
+                gru_cell_reset_after(acc[m * np + q], xproj + m * ld_x + (3 * q + 2) * FR_VLEN,
+                                     h, out);
+            else
+                vstore(out, vload(h));
+        }
 }
 
 /* Phase 0 of reset_after = 0: r and z; stores r * h and z (row stride ld_s). */
@@ -115,10 +125,10 @@ FR_INLINE void gru_tile_gates(const int mr, const int np, int hidden, const floa
 
 /* Phase 1 of reset_after = 0: n = tanh(xproj_n + W_hn (r * h)), then h'. */
 FR_INLINE void gru_tile_candidate(const int mr, const int np, int hidden,
-                                  const float *reset_hidden, const float *update,
-                                  ptrdiff_t ld_s, const fr_weight *w, const float *xproj,
-                                  ptrdiff_t ld_x, const float *h_prev, ptrdiff_t ld_h,
-                                  float *h_out, ptrdiff_t ld_out, int unit0)
+                                  const fr_step_rows *at, int row, const float *reset_hidden,
+                                  const float *update, ptrdiff_t ld_s, const fr_weight *w,
+                                  const float *xproj, ptrdiff_t ld_x, const float *h_prev,
+                                  ptrdiff_t ld_h, float *h_out, ptrdiff_t ld_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
@@ -128,8 +138,12 @@ FR_INLINE void gru_tile_candidate(const int mr, const int np, int hidden,
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
             int unit = unit0 + q * FR_VLEN;
-            gru_cell_candidate(acc[m * np + q], update + m * ld_s + unit,
-                               h_prev + m * ld_h + unit, h_out + m * ld_out + q * FR_VLEN);
+            const float *h = h_prev + m * ld_h + unit;
+            float *out = h_out + m * ld_out + q * FR_VLEN;
+            if (fr_step_runs(at, row + m))
+                gru_cell_candidate(acc[m * np + q], update + m * ld_s + unit, h, out);
+            else
+                vstore(out, vload(h));
         }
 }
 
@@ -140,31 +154,32 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
     const int H = pr->hidden;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
     const fr_step_rows at = fr_step_rows_at(t, pr->steps, pr->reverse, padded, pr->x_stride,
-                                            pr->xproj, pr->h0, pr->h_seq);
+                                            pr->xproj, pr->h0, pr->h_seq, pr->mask,
+                                            pr->mask_stride);
     const float *h_prev = at.h_prev, *xproj = at.xproj;
     const ptrdiff_t ld_h = at.ld_h, ld_x = at.ld_x, ld_seq = at.ld_out;
     const fr_weight *w_candidate = pr->w_hh + padded * H * 2;
     float *h_out = at.h_out;
 
-    /* One tile at panel p: rows m.., np panels, mr rows. */
-#define TILE_AT(p, mr, np)                                                                     \
+    /* One tile: rows m.., mr rows, panels p.., np panels. */
+#define TILE_AT(m, p, mr, np)                                                                  \
     do {                                                                                       \
         const int unit0 = (p) * FR_VLEN;                                                       \
-        const float *x_mp = xproj + m * ld_x + (p) * 3 * FR_VLEN;                              \
+        const float *x_mp = xproj + (m) * ld_x + (p) * 3 * FR_VLEN;                            \
         if (pr->reset_after)                                                                   \
-            gru_tile_reset_after(mr, np, H, h_prev + m * ld_h, ld_h,                           \
+            gru_tile_reset_after(mr, np, H, &at, m, h_prev + (m) * ld_h, ld_h,                 \
                                  pr->w_hh + (ptrdiff_t)(p) * H * 3 * FR_VLEN, pr->b_hn + unit0, \
-                                 x_mp, ld_x, h_out + m * ld_seq + unit0, ld_seq, unit0);       \
+                                 x_mp, ld_x, h_out + (m) * ld_seq + unit0, ld_seq, unit0);     \
         else if (phase == 0)                                                                   \
-            gru_tile_gates(mr, np, H, h_prev + m * ld_h, ld_h,                                 \
+            gru_tile_gates(mr, np, H, h_prev + (m) * ld_h, ld_h,                               \
                            pr->w_hh + (ptrdiff_t)(p) * H * 2 * FR_VLEN, x_mp, ld_x,            \
-                           pr->reset_hidden + m * padded + unit0,                              \
-                           pr->update + m * padded + unit0, padded, unit0);                    \
+                           pr->reset_hidden + (m) * padded + unit0,                            \
+                           pr->update + (m) * padded + unit0, padded, unit0);                  \
         else                                                                                   \
-            gru_tile_candidate(mr, np, H, pr->reset_hidden + m * padded,                       \
-                               pr->update + m * padded, padded,                                \
+            gru_tile_candidate(mr, np, H, &at, m, pr->reset_hidden + (m) * padded,             \
+                               pr->update + (m) * padded, padded,                              \
                                w_candidate + (ptrdiff_t)(p) * H * FR_VLEN, x_mp, ld_x,         \
-                               h_prev + m * ld_h, ld_h, h_out + m * ld_seq + unit0, ld_seq,    \
+                               h_prev + (m) * ld_h, ld_h, h_out + (m) * ld_seq + unit0, ld_seq, \
                                unit0);                                                         \
     } while (0)
     FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
@@ -174,12 +189,15 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
 void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *b_hn, const float *h0, float *h_seq, float *scratch,
-                       int num_threads)
+                       const uint8_t *mask, ptrdiff_t mask_stride, int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
     ptrdiff_t padded = (ptrdiff_t)panels * FR_VLEN;
-    gru_problem pr = {steps, hidden, panels, reset_after, reverse, x_stride, xproj, w_hh,
-                      b_hn,  h0,     h_seq,  scratch,     scratch + batch * padded};
+    gru_problem pr = {.steps = steps, .hidden = hidden, .panels = panels,
+                      .reset_after = reset_after, .reverse = reverse, .x_stride = x_stride,
+                      .mask_stride = mask_stride, .xproj = xproj, .w_hh = w_hh, .b_hn = b_hn,
+                      .h0 = h0, .h_seq = h_seq, .reset_hidden = scratch,
+                      .update = scratch + batch * padded, .mask = mask};
     double macs_per_row_step = (double)hidden * padded * 3;
     fr_run_recurrence(batch, steps, panels, reset_after ? 1 : 2, macs_per_row_step, gru_step,
                       &pr, num_threads, FR_MR);

@@ -30,8 +30,4 @@ const fr_kernels FR_SUFFIX(fr_kernels) = {
     .rnn = FR_SUFFIX(fr_rnn),
     .dense_activation = FR_SUFFIX(fr_dense_activation),
     .activate = FR_SUFFIX(fr_activate),
-    .lstm_train_forward = FR_SUFFIX(fr_lstm_train_forward),
-    .lstm_train_backward = FR_SUFFIX(fr_lstm_train_backward),
-    .gru_train_forward = FR_SUFFIX(fr_gru_train_forward),
-    .gru_train_backward = FR_SUFFIX(fr_gru_train_backward),
 };

@@ -1,7 +1,7 @@
 /*
  * kernels.h - the per-instruction-set kernel table (internal).
  *
- * gemm.c, lstm.c, gru.c, dense.c and kernels.c are compiled once per
+ * gemm.c, lstm.c, gru.c, rnn.c, dense.c and kernels.c are compiled once per
  * instruction set; each build defines its functions under a suffixed name
  * (fr_gemm_avx2, ...) and one table, fr_kernels_<isa>, that dispatch.c hands
  * to the models.
@@ -34,38 +34,26 @@ typedef struct fr_kernels {
                  const void *w, const float *bias, float *c, int num_threads);
 
     /* Recurrences (lstm.c, gru.c, rnn.c): xproj has x_stride floats per step;
-     * reverse runs the steps from last to first. */
+     * reverse runs the steps from last to first; mask (batch, mask_stride) or
+     * NULL: steps whose mask is 0 are skipped, the state carried over them. */
     void (*lstm)(int batch, int steps, int hidden, int reverse, const float *xproj,
                  ptrdiff_t x_stride, const void *w_hh, const float *h0, float *c,
-                 float *h_seq, int num_threads);
+                 float *h_seq, const uint8_t *mask, ptrdiff_t mask_stride, int num_threads);
     /* scratch: 2 * batch * padded floats (reset_after = 0). */
     void (*gru)(int batch, int steps, int hidden, int reset_after, int reverse,
                 const float *xproj, ptrdiff_t x_stride, const void *w_hh, const float *b_hn,
-                const float *h0, float *h_seq, float *scratch, int num_threads);
+                const float *h0, float *h_seq, float *scratch, const uint8_t *mask,
+                ptrdiff_t mask_stride, int num_threads);
     /* tanh, or relu when relu != 0. */
     void (*rnn)(int batch, int steps, int hidden, int relu, int reverse, const float *xproj,
                 ptrdiff_t x_stride, const void *w_hh, const float *h0, float *h_seq,
-                int num_threads);
+                const uint8_t *mask, ptrdiff_t mask_stride, int num_threads);
 
     /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
     void (*dense_activation)(int rows, int units, int padded, fr_activation act, float *y);
 
     /* y[i] = act(x[i]), elementwise activations only. */
     void (*activate)(fr_activation act, const float *x, float *y, size_t n);
-
-    /* The pointwise part of an LSTM training step (train.c). */
-    void (*lstm_train_forward)(int batch, int hidden, float *gates, const float *c_prev,
-                               const float *h_prev, float *c, float *tanh_c, float *h,
-                               float *out, const uint8_t *mask);
-    void (*lstm_train_backward)(int batch, int hidden, const float *gates, const float *c_prev,
-                                const float *tanh_c, const float *dh, const float *d_out,
-                                float *dc, float *da, const uint8_t *mask);
-    void (*gru_train_forward)(int batch, int hidden, float *gates, const float *hidden_proj,
-                              const float *h_prev, float *h, float *out, const uint8_t *mask);
-    void (*gru_train_backward)(int batch, int hidden, const float *gates,
-                               const float *hidden_proj, const float *h_prev, const float *dh,
-                               const float *d_out, float *da, float *d_hidden,
-                               float *dh_direct, const uint8_t *mask);
 } fr_kernels;
 
 extern const fr_kernels fr_kernels_generic;
@@ -91,31 +79,19 @@ void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, 
                         const void *w, const float *bias, float *c, int num_threads);
 void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const float *xproj,
                         ptrdiff_t x_stride, const void *w_hh, const float *h0, float *c,
-                        float *h_seq, int num_threads);
+                        float *h_seq, const uint8_t *mask, ptrdiff_t mask_stride,
+                        int num_threads);
 void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *b_hn, const float *h0, float *h_seq, float *scratch,
-                       int num_threads);
+                       const uint8_t *mask, ptrdiff_t mask_stride, int num_threads);
 void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
-                       const float *h0, float *h_seq, int num_threads);
+                       const float *h0, float *h_seq, const uint8_t *mask,
+                       ptrdiff_t mask_stride, int num_threads);
 void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                     float *y);
 void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
-void FR_SUFFIX(fr_lstm_train_forward)(int batch, int hidden, float *gates, const float *c_prev,
-                                      const float *h_prev, float *c, float *tanh_c, float *h,
-                                      float *out, const uint8_t *mask);
-void FR_SUFFIX(fr_lstm_train_backward)(int batch, int hidden, const float *gates,
-                                       const float *c_prev, const float *tanh_c,
-                                       const float *dh, const float *d_out, float *dc,
-                                       float *da, const uint8_t *mask);
-void FR_SUFFIX(fr_gru_train_forward)(int batch, int hidden, float *gates, const float *hidden_proj,
-                                     const float *h_prev, float *h, float *out,
-                                     const uint8_t *mask);
-void FR_SUFFIX(fr_gru_train_backward)(int batch, int hidden, const float *gates,
-                                      const float *hidden_proj, const float *h_prev,
-                                      const float *dh, const float *d_out, float *da,
-                                      float *d_hidden, float *dh_direct, const uint8_t *mask);
 #endif
 
 #endif

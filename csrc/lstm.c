@@ -17,7 +17,8 @@
  * packed; h0 (batch, Hpad); c (batch, Hpad), the cell state, read and
  * updated; h_seq (batch, steps, Hpad), h_t of every step. Hpad = P * V.
  * reverse: the steps run from the last to the first (a backward direction),
- * each written at its own time index.
+ * each written at its own time index. mask (batch, mask_stride) or NULL: a
+ * step whose mask is 0 is skipped (h_t = h_{t-1}, c unchanged).
  */
 #include "simd.h"
 #include "kernels.h"
@@ -26,11 +27,12 @@
 
 typedef struct {
     int steps, hidden, panels, reverse;
-    ptrdiff_t x_stride;
+    ptrdiff_t x_stride, mask_stride;
     const float *xproj;
     const fr_weight *w_hh;
     const float *h0;
     float *c, *h_seq;
+    const uint8_t *mask;
 } lstm_problem;
 
 /* c' = f * c + i * g and h' = o * tanh(c') for V units, from their gate pre-activations. */
@@ -45,21 +47,29 @@ FR_NOINLINE void lstm_cell(const vfloat pre[4], float *c, float *h)
     vstore(h, output_gate * vtanh(cell));
 }
 
-/* Rows [0, mr) x panels [0, np): pointers are at panel 0; panel q is q * V units on. */
-FR_INLINE void lstm_tile(const int mr, const int np, int hidden, const float *h_prev,
-                         ptrdiff_t ld_h, const fr_weight *w, const float *xproj, ptrdiff_t ld_x,
-                         float *c, ptrdiff_t ld_c, float *h_out, ptrdiff_t ld_out)
+/*
+ * Rows [row, row + mr) x panels [0, np): h_prev (whole rows), xproj, c and
+ * h_out are at row `row` (of `at`) and, but for h_prev, at panel 0; panel q is
+ * q * V units on; unit0 is the first unit of panel 0.
+ */
+FR_INLINE void lstm_tile(const int mr, const int np, int hidden, const fr_step_rows *at,
+                         int row, const float *h_prev, const fr_weight *w, const float *xproj,
+                         float *c, ptrdiff_t ld_c, float *h_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++)
             for (int g = 0; g < 4; g++)
-                acc[m * np + q][g] = vload(xproj + m * ld_x + (4 * q + g) * FR_VLEN);
-    tile_accumulate(mr, np, 4, hidden, h_prev, ld_h, w, acc);
+                acc[m * np + q][g] = vload(xproj + m * at->ld_x + (4 * q + g) * FR_VLEN);
+    tile_accumulate(mr, np, 4, hidden, h_prev, at->ld_h, w, acc);
     for (int m = 0; m < mr; m++)
-        for (int q = 0; q < np; q++)
-            lstm_cell(acc[m * np + q], c + m * ld_c + q * FR_VLEN,
-                      h_out + m * ld_out + q * FR_VLEN);
+        for (int q = 0; q < np; q++) {
+            float *h = h_out + m * at->ld_out + q * FR_VLEN;
+            if (fr_step_runs(at, row + m))
+                lstm_cell(acc[m * np + q], c + m * ld_c + q * FR_VLEN, h);
+            else
+                vstore(h, vload(h_prev + m * at->ld_h + unit0 + q * FR_VLEN));
+        }
 }
 
 static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_end,
@@ -68,25 +78,29 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
     const lstm_problem *pr = ctx;
     const ptrdiff_t padded = (ptrdiff_t)pr->panels * FR_VLEN;
     const fr_step_rows at = fr_step_rows_at(t, pr->steps, pr->reverse, padded, pr->x_stride,
-                                            pr->xproj, pr->h0, pr->h_seq);
+                                            pr->xproj, pr->h0, pr->h_seq, pr->mask,
+                                            pr->mask_stride);
     (void)phase;
 
-#define TILE_AT(p, mr, np)                                                                  \
-    lstm_tile(mr, np, pr->hidden, at.h_prev + m * at.ld_h, at.ld_h,                         \
+#define TILE_AT(m, p, mr, np)                                                               \
+    lstm_tile(mr, np, pr->hidden, &at, m, at.h_prev + (m) * at.ld_h,                        \
               pr->w_hh + (ptrdiff_t)(p) * pr->hidden * 4 * FR_VLEN,                         \
-              at.xproj + m * at.ld_x + (p) * 4 * FR_VLEN, at.ld_x,                          \
-              pr->c + m * padded + (p) * FR_VLEN, padded,                                   \
-              at.h_out + m * at.ld_out + (p) * FR_VLEN, at.ld_out)
+              at.xproj + (m) * at.ld_x + (p) * 4 * FR_VLEN,                                 \
+              pr->c + (m) * padded + (p) * FR_VLEN, padded,                                 \
+              at.h_out + (m) * at.ld_out + (p) * FR_VLEN, (p) * FR_VLEN)
     FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
 #undef TILE_AT
 }
 
 void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const float *xproj,
                         ptrdiff_t x_stride, const void *w_hh, const float *h0, float *c,
-                        float *h_seq, int num_threads)
+                        float *h_seq, const uint8_t *mask, ptrdiff_t mask_stride,
+                        int num_threads)
 {
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
-    lstm_problem pr = {steps, hidden, panels, reverse, x_stride, xproj, w_hh, h0, c, h_seq};
+    lstm_problem pr = {.steps = steps, .hidden = hidden, .panels = panels, .reverse = reverse,
+                       .x_stride = x_stride, .mask_stride = mask_stride, .xproj = xproj,
+                       .w_hh = w_hh, .h0 = h0, .c = c, .h_seq = h_seq, .mask = mask};
     double macs_per_row_step = (double)hidden * panels * 4 * FR_VLEN;
     fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, lstm_step, &pr, num_threads,
                       FR_MR);

@@ -1,9 +1,11 @@
 /*
  * model.h - the layer stack inside an fr_model (internal: model.c builds and
- * runs it, stream.c reads its state layout).
+ * runs it, stream.c moves rows of its state).
  *
- * State layout for `batch` sequences: for each recurrent layer in order, h
- * (batch, padded), then for an LSTM c (batch, padded); padded units are zero.
+ * State layout for `batch` sequences: for each recurrent layer in order, its
+ * parts (h, then c for an LSTM; a bidirectional layer's forward parts, then
+ * its backward parts), each (batch, padded) with the padded units zero.
+ * fr_state_part() is the one place that walks it.
  */
 #ifndef FASTRNN_MODEL_H
 #define FASTRNN_MODEL_H
@@ -21,6 +23,7 @@ typedef struct {
     int input_size, units;      /* units: hidden size, or Dense output size */
     int gates, panels;          /* of the input projection; padded = panels * vlen */
     int reset_after, return_sequences;
+    int go_backwards;           /* reads backward, outputs in reading order */
     fr_activation activation;   /* Dense; SimpleRNN: tanh or relu */
     int directions;             /* 1, or 2 for a bidirectional layer */
     fr_merge merge;
@@ -47,6 +50,9 @@ int fr_layer_output_padded(const fr_model *model, const fr_layer *layer);
 /* State arrays of a layer: 2 (LSTM h, c), 1 (GRU or SimpleRNN h) or 0 (Dense),
  * per direction. */
 int fr_layer_state_parts(const fr_layer *layer);
+/* Part `part` of layer `layer` in a state buffer of `batch` sequences:
+ * (batch, padded) floats; NULL if there is no such part. */
+float *fr_state_part(const fr_model *model, float *state, int batch, int layer, int part);
 
 /* FR_ALIGN-aligned float arrays. */
 float *fr_alloc_floats(size_t count);

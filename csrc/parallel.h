@@ -10,6 +10,7 @@
 #define FASTRNN_PARALLEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -34,19 +35,22 @@ static inline void fr_thread_range(int count, int grain, int tid, int nthreads, 
 
 /*
  * Where step t of a recurrence over `steps` steps reads and writes: xproj has
- * x_stride floats per step, h_seq `padded` per step (and h0 per sequence).
+ * x_stride floats per step, h_seq `padded` per step (and h0 per sequence),
+ * mask (batch, mask_stride) or NULL says which (sequence, time) steps run.
  * reverse: the steps run from the last to the first, each at its own time
  * index, so step t is time steps - 1 - t and follows time t + 1.
  */
 typedef struct {
     const float *h_prev, *xproj;
     float *h_out;
-    ptrdiff_t ld_h, ld_x, ld_out;   /* strides between sequences */
+    const uint8_t *mask;            /* at this time, sequence 0; NULL: every step runs */
+    ptrdiff_t ld_h, ld_x, ld_out, ld_mask;   /* strides between sequences */
 } fr_step_rows;
 
 static inline fr_step_rows fr_step_rows_at(int t, int steps, int reverse, ptrdiff_t padded,
                                            ptrdiff_t x_stride, const float *xproj,
-                                           const float *h0, float *h_seq)
+                                           const float *h0, float *h_seq,
+                                           const uint8_t *mask, ptrdiff_t mask_stride)
 {
     const int time = reverse ? steps - 1 - t : t;
     const int previous = reverse ? time + 1 : time - 1;
@@ -57,7 +61,16 @@ static inline fr_step_rows fr_step_rows_at(int t, int steps, int reverse, ptrdif
     rows.ld_h = t == 0 ? padded : rows.ld_out;
     rows.xproj = xproj + time * x_stride;
     rows.h_out = h_seq + time * padded;
+    rows.mask = mask != NULL ? mask + time : NULL;
+    rows.ld_mask = mask_stride;
     return rows;
+}
+
+/* Whether sequence m of a step runs (rows.mask NULL: all do). A sequence
+ * whose step is skipped keeps its state: h_out = h_prev, c untouched. */
+static inline int fr_step_runs(const fr_step_rows *rows, int m)
+{
+    return rows->mask == NULL || rows->mask[m * rows->ld_mask];
 }
 
 /*

@@ -68,13 +68,15 @@ static fr_status reserve(fr_stream *stream, int steps)
     return FR_OK;
 }
 
-fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite)
+fr_status fr_stream_create(fr_stream **created, const fr_model *model, int batch,
+                           int check_finite)
 {
-    if (model == NULL || fr_model_num_layers(model) == 0 || fr_model_is_bidirectional(model)
-        || batch < 1)
-        return NULL;
+    if (created == NULL) return FR_ERR_ARG;
+    *created = NULL;
+    if (model == NULL || fr_model_num_layers(model) == 0 || batch < 1) return FR_ERR_ARG;
+    if (fr_model_needs_sequences(model)) return FR_ERR_SEQUENCE;
     fr_stream *stream = calloc(1, sizeof *stream);
-    if (stream == NULL) return NULL;
+    if (stream == NULL) return FR_ERR_NOMEM;
     stream->model = model;
     stream->batch = batch;
     stream->check_finite = check_finite != 0;
@@ -85,10 +87,11 @@ fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite)
     if (stream->state == NULL || stream->compact_state == NULL || stream->rows == NULL
         || reserve(stream, 1) != FR_OK) {
         fr_stream_destroy(stream);
-        return NULL;
+        return FR_ERR_NOMEM;
     }
     memset(stream->state, 0, state * sizeof(float));
-    return stream;
+    *created = stream;
+    return FR_OK;
 }
 
 /*
@@ -99,20 +102,19 @@ static void move_state_rows(const fr_stream *stream, const int *rows, int count,
                             float *compact, int to_compact)
 {
     const fr_model *model = stream->model;
-    float *full = stream->state;
     for (int l = 0; l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
         const size_t padded = (size_t)fr_layer_padded(model, layer);
         for (int part = 0; part < fr_layer_state_parts(layer); part++) {
+            float *full = fr_state_part(model, stream->state, stream->batch, l, part);
+            float *packed = fr_state_part(model, compact, count, l, part);
             for (int i = 0; i < count; i++) {
-                float *full_row = full + rows[i] * padded, *compact_row = compact + i * padded;
+                float *full_row = full + rows[i] * padded, *compact_row = packed + i * padded;
                 if (to_compact)
                     memcpy(compact_row, full_row, padded * sizeof(float));
                 else
                     memcpy(full_row, compact_row, padded * sizeof(float));
             }
-            full += (size_t)stream->batch * padded;
-            compact += (size_t)count * padded;
         }
     }
 }
@@ -143,7 +145,7 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
     if (status != FR_OK) return status;
 
     if (count == stream->batch)
-        return fr_model_run(model, count, steps, x, y, stream->state, stream->workspace,
+        return fr_model_run(model, count, steps, x, NULL, y, stream->state, stream->workspace,
                             FR_RUN_EVERY_STEP, num_threads);
 
     memset(y, 0, stream->batch * y_row * sizeof(float));
@@ -151,7 +153,7 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
     for (int i = 0; i < count; i++)
         memcpy(stream->compact_x + i * x_row, x + stream->rows[i] * x_row, x_row * sizeof(float));
     move_state_rows(stream, stream->rows, count, stream->compact_state, 1);
-    status = fr_model_run(model, count, steps, stream->compact_x, stream->compact_y,
+    status = fr_model_run(model, count, steps, stream->compact_x, NULL, stream->compact_y,
                           stream->compact_state, stream->workspace, FR_RUN_EVERY_STEP,
                           num_threads);
     if (status != FR_OK) return status;
@@ -177,43 +179,14 @@ fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count)
     return FR_OK;
 }
 
-/* Start of part `part` of layer `layer` in the state, and its padded width. */
-static float *state_part(const fr_stream *stream, int layer, int part, size_t *padded)
-{
-    const fr_model *model = stream->model;
-    if (layer < 0 || layer >= model->num_layers || part < 0
-        || part >= fr_layer_state_parts(&model->layers[layer]))
-        return NULL;
-    float *p = stream->state;
-    for (int l = 0; l <= layer; l++) {
-        const fr_layer *current = &model->layers[l];
-        *padded = (size_t)fr_layer_padded(model, current);
-        int parts = l == layer ? part : fr_layer_state_parts(current);
-        p += (size_t)parts * stream->batch * *padded;
-    }
-    return p;
-}
-
 fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst)
 {
-    size_t padded;
-    const float *src = stream && dst ? state_part(stream, layer, part, &padded) : NULL;
-    if (src == NULL) return FR_ERR_ARG;
-    const int units = stream->model->layers[layer].units;
-    for (int b = 0; b < stream->batch; b++)
-        memcpy(dst + (size_t)b * units, src + b * padded, units * sizeof(float));
-    return FR_OK;
+    if (stream == NULL) return FR_ERR_ARG;
+    return fr_model_get_state(stream->model, stream->state, stream->batch, layer, part, dst);
 }
 
 fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src)
 {
-    size_t padded;
-    float *dst = stream && src ? state_part(stream, layer, part, &padded) : NULL;
-    if (dst == NULL) return FR_ERR_ARG;
-    const int units = stream->model->layers[layer].units;
-    for (int b = 0; b < stream->batch; b++) {
-        memcpy(dst + b * padded, src + (size_t)b * units, units * sizeof(float));
-        memset(dst + b * padded + units, 0, (padded - units) * sizeof(float));
-    }
-    return FR_OK;
+    if (stream == NULL) return FR_ERR_ARG;
+    return fr_model_set_state(stream->model, stream->state, stream->batch, layer, part, src);
 }

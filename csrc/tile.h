@@ -70,32 +70,32 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
 /*
  * Every tile of rows [row_begin, row_end) x panels [panel_begin, panel_end):
  * a single row goes FR_NP panels per tile; several rows go FR_MR rows of one
- * panel per tile, then one tile of the rows left. TILE_AT(p, mr, np) is the
+ * panel per tile, then one tile of the rows left. TILE_AT(m, p, mr, np) is the
  * caller's macro for the tile whose first row is m and first panel p.
  */
-#define FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT)        \
-    do {                                                                          \
-        int p = (panel_begin);                                                    \
-        if ((row_end) - (row_begin) == 1) {                                       \
-            const int m = (row_begin);                                            \
-            for (; p + FR_NP <= (panel_end); p += FR_NP)                          \
-                TILE_AT(p, 1, FR_NP);                                             \
-            for (; p < (panel_end); p++)                                          \
-                TILE_AT(p, 1, 1);                                                 \
-            break;                                                                \
-        }                                                                         \
-        for (; p < (panel_end); p++) {                                            \
-            int m = (row_begin);                                                  \
-            for (; m + FR_MR <= (row_end); m += FR_MR)                            \
-                TILE_AT(p, FR_MR, 1);                                             \
-            switch ((row_end) - m) {                                              \
-                FR_TAIL_CASES(TILE_AT)                                            \
-            default: break;                                                       \
-            }                                                                     \
-        }                                                                         \
+#define FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT)    \
+    do {                                                                      \
+        int p = (panel_begin);                                                \
+        if ((row_end) - (row_begin) == 1) {                                   \
+            const int m = (row_begin);                                        \
+            for (; p + FR_NP <= (panel_end); p += FR_NP)                      \
+                TILE_AT(m, p, 1, FR_NP);                                      \
+            for (; p < (panel_end); p++)                                      \
+                TILE_AT(m, p, 1, 1);                                          \
+            break;                                                            \
+        }                                                                     \
+        for (; p < (panel_end); p++) {                                        \
+            int m = (row_begin);                                              \
+            for (; m + FR_MR <= (row_end); m += FR_MR)                        \
+                TILE_AT(m, p, FR_MR, 1);                                      \
+            switch ((row_end) - m) {                                          \
+                FR_TAIL_CASES(TILE_AT)                                        \
+            default: break;                                                   \
+            }                                                                 \
+        }                                                                     \
     } while (0)
 
-#define FR_TAIL_CASE(TILE_AT, r) case r: TILE_AT(p, r, 1); break;
+#define FR_TAIL_CASE(TILE_AT, r) case r: TILE_AT(m, p, r, 1); break;
 #if FR_MR == 2
 #define FR_TAIL_CASES(TILE_AT) FR_TAIL_CASE(TILE_AT, 1)
 #elif FR_MR == 3

@@ -1,7 +1,7 @@
 /*
  * train.c - the pointwise part of one LSTM or GRU (reset_after) step of
  * backpropagation through time, forward and backward (compiled once per
- * instruction set, like the other kernel files). The trainer
+ * instruction set, float32 only; see fastrnn_train.h). The trainer
  * (fastrnn/train/lstm.py, gru.py) does the matrix products around it
  * (h W_hh^T, da W_hh) with NumPy; fusing the rest of a step into one pass
  * over the rows is what makes its step loop fast.
@@ -11,7 +11,15 @@
  * marks a padded step of row b (mask may be NULL: every row is real).
  */
 #include "simd.h"
-#include "kernels.h"
+#include "train_kernels.h"
+
+#if defined(FR_KERNELS_AVX512)
+#define FR_TRAIN_NAME "avx512"
+#elif defined(FR_KERNELS_AVX2)
+#define FR_TRAIN_NAME "avx2"
+#else
+#define FR_TRAIN_NAME "generic"
+#endif
 
 /* Load/store `n` <= FR_VLEN floats (a row's tail when H % FR_VLEN != 0). */
 FR_INLINE vfloat load_n(const float *p, int n)
@@ -36,9 +44,9 @@ FR_INLINE void store_n(float *p, vfloat v, int n)
  *   c = f * c_prev + i * g;   tanh_c = tanh(c);   h = o * tanh_c;   out = h
  * Padded rows: c = c_prev, h = h_prev, out = 0.
  */
-void FR_SUFFIX(fr_lstm_train_forward)(int batch, int hidden, float *gates, const float *c_prev,
-                                      const float *h_prev, float *c, float *tanh_c, float *h,
-                                      float *out, const uint8_t *mask)
+static void lstm_forward(int batch, int hidden, float *gates, const float *c_prev,
+                         const float *h_prev, float *c, float *tanh_c, float *h,
+                         float *out, const uint8_t *mask)
 {
     for (int b = 0; b < batch; b++) {
         float *a = gates + (size_t)b * 4 * hidden;
@@ -80,10 +88,10 @@ void FR_SUFFIX(fr_lstm_train_forward)(int batch, int hidden, float *gates, const
  *   dc <- dc_t * f                      (dL/dc_{t-1}; dL/dh_{t-1} = da W_hh)
  * Padded rows: da = 0, dc unchanged (the caller keeps their dh).
  */
-void FR_SUFFIX(fr_lstm_train_backward)(int batch, int hidden, const float *gates,
-                                       const float *c_prev, const float *tanh_c,
-                                       const float *dh, const float *d_out, float *dc,
-                                       float *da, const uint8_t *mask)
+static void lstm_backward(int batch, int hidden, const float *gates,
+                          const float *c_prev, const float *tanh_c,
+                          const float *dh, const float *d_out, float *dc,
+                          float *da, const uint8_t *mask)
 {
     for (int b = 0; b < batch; b++) {
         const float *a = gates + (size_t)b * 4 * hidden;
@@ -117,9 +125,9 @@ void FR_SUFFIX(fr_lstm_train_backward)(int batch, int hidden, const float *gates
  *   h = n + z * (h_prev - n);   out = h                  (a replaced by r, z, n)
  * Padded rows: h = h_prev, out = 0.
  */
-void FR_SUFFIX(fr_gru_train_forward)(int batch, int hidden, float *gates, const float *hidden_proj,
-                                     const float *h_prev, float *h, float *out,
-                                     const uint8_t *mask)
+static void gru_forward(int batch, int hidden, float *gates, const float *hidden_proj,
+                        const float *h_prev, float *h, float *out,
+                        const uint8_t *mask)
 {
     for (int b = 0; b < batch; b++) {
         float *a = gates + (size_t)b * 3 * hidden;
@@ -159,10 +167,10 @@ void FR_SUFFIX(fr_gru_train_forward)(int batch, int hidden, float *gates, const 
  *   dh_direct = dh_t z                 (dL/dh_{t-1} = dh_direct + d_hidden W_hh)
  * Padded rows: da = d_hidden = 0, dh_direct = dh.
  */
-void FR_SUFFIX(fr_gru_train_backward)(int batch, int hidden, const float *gates,
-                                      const float *hidden_proj, const float *h_prev,
-                                      const float *dh, const float *d_out, float *da,
-                                      float *d_hidden, float *dh_direct, const uint8_t *mask)
+static void gru_backward(int batch, int hidden, const float *gates,
+                         const float *hidden_proj, const float *h_prev,
+                         const float *dh, const float *d_out, float *da,
+                         float *d_hidden, float *dh_direct, const uint8_t *mask)
 {
     for (int b = 0; b < batch; b++) {
         const float *a = gates + (size_t)b * 3 * hidden;
@@ -195,3 +203,11 @@ void FR_SUFFIX(fr_gru_train_backward)(int batch, int hidden, const float *gates,
         }
     }
 }
+
+const fr_train_kernels FR_SUFFIX(fr_train_kernels) = {
+    .name = FR_TRAIN_NAME,
+    .lstm_forward = lstm_forward,
+    .lstm_backward = lstm_backward,
+    .gru_forward = gru_forward,
+    .gru_backward = gru_backward,
+};

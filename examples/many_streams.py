@@ -36,7 +36,7 @@ def main() -> None:
     active = np.zeros(SLOTS, dtype=bool)
 
     elapsed = 0.0
-    for tick in range(TICKS):
+    for _ in range(TICKS):
         active[:] = rng.random(SLOTS) < 0.8            # about 80% of the slots have audio now
         frames[active] = rng.standard_normal((active.sum(), FEATURES))
         start = time.perf_counter()

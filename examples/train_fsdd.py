@@ -72,7 +72,8 @@ def main() -> None:
     print(f"{len(fit_x)} training, {len(val_x)} validation, {len(test_x)} test recordings; "
           f"features in {time.perf_counter() - started:.1f} s")
 
-    model = Sequential([GRU(args.units, return_sequences=True), GRU(args.units),
+    model = Sequential([GRU(args.units, return_sequences=True),
+                        GRU(args.units, return_sequences=False),
                         Dense(10, activation="softmax")], seed=args.seed)
     model.compile(optimizer=Adam(0.003), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])

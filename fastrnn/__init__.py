@@ -6,6 +6,8 @@
 >>> y = model.predict(x)            # (T, F) -> (T, O)
 """
 
+import importlib
+
 from ._engine import Stream
 from .errors import FormatError
 from .io.keras import from_keras
@@ -20,3 +22,12 @@ __all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Seque
            "FormatError", "load", "from_torch", "from_keras", "from_onnx",
            "info", "set_num_threads",
            "get_num_threads", "__version__"]
+
+# Submodules with heavier imports, loaded on first use (``fastrnn.onnx.InferenceSession``).
+_LAZY_SUBMODULES = ("audio", "onnx", "train")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

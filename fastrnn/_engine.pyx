@@ -1,9 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
-"""The one place Python meets C: type and shape glue around csrc/fastrnn.h.
+"""The one place Python meets C: type and shape glue around csrc/fastrnn.h
+(the engine) and csrc/fastrnn_train.h (the trainer's kernels), whose
+declarations are in _cfastrnn.pxd.
 
-Every method checks the sizes of the arrays it is given against the model
-before it releases the GIL, so that the C side may trust them. Arrays arrive
-as C-contiguous float32 (the Python layer converts them once).
+Every method checks the sizes of the arrays it is given before it releases
+the GIL, so that the C side may trust them. Every C status goes through one
+table (_raise_for) to one Python exception.
 """
 
 import operator
@@ -11,125 +13,64 @@ import operator
 import numpy as np
 
 cimport numpy as cnp
+from libc.stdint cimport uint8_t
+
+from fastrnn._cfastrnn cimport *
 
 cnp.import_array()
 
-cdef extern from "fastrnn.h" nogil:
-    ctypedef enum fr_status:
-        FR_OK
-        FR_ERR_NONFINITE
-    ctypedef enum fr_isa:
-        pass
-    ctypedef enum fr_activation:
-        pass
-    ctypedef enum fr_precision:
-        pass
-    ctypedef enum fr_merge:
-        pass
-    ctypedef struct fr_model:
-        pass
-
-    const char *fr_status_string(fr_status status)
-    int fr_isa_supported(fr_isa isa)
-    int fr_precision_supported(fr_isa isa, fr_precision precision)
-    fr_isa fr_isa_best()
-    fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
-    fr_status fr_lstm_train_forward(fr_isa isa, int batch, int hidden, float *gates,
-                                    const float *c_prev, const float *h_prev, float *c,
-                                    float *tanh_c, float *h, float *out,
-                                    const unsigned char *mask)
-    fr_status fr_lstm_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
-                                     const float *c_prev, const float *tanh_c, const float *dh,
-                                     const float *d_out, float *dc, float *da,
-                                     const unsigned char *mask)
-    fr_status fr_gru_train_forward(fr_isa isa, int batch, int hidden, float *gates,
-                                   const float *hidden_proj, const float *h_prev, float *h,
-                                   float *out, const unsigned char *mask)
-    fr_status fr_gru_train_backward(fr_isa isa, int batch, int hidden, const float *gates,
-                                    const float *hidden_proj, const float *h_prev,
-                                    const float *dh, const float *d_out, float *da,
-                                    float *d_hidden, float *dh_direct, const unsigned char *mask)
-
-    fr_model *fr_model_create(fr_isa isa, fr_precision precision, int input_size)
-    void fr_model_destroy(fr_model *model)
-    fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
-                                const float *w_hh, const float *b_ih, const float *b_hh,
-                                int return_sequences)
-    fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
-                               const float *w_hh, const float *b_ih, const float *b_hh,
-                               int reset_after, int return_sequences)
-    fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
-                               const float *w_hh, const float *b_ih, const float *b_hh,
-                               fr_activation activation, int return_sequences)
-    fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
-                                 const float *b, fr_activation activation)
-    int fr_model_input_size(const fr_model *model)
-    int fr_model_output_size(const fr_model *model)
-    int fr_model_returns_sequences(const fr_model *model)
-    size_t fr_model_state_size(const fr_model *model, int batch)
-    size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
-    fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                           float *y, float *state, float *workspace, unsigned flags,
-                           int num_threads)
-    int fr_model_num_layers(const fr_model *model)
-    int fr_model_layer_units(const fr_model *model, int layer)
-    int fr_model_layer_state_parts(const fr_model *model, int layer)
-    int fr_model_layer_gates(const fr_model *model, int layer)
-    fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
-                                          const float *b_ih, const float *b_hh, fr_merge merge)
-
-    ctypedef struct fr_stream:
-        pass
-    fr_stream *fr_stream_create(const fr_model *model, int batch, int check_finite)
-    void fr_stream_destroy(fr_stream *stream)
-    fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
-                            const unsigned char *active, int num_threads)
-    fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count)
-    fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst)
-    fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src)
-
-    const char *fr_build_compiler()
-    const char *fr_build_flags()
-    int fr_build_openmp()
-
-
-ISA_NAMES = ("generic", "avx2", "avx512")
-MERGE_MODES = ("concat", "sum", "mul", "ave")
-PRECISIONS = ("float32", "float16")
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "softmax")
+# The names Python uses for the C enums: the one name -> code mapping that
+# layers, importers and the engine share.
+ISAS = {"generic": FR_ISA_GENERIC, "avx2": FR_ISA_AVX2, "avx512": FR_ISA_AVX512}
+PRECISIONS = {"float32": FR_PRECISION_FLOAT32, "float16": FR_PRECISION_FLOAT16}
+ACTIVATIONS = {"linear": FR_ACT_LINEAR, "relu": FR_ACT_RELU, "tanh": FR_ACT_TANH,
+               "sigmoid": FR_ACT_SIGMOID, "elu": FR_ACT_ELU, "softmax": FR_ACT_SOFTMAX}
+ELEMENTWISE_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
+MERGE_MODES = {"concat": FR_MERGE_CONCAT, "sum": FR_MERGE_SUM, "mul": FR_MERGE_MUL,
+               "ave": FR_MERGE_AVE}
+NAN_POLICIES = ("raise", "propagate")
+FLOAT16_MAX = FR_FLOAT16_MAX
 _INT_MAX = 2**31 - 1
+
+# Every C status but FR_OK, and the exception it becomes.
+_EXCEPTIONS = {FR_ERR_ARG: ValueError, FR_ERR_SHAPE: ValueError, FR_ERR_ISA: ValueError,
+               FR_ERR_NOMEM: MemoryError, FR_ERR_LAYOUT: ValueError,
+               FR_ERR_NONFINITE: ValueError, FR_ERR_RANGE: ValueError,
+               FR_ERR_SEQUENCE: ValueError}
+
+
+cdef int _raise_for(fr_status status, str what) except -1:
+    """Raise the exception of a failed C call (nothing for FR_OK)."""
+    if status != FR_OK:
+        raise _EXCEPTIONS.get(status, RuntimeError)(
+            f"{what}: {fr_status_string(status).decode()}")
+    return 0
 
 
 cdef fr_isa _isa_code(str isa) except *:
-    if isa not in ISA_NAMES:
-        raise ValueError(f"unknown instruction set {isa!r}; expected one of {ISA_NAMES}")
-    code = ISA_NAMES.index(isa)
-    if not fr_isa_supported(<fr_isa>code):
+    if isa not in ISAS:
+        raise ValueError(f"unknown instruction set {isa!r}; expected one of {tuple(ISAS)}")
+    if not fr_isa_supported(ISAS[isa]):
         raise ValueError(f"instruction set {isa!r} is not available on this CPU/build; "
                          f"available: {available_isas()}")
-    return <fr_isa><int>code
-
-
-cdef int _check(fr_status status, str what) except -1:
-    if status != FR_OK:
-        raise RuntimeError(f"{what} failed: {fr_status_string(status).decode()}")
-    return 0
+    return ISAS[isa]
 
 
 def available_isas():
     """Instruction sets built in and supported by this CPU, narrowest first."""
-    return [name for code, name in enumerate(ISA_NAMES) if fr_isa_supported(<fr_isa>code)]
+    return [name for name, code in ISAS.items() if fr_isa_supported(code)]
 
 
 def available_precisions(str isa):
     """Weight precisions the kernels of `isa` support here."""
-    code = _isa_code(isa)
-    return [name for index, name in enumerate(PRECISIONS)
-            if fr_precision_supported(code, <fr_precision><int>index)]
+    cdef fr_isa code = _isa_code(isa)
+    return [name for name, precision in PRECISIONS.items()
+            if fr_precision_supported(code, precision)]
 
 
 def best_isa():
-    return ISA_NAMES[<int>fr_isa_best()]
+    cdef fr_isa best = fr_isa_best()
+    return next(name for name, code in ISAS.items() if code == best)
 
 
 def build_info():
@@ -142,10 +83,10 @@ def build_info():
 
 def activate(str isa, str activation, const float[::1] x):
     """Elementwise activation with one instruction set's kernels (for tests)."""
-    if activation not in ACTIVATIONS[:5]:
-        raise ValueError(f"expected one of {ACTIVATIONS[:5]}, got {activation!r}")
+    if activation not in ELEMENTWISE_ACTIVATIONS:
+        raise ValueError(f"expected one of {ELEMENTWISE_ACTIVATIONS}, got {activation!r}")
     cdef fr_isa code = _isa_code(isa)
-    cdef fr_activation act = <fr_activation><int>ACTIVATIONS.index(activation)
+    cdef fr_activation act = ACTIVATIONS[activation]
     out = np.empty(x.shape[0], dtype=np.float32)
     cdef float[::1] y = out
     cdef size_t n = x.shape[0]
@@ -154,9 +95,11 @@ def activate(str isa, str activation, const float[::1] x):
         return out
     with nogil:
         status = fr_activate(code, act, &x[0], &y[0], n)
-    _check(status, "activate")
+    _raise_for(status, "activate")
     return out
 
+
+# --- the trainer's kernels (csrc/train.c) ------------------------------------
 
 cdef float *_rows(cnp.ndarray array, str name, Py_ssize_t rows, Py_ssize_t cols,
                   bint writable=False) except NULL:
@@ -172,7 +115,7 @@ cdef float *_rows(cnp.ndarray array, str name, Py_ssize_t rows, Py_ssize_t cols,
     return <float *>cnp.PyArray_DATA(array)
 
 
-cdef const unsigned char *_mask(object mask, Py_ssize_t rows) except? NULL:
+cdef const uint8_t *_row_mask(object mask, Py_ssize_t rows) except? NULL:
     """The data of a contiguous bool/uint8 (rows,) mask, or NULL for None."""
     if mask is None:
         return NULL
@@ -181,7 +124,7 @@ cdef const unsigned char *_mask(object mask, Py_ssize_t rows) except? NULL:
             or array.shape[0] != rows or not cnp.PyArray_IS_C_CONTIGUOUS(array)):
         raise ValueError(f"mask: expected a contiguous bool array of shape ({rows},), got "
                          f"{array.dtype} {(<object>array).shape}")
-    return <const unsigned char *>cnp.PyArray_DATA(array)
+    return <const uint8_t *>cnp.PyArray_DATA(array)
 
 
 cdef Py_ssize_t _gate_rows(cnp.ndarray gates, int gate_count) except -1:
@@ -194,94 +137,103 @@ cdef Py_ssize_t _gate_rows(cnp.ndarray gates, int gate_count) except -1:
     return gates.shape[0]
 
 
-def lstm_train_forward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray h_prev,
-                       cnp.ndarray c, cnp.ndarray tanh_c, cnp.ndarray h, cnp.ndarray out,
-                       mask=None):
-    """The pointwise part of one LSTM training step forward (csrc/train.c):
-    gates (B, 4H) pre-activations -> gate values, in place; c, tanh_c, h, out
-    (B, H) written; mask (B,) bool or None."""
-    cdef fr_isa code = _isa_code(isa)
-    cdef Py_ssize_t batch = _gate_rows(gates, 4)
-    cdef Py_ssize_t hidden = gates.shape[1] // 4
-    cdef float *g = _rows(gates, "gates", batch, 4 * hidden, True)
-    cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
-    cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
-    cdef float *cn = _rows(c, "c", batch, hidden, True)
-    cdef float *tc = _rows(tanh_c, "tanh_c", batch, hidden, True)
-    cdef float *hn = _rows(h, "h", batch, hidden, True)
-    cdef float *o = _rows(out, "out", batch, hidden, True)
-    cdef const unsigned char *m = _mask(mask, batch)
-    cdef fr_status status
-    with nogil:
-        status = fr_lstm_train_forward(code, <int>batch, <int>hidden, g, cp, hp, cn, tc, hn, o, m)
-    _check(status, "lstm_train_forward")
+cdef class TrainKernels:
+    """The pointwise part of LSTM and GRU (reset_after) training steps, with
+    one instruction set's kernels (fastrnn_train.h), resolved once: a
+    recurrent layer of fastrnn.train holds one."""
+
+    cdef const fr_train_kernels *kernels
+    cdef readonly str isa
+
+    def __cinit__(self, str isa):
+        _raise_for(fr_train_kernels_for(&self.kernels, _isa_code(isa)),
+                   f"the training kernels for {isa!r}")
+        self.isa = isa
+
+    def lstm_forward(self, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray h_prev,
+                     cnp.ndarray c, cnp.ndarray tanh_c, cnp.ndarray h, cnp.ndarray out,
+                     mask=None):
+        """One LSTM step forward: gates (B, 4H) pre-activations -> gate values,
+        in place; c, tanh_c, h, out (B, H) written; mask (B,) bool or None."""
+        cdef Py_ssize_t batch = _gate_rows(gates, 4)
+        cdef Py_ssize_t hidden = gates.shape[1] // 4
+        cdef float *g = _rows(gates, "gates", batch, 4 * hidden, True)
+        cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
+        cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
+        cdef float *cn = _rows(c, "c", batch, hidden, True)
+        cdef float *tc = _rows(tanh_c, "tanh_c", batch, hidden, True)
+        cdef float *hn = _rows(h, "h", batch, hidden, True)
+        cdef float *o = _rows(out, "out", batch, hidden, True)
+        cdef const uint8_t *m = _row_mask(mask, batch)
+        cdef fr_status status
+        with nogil:
+            status = fr_lstm_train_forward(self.kernels, <int>batch, <int>hidden, g, cp, hp, cn,
+                                           tc, hn, o, m)
+        _raise_for(status, "lstm_forward")
+
+    def lstm_backward(self, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray tanh_c,
+                      cnp.ndarray dh, d_out, cnp.ndarray dc, cnp.ndarray da, mask=None):
+        """One LSTM step backward: da (B, 4H) written, dc (B, H) updated in
+        place; d_out (B, H) or None."""
+        cdef Py_ssize_t batch = _gate_rows(gates, 4)
+        cdef Py_ssize_t hidden = gates.shape[1] // 4
+        cdef const float *g = _rows(gates, "gates", batch, 4 * hidden)
+        cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
+        cdef const float *tc = _rows(tanh_c, "tanh_c", batch, hidden)
+        cdef const float *dhp = _rows(dh, "dh", batch, hidden)
+        cdef const float *dop = NULL if d_out is None else _rows(d_out, "d_out", batch, hidden)
+        cdef float *dcp = _rows(dc, "dc", batch, hidden, True)
+        cdef float *dap = _rows(da, "da", batch, 4 * hidden, True)
+        cdef const uint8_t *m = _row_mask(mask, batch)
+        cdef fr_status status
+        with nogil:
+            status = fr_lstm_train_backward(self.kernels, <int>batch, <int>hidden, g, cp, tc,
+                                            dhp, dop, dcp, dap, m)
+        _raise_for(status, "lstm_backward")
+
+    def gru_forward(self, cnp.ndarray gates, cnp.ndarray hidden_proj, cnp.ndarray h_prev,
+                    cnp.ndarray h, cnp.ndarray out, mask=None):
+        """One GRU (reset_after) step forward: gates (B, 3H) input projections
+        -> r, z, n, in place; hidden_proj (B, 3H) = W_hh h_prev + b_hh; h, out
+        (B, H) written."""
+        cdef Py_ssize_t batch = _gate_rows(gates, 3)
+        cdef Py_ssize_t hidden = gates.shape[1] // 3
+        cdef float *g = _rows(gates, "gates", batch, 3 * hidden, True)
+        cdef const float *p = _rows(hidden_proj, "hidden_proj", batch, 3 * hidden)
+        cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
+        cdef float *hn = _rows(h, "h", batch, hidden, True)
+        cdef float *o = _rows(out, "out", batch, hidden, True)
+        cdef const uint8_t *m = _row_mask(mask, batch)
+        cdef fr_status status
+        with nogil:
+            status = fr_gru_train_forward(self.kernels, <int>batch, <int>hidden, g, p, hp, hn,
+                                          o, m)
+        _raise_for(status, "gru_forward")
+
+    def gru_backward(self, cnp.ndarray gates, cnp.ndarray hidden_proj, cnp.ndarray h_prev,
+                     cnp.ndarray dh, d_out, cnp.ndarray da, cnp.ndarray d_hidden,
+                     cnp.ndarray dh_direct, mask=None):
+        """One GRU (reset_after) step backward: da, d_hidden (B, 3H) and
+        dh_direct (B, H) written."""
+        cdef Py_ssize_t batch = _gate_rows(gates, 3)
+        cdef Py_ssize_t hidden = gates.shape[1] // 3
+        cdef const float *g = _rows(gates, "gates", batch, 3 * hidden)
+        cdef const float *p = _rows(hidden_proj, "hidden_proj", batch, 3 * hidden)
+        cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
+        cdef const float *dhp = _rows(dh, "dh", batch, hidden)
+        cdef const float *dop = NULL if d_out is None else _rows(d_out, "d_out", batch, hidden)
+        cdef float *dap = _rows(da, "da", batch, 3 * hidden, True)
+        cdef float *dhid = _rows(d_hidden, "d_hidden", batch, 3 * hidden, True)
+        cdef float *direct = _rows(dh_direct, "dh_direct", batch, hidden, True)
+        cdef const uint8_t *m = _row_mask(mask, batch)
+        cdef fr_status status
+        with nogil:
+            status = fr_gru_train_backward(self.kernels, <int>batch, <int>hidden, g, p, hp, dhp,
+                                           dop, dap, dhid, direct, m)
+        _raise_for(status, "gru_backward")
 
 
-def lstm_train_backward(str isa, cnp.ndarray gates, cnp.ndarray c_prev, cnp.ndarray tanh_c,
-                        cnp.ndarray dh, d_out, cnp.ndarray dc, cnp.ndarray da, mask=None):
-    """The pointwise part of one LSTM training step backward (csrc/train.c):
-    da (B, 4H) written, dc (B, H) updated in place; d_out (B, H) or None."""
-    cdef fr_isa code = _isa_code(isa)
-    cdef Py_ssize_t batch = _gate_rows(gates, 4)
-    cdef Py_ssize_t hidden = gates.shape[1] // 4
-    cdef const float *g = _rows(gates, "gates", batch, 4 * hidden)
-    cdef const float *cp = _rows(c_prev, "c_prev", batch, hidden)
-    cdef const float *tc = _rows(tanh_c, "tanh_c", batch, hidden)
-    cdef const float *dhp = _rows(dh, "dh", batch, hidden)
-    cdef const float *dop = NULL if d_out is None else _rows(d_out, "d_out", batch, hidden)
-    cdef float *dcp = _rows(dc, "dc", batch, hidden, True)
-    cdef float *dap = _rows(da, "da", batch, 4 * hidden, True)
-    cdef const unsigned char *m = _mask(mask, batch)
-    cdef fr_status status
-    with nogil:
-        status = fr_lstm_train_backward(code, <int>batch, <int>hidden, g, cp, tc, dhp, dop, dcp,
-                                        dap, m)
-    _check(status, "lstm_train_backward")
-
-
-def gru_train_forward(str isa, cnp.ndarray gates, cnp.ndarray hidden_proj, cnp.ndarray h_prev,
-                      cnp.ndarray h, cnp.ndarray out, mask=None):
-    """The pointwise part of one GRU (reset_after) training step forward
-    (csrc/train.c): gates (B, 3H) input projections -> r, z, n, in place;
-    hidden_proj (B, 3H) = W_hh h_prev + b_hh; h, out (B, H) written."""
-    cdef fr_isa code = _isa_code(isa)
-    cdef Py_ssize_t batch = _gate_rows(gates, 3)
-    cdef Py_ssize_t hidden = gates.shape[1] // 3
-    cdef float *g = _rows(gates, "gates", batch, 3 * hidden, True)
-    cdef const float *p = _rows(hidden_proj, "hidden_proj", batch, 3 * hidden)
-    cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
-    cdef float *hn = _rows(h, "h", batch, hidden, True)
-    cdef float *o = _rows(out, "out", batch, hidden, True)
-    cdef const unsigned char *m = _mask(mask, batch)
-    cdef fr_status status
-    with nogil:
-        status = fr_gru_train_forward(code, <int>batch, <int>hidden, g, p, hp, hn, o, m)
-    _check(status, "gru_train_forward")
-
-
-def gru_train_backward(str isa, cnp.ndarray gates, cnp.ndarray hidden_proj, cnp.ndarray h_prev,
-                       cnp.ndarray dh, d_out, cnp.ndarray da, cnp.ndarray d_hidden,
-                       cnp.ndarray dh_direct, mask=None):
-    """The pointwise part of one GRU (reset_after) training step backward
-    (csrc/train.c): da, d_hidden (B, 3H) and dh_direct (B, H) written."""
-    cdef fr_isa code = _isa_code(isa)
-    cdef Py_ssize_t batch = _gate_rows(gates, 3)
-    cdef Py_ssize_t hidden = gates.shape[1] // 3
-    cdef const float *g = _rows(gates, "gates", batch, 3 * hidden)
-    cdef const float *p = _rows(hidden_proj, "hidden_proj", batch, 3 * hidden)
-    cdef const float *hp = _rows(h_prev, "h_prev", batch, hidden)
-    cdef const float *dhp = _rows(dh, "dh", batch, hidden)
-    cdef const float *dop = NULL if d_out is None else _rows(d_out, "d_out", batch, hidden)
-    cdef float *dap = _rows(da, "da", batch, 3 * hidden, True)
-    cdef float *dhid = _rows(d_hidden, "d_hidden", batch, 3 * hidden, True)
-    cdef float *direct = _rows(dh_direct, "dh_direct", batch, hidden, True)
-    cdef const unsigned char *m = _mask(mask, batch)
-    cdef fr_status status
-    with nogil:
-        status = fr_gru_train_backward(code, <int>batch, <int>hidden, g, p, hp, dhp, dop, dap,
-                                       dhid, direct, m)
-    _check(status, "gru_train_backward")
-
+# --- models ------------------------------------------------------------------
 
 cdef const float *_optional(const float[::1] bias, Py_ssize_t expected, str name) except? NULL:
     if bias is None:
@@ -297,24 +249,33 @@ cdef int _check_matrix(const float[:, ::1] w, Py_ssize_t rows, Py_ssize_t cols, 
     return 0
 
 
+cdef unsigned _recurrent_flags(bint return_sequences, bint go_backwards):
+    return (FR_RETURN_SEQUENCES if return_sequences else 0) | (FR_GO_BACKWARDS if go_backwards else 0)
+
+
 cdef class Model:
-    """A packed layer stack (fr_model). Owns its packed weights."""
+    """A packed layer stack (fr_model). Owns its packed weights.
+
+    ``state_parts``: the model's state arrays as (name, layer, part) triples,
+    in the engine's order (fastrnn.model.state_parts names them); streams and
+    ``read_state``/``write_state`` key the state by these names.
+    """
 
     cdef fr_model *ptr
     cdef readonly str isa, precision
+    cdef public list state_parts
 
     def __cinit__(self, str isa, str precision, int input_size):
-        if input_size < 1:
-            raise ValueError(f"input_size must be >= 1, got {input_size}")
         if precision not in available_precisions(isa):
             raise ValueError(f"precision: expected one of {available_precisions(isa)} with "
                              f"isa {isa!r}, got {precision!r}")
-        self.ptr = fr_model_create(_isa_code(isa), <fr_precision><int>PRECISIONS.index(precision),
-                                   input_size)
-        if self.ptr is NULL:
-            raise MemoryError("fr_model_create failed")
+        if input_size < 1:
+            raise ValueError(f"input_size must be >= 1, got {input_size}")
+        _raise_for(fr_model_create(&self.ptr, _isa_code(isa), PRECISIONS[precision],
+                                   input_size), "creating a model")
         self.isa = isa
         self.precision = precision
+        self.state_parts = []
 
     def __dealloc__(self):
         fr_model_destroy(self.ptr)
@@ -331,30 +292,44 @@ cdef class Model:
     def returns_sequences(self):
         return bool(fr_model_returns_sequences(self.ptr))
 
+    @property
+    def needs_sequences(self):
+        """True if a layer is bidirectional or goes backwards: whole sequences
+        only, no streams."""
+        return bool(fr_model_needs_sequences(self.ptr))
+
+    @property
+    def weight_bytes(self):
+        """Bytes of the packed weights and biases."""
+        return fr_model_weight_bytes(self.ptr)
+
     def add_lstm(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
-                 const float[::1] b_ih, const float[::1] b_hh, bint return_sequences):
+                 const float[::1] b_ih, const float[::1] b_hh, bint return_sequences,
+                 bint go_backwards):
         cdef int hidden = w_hh.shape[1], inputs = self.output_size
         _check_matrix(w_ih, 4 * hidden, inputs, "LSTM weight_ih")
         _check_matrix(w_hh, 4 * hidden, hidden, "LSTM weight_hh")
         cdef const float *bi = _optional(b_ih, 4 * hidden, "LSTM bias_ih")
         cdef const float *bh = _optional(b_hh, 4 * hidden, "LSTM bias_hh")
-        _check(fr_model_add_lstm(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                 return_sequences), "adding an LSTM layer")
+        _raise_for(fr_model_add_lstm(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+                                     _recurrent_flags(return_sequences, go_backwards)),
+                   "adding an LSTM layer")
 
     def add_gru(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
                 const float[::1] b_ih, const float[::1] b_hh, bint reset_after,
-                bint return_sequences):
+                bint return_sequences, bint go_backwards):
         cdef int hidden = w_hh.shape[1], inputs = self.output_size
         _check_matrix(w_ih, 3 * hidden, inputs, "GRU weight_ih")
         _check_matrix(w_hh, 3 * hidden, hidden, "GRU weight_hh")
         cdef const float *bi = _optional(b_ih, 3 * hidden, "GRU bias_ih")
         cdef const float *bh = _optional(b_hh, 3 * hidden, "GRU bias_hh")
-        _check(fr_model_add_gru(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                reset_after, return_sequences), "adding a GRU layer")
+        _raise_for(fr_model_add_gru(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+                                    reset_after, _recurrent_flags(return_sequences, go_backwards)),
+                   "adding a GRU layer")
 
     def add_rnn(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
                 const float[::1] b_ih, const float[::1] b_hh, str activation,
-                bint return_sequences):
+                bint return_sequences, bint go_backwards):
         if activation not in ("tanh", "relu"):
             raise ValueError(f"SimpleRNN activation: expected 'tanh' or 'relu', got {activation!r}")
         cdef int hidden = w_hh.shape[1], inputs = self.output_size
@@ -362,47 +337,115 @@ cdef class Model:
         _check_matrix(w_hh, hidden, hidden, "SimpleRNN weight_hh")
         cdef const float *bi = _optional(b_ih, hidden, "SimpleRNN bias_ih")
         cdef const float *bh = _optional(b_hh, hidden, "SimpleRNN bias_hh")
-        _check(fr_model_add_rnn(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                <fr_activation><int>ACTIVATIONS.index(activation),
-                                return_sequences), "adding a SimpleRNN layer")
+        _raise_for(fr_model_add_rnn(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+                                    ACTIVATIONS[activation],
+                                    _recurrent_flags(return_sequences, go_backwards)),
+                   "adding a SimpleRNN layer")
 
     def make_bidirectional(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
                            const float[::1] b_ih, const float[::1] b_hh, str merge_mode):
         """The last layer's backward direction: weights of the same shapes."""
         if merge_mode not in MERGE_MODES:
-            raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
+            raise ValueError(f"merge_mode: expected one of {tuple(MERGE_MODES)}, got "
+                             f"{merge_mode!r}")
         cdef int last = fr_model_num_layers(self.ptr) - 1
-        cdef int gates = fr_model_layer_gates(self.ptr, last)
-        cdef int hidden = fr_model_layer_units(self.ptr, last)
-        cdef int inputs = w_ih.shape[1]
         if last < 0 or fr_model_layer_state_parts(self.ptr, last) == 0:
             raise ValueError("make_bidirectional: the last layer must be recurrent")
+        cdef int gates = fr_model_layer_gates(self.ptr, last)
+        cdef int hidden = fr_model_layer_units(self.ptr, last)
         _check_matrix(w_hh, gates * hidden, hidden, "backward weight_hh")
-        _check_matrix(w_ih, gates * hidden, inputs, "backward weight_ih")
+        _check_matrix(w_ih, gates * hidden, w_ih.shape[1], "backward weight_ih")
         cdef const float *bi = _optional(b_ih, gates * hidden, "backward bias_ih")
         cdef const float *bh = _optional(b_hh, gates * hidden, "backward bias_hh")
-        _check(fr_model_make_bidirectional(self.ptr, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                           <fr_merge><int>MERGE_MODES.index(merge_mode)),
-               "making the layer bidirectional")
+        _raise_for(fr_model_make_bidirectional(self.ptr, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+                                               MERGE_MODES[merge_mode]),
+                   "making the layer bidirectional")
 
     def add_dense(self, const float[:, ::1] w, const float[::1] b, str activation):
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {ACTIVATIONS}, got {activation!r}")
+            raise ValueError(f"activation: expected one of {tuple(ACTIVATIONS)}, got "
+                             f"{activation!r}")
         cdef int outputs = w.shape[0]
         _check_matrix(w, outputs, self.output_size, "Dense weight")
         cdef const float *bias = _optional(b, outputs, "Dense bias")
-        _check(fr_model_add_dense(self.ptr, outputs, &w[0, 0], bias,
-                                  <fr_activation><int>ACTIVATIONS.index(activation)),
-               "adding a Dense layer")
+        _raise_for(fr_model_add_dense(self.ptr, outputs, &w[0, 0], bias,
+                                      ACTIVATIONS[activation]), "adding a Dense layer")
 
-    def state_size(self, int batch):
-        return fr_model_state_size(self.ptr, batch)
+    def new_state(self, int batch):
+        """The zero state of `batch` sequences (flat, the engine's layout)."""
+        return np.zeros(fr_model_state_size(self.ptr, batch), dtype=np.float32)
 
-    def run(self, const float[:, :, ::1] x, float[::1] state, int num_threads):
+    def state_shapes(self, int batch, bint single):
+        """{name: shape} of the state arrays, (units,) or (batch, units)."""
+        rows = () if single else (batch,)
+        return {name: rows + (fr_model_layer_units(self.ptr, layer),)
+                for name, layer, part in self.state_parts}
+
+    def checked_state(self, state, int batch, bint single, bint finite):
+        """The arrays of a state mapping as the engine reads them: every key of
+        ``state_parts``, each of ``state_shapes(batch, single)``, as C-contiguous
+        float32 (batch, units); ValueError/TypeError naming what is wrong
+        (finite: NaN and infinity refused too). Nothing is written."""
+        if not hasattr(state, "keys"):
+            raise TypeError(f"state: expected a mapping of names to arrays (as get_state "
+                            f"gives), got {type(state).__name__}")
+        shapes = self.state_shapes(batch, single)
+        missing = sorted(set(shapes) - set(state))
+        unexpected = sorted(set(state) - set(shapes))
+        if missing or unexpected:
+            raise ValueError(f"state: expected keys {sorted(shapes)}; missing {missing}, "
+                             f"unexpected {unexpected}")
+        arrays = {}
+        for name, shape in shapes.items():
+            value = np.asarray(state[name])
+            if value.dtype.kind != "f":
+                raise TypeError(f"state[{name!r}]: expected floats, got dtype {value.dtype}")
+            if value.shape != shape:
+                raise ValueError(f"state[{name!r}]: expected shape {shape}, got {value.shape}")
+            if finite and not np.all(np.isfinite(value)):
+                raise ValueError(f"state[{name!r}]: contains NaN or infinity")
+            arrays[name] = np.ascontiguousarray(value, dtype=np.float32).reshape(batch, -1)
+        return arrays
+
+    def read_state(self, const float[::1] state, int batch, bint single):
+        """{name: array (units,) or (batch, units)} of a flat state."""
+        cdef float[:, ::1] buffer
+        if not self.state_parts:
+            return {}
+        self._check_state(state, batch)
+        values = {}
+        for name, layer, part in self.state_parts:
+            array = np.empty((batch, fr_model_layer_units(self.ptr, layer)), dtype=np.float32)
+            buffer = array
+            _raise_for(fr_model_get_state(self.ptr, &state[0], batch, layer, part,
+                                          &buffer[0, 0]), "reading the state")
+            values[name] = array[0] if single else array
+        return values
+
+    def write_state(self, float[::1] state, int batch, dict arrays):
+        """Write `arrays` (as checked_state returns them) into a flat state."""
+        cdef const float[:, ::1] buffer
+        if not self.state_parts:
+            return
+        self._check_state(state, batch)
+        for name, layer, part in self.state_parts:
+            buffer = arrays[name]
+            _raise_for(fr_model_set_state(self.ptr, &state[0], batch, layer, part,
+                                          &buffer[0, 0]), "writing the state")
+
+    cdef int _check_state(self, const float[::1] state, int batch) except -1:
+        cdef size_t size = fr_model_state_size(self.ptr, batch)
+        if batch < 1 or <size_t>state.shape[0] != size:
+            raise ValueError(f"state: expected {size} floats for {batch} sequences, got "
+                             f"{state.shape[0]}")
+        return 0
+
+    def run(self, const float[:, :, ::1] x, float[::1] state, mask, int num_threads):
         """y = model(x) from `state`, which is updated to the state after the last step.
 
         x (batch, steps, input_size) -> y (batch, steps, output_size), or
-        (batch, output_size) when the model does not return sequences.
+        (batch, output_size) when the model does not return sequences; mask
+        (batch, steps) bool or None (see fr_model_run).
         """
         cdef Py_ssize_t batch = x.shape[0], steps = x.shape[1]
         if batch < 1 or steps < 1 or batch > _INT_MAX or steps > _INT_MAX:
@@ -415,6 +458,14 @@ cdef class Model:
         cdef size_t state_size = fr_model_state_size(self.ptr, batch)
         if <size_t>state.shape[0] != state_size:
             raise ValueError(f"state: expected {state_size} floats, got {state.shape[0]}")
+        cdef const uint8_t[:, ::1] step_mask
+        cdef const uint8_t *mask_ptr = NULL
+        if mask is not None:
+            step_mask = np.ascontiguousarray(mask, dtype=np.uint8)
+            if step_mask.shape[0] != batch or step_mask.shape[1] != steps:
+                raise ValueError(f"mask: expected shape ({batch}, {steps}), got "
+                                 f"({step_mask.shape[0]}, {step_mask.shape[1]})")
+            mask_ptr = &step_mask[0, 0]
         shape = (batch, steps, self.output_size) if self.returns_sequences else (batch, self.output_size)
         out = np.empty(shape, dtype=np.float32)
         workspace_array = np.empty(fr_model_workspace_size(self.ptr, batch, steps), dtype=np.float32)
@@ -423,14 +474,10 @@ cdef class Model:
         cdef float *state_ptr = &state[0] if state_size > 0 else &workspace[0]
         cdef fr_status status
         with nogil:
-            status = fr_model_run(self.ptr, <int>batch, <int>steps, &x[0, 0, 0], &y[0],
+            status = fr_model_run(self.ptr, <int>batch, <int>steps, &x[0, 0, 0], mask_ptr, &y[0],
                                   state_ptr, &workspace[0], 0, num_threads)
-        _check(status, "running the model")
+        _raise_for(status, "running the model")
         return out
-
-
-NAN_POLICIES = ("raise", "propagate")
-_STATE_PARTS = ("h", "c")
 
 
 cdef inline bint _is_float32_c(object array):
@@ -470,7 +517,6 @@ cdef class Stream:
     cdef readonly int input_size, output_size
     cdef int batch
     cdef bint single, busy
-    cdef list state_names
 
     def __cinit__(self, Model engine, batch_size, str nan_policy, int num_threads):
         if nan_policy not in NAN_POLICIES:
@@ -494,12 +540,8 @@ cdef class Stream:
         self.num_threads = num_threads
         self.input_size = engine.input_size
         self.output_size = engine.output_size
-        self.state_names = [(layer, part)
-                            for layer in range(fr_model_num_layers(engine.ptr))
-                            for part in range(fr_model_layer_state_parts(engine.ptr, layer))]
-        self.ptr = fr_stream_create(engine.ptr, self.batch, nan_policy == "raise")
-        if self.ptr is NULL:
-            raise MemoryError(f"could not allocate a stream of {self.batch} sequences")
+        _raise_for(fr_stream_create(&self.ptr, engine.ptr, self.batch, nan_policy == "raise"),
+                   f"creating a stream of {self.batch} sequences")
 
     def __dealloc__(self):
         fr_stream_destroy(self.ptr)
@@ -597,7 +639,7 @@ cdef class Stream:
         if status == FR_ERR_NONFINITE:
             raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
                              "state is unchanged")
-        _check(status, "running the stream")
+        _raise_for(status, "running the stream")
         return y
 
     def step(self, frame, out=None, active=None):
@@ -639,7 +681,7 @@ cdef class Stream:
             self._claim()
             status = fr_stream_reset(self.ptr, NULL, 0)
             self.busy = False
-            _check(status, "reset")
+            _raise_for(status, "reset")
             return
         if self.single:
             raise ValueError("indices: a single stream (batch_size=None) is reset as a whole")
@@ -658,21 +700,22 @@ cdef class Stream:
         self._claim()
         status = fr_stream_reset(self.ptr, &rows[0], <int>rows.shape[0])
         self.busy = False
-        _check(status, "reset")
+        _raise_for(status, "reset")
 
     def get_state(self):
         """A copy of the state: ``{"layer<i>.h": array, "layer<i>.c": array}`` for
         each recurrent layer i (c for LSTMs), shape (H,) or (N, H)."""
-        state = {}
         cdef float[:, ::1] buffer
+        state = {}
         self._claim()              # a stream running in another thread would tear the copy
         try:
-            for layer, part in self.state_names:
+            for name, layer, part in self.engine.state_parts:
                 array = np.empty((self.batch, fr_model_layer_units(self.engine.ptr, layer)),
                                  dtype=np.float32)
                 buffer = array
-                _check(fr_stream_get_state(self.ptr, layer, part, &buffer[0, 0]), "get_state")
-                state[f"layer{layer}.{_STATE_PARTS[part]}"] = array[0] if self.single else array
+                _raise_for(fr_stream_get_state(self.ptr, layer, part, &buffer[0, 0]),
+                           "get_state")
+                state[name] = array[0] if self.single else array
         finally:
             self.busy = False
         return state
@@ -680,33 +723,14 @@ cdef class Stream:
     def set_state(self, state):
         """Replace the state with `state`, a mapping as returned by get_state().
         Everything is checked before anything is written."""
-        expected = {f"layer{layer}.{_STATE_PARTS[part]}": (layer, part)
-                    for layer, part in self.state_names}
-        missing = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected))
-        if missing or unexpected:
-            raise ValueError(f"state: expected keys {sorted(expected)}; missing {missing}, "
-                             f"unexpected {unexpected}")
-        arrays = {}
-        cdef tuple shape
-        for name, (layer, part) in expected.items():
-            units = fr_model_layer_units(self.engine.ptr, layer)
-            value = np.asarray(state[name])
-            shape = (self.batch, units)
-            if self.single:
-                shape = (units,)
-            if value.dtype.kind != "f":
-                raise TypeError(f"state[{name!r}]: expected floats, got dtype {value.dtype}")
-            if value.shape != shape:
-                raise ValueError(f"state[{name!r}]: expected shape {shape}, got {value.shape}")
-            if self.nan_policy == "raise" and not np.all(np.isfinite(value)):
-                raise ValueError(f"state[{name!r}]: contains NaN or infinity")
-            arrays[name] = np.ascontiguousarray(value, dtype=np.float32).reshape(self.batch, units)
-        cdef float[:, ::1] buffer
+        arrays = self.engine.checked_state(state, self.batch, self.single,
+                                           self.nan_policy == "raise")
+        cdef const float[:, ::1] buffer
         self._claim()
         try:
-            for name, (layer, part) in expected.items():
+            for name, layer, part in self.engine.state_parts:
                 buffer = arrays[name]
-                _check(fr_stream_set_state(self.ptr, layer, part, &buffer[0, 0]), "set_state")
+                _raise_for(fr_stream_set_state(self.ptr, layer, part, &buffer[0, 0]),
+                           "set_state")
         finally:
             self.busy = False

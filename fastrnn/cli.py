@@ -123,8 +123,11 @@ def audio_files(paths: list) -> list:
     return files
 
 
-def classify_file(model, front_end, path, block_ms: float, labels: list) -> dict:
-    """Stream one file through the model in blocks of block_ms; its result line's data."""
+def classify_file(model, front_end, path, block_ms: float, labels: list,
+                  labels_from_names: bool) -> dict:
+    """Stream one file through the model in blocks of block_ms; its result line's data
+    (with labels_from_names, the reference label is the file name's part before its
+    first "_", as the Free Spoken Digit Dataset names its files)."""
     import numpy as np
 
     from .audio import load
@@ -136,7 +139,7 @@ def classify_file(model, front_end, path, block_ms: float, labels: list) -> dict
     final = result.outputs[-1]
     best = int(np.argmax(final))
     latency = result.frame_latency_us
-    name_label = pathlib.Path(path).name.split("_")[0]
+    name_label = pathlib.Path(path).name.split("_")[0] if labels_from_names else None
     return {
         "path": str(path),
         "prediction": labels[best] if best < len(labels) else str(best),
@@ -188,7 +191,8 @@ def stream_files(model, files: list, args, progress: bool) -> int:
         bar = tqdm(total=len(files), unit="file", file=sys.stderr)
     for path in files:
         try:
-            result = classify_file(model, front_end, path, args.block_ms, labels)
+            result = classify_file(model, front_end, path, args.block_ms, labels,
+                                   args.labels_from_names)
         except (OSError, ValueError) as error:
             failures += 1
             message = str(error) if str(path) in str(error) else f"{path}: {error}"
@@ -270,12 +274,15 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="stream the bundled recordings through the bundled "
                                             "spoken-digit model")
     streaming_options(demo)
-    demo.set_defaults(run=command_demo)
+    demo.set_defaults(run=command_demo, labels_from_names=True)
 
     run = commands.add_parser("run", help="run a model with an audio front end on files or "
                                           "folders, streaming")
     run.add_argument("model", help="a fastrnn model file with a front end")
     run.add_argument("audio", nargs="+", help="audio files or folders")
+    run.add_argument("--labels-from-names", action="store_true",
+                     help="take each file's reference label from its name (the part before "
+                          "the first '_', e.g. 7_jackson_1.wav is a 7) and report accuracy")
     streaming_options(run)
     run.set_defaults(run=command_run)
 

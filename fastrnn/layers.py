@@ -1,7 +1,12 @@
 """Layers: weights in fastrnn's canonical (PyTorch) layout, checked on construction.
 
 Each layer keeps float32 copies of its weights; a ``Sequential`` packs them
-for the C kernels once, when it is built.
+for the C kernels once, when it is built. Layers know no framework: the
+importers (fastrnn.io) convert other layouts, and attach the ``from_keras``
+constructors (fastrnn.io.keras) to these classes.
+
+Recurrent layers return sequences by default (``return_sequences=True``),
+here and in fastrnn.train.
 """
 
 from __future__ import annotations
@@ -10,16 +15,27 @@ from typing import Any
 
 import numpy as np
 
-from .io import keras as _keras
-from .io import torch as _torch
+from ._engine import ACTIVATIONS as ACTIVATION_CODES
+from ._engine import MERGE_MODES as MERGE_CODES
 
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "softmax")
+ACTIVATIONS = tuple(ACTIVATION_CODES)
+MERGE_MODES = tuple(MERGE_CODES)
+
+
+def to_numpy(tensor: Any) -> np.ndarray | None:
+    """A tensor (including one that requires grad, or on another device), or any
+    array-like, as a NumPy array; None stays None."""
+    if tensor is None:
+        return None
+    if hasattr(tensor, "detach"):
+        tensor = tensor.detach().cpu()
+    return np.asarray(tensor)
 
 
 def as_float32(array: Any, name: str, ndim: int) -> np.ndarray:
     """A C-contiguous float32 copy of a real-valued, finite, non-empty array of
     `ndim` dims."""
-    array = _torch.to_numpy(array)
+    array = to_numpy(array)
     if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
         raise TypeError(f"{name}: expected a real-valued array, got dtype {array.dtype}")
     if array.ndim != ndim:
@@ -44,6 +60,7 @@ class Layer:
     output_size: int
     return_sequences: bool = True
     recurrent: bool = False
+    state: tuple = ()           # names of the state arrays the engine keeps for the layer
 
     def weights(self) -> list:
         """The layer's weight matrices (not biases), canonical layout."""
@@ -68,7 +85,8 @@ class _Recurrent(Layer):
         self.input_size = self.weight_ih.shape[1]
         gates = self.gates
         _check_shape(self.weight_ih, (gates * hidden, self.input_size), f"{kind} weight_ih",
-                     f"({gates} * hidden_size, input_size) with hidden_size {hidden} from weight_hh")
+                     f"({gates} * hidden_size, input_size) with hidden_size {hidden} "
+                     "from weight_hh")
         _check_shape(self.weight_hh, (gates * hidden, hidden), f"{kind} weight_hh",
                      f"({gates} * hidden_size, hidden_size)")
         self.bias_ih = self.bias_hh = None
@@ -101,6 +119,9 @@ class _Recurrent(Layer):
 class LSTM(_Recurrent):
     """LSTM layer, PyTorch equations and gate order (i, f, g, o).
 
+    ``LSTM.from_keras(kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,))``
+    (fastrnn.io.keras) takes Keras' arrays.
+
     ``i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)``, likewise f and o;
     ``g = tanh(W_ig x + b_ig + W_hg h + b_hg)``; ``c' = f * c + i * g``;
     ``h' = o * tanh(c')``.
@@ -120,25 +141,25 @@ class LSTM(_Recurrent):
 
     gates = 4
     kind = "LSTM"
-
-    @classmethod
-    def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
-                   return_sequences: bool = True, go_backwards: bool = False) -> "LSTM":
-        """From Keras' ``kernel (I, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)``."""
-        return cls(*_keras.lstm_weights(kernel, recurrent_kernel, bias),
-                   return_sequences=return_sequences, go_backwards=go_backwards)
+    state = ("h", "c")
 
     def _add_to(self, engine) -> None:
         engine.add_lstm(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                        self.return_sequences)
+                        self.return_sequences, self.go_backwards)
 
 
 class GRU(_Recurrent):
     """GRU layer, gate order (r, z, n).
 
+    ``GRU.from_keras(kernel (I, 3H), recurrent_kernel (H, 3H), bias,
+    reset_after=True)`` (fastrnn.io.keras) takes Keras' arrays, gate order
+    z, r, h.
+
     ``r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)``, likewise z;
-    ``reset_after=True`` (PyTorch, Keras default): ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``;
-    ``reset_after=False`` (Keras option, ONNX default): ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``;
+    ``reset_after=True`` (PyTorch, Keras default):
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``;
+    ``reset_after=False`` (Keras option, ONNX default):
+    ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)``;
     ``h' = (1 - z) * n + z * h``.
 
     Parameters
@@ -152,6 +173,7 @@ class GRU(_Recurrent):
 
     gates = 3
     kind = "GRU"
+    state = ("h",)
 
     def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
                  bias_hh: Any = None, *, reset_after: bool = True,
@@ -163,23 +185,16 @@ class GRU(_Recurrent):
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", reset_after={self.reset_after})"
 
-    @classmethod
-    def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None,
-                   reset_after: bool = True, *, return_sequences: bool = True,
-                   go_backwards: bool = False) -> "GRU":
-        """From Keras' ``kernel (I, 3H)``, ``recurrent_kernel (H, 3H)`` (gate order
-        z, r, h) and ``bias``: (2, 3H) when ``reset_after``, else (3H,)."""
-        return cls(*_keras.gru_weights(kernel, recurrent_kernel, bias, reset_after),
-                   reset_after=reset_after, return_sequences=return_sequences,
-                   go_backwards=go_backwards)
-
     def _add_to(self, engine) -> None:
         engine.add_gru(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                       self.reset_after, self.return_sequences)
+                       self.reset_after, self.return_sequences, self.go_backwards)
 
 
 class SimpleRNN(_Recurrent):
     """Simple (Elman) recurrent layer, as ``nn.RNN`` and Keras ``SimpleRNN``.
+
+    ``SimpleRNN.from_keras(kernel (I, H), recurrent_kernel (H, H), bias (H,))``
+    (fastrnn.io.keras) takes Keras' arrays.
 
     ``h' = activation(W_ih x + b_ih + W_hh h + b_hh)``
 
@@ -194,6 +209,7 @@ class SimpleRNN(_Recurrent):
 
     gates = 1
     kind = "SimpleRNN"
+    state = ("h",)
 
     def __init__(self, weight_ih: Any, weight_hh: Any, bias_ih: Any = None,
                  bias_hh: Any = None, *, activation: str = "tanh",
@@ -215,18 +231,9 @@ class SimpleRNN(_Recurrent):
         return cls(weight_ih, weight_hh, bias_ih, bias_hh, activation=activation,
                    return_sequences=return_sequences)
 
-    @classmethod
-    def from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
-                   activation: str = "tanh", return_sequences: bool = True,
-                   go_backwards: bool = False) -> "SimpleRNN":
-        """From Keras' ``kernel (I, H)``, ``recurrent_kernel (H, H)``, ``bias (H,)``."""
-        return cls(*_keras.simple_rnn_weights(kernel, recurrent_kernel, bias),
-                   activation=activation, return_sequences=return_sequences,
-                   go_backwards=go_backwards)
-
     def _add_to(self, engine) -> None:
         engine.add_rnn(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                       self.activation, self.return_sequences)
+                       self.activation, self.return_sequences, self.go_backwards)
 
 
 class Bidirectional(Layer):
@@ -249,7 +256,7 @@ class Bidirectional(Layer):
         "concat" gives 2 * hidden_size features (forward first).
     """
 
-    MERGE_MODES = ("concat", "sum", "mul", "ave")
+    MERGE_MODES = MERGE_MODES
     recurrent = True
 
     def __init__(self, forward: Layer, backward: Layer, merge_mode: str = "concat"):
@@ -263,7 +270,8 @@ class Bidirectional(Layer):
         if (type(forward) is not type(backward) or forward.input_size != backward.input_size
                 or forward.hidden_size != backward.hidden_size
                 or forward.return_sequences != backward.return_sequences
-                or getattr(forward, "reset_after", None) != getattr(backward, "reset_after", None)):
+                or getattr(forward, "reset_after", None) != getattr(backward, "reset_after", None)
+                or getattr(forward, "activation", None) != getattr(backward, "activation", None)):
             raise ValueError(f"Bidirectional: the two directions must match, got {forward!r} "
                              f"and {backward!r}")
         if merge_mode not in self.MERGE_MODES:
@@ -274,6 +282,8 @@ class Bidirectional(Layer):
         self.hidden_size = forward.hidden_size
         self.output_size = 2 * self.hidden_size if merge_mode == "concat" else self.hidden_size
         self.return_sequences = forward.return_sequences
+        self.state = tuple(f"{direction}.{part}" for direction in ("forward", "backward")
+                           for part in forward.state)
 
     def __repr__(self) -> str:
         return f"Bidirectional({self.forward!r}, merge_mode={self.merge_mode!r})"
@@ -305,6 +315,9 @@ def merge_directions(merge_mode: str, forward: np.ndarray, backward: np.ndarray)
 
 class Dense(Layer):
     """``y = activation(W x + b)`` applied to every step.
+
+    ``Dense.from_keras(kernel (I, O), bias (O,), activation)`` (fastrnn.io.keras)
+    takes Keras' arrays.
 
     Parameters
     ----------
@@ -339,10 +352,10 @@ class Dense(Layer):
         """From ``nn.Linear``'s ``weight (O, I)`` and ``bias (O,)``."""
         return cls(weight, bias, activation)
 
-    @classmethod
-    def from_keras(cls, kernel: Any, bias: Any = None, activation: str | None = None) -> "Dense":
-        """From Keras' ``kernel (I, O)`` and ``bias (O,)``."""
-        return cls(*_keras.dense_weights(kernel, bias), activation)
-
     def _add_to(self, engine) -> None:
         engine.add_dense(self.weight, self.bias, self.activation)
+
+
+# The recurrent layer types by the name files and importers use for them
+# (their gate counts are the classes' `gates`).
+RECURRENT_LAYERS = {cls.kind: cls for cls in (LSTM, GRU, SimpleRNN)}

@@ -6,10 +6,10 @@ from typing import Iterable
 
 import numpy as np
 
-from . import _engine, runtime
-import copy
-
-from .layers import LSTM, Bidirectional, Layer
+from . import runtime
+from ._engine import FLOAT16_MAX, Stream
+from ._engine import Model as EngineModel
+from .layers import Layer
 
 
 def check_stack(layers: list) -> None:
@@ -33,6 +33,15 @@ def check_stack(layers: list) -> None:
         if not layer.return_sequences and later:
             raise ValueError(f"layer {later[0]} is recurrent but follows layer {index}, "
                              f"which has return_sequences=False (only Dense layers may)")
+
+
+def state_parts(layers: list) -> list:
+    """(name, layer index, part index) of every state array of a stack, in the
+    engine's order: "layer<i>.h" and, for an LSTM, "layer<i>.c";
+    "layer<i>.forward.h", ..., "layer<i>.backward.h", ... for a Bidirectional.
+    The one place state names are made."""
+    return [(f"layer{index}.{part}", index, number) for index, layer in enumerate(layers)
+            for number, part in enumerate(layer.state)]
 
 
 class Sequential:
@@ -63,6 +72,9 @@ class Sequential:
         JSON-serialisable data saved with the model (``save``/``load``):
         ``"front_end"`` (the audio features, ``fastrnn.audio.FrontEnd.to_dict()``),
         ``"labels"`` (class names), or anything an application needs.
+
+    ``save(path)`` writes the model to one file (fastrnn.io.native, which
+    attaches the method); ``fastrnn.load(path)`` reads it back.
     """
 
     def __init__(self, layers: Iterable[Layer], *, isa: str | None = None,
@@ -79,61 +91,19 @@ class Sequential:
         if precision == "float16":
             for index, layer in enumerate(self.layers):
                 largest = max(float(np.abs(w).max(initial=0.0)) for w in layer.weights())
-                if largest > float(np.finfo(np.float16).max):
+                if largest > FLOAT16_MAX:
                     raise ValueError(f"layer {index} ({layer!r}) has a weight of magnitude "
-                                     f"{largest:g}, beyond float16's range (65504); use "
-                                     "precision='float32'")
-        # The engine runs every layer but go_backwards ones; masks and states
-        # run through streams, which a backward direction cannot use: such
-        # calls go through stages (see _predict_stages).
-        self._engine = self._stages = None
-        if not any(getattr(layer, "go_backwards", False) for layer in self.layers):
-            self._engine = _engine.Model(self.isa, precision, self.layers[0].input_size)
-            for layer in self.layers:
-                layer._add_to(self._engine)
-        if any(isinstance(layer, Bidirectional) or getattr(layer, "go_backwards", False)
-               for layer in self.layers):
-            self._stages = self._build_stages()
-
-    def _build_stages(self) -> list:
-        """With step masks or states, a model with Bidirectional layers runs in
-        stages: each run of other layers as one sub-model, each Bidirectional
-        layer as its two directions (without them, the engine runs both
-        directions itself). Returns [(first layer index, Bidirectional or
-        None, models)]."""
-        stages, start = [], 0
-        options = {"isa": self.isa, "precision": self.precision}
-        for index, layer in enumerate(self.layers + [None]):
-            backwards = getattr(layer, "go_backwards", False)
-            if layer is not None and not isinstance(layer, Bidirectional) and not backwards:
-                continue
-            if start < index:
-                stages.append((start, None, [Sequential(self.layers[start:index], **options)]))
-            if isinstance(layer, Bidirectional):
-                stages.append((index, layer, [Sequential([layer.forward], **options),
-                                              Sequential([layer.backward], **options)]))
-            elif backwards:
-                forwards = copy.copy(layer)
-                forwards.go_backwards = False
-                stages.append((index, layer, [Sequential([forwards], **options)]))
-            start = index + 1
-        return stages
+                                     f"{largest:g}, beyond float16's range "
+                                     f"({FLOAT16_MAX:g}); use precision='float32'")
+        self._engine = EngineModel(self.isa, precision, self.layers[0].input_size)
+        for layer in self.layers:
+            layer._add_to(self._engine)
+        self._engine.state_parts = state_parts(self.layers)
 
     def state_names(self) -> list:
         """Keys of the state dicts (predict's initial_state and return_state,
-        Stream.get_state): "layer<i>.h" and, for an LSTM, "layer<i>.c";
-        "layer<i>.forward.h", "layer<i>.backward.h", ... for a Bidirectional."""
-        def parts(layer):
-            return ("h", "c") if isinstance(layer, LSTM) else ("h",) if layer.recurrent else ()
-
-        names = []
-        for index, layer in enumerate(self.layers):
-            if isinstance(layer, Bidirectional):
-                names += [f"layer{index}.{direction}.{part}" for direction in ("forward", "backward")
-                          for part in parts(layer.forward)]
-            else:
-                names += [f"layer{index}.{part}" for part in parts(layer)]
-        return names
+        Stream.get_state): see ``state_parts``."""
+        return [name for name, _, _ in self._engine.state_parts]
 
     @property
     def input_size(self) -> int:
@@ -148,6 +118,17 @@ class Sequential:
         """False if a layer has return_sequences=False: predict gives the last step only."""
         return all(layer.return_sequences for layer in self.layers)
 
+    @property
+    def needs_sequences(self) -> bool:
+        """True if a layer is Bidirectional or goes backwards: the model reads
+        whole sequences (predict), never frames (stream)."""
+        return self._engine.needs_sequences
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of the packed weights and biases the engine holds."""
+        return self._engine.weight_bytes
+
     def __repr__(self) -> str:
         inner = ",\n    ".join(repr(layer) for layer in self.layers)
         mask = "" if self.mask_value is None else f", mask_value={self.mask_value!r}"
@@ -155,7 +136,7 @@ class Sequential:
                 f"precision={self.precision!r}{mask})")
 
     def stream(self, batch_size: int | None = None, *, nan_policy: str = "raise",
-               num_threads: int | None = None) -> "_engine.Stream":
+               num_threads: int | None = None) -> Stream:
         """A stream over this model, state zero: frames in one call at a time.
 
         Parameters
@@ -174,18 +155,11 @@ class Sequential:
         -------
         fastrnn.Stream
         """
-        if self._stages is not None:
+        if self.needs_sequences:
             raise ValueError("a model with a Bidirectional or go_backwards layer needs whole "
                              "sequences (it reads them from the end): use predict")
         threads = runtime.get_num_threads() if num_threads is None else num_threads
-        return _engine.Stream(self._engine, batch_size, nan_policy, threads)
-
-    def save(self, path) -> None:
-        """Write the model to one file (safetensors; see fastrnn.io.native).
-        ``fastrnn.load(path)`` reads it back."""
-        from .io import native
-
-        native.save(self, path)
+        return Stream(self._engine, batch_size, nan_policy, threads)
 
     def predict(self, x, *, lengths=None, initial_state: dict | None = None,
                 return_state: bool = False):
@@ -198,7 +172,8 @@ class Sequential:
             Steps of each sequence (0 <= length <= T): steps past a sequence's
             length leave its state untouched and output zeros (PyTorch's
             packed sequences); a return_sequences=False model returns each
-            sequence's output at its own last step.
+            sequence's output at its own last step. A Bidirectional layer's
+            backward direction starts at each sequence's own last step.
         initial_state : dict, optional
             The state to start from, as ``Stream.get_state()`` gives it:
             ``{"layer<i>.h": (H,) or (B, H), "layer<i>.c": ...}``. Default zeros.
@@ -219,30 +194,44 @@ class Sequential:
                              f"got {x.shape}")
         single = x.ndim == 2
         batch = x[np.newaxis] if single else x
+        num_sequences, steps = batch.shape[:2]
         mask = self._step_mask(batch, lengths, single)
-        if mask is None and initial_state is None and not return_state and self._engine:
-            y = self._predict_from_zero(batch)
-        elif self._stages is not None:
-            y, state = self._predict_stages(batch, mask, initial_state)
+        engine = self._engine
+        initial = None if initial_state is None else engine.checked_state(
+            initial_state, num_sequences, single, False)
+        if num_sequences == 0 or steps == 0:
+            y = self._empty_outputs(num_sequences, steps)
+            state = engine.new_state(num_sequences) if num_sequences else None
+            if initial and num_sequences:
+                engine.write_state(state, num_sequences, initial)
         else:
-            y, state = self._predict_with_state(batch, single, mask, initial_state)
+            if mask is not None and mask.all():
+                mask = None
+            if mask is not None and any(getattr(layer, "go_backwards", False)
+                                        for layer in self.layers):
+                raise NotImplementedError("go_backwards with masked or shorter sequences is "
+                                          "not supported")
+            state = engine.new_state(num_sequences)
+            if initial:
+                engine.write_state(state, num_sequences, initial)
+            y = engine.run(np.ascontiguousarray(batch, dtype=np.float32), state, mask,
+                           runtime.get_num_threads())
         if single:
             y = y[0]
-            if return_state:
-                state = {name: value[0] for name, value in state.items()}
-        return (y, state) if return_state else y
+        if not return_state:
+            return y
+        if state is None:       # no sequences: every part (0, units)
+            return y, {name: np.zeros(shape, np.float32)
+                       for name, shape in engine.state_shapes(0, False).items()}
+        return y, engine.read_state(state, num_sequences, single)
 
-    def _predict_from_zero(self, batch: np.ndarray) -> np.ndarray:
-        num_sequences, steps = batch.shape[:2]
-        if steps == 0 and not self.returns_sequences:
+    def _empty_outputs(self, num_sequences: int, steps: int) -> np.ndarray:
+        """The outputs of no sequences or of sequences of no steps."""
+        if num_sequences and not self.returns_sequences:
             raise ValueError("x: a model that returns only the last step needs at least one "
                              f"step, got {steps} steps")
-        if num_sequences == 0 or steps == 0:
-            shape = (num_sequences, steps, self.output_size)
-            return np.zeros(shape if self.returns_sequences else shape[::2], dtype=np.float32)
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        state = np.zeros(self._engine.state_size(num_sequences), dtype=np.float32)
-        return self._engine.run(batch, state, runtime.get_num_threads())
+        shape = (num_sequences, steps, self.output_size)
+        return np.zeros(shape if self.returns_sequences else shape[::2], dtype=np.float32)
 
     def _step_mask(self, batch: np.ndarray, lengths, single: bool) -> np.ndarray | None:
         """Which steps of which sequences run, (B, T) bool, from `lengths` or
@@ -267,101 +256,8 @@ class Sequential:
             mask = np.arange(steps) < lengths[:, None]
         else:
             return None
-        if not self.returns_sequences and num_sequences and not mask.any(axis=1).all():
+        if (not self.returns_sequences and num_sequences and steps
+                and not mask.any(axis=1).all()):
             raise ValueError("lengths: a model that returns only the last step needs at "
                              "least one step per sequence, got a sequence with none")
         return mask
-
-    def _predict_stages(self, batch, mask, initial_state):
-        """predict for a model with Bidirectional or go_backwards layers, stage
-        by stage. A backward direction reads the sequence, and its step mask,
-        reversed; a go_backwards layer's outputs stay in its reading order."""
-        num_sequences, steps = batch.shape[:2]
-        if num_sequences == 0 or steps == 0:
-            raise ValueError("a model with a Bidirectional or go_backwards layer needs at "
-                             "least one sequence "
-                             f"of at least one step, got {num_sequences} x {steps}")
-        if mask is None:
-            mask = np.ones((num_sequences, steps), dtype=bool)
-        names = self.state_names()
-        given = {}
-        if initial_state is not None:
-            missing = sorted(set(names) - set(initial_state))
-            unexpected = sorted(set(initial_state) - set(names))
-            if missing or unexpected:
-                raise ValueError(f"initial_state: expected keys {names}; missing {missing}, "
-                                 f"unexpected {unexpected}")
-            given = {name: np.asarray(value).reshape(num_sequences, -1)
-                     for name, value in initial_state.items()}
-        state, x, sequence = {}, np.asarray(batch, dtype=np.float32), True
-        for first, layer, models in self._stages:
-            if not sequence:               # after return_sequences=False: one step left
-                x, mask = x[:, np.newaxis], np.ones((num_sequences, 1), dtype=bool)
-            if layer is None:
-                directions = [("", models[0], x, mask)]
-            elif not isinstance(layer, Bidirectional):      # go_backwards
-                if not mask.all():
-                    raise NotImplementedError(f"layer {first}: go_backwards with masked or "
-                                              "shorter sequences is not supported")
-                directions = [("", models[0], x[:, ::-1], mask)]
-            else:
-                directions = [(".forward", models[0], x, mask),
-                              (".backward", models[1], x[:, ::-1], mask[:, ::-1])]
-            outputs = []
-            for direction, model, inputs, inputs_mask in directions:
-                local = {name: f"layer{first + int(name[5:].split('.')[0])}{direction}."
-                               f"{name.split('.')[-1]}" for name in model.state_names()}
-                start = {key: given[name] for key, name in local.items()} if given else None
-                y, final = model._predict_with_state(inputs, False, inputs_mask, start)
-                state.update({name: final[key] for key, name in local.items()})
-                outputs.append(y)
-            if isinstance(layer, Bidirectional):
-                backward = outputs[1][:, ::-1] if layer.return_sequences else outputs[1]
-                outputs = [layer.merge(outputs[0], backward)]
-            x = outputs[0]
-            sequence = x.ndim == 3 and sequence
-        if not sequence and x.ndim == 3:     # the one step stages after the last ran on
-            x = x[:, -1]
-        return x.astype(np.float32, copy=False), state
-
-    def _predict_with_state(self, batch, single, mask, initial_state):
-        """predict through a stream: state in and out, and a (B, T) step mask
-        run as time segments over which the set of running sequences is
-        constant (skipped steps keep the state and output zeros)."""
-        num_sequences, steps = batch.shape[:2]
-        if num_sequences == 0:
-            empty = self.stream(batch_size=1).get_state()
-            shape = (0, steps, self.output_size)
-            return (np.zeros(shape if self.returns_sequences else shape[::2], np.float32),
-                    {name: np.zeros((0,) + value.shape[1:], np.float32)
-                     for name, value in empty.items()})
-        if mask is None:
-            mask = np.ones((num_sequences, steps), dtype=bool)
-        if not self.returns_sequences and not mask.any(axis=1).all():
-            raise ValueError("x: a model that returns only the last step needs at least one "
-                             "step per sequence")
-        stream = self.stream(batch_size=None if single else num_sequences,
-                             nan_policy="propagate")
-        if initial_state is not None:
-            stream.set_state({name: np.asarray(value).reshape(-1) if single else value
-                              for name, value in initial_state.items()})
-        outputs = np.zeros((num_sequences, steps, self.output_size), dtype=np.float32)
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        changes = np.flatnonzero(np.any(mask[:, 1:] != mask[:, :-1], axis=0)) + 1
-        bounds = np.concatenate([[0], changes, [steps]]).astype(int)
-        for start, stop in zip(bounds[:-1], bounds[1:]):
-            running = mask[:, start]
-            if not running.any():
-                continue
-            if single:
-                outputs[0, start:stop] = stream.process(batch[0, start:stop])
-            else:
-                outputs[:, start:stop] = stream.process(
-                    batch[:, start:stop], active=None if running.all() else running)
-        if not self.returns_sequences:
-            last = steps - 1 - np.argmax(mask[:, ::-1], axis=1)
-            outputs = outputs[np.arange(num_sequences), last]
-        state = stream.get_state()
-        if single:
-            state = {name: value[np.newaxis] for name, value in state.items()}
-        return outputs, state

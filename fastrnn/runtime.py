@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from importlib import metadata
 
-from . import _engine
+from ._engine import available_isas, best_isa, build_info
 
 try:
     __version__ = metadata.version("fastrnn")
@@ -23,10 +23,10 @@ def _default_threads() -> int:
 def _default_isa() -> str:
     forced = os.environ.get("FASTRNN_ISA", "").strip().lower()
     if not forced:
-        return _engine.best_isa()
-    if forced not in _engine.available_isas():
+        return best_isa()
+    if forced not in available_isas():
         raise RuntimeError(f"FASTRNN_ISA={forced!r} cannot be used here; expected one of "
-                           f"{_engine.available_isas()} (built in and supported by this CPU)")
+                           f"{available_isas()} (built in and supported by this CPU)")
     return forced
 
 
@@ -56,11 +56,11 @@ def default_isa() -> str:
 
 def info() -> dict:
     """Version, instruction sets, threads and build of this fastrnn."""
-    build = _engine.build_info()
+    build = build_info()
     return {
         "version": __version__,
         "isa": _isa,
-        "available_isas": _engine.available_isas(),
+        "available_isas": available_isas(),
         "num_threads": _num_threads,
         "openmp": build["openmp"],
         "compiler": build["compiler"],

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import TOLERANCE, dense_weights, max_abs, recurrent_weights
+from conftest import GATES, TOLERANCE, dense_weights, max_abs, recurrent_weights
 
 import fastrnn
 
@@ -109,22 +109,67 @@ def test_against_keras(keras, merge_mode, kind, return_sequences):
     assert max_abs(model.predict(x), expected) <= TOLERANCE["float32"]
 
 
+def bidirectional_model(kind, merge_mode, return_sequences, rng, **options):
+    """A Bidirectional layer of `kind` (7 inputs, 19 units) and a Dense head."""
+    cls = {"lstm": fastrnn.LSTM, "rnn": fastrnn.SimpleRNN}.get(kind, fastrnn.GRU)
+    cell = {"reset_after": kind == "gru"} if cls is fastrnn.GRU else {}
+    forward, backward = (cls(*recurrent_weights(rng, GATES[kind], 7, 19),
+                             return_sequences=return_sequences, **cell) for _ in range(2))
+    width = forward.hidden_size * (2 if merge_mode == "concat" else 1)
+    return fastrnn.Sequential([fastrnn.Bidirectional(forward, backward, merge_mode),
+                               fastrnn.Dense(*dense_weights(rng, width, 3))], **options)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before", "rnn"])
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
 @pytest.mark.parametrize("return_sequences", [True, False])
-def test_engine_equals_staged_path(kind, merge_mode, return_sequences, rng):
-    """Plain predict runs both directions in the engine; with lengths it runs
-    them as stages through streams. Same kernels, same per-row arithmetic:
-    equal bit for bit."""
-    gates = {"lstm": 4, "rnn": 1}.get(kind, 3)
-    cls = {"lstm": fastrnn.LSTM, "rnn": fastrnn.SimpleRNN}.get(kind, fastrnn.GRU)
-    options = {"reset_after": kind == "gru"} if cls is fastrnn.GRU else {}
-    forward, backward = (cls(*recurrent_weights(rng, gates, 7, 19), return_sequences=
-                             return_sequences, **options) for _ in range(2))
-    model = fastrnn.Sequential([fastrnn.Bidirectional(forward, backward, merge_mode),
-                                fastrnn.Dense(*dense_weights(rng, forward.hidden_size * (
-                                    2 if merge_mode == "concat" else 1), 3))])
+def test_masked_steps_are_skipped_by_both_directions(kind, merge_mode, return_sequences, rng):
+    """A step mask (here mask_value, anywhere in a sequence) runs inside the
+    engine: each sequence gives, bit for bit, what it gives alone with its
+    masked steps removed, and zeros at the masked steps."""
+    model = bidirectional_model(kind, merge_mode, return_sequences, rng, mask_value=0.0)
+    unmasked = fastrnn.Sequential(model.layers)
     x = rng.standard_normal((5, 23, 7)).astype(np.float32)
-    engine = model.predict(x)
-    staged = model.predict(x, lengths=np.full(5, 23))
-    assert np.array_equal(engine, staged)
+    x[0, 20:] = 0.0                      # padding at the end
+    x[1, [0, 4, 5, 11]] = 0.0            # masked steps at the start and inside
+    x[2, :22] = 0.0                      # one step left
+    y = model.predict(x)
+    for b in range(len(x)):
+        kept = ~np.all(x[b] == 0.0, axis=-1)
+        alone = unmasked.predict(x[b, kept])
+        if return_sequences:
+            assert np.array_equal(y[b, kept], alone)
+            assert not y[b, ~kept].any()
+        else:
+            assert np.array_equal(y[b], alone)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_lengths_and_state_run_in_the_engine(kind, rng):
+    """lengths, initial_state and return_state with a Bidirectional layer:
+    each sequence as if alone, from its own initial state."""
+    model = bidirectional_model(kind, "concat", True, rng)
+    x = rng.standard_normal((4, 15, 7)).astype(np.float32)
+    lengths = np.array([15, 1, 9, 0])
+    start = {name: rng.standard_normal((4, 19)).astype(np.float32)
+             for name in model.state_names()}
+    y, state = model.predict(x, lengths=lengths, initial_state=start, return_state=True)
+    for b, length in enumerate(lengths):
+        alone_start = {name: value[b] for name, value in start.items()}
+        if length == 0:
+            assert not y[b].any()
+            assert all(np.array_equal(state[name][b], alone_start[name]) for name in state)
+            continue
+        alone, alone_state = model.predict(x[b, :length], initial_state=alone_start,
+                                           return_state=True)
+        assert np.array_equal(y[b, :length], alone) and not y[b, length:].any()
+        assert all(np.array_equal(state[name][b], alone_state[name]) for name in state)
+
+
+def test_weights_are_packed_once(rng):
+    """One engine runs both directions: a bidirectional layer holds two
+    directions' packed weights, nothing more."""
+    forward, backward = (fastrnn.GRU(*recurrent_weights(rng, 3, 6, 9)) for _ in range(2))
+    bidirectional = fastrnn.Sequential([fastrnn.Bidirectional(forward, backward)])
+    one_direction = fastrnn.Sequential([forward])
+    assert bidirectional.weight_bytes == 2 * one_direction.weight_bytes > 0

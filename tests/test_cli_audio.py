@@ -55,7 +55,7 @@ def recordings(tmp_path):
 
 
 def test_run_on_a_folder_with_variants(recordings):
-    result = fastrnn_command("run", MODEL, recordings, "--json")
+    result = fastrnn_command("run", MODEL, recordings, "--json", "--labels-from-names")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     by_name = {os.path.basename(f["path"]): f for f in report["files"]}
@@ -71,11 +71,19 @@ def test_run_on_a_folder_with_variants(recordings):
 
 
 def test_run_frames_and_text_output(recordings):
-    result = fastrnn_command("run", MODEL, recordings / "9_yweweler_2.wav", "--frames")
+    result = fastrnn_command("run", MODEL, recordings / "9_yweweler_2.wav", "--frames",
+                             "--labels-from-names")
     assert result.returncode == 0, result.stderr
     frames = [line for line in result.stdout.splitlines() if line.strip().startswith("frame")]
     assert len(frames) > 10 and "t=" in frames[0]
     assert result.stdout.splitlines()[-1].startswith("accuracy: 1/1")
+
+
+def test_run_takes_labels_from_file_names_only_when_asked(recordings):
+    result = fastrnn_command("run", MODEL, recordings / "9_yweweler_2.wav", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["files"][0]["reference"] is None and report["accuracy"] is None
 
 
 def test_run_reports_bad_files_and_carries_on(recordings, tmp_path):
@@ -113,7 +121,7 @@ def test_run_errors_and_usage(tmp_path):
 def test_progress_bar_for_many_files(tmp_path):
     for index in range(6):
         shutil.copy(bundled_data() / "3_theo_0.wav", tmp_path / f"3_copy_{index}.wav")
-    result = fastrnn_command("run", MODEL, tmp_path)
+    result = fastrnn_command("run", MODEL, tmp_path, "--labels-from-names")
     assert result.returncode == 0
     assert "6/6" in result.stderr                        # tqdm's bar, on stderr
     assert "accuracy: 6/6" in result.stdout

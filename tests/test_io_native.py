@@ -79,7 +79,8 @@ DAMAGE = {
     "header claims a terabyte": lambda p: p.write_bytes(struct.pack("<Q", 10**12) + b"{}"),
     "truncated in the data": lambda p: p.write_bytes(p.read_bytes()[:-100]),
     "truncated in the header": lambda p: p.write_bytes(p.read_bytes()[:40]),
-    "header bytes flipped": lambda p: p.write_bytes(p.read_bytes()[:20] + b"\xff\xfe" + p.read_bytes()[22:]),
+    "header bytes flipped": lambda p: p.write_bytes(p.read_bytes()[:20] + b"\xff\xfe"
+                                                    + p.read_bytes()[22:]),
     "not a fastrnn file": lambda p: rewrite(p, format=None),
     "newer format version": lambda p: rewrite(p, format_version="99"),
     "architecture not JSON": lambda p: rewrite(p, architecture="{layers: ["),
@@ -93,7 +94,8 @@ DAMAGE = {
         p, lambda layers: layers.reverse())),
     "missing tensor": lambda p: rewrite(p, tensors=lambda a: {k: v for k, v in a.items()
                                                               if k != "layers.1.weight_hh"}),
-    "extra tensor": lambda p: rewrite(p, tensors=lambda a: {**a, "stowaway": np.zeros(3, np.float32)}),
+    "extra tensor": lambda p: rewrite(p, tensors=lambda a: {**a,
+                                                            "stowaway": np.zeros(3, np.float32)}),
     "float16 tensor": lambda p: rewrite(p, tensors=lambda a: {
         **a, "layers.0.weight_ih": a["layers.0.weight_ih"].astype(np.float16)}),
     "NaN weight": lambda p: rewrite(p, tensors=lambda a: {

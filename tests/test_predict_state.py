@@ -73,7 +73,8 @@ def test_lengths(kind, last, rng):
 def test_lengths_errors(rng):
     model, _, _ = two_layer(rng, "gru")
     x = rng.standard_normal((2, 5, 6)).astype(np.float32)
-    with pytest.raises(ValueError, match=r"lengths: expected 2 integers, got int64 of shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"lengths: expected 2 integers, got int64 of shape \(3,\)"):
         model.predict(x, lengths=[1, 2, 3])
     with pytest.raises(ValueError, match=r"lengths: expected values in \[0, 5\]"):
         model.predict(x, lengths=[1, 6])

@@ -59,7 +59,8 @@ def test_from_keras_layout(rng):
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_against_torch(nonlinearity):
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+    torch = pytest.importorskip("torch",
+                                reason="PyTorch is not installed (pip install torch==2.13.0)")
     torch.manual_seed(4)
     rnn = torch.nn.RNN(10, 24, num_layers=2, nonlinearity=nonlinearity, batch_first=True)
     x = torch.randn(3, 40, 10)

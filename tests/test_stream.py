@@ -31,7 +31,7 @@ import fastrnn
 from fastrnn import _engine
 
 F = 13   # input features: odd, so no SIMD width divides it
-O = 6    # outputs of the Dense heads
+OUTPUTS = 6    # outputs of the Dense heads
 N_ERR = 4  # streams in the batch of the failed-call tests
 
 
@@ -63,15 +63,15 @@ def dense_weights(rng, inputs, outputs):
 
 # Models as lists of (kind, units[, activation]); input size F.
 SPECS = {
-    "lstm": [("lstm", 20), ("dense", O, "tanh")],
-    "gru": [("gru", 20), ("dense", O, None)],                       # reset_after=True
-    "gru_before": [("gru_before", 20), ("dense", O, "sigmoid")],    # reset_after=False
+    "lstm": [("lstm", 20), ("dense", OUTPUTS, "tanh")],
+    "gru": [("gru", 20), ("dense", OUTPUTS, None)],                       # reset_after=True
+    "gru_before": [("gru_before", 20), ("dense", OUTPUTS, "sigmoid")],    # reset_after=False
     "lstm_no_head": [("lstm", 37)],
     "stacked": [("lstm", 40), ("gru_before", 33), ("dense", 16, "relu"),
-                ("dense", O, "softmax")],
-    "stacked_gru": [("gru", 70), ("gru", 24), ("dense", O, "elu")],
-    "dense_between": [("lstm", 24), ("dense", 18, "tanh"), ("gru", 20), ("dense", O, None)],
-    "rnn": [("rnn", 30), ("dense", O, "tanh")],
+                ("dense", OUTPUTS, "softmax")],
+    "stacked_gru": [("gru", 70), ("gru", 24), ("dense", OUTPUTS, "elu")],
+    "dense_between": [("lstm", 24), ("dense", 18, "tanh"), ("gru", 20), ("dense", OUTPUTS, None)],
+    "rnn": [("rnn", 30), ("dense", OUTPUTS, "tanh")],
 }
 # Models whose last recurrent layer can take return_sequences=False.
 LAST_STEP_SPECS = ["lstm", "gru", "gru_before", "lstm_no_head", "stacked", "dense_between"]
@@ -214,7 +214,7 @@ def test_batch_stream_any_chunking_equals_predict(spec, batch):
 def test_long_sequences_in_several_predict_blocks():
     """predict goes through a long sequence in blocks of steps sized to the
     cache (csrc/model.c, block_steps); these lengths take several blocks."""
-    model = build([("lstm", 256), ("dense", O, None)])
+    model = build([("lstm", 256), ("dense", OUTPUTS, None)])
     x = signal("long single", (1500, F))
     expected = model.predict(x)
     stream = model.stream()
@@ -222,7 +222,7 @@ def test_long_sequences_in_several_predict_blocks():
     for sizes in ([500] * 3, [1499, 0, 1], [700, 1, 799]):
         assert_same_bits(run_chunks(model.stream(), x, sizes, batch=False), expected, sizes)
 
-    model = build([("lstm", 64), ("gru", 64), ("dense", O, "softmax")])
+    model = build([("lstm", 64), ("gru", 64), ("dense", OUTPUTS, "softmax")])
     x = signal("long batch", (48, 150, F))
     expected = model.predict(x)
     stream = model.stream(batch_size=48)
@@ -550,10 +550,10 @@ def test_all_false_and_all_true_masks():
     stream.process(x[:, :4])
     plain.process(x[:, :4])
     before = stream.get_state()
-    out = np.full((N, O), np.nan, np.float32)
+    out = np.full((N, OUTPUTS), np.nan, np.float32)
     assert stream.step(x[:, 4], out=out, active=np.zeros(N, bool)) is out
     assert np.all(out == 0)
-    chunk_out = np.full((N, 3, O), np.nan, np.float32)
+    chunk_out = np.full((N, 3, OUTPUTS), np.nan, np.float32)
     assert stream.process(x[:, 4:7], out=chunk_out, active=np.zeros(N, bool)) is chunk_out
     assert np.all(chunk_out == 0)
     assert states_equal(stream.get_state(), before)
@@ -585,9 +585,9 @@ def test_bad_active_mask_raises_before_anything_changes(method, active, error, e
     twin.process(x[:, :4])
     before = stream.get_state()
     if method == "step":
-        args, out = (x[:, 4],), np.full((N, O), 3.0, np.float32)
+        args, out = (x[:, 4],), np.full((N, OUTPUTS), 3.0, np.float32)
     else:
-        args, out = (x[:, 4:6],), np.full((N, 2, O), 3.0, np.float32)
+        args, out = (x[:, 4:6],), np.full((N, 2, OUTPUTS), 3.0, np.float32)
     with pytest.raises(error) as raised:
         getattr(stream, method)(*args, out=out, active=active)
     message = str(raised.value)
@@ -623,9 +623,9 @@ def _aliased_chunk(single):
     """A chunk and an out= sharing one buffer."""
     shape = (4,) if single else (N_ERR, 2)
     rows = int(np.prod(shape))
-    buffer = np.full(rows * (F + O), 0.25, np.float32)
-    chunk, out = buffer[:rows * F], buffer[rows * F - O:rows * F - O + rows * O]
-    return chunk.reshape(shape + (F,)), out.reshape(shape + (O,))
+    buffer = np.full(rows * (F + OUTPUTS), 0.25, np.float32)
+    chunk, out = buffer[:rows * F], buffer[rows * F - OUTPUTS:rows * F - OUTPUTS + rows * OUTPUTS]
+    return chunk.reshape(shape + (F,)), out.reshape(shape + (OUTPUTS,))
 
 
 # (id, call, error, patterns the message must hold: what was expected, what was given)
@@ -656,21 +656,21 @@ SINGLE_ERRORS = [
      ValueError, ["NaN"]),
     ("inf in a float64 chunk", lambda s: s.process(_with(np.inf, (1, 0), 4, F).astype(float)),
      ValueError, ["infinity"]),
-    ("out float64", lambda s: s.step(_frame(F), out=np.zeros(O)), TypeError,
+    ("out float64", lambda s: s.step(_frame(F), out=np.zeros(OUTPUTS)), TypeError,
      ["float32", "float64"]),
-    ("out too long", lambda s: s.step(_frame(F), out=np.zeros(O + 1, np.float32)), ValueError,
+    ("out too long", lambda s: s.step(_frame(F), out=np.zeros(OUTPUTS + 1, np.float32)), ValueError,
      [r"\(6,\)", r"\(7,\)"]),
-    ("out 2-D", lambda s: s.step(_frame(F), out=np.zeros((1, O), np.float32)), ValueError,
+    ("out 2-D", lambda s: s.step(_frame(F), out=np.zeros((1, OUTPUTS), np.float32)), ValueError,
      [r"\(6,\)", r"\(1, 6\)"]),
-    ("out non-contiguous", lambda s: s.step(_frame(F), out=_noncontiguous(O)), TypeError,
+    ("out non-contiguous", lambda s: s.step(_frame(F), out=_noncontiguous(OUTPUTS)), TypeError,
      ["C-contiguous", r"got .*(non-contiguous|not (C-)?contiguous|strides)"]),
-    ("out read-only", lambda s: s.step(_frame(F), out=_read_only(O)), TypeError,
+    ("out read-only", lambda s: s.step(_frame(F), out=_read_only(OUTPUTS)), TypeError,
      ["writable", r"got .*(read-only|not writ|non-writ|readonly)"]),
-    ("out a list", lambda s: s.step(_frame(F), out=[0.0] * O), TypeError,
+    ("out a list", lambda s: s.step(_frame(F), out=[0.0] * OUTPUTS), TypeError,
      ["float32", "list"]),
-    ("chunk out wrong T", lambda s: s.process(_frame(4, F), out=np.zeros((5, O), np.float32)),
+    ("chunk out wrong T", lambda s: s.process(_frame(4, F), out=np.zeros((5, OUTPUTS), np.float32)),
      ValueError, [r"\(4, 6\)", r"\(5, 6\)"]),
-    ("chunk out float16", lambda s: s.process(_frame(4, F), out=np.zeros((4, O), np.float16)),
+    ("chunk out float16", lambda s: s.process(_frame(4, F), out=np.zeros((4, OUTPUTS), np.float16)),
      TypeError, ["float32", "float16"]),
     ("chunk out shares the chunk", lambda s: s.process(*_aliased_chunk(True)), ValueError,
      ["share memory"]),
@@ -698,19 +698,19 @@ BATCH_ERRORS = [
     ("NaN in an active row",
      lambda s: s.process(_with(np.nan, (1, 0, 0), N_ERR, 3, F),
                          active=np.array([False, True, True, False])), ValueError, ["NaN"]),
-    ("out too few rows", lambda s: s.step(_frame(N_ERR, F), out=np.zeros((3, O), np.float32)),
+    ("out too few rows", lambda s: s.step(_frame(N_ERR, F), out=np.zeros((3, OUTPUTS), np.float32)),
      ValueError, [r"\(4, 6\)", r"\(3, 6\)"]),
-    ("out too wide", lambda s: s.step(_frame(N_ERR, F), out=np.zeros((4, O + 1), np.float32)),
+    ("out too wide", lambda s: s.step(_frame(N_ERR, F), out=np.zeros((4, OUTPUTS + 1), np.float32)),
      ValueError, [r"\(4, 6\)", r"\(4, 7\)"]),
-    ("out float64", lambda s: s.step(_frame(N_ERR, F), out=np.zeros((4, O))), TypeError,
+    ("out float64", lambda s: s.step(_frame(N_ERR, F), out=np.zeros((4, OUTPUTS))), TypeError,
      ["float32", "float64"]),
     ("out Fortran order",
-     lambda s: s.step(_frame(N_ERR, F), out=np.zeros((4, O), np.float32, order="F")),
+     lambda s: s.step(_frame(N_ERR, F), out=np.zeros((4, OUTPUTS), np.float32, order="F")),
      TypeError, ["C-contiguous", r"got .*(non-contiguous|not (C-)?contiguous|strides)"]),
-    ("out read-only", lambda s: s.step(_frame(N_ERR, F), out=_read_only(N_ERR, O)), TypeError,
+    ("out read-only", lambda s: s.step(_frame(N_ERR, F), out=_read_only(N_ERR, OUTPUTS)), TypeError,
      ["writable", r"got .*(read-only|not writ|non-writ|readonly)"]),
     ("chunk out wrong T",
-     lambda s: s.process(_frame(N_ERR, 3, F), out=np.zeros((4, 2, O), np.float32)),
+     lambda s: s.process(_frame(N_ERR, 3, F), out=np.zeros((4, 2, OUTPUTS), np.float32)),
      ValueError, [r"\(4, 3, 6\)", r"\(4, 2, 6\)"]),
     ("chunk out shares the chunk", lambda s: s.process(*_aliased_chunk(False)), ValueError,
      ["share memory"]),
@@ -826,13 +826,13 @@ def test_out_is_returned_and_holds_the_result(spec, batch):
     frames = [x[..., t, :] for t in range(30)]
     stream, twin = model.stream(batch), model.stream(batch)
 
-    out = np.full(rows + (O,), np.nan, np.float32)
+    out = np.full(rows + (OUTPUTS,), np.nan, np.float32)
     assert stream.step(frames[0], out=out) is out
     assert_same_bits(out, twin.step(frames[0]), "step(out=)")
-    chunk_out = np.full(rows + (5, O), np.nan, np.float32)
+    chunk_out = np.full(rows + (5, OUTPUTS), np.nan, np.float32)
     assert stream.process(x[..., 1:6, :], out=chunk_out) is chunk_out
     assert_same_bits(chunk_out, twin.process(x[..., 1:6, :]), "process(out=)")
-    empty_out = np.empty(rows + (0, O), np.float32)
+    empty_out = np.empty(rows + (0, OUTPUTS), np.float32)
     assert stream.process(x[..., 6:6, :], out=empty_out) is empty_out
 
     # Outputs returned without out= are new arrays, never reused.
@@ -845,7 +845,7 @@ def test_out_is_returned_and_holds_the_result(spec, batch):
 
     # A real-time loop writing into one buffer gives the same as without.
     loop, results = model.stream(batch), []
-    out = np.empty(rows + (O,), np.float32)
+    out = np.empty(rows + (OUTPUTS,), np.float32)
     for frame in frames:
         assert loop.step(frame, out=out) is out
         results.append(out.copy())
@@ -858,7 +858,7 @@ def test_out_with_active_mask_zeroes_the_idle_rows():
     x = signal("out active", (4, 3, F))
     stream, twin = model.stream(4), model.stream(4)
     mask = np.array([True, False, True, False])
-    out = np.full((4, 3, O), np.nan, np.float32)
+    out = np.full((4, 3, OUTPUTS), np.nan, np.float32)
     assert stream.process(x, out=out, active=mask) is out
     assert np.all(out[~mask] == 0)
     assert_same_bits(out[mask], twin.process(x)[mask], "active rows")
@@ -867,12 +867,12 @@ def test_out_with_active_mask_zeroes_the_idle_rows():
 # ------------------------------------------------------------- 7. threads
 
 def test_streams_in_threads_equal_serial_results():
-    model = build([("lstm", 128), ("gru", 96), ("dense", O, "softmax")])
+    model = build([("lstm", 128), ("gru", 96), ("dense", OUTPUTS, "softmax")])
     signals = [signal(("threads", i), (200, F)) for i in range(8)]
     serial = [model.predict(s) for s in signals]
 
     def run(x):
-        stream, out, results = model.stream(), np.empty(O, np.float32), []
+        stream, out, results = model.stream(), np.empty(OUTPUTS, np.float32), []
         for frame in x:
             results.append(stream.step(frame, out=out).copy())
         return np.stack(results)
@@ -885,7 +885,7 @@ def test_streams_in_threads_equal_serial_results():
 
 def test_batch_streams_in_threads_with_two_threads_each_equal_serial():
     """Each stream running its own OpenMP team, from several Python threads."""
-    model = build([("lstm", 128), ("gru_before", 128), ("dense", O, None)])
+    model = build([("lstm", 128), ("gru_before", 128), ("dense", OUTPUTS, None)])
     signals = [signal(("batch threads", i), (24, 12, F)) for i in range(4)]
     serial = [model.predict(s) for s in signals]
 
@@ -906,7 +906,7 @@ def test_one_stream_from_two_threads_never_gives_wrong_numbers():
     a serial stream after k steps, and their outputs must be the serial
     outputs of steps 1..k. Each thread keeps trying until it has had 80
     successes, so the two really overlap."""
-    model = build([("lstm", 256), ("lstm", 256), ("dense", O, None)])
+    model = build([("lstm", 256), ("lstm", 256), ("dense", OUTPUTS, None)])
     frame = signal("hammer", (F,))
     stream = model.stream()
     start, lock = threading.Barrier(2), threading.Lock()
@@ -943,7 +943,7 @@ def test_get_state_from_another_thread_during_steps_is_never_torn():
     """get_state() while another thread steps the stream must raise
     RuntimeError or give a state the stream really had (after some number of
     whole steps), never a mix of two steps."""
-    model = build([("lstm", 384), ("lstm", 384), ("dense", O, None)])
+    model = build([("lstm", 384), ("lstm", 384), ("dense", OUTPUTS, None)])
     frame = signal("torn", (F,))
     stream = model.stream()
     serial = model.stream()
@@ -992,7 +992,7 @@ def test_batch_stream_results_do_not_depend_on_thread_count(spec, batch, hidden)
     """Batch 64 splits the rows between threads; batch 3 with H = 512 splits
     each step's panels (csrc/parallel.h)."""
     kind = SPECS[spec][0][0]
-    model = build([(kind, hidden), ("dense", O, "softmax")])
+    model = build([(kind, hidden), ("dense", OUTPUTS, "softmax")])
     x = signal(("thread count", spec, batch), (batch, 9, F))
     one = model.stream(batch, num_threads=1)
     two = model.stream(batch, num_threads=2)
@@ -1061,8 +1061,8 @@ def test_out_of_another_byte_order_or_alignment(batch):
     rows = () if batch is None else (batch,)
     frame = signal(("out order", batch), rows + (F,))
     expected = model.stream(batch).step(frame)
-    for name, out in [("big-endian", np.zeros(rows + (O,), ">f4")),
-                      ("misaligned", misaligned(np.zeros(rows + (O,), np.float32)))]:
+    for name, out in [("big-endian", np.zeros(rows + (OUTPUTS,), ">f4")),
+                      ("misaligned", misaligned(np.zeros(rows + (OUTPUTS,), np.float32)))]:
         stream = model.stream(batch)
         before = stream.get_state()
         try:

@@ -131,7 +131,8 @@ def test_losses(name, rng):
 
 def test_class_and_sample_weights(rng):
     x, labels, _ = data(rng)
-    model = Sequential([GRU(3), Dense(CLASSES, activation="softmax")], dtype="float64")
+    model = Sequential([GRU(3, return_sequences=False), Dense(CLASSES, activation="softmax")],
+                       dtype="float64")
     model.compile(loss="sparse_categorical_crossentropy")
     randomize(model, rng, x)
     check(model, x, labels, class_weight={0: 2.0, 2: 0.5}, sample_weight=[1.0, 0.3, 2.0])
@@ -142,7 +143,7 @@ def test_dropout_with_fixed_noise(rng):
     noise replayed identically for every evaluation."""
     x, labels, _ = data(rng)
     dropout = Dropout(0.4)
-    model = Sequential([LSTM(4, return_sequences=True), dropout, LSTM(3),
+    model = Sequential([LSTM(4, return_sequences=True), dropout, LSTM(3, return_sequences=False),
                         Dense(CLASSES, activation="softmax")], dtype="float64")
     model.compile(loss="sparse_categorical_crossentropy")
     randomize(model, rng, x)

@@ -1,6 +1,6 @@
-"""csrc/train.c (the float32 pointwise LSTM and GRU steps the trainer runs)
-against the NumPy float64 definitions in fastrnn/train/lstm.py and gru.py,
-every instruction set.
+"""csrc/train.c (the float32 pointwise LSTM and GRU steps the trainer runs,
+through fastrnn._engine.TrainKernels) against the NumPy float64 definitions
+in fastrnn/train/lstm.py and gru.py, every instruction set.
 
 Bound: the "float32" entry of the tolerance table. Inputs are O(1), the
 kernel's sigmoid/tanh are within 2e-7 of float64 and each output is a few
@@ -26,10 +26,11 @@ def step_inputs(rng, batch, hidden, masked):
 @pytest.mark.parametrize("batch, hidden", [(1, 1), (3, 7), (5, 16), (4, 33), (2, 100)])
 @pytest.mark.parametrize("isa", ISAS)
 def test_forward_and_backward_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
+    kernels = _engine.TrainKernels(isa)
     gates, (c_prev, h_prev, dh, d_out, dc), mask = step_inputs(rng, batch, hidden, masked)
     f32 = [np.ascontiguousarray(a, dtype=np.float32) for a in (gates, c_prev, h_prev)]
     outputs = [np.empty((batch, hidden), np.float32) for _ in range(4)]
-    _engine.lstm_train_forward(isa, *f32, *outputs, mask)
+    kernels.lstm_forward(*f32, *outputs, mask)
     expected = [np.empty((batch, hidden)) for _ in range(4)]
     expected_gates = gates.copy()
     lstm.forward_step(expected_gates, c_prev, h_prev, *expected, mask)
@@ -39,9 +40,9 @@ def test_forward_and_backward_steps_equal_the_numpy_definition(isa, batch, hidde
 
     dc32 = dc.astype(np.float32)
     da32 = np.empty((batch, 4 * hidden), np.float32)
-    _engine.lstm_train_backward(isa, expected_gates.astype(np.float32), f32[1],
-                                expected[1].astype(np.float32), dh.astype(np.float32),
-                                d_out.astype(np.float32), dc32, da32, mask)
+    kernels.lstm_backward(expected_gates.astype(np.float32), f32[1],
+                          expected[1].astype(np.float32), dh.astype(np.float32),
+                          d_out.astype(np.float32), dc32, da32, mask)
     da = np.empty((batch, 4 * hidden))
     lstm.backward_step(expected_gates, c_prev, expected[1], dh, d_out, dc, da, mask)
     assert_close(da32, da, "float32", "da")
@@ -52,6 +53,7 @@ def test_forward_and_backward_steps_equal_the_numpy_definition(isa, batch, hidde
 @pytest.mark.parametrize("batch, hidden", [(1, 1), (3, 7), (5, 16), (4, 33), (2, 100)])
 @pytest.mark.parametrize("isa", ISAS)
 def test_gru_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
+    kernels = _engine.TrainKernels(isa)
     gates = rng.standard_normal((batch, 3 * hidden)) * 3
     hidden_proj = rng.standard_normal((batch, 3 * hidden)) * 2
     h_prev, dh, d_out = (rng.standard_normal((batch, hidden)) for _ in range(3))
@@ -62,7 +64,7 @@ def test_gru_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
 
     gates32 = f32(gates)
     h32, out32 = np.empty((batch, hidden), np.float32), np.empty((batch, hidden), np.float32)
-    _engine.gru_train_forward(isa, gates32, f32(hidden_proj), f32(h_prev), h32, out32, mask)
+    kernels.gru_forward(gates32, f32(hidden_proj), f32(h_prev), h32, out32, mask)
     h, out = np.empty((batch, hidden)), np.empty((batch, hidden))
     gru.forward_step(gates, hidden_proj, h_prev, h, out, mask)
     for name, got, want in (("gates", gates32, gates), ("h", h32, h), ("out", out32, out)):
@@ -70,8 +72,8 @@ def test_gru_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
 
     da32, d_hidden32 = (np.empty((batch, 3 * hidden), np.float32) for _ in range(2))
     direct32 = np.empty((batch, hidden), np.float32)
-    _engine.gru_train_backward(isa, f32(gates), f32(hidden_proj), f32(h_prev), f32(dh),
-                               f32(d_out), da32, d_hidden32, direct32, mask)
+    kernels.gru_backward(f32(gates), f32(hidden_proj), f32(h_prev), f32(dh),
+                         f32(d_out), da32, d_hidden32, direct32, mask)
     da, d_hidden = np.empty((batch, 3 * hidden)), np.empty((batch, 3 * hidden))
     direct = np.empty((batch, hidden))
     gru.backward_step(gates, hidden_proj, h_prev, dh, d_out, da, d_hidden, direct, mask)
@@ -83,27 +85,32 @@ def test_gru_steps_equal_the_numpy_definition(isa, batch, hidden, masked, rng):
 def test_sizes_and_types_are_checked_before_the_kernel_runs():
     gates = np.zeros((2, 8), np.float32)
     state = np.zeros((2, 2), np.float32)
-    isa = ISAS[0]
+    kernels = _engine.TrainKernels(ISAS[0])
     with pytest.raises(ValueError, match=r"c_prev: expected a C-contiguous float32 array of "
                                          r"shape \(2, 2\), got float64 \(2, 2\)"):
-        _engine.lstm_train_forward(isa, gates, state.astype(np.float64), state, state, state,
-                                   state, state)
+        kernels.lstm_forward(gates, state.astype(np.float64), state, state, state,
+                             state, state)
     with pytest.raises(ValueError, match=r"h: expected .* shape \(2, 2\), got float32 \(2, 3\)"):
-        _engine.lstm_train_forward(isa, gates, state, state, state, state,
-                                   np.zeros((2, 3), np.float32), state)
+        kernels.lstm_forward(gates, state, state, state, state,
+                             np.zeros((2, 3), np.float32), state)
     with pytest.raises(ValueError, match=r"mask: expected a contiguous bool array of shape "
                                          r"\(2,\), got bool \(3,\)"):
-        _engine.lstm_train_forward(isa, gates, state, state, state, state, state, state,
-                                   np.ones(3, bool))
+        kernels.lstm_forward(gates, state, state, state, state, state, state,
+                             np.ones(3, bool))
     with pytest.raises(ValueError, match=r"gates: expected shape \(B, 4 \* H\)"):
-        _engine.lstm_train_backward(isa, np.zeros((2, 3), np.float32), state, state, state,
-                                    None, state, gates)
+        kernels.lstm_backward(np.zeros((2, 3), np.float32), state, state, state,
+                              None, state, gates)
     with pytest.raises(ValueError, match=r"gates: expected shape \(B, 3 \* H\)"):
-        _engine.gru_train_forward(isa, np.zeros((2, 4), np.float32), gates, state, state, state)
+        kernels.gru_forward(np.zeros((2, 4), np.float32), gates, state, state, state)
     with pytest.raises(ValueError, match=r"hidden_proj: expected .* shape \(2, 6\), got "
                                          r"float32 \(2, 8\)"):
-        _engine.gru_train_forward(isa, np.zeros((2, 6), np.float32), gates, state, state, state)
+        kernels.gru_forward(np.zeros((2, 6), np.float32), gates, state, state, state)
     with pytest.raises(ValueError, match="da: expected a writable array"):
         readonly = np.zeros((2, 8), np.float32)
         readonly.flags.writeable = False
-        _engine.lstm_train_backward(isa, gates, state, state, state, None, state, readonly)
+        kernels.lstm_backward(gates, state, state, state, None, state, readonly)
+
+
+def test_an_unknown_instruction_set_is_refused_when_the_kernels_are_resolved():
+    with pytest.raises(ValueError, match="unknown instruction set 'sse9'"):
+        _engine.TrainKernels("sse9")

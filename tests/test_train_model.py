@@ -24,7 +24,7 @@ def test_reference_workflow_runs_and_matches_the_engine(rng):
     x, labels = sum_sign_task(rng)
     y = to_categorical(labels, 10)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0)
-    model = Sequential([LSTM(128, return_sequences=True), LSTM(64),
+    model = Sequential([LSTM(128, return_sequences=True), LSTM(64, return_sequences=False),
                         Dense(10, activation="softmax")], seed=0)
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=2, batch_size=32,
@@ -40,7 +40,7 @@ def test_reference_workflow_runs_and_matches_the_engine(rng):
 
 def test_learns_a_small_task_to_near_zero_loss(rng):
     x, labels = sum_sign_task(rng, count=128)
-    model = Sequential([GRU(16), Dense(2, activation="softmax")], seed=1)
+    model = Sequential([GRU(16, return_sequences=False), Dense(2, activation="softmax")], seed=1)
     model.compile(optimizer=Adam(0.01), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     history = model.fit(x, labels, epochs=60, batch_size=32, verbose=0)
@@ -49,14 +49,16 @@ def test_learns_a_small_task_to_near_zero_loss(rng):
 
 
 ENGINE_MODELS = {
-    "lstm": lambda: [LSTM(8, return_sequences=True), Dropout(0.3), LSTM(5),
+    "lstm": lambda: [LSTM(8, return_sequences=True), Dropout(0.3), LSTM(5, return_sequences=False),
                      Dense(4, activation="softmax")],
-    "gru": lambda: [GRU(8, return_sequences=True), GRU(6, reset_after=False),
+    "gru": lambda: [GRU(8, return_sequences=True),
+                    GRU(6, reset_after=False, return_sequences=False),
                     Dense(4, activation="sigmoid")],
     "rnn": lambda: [SimpleRNN(7, activation="relu", return_sequences=True),
                     Dense(3, activation="elu")],
     "bidirectional": lambda: [Bidirectional(LSTM(5, return_sequences=True)),
-                              Bidirectional(GRU(4), merge_mode="ave"), Dense(3)],
+                              Bidirectional(GRU(4, return_sequences=False), merge_mode="ave"),
+                              Dense(3)],
 }
 
 
@@ -84,7 +86,7 @@ def test_trained_model_runs_in_the_engine_with_equal_outputs(name, lengths, rng)
 def test_variable_length_list_inputs(rng):
     items = [rng.standard_normal((steps, 3)).astype(np.float32) for steps in (5, 2, 7, 7)]
     labels = np.array([0, 1, 1, 0])
-    model = Sequential([LSTM(4), Dense(2, activation="softmax")], seed=0)
+    model = Sequential([LSTM(4, return_sequences=False), Dense(2, activation="softmax")], seed=0)
     model.compile(loss="sparse_categorical_crossentropy")
     model.fit(items, labels, epochs=1, batch_size=2, verbose=0)
     outputs = model.predict(items)
@@ -102,7 +104,8 @@ def test_same_seed_same_model(rng):
     x, labels = sum_sign_task(rng, count=32)
 
     def train():
-        model = Sequential([LSTM(6, return_sequences=True), Dropout(0.2), LSTM(4),
+        model = Sequential([LSTM(6, return_sequences=True), Dropout(0.2),
+                            LSTM(4, return_sequences=False),
                             Dense(2, activation="softmax")], seed=42)
         model.compile(loss="sparse_categorical_crossentropy")
         model.fit(x, labels, epochs=2, batch_size=8, verbose=0)
@@ -113,7 +116,7 @@ def test_same_seed_same_model(rng):
 
 
 def test_initializers_follow_keras(rng):
-    model = Sequential([LSTM(8), Dense(3)], seed=0)
+    model = Sequential([LSTM(8, return_sequences=False), Dense(3)], seed=0)
     model.build(5)
     lstm = model.layers[0].params
     recurrent = lstm["weight_hh"]          # (4H, H): orthonormal columns
@@ -126,7 +129,7 @@ def test_initializers_follow_keras(rng):
 
 def test_validation_split_early_stopping_and_history(rng):
     x, labels = sum_sign_task(rng, count=60)
-    model = Sequential([GRU(4), Dense(2, activation="softmax")], seed=0)
+    model = Sequential([GRU(4, return_sequences=False), Dense(2, activation="softmax")], seed=0)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     stopper = EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
@@ -143,7 +146,7 @@ def test_validation_split_early_stopping_and_history(rng):
 
 def test_model_checkpoint_writes_native_files(rng, tmp_path):
     x, labels = sum_sign_task(rng, count=40)
-    model = Sequential([LSTM(4), Dense(2, activation="softmax")], seed=0)
+    model = Sequential([LSTM(4, return_sequences=False), Dense(2, activation="softmax")], seed=0)
     model.compile(loss="sparse_categorical_crossentropy")
     pattern = str(tmp_path / "model-{epoch:02d}-{loss:.3f}.fastrnn")
     model.fit(x, labels, epochs=2, verbose=0, callbacks=[ModelCheckpoint(pattern,
@@ -156,7 +159,8 @@ def test_model_checkpoint_writes_native_files(rng, tmp_path):
 
 def test_verbose_zero_is_silent_and_two_prints_one_line_per_epoch(rng, capsys):
     x, labels = sum_sign_task(rng, count=16)
-    model = Sequential([SimpleRNN(3), Dense(2, activation="softmax")], seed=0)
+    model = Sequential([SimpleRNN(3, return_sequences=False), Dense(2, activation="softmax")],
+                       seed=0)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, labels, epochs=2, verbose=0)
     assert capsys.readouterr() == ("", "")
@@ -169,7 +173,7 @@ def test_verbose_zero_is_silent_and_two_prints_one_line_per_epoch(rng, capsys):
 
 def test_class_weight_changes_the_loss(rng):
     x, labels = sum_sign_task(rng, count=16)
-    model = Sequential([GRU(3), Dense(2, activation="softmax")], seed=0)
+    model = Sequential([GRU(3, return_sequences=False), Dense(2, activation="softmax")], seed=0)
     model.compile(loss="sparse_categorical_crossentropy")
     plain, _ = model.gradients(x, labels)
     doubled, _ = model.gradients(x, labels, class_weight={0: 2.0, 1: 2.0})
@@ -184,7 +188,8 @@ def test_reported_accuracy_equals_predictions(activation, loss, rng):
     x, labels = sum_sign_task(rng, count=40)
     outputs = 2 if activation == "softmax" else 1
     y = to_categorical(labels, 2) if outputs == 2 else labels[:, None].astype(np.float32)
-    model = Sequential([GRU(4), Dense(outputs, activation=activation)], seed=0)
+    model = Sequential([GRU(4, return_sequences=False),
+                        Dense(outputs, activation=activation)], seed=0)
     model.compile(loss=loss, metrics=["accuracy"])
     model.fit(x, y, epochs=3, verbose=0)
     predicted = model.predict(x)
@@ -215,7 +220,7 @@ def test_helpers():
 
 
 def test_bad_input_errors(rng):
-    model = Sequential([LSTM(3), Dense(2, activation="softmax")])
+    model = Sequential([LSTM(3, return_sequences=False), Dense(2, activation="softmax")])
     with pytest.raises(RuntimeError, match="not compiled"):
         model.fit(np.zeros((2, 3, 4)), [0, 1])
     model.compile(loss="sparse_categorical_crossentropy")
@@ -231,7 +236,7 @@ def test_bad_input_errors(rng):
     with pytest.raises(ValueError, match="expected 4 features .* got 5"):
         model.predict(np.zeros((2, 3, 5)))
     with pytest.raises(ValueError, match="units: expected an integer >= 1, got 0"):
-        LSTM(0)
+        LSTM(0, return_sequences=False)
     with pytest.raises(ValueError, match="Dense activation: expected None or one of"):
         Dense(3, activation="swish")
     with pytest.raises(ValueError, match=r"Dropout rate: expected a number in \[0, 1\)"):
@@ -239,6 +244,6 @@ def test_bad_input_errors(rng):
     with pytest.raises(ValueError, match="optimizer: expected an Optimizer or one of"):
         model.compile(optimizer="rmsprop")
     with pytest.raises(ValueError, match="return_sequences=True"):
-        broken = Sequential([LSTM(3), LSTM(3)])
+        broken = Sequential([LSTM(3, return_sequences=False), LSTM(3, return_sequences=False)])
         broken.compile(loss="mse")
         broken.fit(np.zeros((2, 3, 4)), np.zeros((2, 3)), verbose=0)

@@ -177,8 +177,8 @@ def torch_gru_reset_before(x, weight_ih, weight_hh, bias_ih):
 
 def test_gru_reset_before(batch, rng):
     x, _, labels = batch
-    model = randomized(Sequential([GRU(5, reset_after=False), Dense(CLASSES)], dtype="float64"),
-                       rng, FEATURES)
+    model = randomized(Sequential([GRU(5, reset_after=False, return_sequences=False),
+                                   Dense(CLASSES)], dtype="float64"), rng, FEATURES)
     model.compile(loss=SparseCategoricalCrossentropy(from_logits=True))
     loss, grads = model.gradients(x, labels)
     params = [torch.tensor(w, requires_grad=True) for w in model.get_weights()]

@@ -5,27 +5,38 @@ along rows, so transposed relative to PyTorch), and:
 
 - LSTM: gate order i, f, c, o (= canonical i, f, g, o); one bias (4H,).
 - GRU: gate order z, r, h, canonical is r, z, n: the first two gate blocks
-  swap (``swap_zr``). With ``reset_after=True`` the bias is (2, 3H): row 0
+  swap (``GRU_ORDER``). With ``reset_after=True`` the bias is (2, 3H): row 0
   is the input bias, row 1 the recurrent bias; with ``reset_after=False`` it
   is one input bias (3H,).
 - SimpleRNN: no gates; one bias (H,).
 - Dense: ``kernel (I, O)``.
+
+The layers' Keras constructors (``fastrnn.LSTM.from_keras``, ``GRU``,
+``SimpleRNN``, ``Dense``) are defined here, beside the conversions they use,
+and attached to the classes at the end of this module.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import zipfile
 from typing import Any
 
 import numpy as np
 
-from .torch import to_numpy
+from ..errors import FormatError
+from ..layers import ACTIVATIONS, GRU, LSTM, Bidirectional, Dense, SimpleRNN, to_numpy
+from ..model import Sequential
+from .convert import fold_activation, reorder_gates
+
+GRU_ORDER = (1, 0, 2)          # Keras blocks z, r, h -> canonical r, z, n
 
 
-def swap_zr(blocks: np.ndarray, hidden_size: int) -> np.ndarray:
-    """Reorder GRU gate blocks along axis 0 from Keras z, r, h to r, z, n."""
-    z, r, n = (blocks[i * hidden_size:(i + 1) * hidden_size] for i in range(3))
-    return np.concatenate([r, z, n], axis=0)
+def _swap_zr(blocks: np.ndarray, hidden_size: int) -> np.ndarray:
+    return reorder_gates(blocks, GRU_ORDER, hidden_size)
 
 
 def _transposed(kernel: Any, name: str) -> np.ndarray:
@@ -71,10 +82,10 @@ def gru_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None, reset_afte
             raise ValueError(f"GRU bias with reset_after={reset_after}: expected shape "
                              f"{expected}, got {bias.shape}")
         if reset_after:
-            bias_ih, bias_hh = swap_zr(bias[0], hidden_size), swap_zr(bias[1], hidden_size)
+            bias_ih, bias_hh = _swap_zr(bias[0], hidden_size), _swap_zr(bias[1], hidden_size)
         else:
-            bias_ih = swap_zr(bias, hidden_size)
-    return swap_zr(weight_ih, hidden_size), swap_zr(weight_hh, hidden_size), bias_ih, bias_hh
+            bias_ih = _swap_zr(bias, hidden_size)
+    return _swap_zr(weight_ih, hidden_size), _swap_zr(weight_hh, hidden_size), bias_ih, bias_hh
 
 
 def simple_rnn_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None):
@@ -89,6 +100,39 @@ def simple_rnn_weights(kernel: Any, recurrent_kernel: Any, bias: Any = None):
 def dense_weights(kernel: Any, bias: Any = None):
     """Keras Dense (kernel (I, O), bias (O,)) -> (weight (O, I), bias)."""
     return _transposed(kernel, "Dense kernel"), to_numpy(bias)
+
+
+# --- the layers' Keras constructors ------------------------------------------
+
+def _lstm_from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
+                     return_sequences: bool = True, go_backwards: bool = False) -> LSTM:
+    """From Keras' ``kernel (I, 4H)``, ``recurrent_kernel (H, 4H)``, ``bias (4H,)``."""
+    return cls(*lstm_weights(kernel, recurrent_kernel, bias),
+               return_sequences=return_sequences, go_backwards=go_backwards)
+
+
+def _gru_from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None,
+                    reset_after: bool = True, *, return_sequences: bool = True,
+                    go_backwards: bool = False) -> GRU:
+    """From Keras' ``kernel (I, 3H)``, ``recurrent_kernel (H, 3H)`` (gate order
+    z, r, h) and ``bias``: (2, 3H) when ``reset_after``, else (3H,)."""
+    return cls(*gru_weights(kernel, recurrent_kernel, bias, reset_after),
+               reset_after=reset_after, return_sequences=return_sequences,
+               go_backwards=go_backwards)
+
+
+def _simple_rnn_from_keras(cls, kernel: Any, recurrent_kernel: Any, bias: Any = None, *,
+                           activation: str = "tanh", return_sequences: bool = True,
+                           go_backwards: bool = False) -> SimpleRNN:
+    """From Keras' ``kernel (I, H)``, ``recurrent_kernel (H, H)``, ``bias (H,)``."""
+    return cls(*simple_rnn_weights(kernel, recurrent_kernel, bias), activation=activation,
+               return_sequences=return_sequences, go_backwards=go_backwards)
+
+
+def _dense_from_keras(cls, kernel: Any, bias: Any = None,
+                      activation: str | None = None) -> Dense:
+    """From Keras' ``kernel (I, O)`` and ``bias (O,)``."""
+    return cls(*dense_weights(kernel, bias), activation)
 
 
 # --- whole models -----------------------------------------------------------
@@ -107,11 +151,6 @@ def _h5py():
 def _layer_entries_from_file(path: str) -> list:
     """[(class_name, config, weights)] of a .keras or legacy .h5 file, read with
     zipfile/json/h5py (no Keras needed)."""
-    import io
-    import zipfile
-
-    from ..errors import FormatError
-
     h5py = _h5py()
     try:
         if zipfile.is_zipfile(path):
@@ -142,8 +181,6 @@ def _layer_entries_from_file(path: str) -> list:
 
 def _snake_case(name: str) -> str:
     """Keras' naming.to_snake_case."""
-    import re
-
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
@@ -176,8 +213,6 @@ def _keras_v3_weights(file, name: str) -> list:
 
 def _model_layers(config: dict) -> list:
     """The layer configs of a Sequential or chain-shaped Functional model config."""
-    from ..errors import FormatError
-
     kind = config.get("class_name")
     layers = config.get("config", {}).get("layers")
     if kind not in ("Sequential", "Functional", "Model") or not isinstance(layers, list):
@@ -212,8 +247,6 @@ def _check_recurrent_config(kind: str, config: dict) -> None:
 def _recurrent_layer(kind: str, config: dict, weights: list, backward: bool = False):
     """backward: the backward half of a Bidirectional, which Keras builds with
     go_backwards=True and fastrnn's Bidirectional reverses itself."""
-    from ..layers import GRU, LSTM, SimpleRNN
-
     _check_recurrent_config(kind, config)
     kernel, recurrent_kernel = weights[0], weights[1]
     bias = weights[2] if config.get("use_bias", True) and len(weights) > 2 else None
@@ -229,8 +262,6 @@ def _recurrent_layer(kind: str, config: dict, weights: list, backward: bool = Fa
 
 
 def _dense_layer(config: dict, weights: list):
-    from ..layers import ACTIVATIONS, Dense
-
     activation = config.get("activation", "linear")
     if activation not in ACTIVATIONS:
         raise NotImplementedError(f"Dense {config.get('name')!r}: activation {activation!r}; "
@@ -241,8 +272,6 @@ def _dense_layer(config: dict, weights: list):
 
 def _convert(entries: list):
     """fastrnn layers and the Masking value from [(class_name, config, weights)]."""
-    from ..layers import ACTIVATIONS, Bidirectional, Dense
-
     layers, mask_value = [], None
     for kind, config, weights in entries:
         name = config.get("name")
@@ -265,12 +294,10 @@ def _convert(entries: list):
             layers.append(_dense_layer(inner["config"], weights))
         elif kind == "Activation":
             activation = config.get("activation")
-            last = layers[-1] if layers else None
-            if activation not in ACTIVATIONS or not isinstance(last, Dense) \
-                    or last.activation != "linear":
-                raise NotImplementedError(f"Activation {name!r} ({activation!r}): fastrnn folds "
-                                          "an activation into the Dense layer before it")
-            last.activation = activation
+            if activation not in ACTIVATIONS:
+                raise NotImplementedError(f"Activation {name!r}: {activation!r} is not one of "
+                                          f"fastrnn's activations {ACTIVATIONS}")
+            fold_activation(layers, activation, f"Activation {name!r} ({activation!r})")
         elif kind == "Bidirectional":
             merge_mode = config.get("merge_mode")
             if merge_mode not in Bidirectional.MERGE_MODES:
@@ -302,10 +329,6 @@ def from_keras(model_or_path: Any, *, isa: str | None = None, precision: str = "
     (``Sequential.mask_value``); anything else raises NotImplementedError
     naming the layer.
     """
-    import os
-
-    from ..model import Sequential
-
     if isinstance(model_or_path, (str, os.PathLike)):
         path = os.fspath(model_or_path)
         if not os.path.isfile(path):
@@ -327,3 +350,9 @@ def from_keras(model_or_path: Any, *, isa: str | None = None, precision: str = "
         raise NotImplementedError("Masking with a go_backwards layer (Keras passes the mask on "
                                   "unreversed) is not supported")
     return Sequential(layers, isa=isa, precision=precision, mask_value=mask_value)
+
+
+LSTM.from_keras = classmethod(_lstm_from_keras)
+GRU.from_keras = classmethod(_gru_from_keras)
+SimpleRNN.from_keras = classmethod(_simple_rnn_from_keras)
+Dense.from_keras = classmethod(_dense_from_keras)

@@ -19,7 +19,8 @@ safetensors metadata holds:
 
 Reading goes through safetensors' memory map: every size is checked against
 the header, and the header against the file's real size, before any tensor is
-read.
+read. ``Sequential.save`` is this module's ``save``, attached to the class at
+the end of the module.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import FormatError
+from ..layers import GRU, RECURRENT_LAYERS, Bidirectional, Dense, SimpleRNN
+from ..model import Sequential, check_stack
+from ..runtime import __version__
 
 FORMAT = "fastrnn"
 FORMAT_VERSION = 1
 
-_RECURRENT = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
-_TENSORS = {**{kind: ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for kind in _RECURRENT},
+_TENSORS = {**{kind: ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+               for kind in RECURRENT_LAYERS},
             "Dense": ("weight", "bias")}
 
 
@@ -52,8 +56,6 @@ def _safetensors():
 
 
 def _describe(layer) -> dict:
-    from ..layers import GRU, Bidirectional, Dense, SimpleRNN
-
     if isinstance(layer, Bidirectional):
         return {"type": "Bidirectional", "merge_mode": layer.merge_mode,
                 "forward": _describe(layer.forward), "backward": _describe(layer.backward)}
@@ -86,15 +88,13 @@ def _collect(layer, prefix: str, tensors: dict) -> None:
 def save(model, path: str | os.PathLike) -> None:
     """Write `model` (a fastrnn.Sequential) to `path`, atomically: a reader
     never sees a half-written file."""
-    from ..runtime import __version__
-
     numpy_api, _ = _safetensors()
     tensors = {}
     for index, layer in enumerate(model.layers):
         _collect(layer, f"layers.{index}.", tensors)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
                 "fastrnn_version": __version__,
-                "architecture": json.dumps({"layers": [_describe(l) for l in model.layers],
+                "architecture": json.dumps({"layers": [_describe(layer) for layer in model.layers],
                                             "mask_value": model.mask_value})}
     if model.metadata:
         try:
@@ -138,7 +138,7 @@ def _expected_shapes(entry: dict, index: int) -> dict:
         _field(entry, "reset_after", bool, index)
     if kind == "SimpleRNN":
         _field(entry, "activation", str, index)
-    rows = _RECURRENT[kind] * hidden
+    rows = RECURRENT_LAYERS[kind].gates * hidden
     return {"weight_ih": (rows, inputs), "weight_hh": (rows, hidden), "bias_ih": (rows,),
             "bias_hh": (rows,)}
 
@@ -146,8 +146,6 @@ def _expected_shapes(entry: dict, index: int) -> dict:
 def _read_layer(file, names: set, path: str, entry: Any, prefix: str, index: int):
     """The layer described by `entry`, its tensors read from `file` under
     `prefix` (and removed from `names`)."""
-    from ..layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
-
     if isinstance(entry, dict) and entry.get("type") == "Bidirectional":
         merge_mode = entry.get("merge_mode")
         directions = [_read_layer(file, names, path, entry.get(direction), f"{prefix}{direction}.",
@@ -178,7 +176,7 @@ def _read_layer(file, names: set, path: str, entry: Any, prefix: str, index: int
     try:
         if entry["type"] == "Dense":
             return Dense(arrays["weight"], arrays.get("bias"), entry["activation"])
-        cls = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}[entry["type"]]
+        cls = RECURRENT_LAYERS[entry["type"]]
         options = ({"reset_after": entry["reset_after"]} if cls is GRU else
                    {"activation": entry["activation"]} if cls is SimpleRNN else {})
         return cls(arrays["weight_ih"], arrays["weight_hh"], arrays.get("bias_ih"),
@@ -199,8 +197,6 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
     FileNotFoundError
         No file at `path`.
     """
-    from ..model import Sequential, check_stack
-
     _, safe_open = _safetensors()
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -227,7 +223,8 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
         except (ValueError, TypeError, KeyError):
             raise FormatError(f"{path!r}: the architecture metadata is not valid JSON with "
                               "a 'layers' list") from None
-        if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        if (not isinstance(entries, list) or not entries
+                or not all(isinstance(entry, dict) for entry in entries)):
             raise FormatError(f"{path!r}: expected a non-empty list of layers, got {entries!r}")
 
         names = set(file.keys())
@@ -251,3 +248,6 @@ def load(path: str | os.PathLike, *, isa: str | None = None, precision: str = "f
                           f"{type(model_metadata).__name__}")
     return Sequential(layers, isa=isa, precision=precision, mask_value=mask_value,
                       metadata=model_metadata)
+
+
+Sequential.save = save

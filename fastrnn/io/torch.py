@@ -23,17 +23,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
-
-
-def to_numpy(tensor: Any) -> np.ndarray | None:
-    """A tensor (including one that requires grad, or on another device), or any
-    array-like, as a NumPy array; None stays None."""
-    if tensor is None:
-        return None
-    if hasattr(tensor, "detach"):
-        tensor = tensor.detach().cpu()
-    return np.asarray(tensor)
+from ..layers import GRU, LSTM, Bidirectional, Dense, SimpleRNN
+from ..model import Sequential
+from .convert import fold_activation
 
 
 def _torch():
@@ -46,21 +38,14 @@ def _torch():
 
 
 _NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-def _recurrent_class(kind: str):
-    from ..layers import GRU, LSTM, SimpleRNN
-
-    return {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}[kind]
+_RECURRENT_CLASSES = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN}
 
 
 def _recurrent_layers(get, kind: str, num_layers: int, bidirectional: bool,
                       activation: str = "tanh") -> list:
     """fastrnn layers from PyTorch's per-layer tensors: get(name) returns the
     tensor `name` (e.g. "weight_ih_l0_reverse") or None."""
-    from ..layers import Bidirectional
-
-    cls = _recurrent_class(kind)
+    cls = _RECURRENT_CLASSES[kind]
     options = {"activation": activation} if kind == "rnn" else {}
     layers = []
     for layer in range(num_layers):
@@ -109,8 +94,6 @@ class _Chain:
         self.batch_first = True
 
     def add_module(self, module, where: str) -> None:
-        from ..layers import Dense
-
         torch = _torch()
         nn = torch.nn
         if isinstance(module, (nn.Dropout, nn.Identity)):
@@ -134,17 +117,9 @@ class _Chain:
         self.add_activation(activation, where)
 
     def add_activation(self, activation: str, where: str) -> None:
-        from ..layers import Dense
-
-        last = self.layers[-1] if self.layers else None
-        if not isinstance(last, Dense) or last.activation != "linear":
-            raise NotImplementedError(f"{where}: a {activation} activation must follow a Linear "
-                                      "layer (without an activation already) to run in fastrnn")
-        last.activation = activation
+        fold_activation(self.layers, activation, where)
 
     def keep_last_step(self, where: str) -> None:
-        from ..layers import Bidirectional
-
         recurrent = [layer for layer in self.layers if layer.recurrent]
         if not recurrent or self.layers[-1] is not recurrent[-1]:
             raise NotImplementedError(f"{where}: selecting the last step is supported right "
@@ -216,7 +191,8 @@ def _trace(module) -> _Chain:
             elif isinstance(kind, tuple) and kind[0] == "h_n" and index == -1:
                 chain.keep_last_step(where)                    # h_n[-1]
                 kinds[node], current = "sequence", node
-            elif kind == "sequence" and source is current and _is_last_step(index, chain.batch_first):
+            elif (kind == "sequence" and source is current
+                  and _is_last_step(index, chain.batch_first)):
                 chain.keep_last_step(where)                    # out[:, -1]
                 kinds[node], current = "sequence", node
             elif isinstance(kind, tuple) and not node.users:
@@ -263,8 +239,6 @@ def from_torch(obj: Any, *, weights_only: bool = True, isa: str | None = None,
         executes: pass False only for a file you trust.
     isa, precision : see ``fastrnn.Sequential``.
     """
-    from ..model import Sequential
-
     torch = _torch()
     if isinstance(obj, (str, os.PathLike)):
         try:
@@ -328,8 +302,6 @@ def rnn_from_state_dict(state_dict: dict, prefix: str = "", num_layers: int = 1,
 
 def linear_from_state_dict(state_dict: dict, prefix: str = "", activation: str | None = None):
     """The Dense layer of an ``nn.Linear`` stored under `prefix` in a state dict."""
-    from ..layers import Dense
-
     prefix = f"{prefix}." if prefix else ""
     if prefix + "weight" not in state_dict:
         raise KeyError(f"no {prefix + 'weight'!r} in the state dict")

@@ -108,7 +108,7 @@ def train_step(peers: tuple, threads: int, seconds: float, batch: int = 32,
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, steps, cases.FEATURES)).astype(np.float32)
     labels = rng.integers(0, cases.CLASSES, batch)
-    model = Sequential([LSTM(128, return_sequences=True), LSTM(64),
+    model = Sequential([LSTM(128, return_sequences=True), LSTM(64, return_sequences=False),
                         Dense(cases.CLASSES, activation="softmax")], seed=0)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     targets = to_categorical(labels, cases.CLASSES)

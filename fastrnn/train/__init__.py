@@ -2,7 +2,7 @@
 through time), the Keras way, and run them in the C engine unchanged.
 
 >>> from fastrnn.train import Sequential, LSTM, Dense
->>> model = Sequential([LSTM(128, return_sequences=True), LSTM(64),
+>>> model = Sequential([LSTM(128, return_sequences=True), LSTM(64, return_sequences=False),
 ...                     Dense(10, activation="softmax")], seed=0)
 >>> model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
 >>> history = model.fit(x_train, y_train, epochs=10, batch_size=32,

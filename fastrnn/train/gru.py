@@ -9,10 +9,9 @@
 
 import numpy as np
 
-from .. import _engine
 from .. import layers as engine_layers
 from .activations import sigmoid
-from .recurrent import Recurrent, carry, pointwise_steps, step_mask
+from .recurrent import Recurrent, carry, step_mask
 
 
 class GRU(Recurrent):
@@ -25,12 +24,14 @@ class GRU(Recurrent):
     ----------
     units : int
     return_sequences : bool
+        Output every step (T, B, H), the default as in the engine's layers, or
+        only the last real one (B, H).
     reset_after : bool
     """
 
     gates = 3
 
-    def __init__(self, units: int, *, return_sequences: bool = False,
+    def __init__(self, units: int, *, return_sequences: bool = True,
                  reset_after: bool = True) -> None:
         super().__init__(units, return_sequences=return_sequences)
         self.reset_after = bool(reset_after)
@@ -53,7 +54,7 @@ class GRU(Recurrent):
         return outputs, h_states[-1]
 
     def _reset_after_forward(self, xp, mask, outputs) -> None:
-        forward, _ = pointwise_steps(xp.dtype, STEPS, ENGINE_STEPS)
+        forward, _ = self.pointwise_steps()
         recurrent_t = np.ascontiguousarray(self.params["weight_hh"].T)
         self.hidden_proj = np.empty_like(xp)                # W_hh h + b_hh, every step
         h_states = self.h_states
@@ -92,7 +93,7 @@ class GRU(Recurrent):
 
     def _reset_after_backward(self, d_outputs, dh):
         gates, mask = self.gate_values, self.mask
-        _, backward = pointwise_steps(gates.dtype, STEPS, ENGINE_STEPS)
+        _, backward = self.pointwise_steps()
         weight_hh = self.params["weight_hh"]
         dxp, d_hidden = np.empty_like(gates), np.empty_like(gates)
         dh_direct = np.empty_like(dh)
@@ -176,5 +177,6 @@ def backward_step(gates, hidden_proj, h_prev, dh, d_out, da, d_hidden, dh_direct
         np.copyto(dh_direct, dh, where=padded)
 
 
-STEPS = (forward_step, backward_step)
-ENGINE_STEPS = (_engine.gru_train_forward, _engine.gru_train_backward)
+# The reset_after cell's pointwise step (reset_after=False is NumPy throughout).
+GRU.NUMPY_STEPS = (forward_step, backward_step)
+GRU.KERNEL_STEPS = ("gru_forward", "gru_backward")

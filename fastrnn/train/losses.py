@@ -1,4 +1,4 @@
-"""Losses, each giving its value and its gradient in one call.
+"""Losses, each giving its value and its gradient in one call (``total``).
 
 Every loss reduces like Keras 3's ``"sum_over_batch_size"``: per-entry losses
 (one per sample, or per real step for sequence outputs) times their weights
@@ -14,7 +14,8 @@ EPSILON = 1e-7          # Keras' backend.epsilon(): probabilities clipped to [ep
 
 
 class Loss:
-    """``value_and_grad(y_pred, y_true, weights) -> (loss, dL/dy_pred)``.
+    """``total(y_pred, y_true, weights) -> (sum of entry losses, its gradient)``;
+    the model divides both by the number of real entries of the whole batch.
 
     y_pred : (N, O) or (T, B, O) float (probabilities, or logits with
         ``from_logits``); y_true: the same shape, or integer labels without
@@ -29,15 +30,6 @@ class Loss:
     def entries(self, y_pred: np.ndarray, y_true: np.ndarray):
         """Per-entry loss (shape y_pred.shape[:-1]) and its gradient."""
         raise NotImplementedError
-
-    def value_and_grad(self, y_pred, y_true, weights=None, count=None):
-        """Mean loss over the `count` real entries (default: all of them, or
-        the non-zero weights) and its gradient with respect to y_pred."""
-        total, grad = self.total(y_pred, y_true, weights)
-        if count is None:
-            count = np.prod(grad.shape[:-1]) if weights is None else np.count_nonzero(weights)
-        count = max(int(count), 1)
-        return total / count, (grad / count).astype(y_pred.dtype, copy=False)
 
     def total(self, y_pred, y_true, weights=None):
         """(sum of the weighted entry losses, its gradient with respect to y_pred)."""

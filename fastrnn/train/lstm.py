@@ -8,10 +8,9 @@
 
 import numpy as np
 
-from .. import _engine
 from .. import layers as engine_layers
 from .activations import sigmoid
-from .recurrent import Recurrent, pointwise_steps
+from .recurrent import Recurrent
 
 
 class LSTM(Recurrent):
@@ -23,7 +22,8 @@ class LSTM(Recurrent):
     units : int
         Hidden size H.
     return_sequences : bool
-        Output every step (T, B, H) or only the last real one (B, H).
+        Output every step (T, B, H), the default as in the engine's layers, or
+        only the last real one (B, H).
     """
 
     gates = 4
@@ -33,7 +33,7 @@ class LSTM(Recurrent):
         self.params["bias_ih"][self.units:2 * self.units] = 1.0
 
     def _recurrence(self, xp, mask):
-        forward, _ = pointwise_steps(xp.dtype, STEPS, ENGINE_STEPS)
+        forward, _ = self.pointwise_steps()
         recurrent_t = np.ascontiguousarray(self.params["weight_hh"].T)
         h_states, outputs = self._states(xp, mask)
         self.c_states = c_states = np.zeros_like(h_states)
@@ -49,7 +49,7 @@ class LSTM(Recurrent):
     def _recurrence_backward(self, d_outputs, d_last):
         gates, mask = self.gate_values, self.mask
         steps, batch, _ = gates.shape
-        _, backward = pointwise_steps(gates.dtype, STEPS, ENGINE_STEPS)
+        _, backward = self.pointwise_steps()
         weight_hh = self.params["weight_hh"]
         dxp = np.empty_like(gates)
         dh = self._d_state(d_last, batch, gates.dtype)
@@ -111,5 +111,5 @@ def backward_step(gates, c_prev, tanh_c, dh, d_out, dc, da, mask) -> None:
     dc[:] = dc_new
 
 
-STEPS = (forward_step, backward_step)
-ENGINE_STEPS = (_engine.lstm_train_forward, _engine.lstm_train_backward)
+LSTM.NUMPY_STEPS = (forward_step, backward_step)
+LSTM.KERNEL_STEPS = ("lstm_forward", "lstm_backward")

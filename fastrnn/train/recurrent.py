@@ -7,11 +7,10 @@ gradient of the state through unchanged: they neither change the result nor
 contribute gradient. This is what the C engine does with ``lengths``.
 """
 
-from functools import partial
-
 import numpy as np
 
 from .. import runtime
+from .._engine import TrainKernels
 from . import initializers
 from .layer import Layer
 
@@ -26,16 +25,6 @@ def step_mask(mask: np.ndarray | None, t: int) -> np.ndarray | None:
     return None if mask is None else mask[t, :, np.newaxis]
 
 
-def pointwise_steps(dtype, numpy_steps: tuple, engine_steps: tuple) -> tuple:
-    """(forward_step, backward_step) of a cell: the C kernels (csrc/train.c,
-    this machine's instruction set) for float32, the NumPy definitions for
-    float64 (gradient checks)."""
-    if dtype != np.float32:
-        return numpy_steps
-    isa = runtime.default_isa()
-    return tuple(partial(step, isa) for step in engine_steps)
-
-
 class Recurrent(Layer):
     """Base of the recurrent layers.
 
@@ -46,12 +35,17 @@ class Recurrent(Layer):
     Subclasses implement ``_recurrence(xp, mask) -> (outputs, last_state)``
     over the projected inputs ``xp (T, B, G*H)`` and
     ``_recurrence_backward(d_outputs, d_last) -> dxp``, which also writes the
-    gradient of ``weight_hh`` (and ``bias_hh``).
+    gradient of ``weight_hh`` (and ``bias_hh``). A cell whose pointwise step
+    has C kernels names them in ``KERNEL_STEPS`` (methods of
+    ``fastrnn._engine.TrainKernels``, forward and backward) beside its NumPy
+    definitions ``NUMPY_STEPS``.
     """
 
     gates: int
+    NUMPY_STEPS: tuple = ()
+    KERNEL_STEPS: tuple = ()
 
-    def __init__(self, units: int, *, return_sequences: bool = False) -> None:
+    def __init__(self, units: int, *, return_sequences: bool = True) -> None:
         super().__init__()
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"{type(self).__name__} units: expected an integer >= 1, "
@@ -73,6 +67,17 @@ class Recurrent(Layer):
             "bias_ih": np.zeros(rows, dtype),
         }
         self.input_size, self.output_size = input_size, self.units
+        self._kernels = None
+        if self.KERNEL_STEPS and np.dtype(dtype) == np.float32:     # resolved once per layer
+            self._kernels = TrainKernels(runtime.default_isa())
+
+    def pointwise_steps(self) -> tuple:
+        """(forward_step, backward_step) of the cell: the C kernels
+        (csrc/train.c, this machine's instruction set) for float32, the NumPy
+        definitions for float64 (gradient checks)."""
+        if self._kernels is None:
+            return self.NUMPY_STEPS
+        return tuple(getattr(self._kernels, name) for name in self.KERNEL_STEPS)
 
     def forward(self, x: np.ndarray, mask: np.ndarray | None, training: bool) -> np.ndarray:
         if x.ndim != 3:

@@ -19,12 +19,14 @@ class SimpleRNN(Recurrent):
     units : int
     activation : "tanh" or "relu"
     return_sequences : bool
+        Output every step (T, B, H), the default as in the engine's layers, or
+        only the last real one (B, H).
     """
 
     gates = 1
 
     def __init__(self, units: int, *, activation: str = "tanh",
-                 return_sequences: bool = False) -> None:
+                 return_sequences: bool = True) -> None:
         super().__init__(units, return_sequences=return_sequences)
         if activation not in RNN_ACTIVATIONS:
             raise ValueError(f"SimpleRNN activation: expected one of {RNN_ACTIVATIONS}, "

@@ -1,0 +1,122 @@
+# The C interface of the engine (csrc/fastrnn.h) and of the trainer's kernels
+# (csrc/fastrnn_train.h), declared once for fastrnn/_engine.pyx. Enum members
+# are declared by name so that the binding never restates their values.
+
+from libc.stdint cimport uint8_t
+
+
+cdef extern from "fastrnn.h" nogil:
+    ctypedef enum fr_status:
+        FR_OK
+        FR_ERR_ARG
+        FR_ERR_SHAPE
+        FR_ERR_ISA
+        FR_ERR_NOMEM
+        FR_ERR_LAYOUT
+        FR_ERR_NONFINITE
+        FR_ERR_RANGE
+        FR_ERR_SEQUENCE
+    ctypedef enum fr_isa:
+        FR_ISA_GENERIC
+        FR_ISA_AVX2
+        FR_ISA_AVX512
+    ctypedef enum fr_precision:
+        FR_PRECISION_FLOAT32
+        FR_PRECISION_FLOAT16
+    ctypedef enum fr_activation:
+        FR_ACT_LINEAR
+        FR_ACT_RELU
+        FR_ACT_TANH
+        FR_ACT_SIGMOID
+        FR_ACT_ELU
+        FR_ACT_SOFTMAX
+    ctypedef enum fr_merge:
+        FR_MERGE_CONCAT
+        FR_MERGE_SUM
+        FR_MERGE_MUL
+        FR_MERGE_AVE
+
+    float FR_FLOAT16_MAX
+    unsigned FR_RETURN_SEQUENCES
+    unsigned FR_GO_BACKWARDS
+    unsigned FR_RUN_EVERY_STEP
+
+    const char *fr_status_string(fr_status status)
+    int fr_isa_supported(fr_isa isa)
+    int fr_precision_supported(fr_isa isa, fr_precision precision)
+    fr_isa fr_isa_best()
+    fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
+
+    ctypedef struct fr_model:
+        pass
+    fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision,
+                              int input_size)
+    void fr_model_destroy(fr_model *model)
+    fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
+                                const float *w_hh, const float *b_ih, const float *b_hh,
+                                unsigned flags)
+    fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
+                               const float *w_hh, const float *b_ih, const float *b_hh,
+                               int reset_after, unsigned flags)
+    fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+                               const float *w_hh, const float *b_ih, const float *b_hh,
+                               fr_activation activation, unsigned flags)
+    fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
+                                 const float *b, fr_activation activation)
+    fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
+                                          const float *b_ih, const float *b_hh, fr_merge merge)
+    int fr_model_input_size(const fr_model *model)
+    int fr_model_output_size(const fr_model *model)
+    int fr_model_returns_sequences(const fr_model *model)
+    int fr_model_needs_sequences(const fr_model *model)
+    int fr_model_num_layers(const fr_model *model)
+    int fr_model_layer_units(const fr_model *model, int layer)
+    int fr_model_layer_state_parts(const fr_model *model, int layer)
+    int fr_model_layer_gates(const fr_model *model, int layer)
+    size_t fr_model_weight_bytes(const fr_model *model)
+    size_t fr_model_state_size(const fr_model *model, int batch)
+    size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
+    fr_status fr_model_get_state(const fr_model *model, const float *state, int batch,
+                                 int layer, int part, float *dst)
+    fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int layer,
+                                 int part, const float *src)
+    fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
+                           const uint8_t *mask, float *y, float *state, float *workspace,
+                           unsigned flags, int num_threads)
+
+    ctypedef struct fr_stream:
+        pass
+    fr_status fr_stream_create(fr_stream **stream, const fr_model *model, int batch,
+                               int check_finite)
+    void fr_stream_destroy(fr_stream *stream)
+    fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
+                            const unsigned char *active, int num_threads)
+    fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count)
+    fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst)
+    fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src)
+
+    const char *fr_build_compiler()
+    const char *fr_build_flags()
+    int fr_build_openmp()
+
+
+cdef extern from "fastrnn_train.h" nogil:
+    ctypedef struct fr_train_kernels:
+        pass
+    fr_status fr_train_kernels_for(const fr_train_kernels **kernels, fr_isa isa)
+    fr_status fr_lstm_train_forward(const fr_train_kernels *kernels, int batch, int hidden,
+                                    float *gates, const float *c_prev, const float *h_prev,
+                                    float *c, float *tanh_c, float *h, float *out,
+                                    const uint8_t *mask)
+    fr_status fr_lstm_train_backward(const fr_train_kernels *kernels, int batch, int hidden,
+                                     const float *gates, const float *c_prev,
+                                     const float *tanh_c, const float *dh, const float *d_out,
+                                     float *dc, float *da, const uint8_t *mask)
+    fr_status fr_gru_train_forward(const fr_train_kernels *kernels, int batch, int hidden,
+                                   float *gates, const float *hidden_proj, const float *h_prev,
+                                   float *h, float *out, const uint8_t *mask)
+    fr_status fr_gru_train_backward(const fr_train_kernels *kernels, int batch, int hidden,
+                                    const float *gates, const float *hidden_proj,
+                                    const float *h_prev, const float *dh, const float *d_out,
+                                    float *da, float *d_hidden, float *dh_direct,
+                                    const uint8_t *mask)
