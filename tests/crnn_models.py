@@ -39,12 +39,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import reference
+import reference_graph as rg
 import torch
 from torch import nn
 from torch.nn import functional as F
-
-import reference
-import reference_graph as rg
 
 TORCH_LAYER_NORM_EPSILON = 1e-5      # torch.nn.LayerNorm, GroupNorm
 TORCH_BATCH_NORM_EPSILON = 1e-5      # torch.nn.BatchNorm1d
@@ -58,7 +57,10 @@ KERAS_LEAKY_RELU_SLOPE = 0.3         # keras.layers.LeakyReLU
 class CrnnCase:
     """One model of the family with its weights.
 
-    ``torch_module(weights)`` builds the module (eval mode);
+    ``lengths`` are two test lengths T of the (B, T, input_size) input, of
+    the two kinds the model's padding rules tell apart (e.g. an odd and an
+    even length into a strided "same" layer). ``torch_module(weights)``
+    builds the module (eval mode);
     ``torch_outputs(module, x)`` runs it on a (B, T, C) float32 array and
     returns its outputs as a flat tuple of arrays, recurrent states as (B,
     H). ``keras_model(keras, weights)`` builds the Functional model, whose
@@ -71,7 +73,7 @@ class CrnnCase:
     name: str
     weights: dict[str, np.ndarray]
     input_size: int
-    num_frames: int
+    lengths: tuple[int, int]
     torch_module: Callable[[dict], nn.Module]
     torch_outputs: Callable[[nn.Module, np.ndarray], tuple[np.ndarray, ...]]
     reference: Callable[[np.ndarray, dict, str], tuple[np.ndarray, ...]]
@@ -347,8 +349,9 @@ def vad_reference(samples: np.ndarray, weights: dict, framework: str) -> tuple[n
 
 
 def vad_case(seed: int = 1) -> CrnnCase:
-    # 41 STFT frames: an odd length, where torch's and Keras' strided padding agree.
-    return CrnnCase("vad", vad_weights(seed), 1, VAD_HOP * 40 + VAD_N_FFT, vad_torch,
+    # 41 STFT frames (odd: torch's and Keras' strided padding agree) and 40 (they do not).
+    return CrnnCase("vad", vad_weights(seed), 1,
+                    (VAD_HOP * 40 + VAD_N_FFT, VAD_HOP * 39 + VAD_N_FFT), vad_torch,
                     vad_torch_outputs, vad_reference, vad_keras)
 
 
@@ -446,14 +449,14 @@ def noise_suppressor_reference(x: np.ndarray, weights: dict,
 
 def noise_suppressor_case(seed: int = 2) -> CrnnCase:
     return CrnnCase("noise_suppressor", noise_suppressor_weights(seed, 16, 24, 48),
-                    NOISE_FEATURES, 30, noise_suppressor_torch, noise_suppressor_torch_outputs,
+                    NOISE_FEATURES, (30, 31), noise_suppressor_torch, noise_suppressor_torch_outputs,
                     noise_suppressor_reference, noise_suppressor_keras)
 
 
 def noise_suppressor_full_case(seed: int = 3) -> CrnnCase:
     """The issue's bench shape: conv 128 and 384, 3 x GRU(384)."""
     return CrnnCase("noise_suppressor_full", noise_suppressor_weights(seed, 128, 384, 384),
-                    NOISE_FEATURES, 24, noise_suppressor_torch, noise_suppressor_torch_outputs,
+                    NOISE_FEATURES, (24, 25), noise_suppressor_torch, noise_suppressor_torch_outputs,
                     noise_suppressor_reference, noise_suppressor_keras)
 
 
@@ -573,7 +576,7 @@ def keyword_spotter_reference(x: np.ndarray, weights: dict,
 
 
 def keyword_spotter_case(seed: int = 4) -> CrnnCase:
-    return CrnnCase("keyword_spotter", keyword_spotter_weights(seed), KWS_FEATURES, 49,
+    return CrnnCase("keyword_spotter", keyword_spotter_weights(seed), KWS_FEATURES, (49, 48),
                     keyword_spotter_torch, keyword_spotter_torch_outputs,
                     keyword_spotter_reference, keyword_spotter_keras)
 
@@ -662,7 +665,7 @@ def _single_output(module: nn.Module, x: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def causal_residual_case(seed: int = 5) -> CrnnCase:
-    return CrnnCase("causal_residual", causal_residual_weights(seed), 8, 33,
+    return CrnnCase("causal_residual", causal_residual_weights(seed), 8, (33, 34),
                     causal_residual_torch, _single_output, causal_residual_reference,
                     causal_residual_keras)
 
@@ -754,7 +757,7 @@ def same_gated_reference(x: np.ndarray, weights: dict, framework: str) -> tuple[
 
 
 def same_gated_case(seed: int = 6) -> CrnnCase:
-    return CrnnCase("same_gated", same_gated_weights(seed), 6, 27, same_gated_torch,
+    return CrnnCase("same_gated", same_gated_weights(seed), 6, (27, 28), same_gated_torch,
                     same_gated_torch_outputs, same_gated_reference, same_gated_keras)
 
 
@@ -832,8 +835,9 @@ def pooled_reference(x: np.ndarray, weights: dict, framework: str) -> tuple[np.n
 
 
 def pooled_case(seed: int = 7) -> CrnnCase:
-    # 27 frames -> 25 -> 12: Keras' "same" average pool over 12 frames pads (0, 1).
-    return CrnnCase("pooled", pooled_weights(seed), 5, 27, pooled_torch, _single_output,
+    # 27 frames -> 25 -> 12: Keras' "same" average pool pads (0, 1), asymmetric;
+    # 29 -> 27 -> 13: (1, 1).
+    return CrnnCase("pooled", pooled_weights(seed), 5, (27, 29), pooled_torch, _single_output,
                     pooled_reference, pooled_keras)
 
 
@@ -922,7 +926,7 @@ def activations_reference(x: np.ndarray, weights: dict, framework: str) -> tuple
 
 
 def activations_case(seed: int = 8) -> CrnnCase:
-    return CrnnCase("activations", activations_weights(seed), 7, 19, activations_torch,
+    return CrnnCase("activations", activations_weights(seed), 7, (19, 20), activations_torch,
                     _single_output, activations_reference, activations_keras)
 
 
@@ -975,7 +979,7 @@ def group_norm_reference(x: np.ndarray, weights: dict, framework: str) -> tuple[
 
 
 def group_norm_case(seed: int = 9) -> CrnnCase:
-    return CrnnCase("group_norm", group_norm_weights(seed), 6, 21, group_norm_torch,
+    return CrnnCase("group_norm", group_norm_weights(seed), 6, (21, 22), group_norm_torch,
                     _single_output, group_norm_reference,
                     keras_missing="GroupNorm(1) normalizes over channels and frames: no layer "
                                   "of issue 12's Keras list computes it")

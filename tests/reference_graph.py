@@ -21,10 +21,10 @@ negligible. The framework semantics these twins follow, with the source they
 were read from, are in ``FRAMEWORK_NOTES.md``.
 """
 
+import itertools
 import math
 
 import numpy as np
-
 import reference
 
 # SELU's constants, as torch.nn.SELU and keras.activations.selu define them.
@@ -479,7 +479,7 @@ def split(x, sizes) -> list[np.ndarray]:
     if sum(sizes) != x.shape[-1]:
         raise ValueError(f"split: sizes {sizes} do not add up to {x.shape[-1]} features")
     bounds = np.cumsum([0, *sizes])
-    return [x[..., start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+    return [x[..., start:stop] for start, stop in itertools.pairwise(bounds)]
 
 
 def feature_slice(x, start: int, stop: int) -> np.ndarray:

@@ -9,7 +9,8 @@ bound relative for outputs larger than 1 (float32 rounds relative to
 magnitude, see conftest); the second scales it with the square root of the
 length of the longest dot product (a conv's C_in / groups * K) beyond 1024
 terms, the length up to which conftest measured float32 dot products well
-inside 1e-5. Measured errors are ~1e-7 everywhere here, 100x inside.
+inside 1e-5. Measured here: at most 1.2e-6, a ninth of the bound (LayerNorm
+of small-variance frames); convolutions at most 0.06 of it.
 
 Grids are sampled, not exhaustive: hand-picked edge cases (length 1, kernel
 longer than the input, 513 channels, depthwise, even kernels, strides longer
@@ -19,9 +20,8 @@ groups, channels (1..513) and length (1..300).
 
 import numpy as np
 import pytest
-from conftest import TOLERANCE
-
 import reference_graph as rg
+from conftest import TOLERANCE
 
 try:                                    # needs PyTorch; the twins' own tests run without it
     import crnn_models
@@ -731,13 +731,6 @@ def crnn_inputs(case, num_frames: int) -> np.ndarray:
     return normal((2, num_frames, case.input_size), num_frames, scale)
 
 
-def crnn_lengths(case) -> list[int]:
-    """The case's length and one of the other parity of the first strided
-    layer's input (VAD: one STFT hop less)."""
-    step = crnn_models.VAD_HOP if case.name == "vad" else 1
-    return [case.num_frames, case.num_frames - step]
-
-
 def assert_outputs(got, expected, what: str) -> None:
     assert len(got) == len(expected), f"{what}: {len(got)} outputs, expected {len(expected)}"
     for k, (output, twin) in enumerate(zip(got, expected)):
@@ -745,11 +738,12 @@ def assert_outputs(got, expected, what: str) -> None:
 
 
 @needs_crnn_models
+@pytest.mark.filterwarnings(EVEN_SAME_WARNING)            # same_gated's kernel 4
 @pytest.mark.parametrize("name", CRNN_NAMES)
 def test_crnn_torch_against_twin(name):
     case = crnn_models.CASES[name]()
     module = case.torch_module(case.weights)
-    for num_frames in crnn_lengths(case):
+    for num_frames in case.lengths:
         x = crnn_inputs(case, num_frames)
         assert_outputs(case.torch_outputs(module, x), case.reference(x, case.weights, "torch"),
                        f"{name} (torch, T={num_frames})")
@@ -762,21 +756,22 @@ def test_crnn_keras_against_twin(keras, name):
     if case.keras_model is None:
         pytest.skip(f"{name}: no Keras model: {case.keras_missing}")
     model = case.keras_model(keras, case.weights)
-    for num_frames in crnn_lengths(case):
+    for num_frames in case.lengths:
         x = crnn_inputs(case, num_frames)
         assert_outputs(crnn_models.keras_outputs(model, x),
                        case.reference(x, case.weights, "keras"), f"{name} (keras, T={num_frames})")
 
 
 @needs_crnn_models
-@pytest.mark.parametrize("name, num_frames", [("vad", 40 * 128 + 128), ("pooled", 27)])
-def test_crnn_framework_rules_matter(name, num_frames):
+@pytest.mark.parametrize("name, length_index", [("vad", 1), ("pooled", 0)])
+def test_crnn_framework_rules_matter(name, length_index):
     """Where the frameworks' padding rules differ (VAD: strided "same" over
-    an even length; pooled: count_include_pad vs repeated edges), the two
+    an even number of STFT frames, its lengths[1]; pooled: count_include_pad
+    vs repeated edges, at either length), the two
     twins differ by far more than the tolerance: the tests above tell them
     apart."""
     case = crnn_models.CASES[name]()
-    x = crnn_inputs(case, num_frames)
+    x = crnn_inputs(case, case.lengths[length_index])
     torch_twin = case.reference(x, case.weights, "torch")[0]
     keras_twin = case.reference(x, case.weights, "keras")[0]
     assert np.max(np.abs(torch_twin - keras_twin)) > 100 * TOLERANCE["float32"]
@@ -788,7 +783,7 @@ def test_vad_with_a_given_state(torch):
     updated, equal to the twin's from the same start."""
     case = crnn_models.vad_case()
     module = case.torch_module(case.weights)
-    x = crnn_inputs(case, case.num_frames)
+    x = crnn_inputs(case, case.lengths[0])
     hidden_size = case.weights["lstm_weight_hh"].shape[1]
     h0, c0 = normal((2, hidden_size), 1, 0.5), normal((2, hidden_size), 2, 0.5)
     with torch.no_grad():
