@@ -11,7 +11,7 @@ the p99 of single calls.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest

@@ -15,13 +15,13 @@ PyTorch's) are the caller's, set with machine.engine_threads.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from .models import (CLASSES, FEATURES, MODELS, ModelSpec, model_spec, onnx_session,
-                     random_frames, spec_flops, step_flops, to_fastrnn, torch_module,
-                     zero_state)
+                     random_frames, spec_flops, state_feed, step_flops, to_fastrnn,
+                     torch_module, zero_state)
 from .peers import PEERS, available
 
 # Largest |difference| from fastrnn's outputs allowed before timing, per kind.
@@ -30,6 +30,7 @@ from .peers import PEERS, available
 TOLERANCE = {"stream": 1e-5, "streams": 1e-5, "process": 1e-5, "predict": 1e-4}
 AGREEMENT_STEPS = {"stream": 40, "streams": 4}  # frames compared before a stream case is timed
 ORT_CANNOT_TRAIN = "ONNX Runtime does not train"
+TRAIN_HIDDEN = (128, 64)        # train_case's LSTM sizes (the first returns sequences)
 
 
 @dataclasses.dataclass
@@ -161,7 +162,7 @@ def process_case(model: str, frames: int, threads: int,
         engines["torch"] = _torch_predict(spec, x[None], first=True)
     if "onnxruntime" in running:
         session = onnx_session(spec, 1, threads)
-        feed = {"x": x[None], **dict(zip(["h", "c"], zero_state(spec, 1)))}
+        feed = {"x": x[None], **state_feed(zero_state(spec, 1))}
         engines["onnxruntime"] = lambda: session.run(None, feed)[0][0]
     check_agree(engines, tolerance=TOLERANCE["process"])
     return Case(f"process-model{model}-t{frames}-threads{threads}", "process",
@@ -172,7 +173,7 @@ def process_case(model: str, frames: int, threads: int,
 def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
                steps: int = 100) -> Case:
     """One optimizer step of the reference model: LSTM(128, sequences) ->
-    LSTM(64) -> Dense(10, softmax), categorical cross-entropy, Adam, on
+    LSTM(64) (TRAIN_HIDDEN) -> Dense(10, softmax), categorical cross-entropy, Adam, on
     `batch` sequences of `steps` frames.
 
     The engines are not checked against each other: fastrnn.train and
@@ -187,15 +188,17 @@ def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, steps, FEATURES)).astype(np.float32)
     labels = rng.integers(0, CLASSES, batch)
-    model = Sequential([LSTM(128, return_sequences=True), LSTM(64),
+    first, second = TRAIN_HIDDEN
+    model = Sequential([LSTM(first, return_sequences=True), LSTM(second),
                         Dense(CLASSES, activation="softmax")], seed=0)
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     targets = to_categorical(labels, CLASSES)
     engines = {"fastrnn": lambda: model.train_on_batch(x, targets)}
     if "torch" in running:
         engines["torch"] = _torch_train_step(x, labels)
-    forward = steps * batch * (step_flops("lstm", FEATURES, 128)
-                               + step_flops("lstm", 128, 64)) + 2 * batch * 64 * CLASSES
+    # per step: the forward's products, and twice as many in the backward pass
+    forward = steps * batch * (step_flops("lstm", FEATURES, first)
+                               + step_flops("lstm", first, second)) + 2 * batch * second * CLASSES
     return Case(f"train-step-b{batch}-t{steps}-threads{threads}", "train",
                 {"batch": batch, "steps": steps, "threads": threads}, "step", 1,
                 3 * forward, engines, skipped, blas_threads=threads)
@@ -240,9 +243,8 @@ def _ort_stepper(spec: ModelSpec, batch: int, threads: int, shape: tuple) -> Cal
 
     def step(frame: np.ndarray) -> np.ndarray:
         nonlocal state
-        feed = {"x": frame.reshape(batch, 1, -1), "h": state[0]}
-        if len(state) == 2:
-            feed["c"] = state[1]
+        feed = state_feed(state)
+        feed["x"] = frame.reshape(batch, 1, -1)
         y, *state = session.run(None, feed)
         return y.reshape(shape)
     return step
@@ -281,9 +283,10 @@ def _torch_train_step(x: np.ndarray, labels: np.ndarray) -> Callable:
     import torch
 
     torch.manual_seed(0)
-    first = torch.nn.LSTM(x.shape[2], 128, batch_first=True)
-    second = torch.nn.LSTM(128, 64, batch_first=True)
-    head = torch.nn.Linear(64, CLASSES)
+    first_size, second_size = TRAIN_HIDDEN
+    first = torch.nn.LSTM(x.shape[2], first_size, batch_first=True)
+    second = torch.nn.LSTM(first_size, second_size, batch_first=True)
+    head = torch.nn.Linear(second_size, CLASSES)
     parameters = [*first.parameters(), *second.parameters(), *head.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=1e-3)
     inputs, targets = torch.from_numpy(x), torch.from_numpy(labels)

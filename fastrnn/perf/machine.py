@@ -7,7 +7,7 @@ import contextlib
 import os
 import platform
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

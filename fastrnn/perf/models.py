@@ -19,6 +19,8 @@ import fastrnn
 FEATURES, HIDDEN, CLASSES = 40, 128, 10
 MODELS = {"A": "lstm", "B": "gru"}      # 2 x LSTM(128) / 2 x GRU(128) on 40 features + Dense(10)
 CELLS = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
+TORCH_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")   # per layer, as in ModelSpec
+STATE_NAMES = ("h", "c")        # the ONNX graphs' state inputs (an LSTM's h and c; a GRU's h)
 
 
 @dataclasses.dataclass
@@ -27,7 +29,7 @@ class ModelSpec:
     as canonical (PyTorch-layout) float32 arrays.
 
     layers: per layer (weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,),
-    bias_hh (G*H,)), G the number of gates; head: (weight (O, H), bias (O,))
+    bias_hh (G*H,)) (TORCH_WEIGHTS), G the number of gates; head: (weight (O, H), bias (O,))
     or None.
     """
 
@@ -111,7 +113,7 @@ def torch_module(spec: ModelSpec):
     module = Model().eval()
     with torch.no_grad():
         for index, weights in enumerate(spec.layers):
-            for name, array in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
+            for name, array in zip(TORCH_WEIGHTS, weights, strict=True):
                 getattr(module.rnn, f"{name}_l{index}").copy_(torch.from_numpy(array))
         if spec.head is not None:
             module.head.weight.copy_(torch.from_numpy(spec.head[0]))
@@ -137,7 +139,7 @@ def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = T
 
     module = torch_module(spec)
     state = [torch.from_numpy(s) for s in zero_state(spec, batch)] if with_state else []
-    names = ["h", "c"][:len(state)]
+    names = STATE_NAMES[:len(state)]
     x = torch.zeros(batch, 1, spec.input_size)
     buffer = io.BytesIO()
     dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in names}}
@@ -150,6 +152,11 @@ def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = T
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+
+def state_feed(state: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """{input name: array} of a state (zero_state's layout) for onnx_session's graph."""
+    return dict(zip(STATE_NAMES, state, strict=False))
 
 
 def random_frames(count: int, batch: int | None = None, seed: int = 1,

@@ -123,7 +123,7 @@ def plots(results: dict, directory: str) -> list:
             continue
         figure, axes_list = pyplot.subplots(1, len(panels), figsize=(4 * len(panels) + 1, 4),
                                             squeeze=False)
-        for axes, (panel, lines) in zip(axes_list[0], sorted(panels.items())):
+        for axes, (panel, lines) in zip(axes_list[0], sorted(panels.items()), strict=True):
             for name, points in sorted(lines.items()):
                 points.sort()
                 axes.plot([p[0] for p in points], [p[1] for p in points], marker="o",
