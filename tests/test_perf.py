@@ -3,6 +3,7 @@ its logic on stub engines (timing order and summaries, ratios, the agreement
 check, skipped peers, the report, the command line), then one run of the
 tiny profile on the real engines. No figure of speed is asserted."""
 
+import argparse
 import json
 import sys
 
@@ -17,6 +18,7 @@ from fastrnn.perf.cases import Case
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("latency_vs_hidden.png", "throughput_vs_batch.png", "streams_vs_cost.png")
 PEAK = {"gflops": 100.0, "matrix": 1536, "single_thread": True}
+MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0}     # us, the stub timings
 needs_peers = pytest.mark.skipif(
     not all(map(peers.have, ("torch", "onnxruntime", "onnx"))),
     reason="needs PyTorch and ONNX Runtime: pip install torch==2.13.0 onnxruntime onnx")
@@ -40,9 +42,9 @@ def fastrnn_threads():
 
 @pytest.fixture
 def fixed_medians(monkeypatch):
-    """suites.measure's timing replaced: every engine's durations are
-    [m, m, 3m] (median m, p99 2.96 m, in microseconds) from MEDIANS, and the calls of
-    interleaved are recorded as (engines, seconds, rounds)."""
+    """suites.measure's timing replaced: each engine's durations are [m, m, 3m]
+    (median m, p99 2.96 m), m from MEDIANS; returns the calls of interleaved
+    as they come, (engines, seconds, rounds)."""
     calls = []
 
     def interleaved(engines, seconds, rounds):
@@ -51,9 +53,6 @@ def fixed_medians(monkeypatch):
 
     monkeypatch.setattr(suites, "interleaved", interleaved)
     return calls
-
-
-MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0}
 
 
 def stub_case(kind="predict", threads=1, engines=("fastrnn", "torch"),
@@ -293,11 +292,25 @@ def test_a_bad_argument_exits_1_with_one_line_before_any_case(
     assert stub_profile == [] and not (tmp_path / "out").exists()
 
 
-def test_run_refuses_a_thread_count_below_one():
-    parser = __import__("argparse").ArgumentParser()
+def bench_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
     run.add_arguments(parser)
+    return parser
+
+
+def test_run_refuses_a_thread_count_below_one():
     with pytest.raises(ValueError, match=r"--threads: expected >= 1, got 0"):
-        run.run(parser.parse_args(["--threads", "0"]))
+        run.run(bench_parser().parse_args(["--threads", "0"]))
+
+
+def test_the_default_profile_is_quick_and_profiles_exclude_each_other(capsys):
+    defaults = bench_parser().parse_args([])
+    assert (defaults.profile, defaults.threads, defaults.out, defaults.no_plots) == \
+        ("quick", 1, "fastrnn-bench", False)
+    assert defaults.engines == "fastrnn,torch,onnxruntime"
+    with pytest.raises(SystemExit) as exit_info:
+        bench_parser().parse_args(["--tiny", "--full"])
+    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
 def test_the_quick_profile_keeps_its_cases():
