@@ -1,114 +1,338 @@
-"""The benchmark harness (``fastrnn bench``) runs end to end on its tiny
-profile and writes well-formed results. No timing is asserted: only that
-every figure is there, positive and consistent."""
+"""The benchmark harness (fastrnn.perf, behind ``fastrnn bench`` and bench/):
+its logic on stub engines (timing order and summaries, ratios, the agreement
+check, skipped peers, the report, the command line), then one run of the
+tiny profile on the real engines. No figure of speed is asserted."""
 
+import argparse
 import json
-import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from fastrnn.perf import report, run
-from fastrnn.perf.cases import have
+import fastrnn
+from fastrnn import cli
+from fastrnn.perf import cases, peers, report, run, suites, timing
+from fastrnn.perf.cases import Case
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PLOTS = ("latency_vs_hidden.png", "throughput_vs_batch.png", "streams_vs_cost.png")
+PEAK = {"gflops": 100.0, "matrix": 1536, "single_thread": True}
+MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0}     # us, the stub timings
 needs_peers = pytest.mark.skipif(
-    not all(map(have, ("torch", "onnxruntime", "onnx", "matplotlib"))),
-    reason="needs PyTorch, ONNX Runtime and matplotlib: pip install torch==2.13.0 "
-           "onnxruntime onnx matplotlib")
-# Runs `fastrnn bench` in a fresh interpreter in which some packages do not import.
-WITHOUT = """
-import importlib.abc, sys
-class Hide(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in {hidden!r}:
-            raise ImportError(f"No module named {{name!r}}")
-sys.meta_path.insert(0, Hide())
-from fastrnn.cli import main
-sys.exit(main(["bench", *sys.argv[1:]]))
-"""
+    not all(map(peers.have, ("torch", "onnxruntime", "onnx"))),
+    reason="needs PyTorch and ONNX Runtime: pip install torch==2.13.0 onnxruntime onnx")
+needs_matplotlib = pytest.mark.skipif(not peers.have("matplotlib"),
+                                      reason="needs matplotlib: pip install matplotlib")
 
 
-@needs_peers
-def test_tiny_profile_in_process(tmp_path, capsys):
-    parser = __import__("argparse").ArgumentParser()
+def hide(monkeypatch, *names):
+    """Make `names` fail to import for the rest of the test (already imported or not)."""
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture
+def fastrnn_threads():
+    """Restore fastrnn's thread count, which ``fastrnn --threads`` sets for the process."""
+    before = fastrnn.get_num_threads()
+    yield
+    fastrnn.set_num_threads(before)
+
+
+@pytest.fixture
+def fixed_medians(monkeypatch):
+    """suites.measure's timing replaced: each engine's durations are [m, m, 3m]
+    (median m, p99 2.96 m), m from MEDIANS; returns the calls of interleaved
+    as they come, (engines, seconds, rounds)."""
+    calls = []
+
+    def interleaved(engines, seconds, rounds):
+        calls.append((list(engines), seconds, rounds))
+        return {name: np.array([1, 1, 3]) * MEDIANS[name] * 1e-6 for name in engines}
+
+    monkeypatch.setattr(suites, "interleaved", interleaved)
+    return calls
+
+
+def stub_case(kind="predict", threads=1, engines=("fastrnn", "torch"),
+              skipped=None) -> Case:
+    """A Case whose engines return zeros; params as the plots read them."""
+    params = {"cell": "lstm", "hidden": 8, "batch": 1, "steps": 5, "model": "A",
+              "streams": 4, "threads": threads}
+    per = {"predict": 5, "streams": 4}.get(kind, 1)
+    return Case(f"{kind}-stub-threads{threads}", kind, params, "frame", per, 1e5,
+                {name: (lambda: np.zeros(3)) for name in engines},
+                {"onnxruntime": "no ORT here"} if skipped is None else skipped)
+
+
+# timing ---------------------------------------------------------------------------------
+
+def test_interleaved_warms_up_each_engine_then_rotates_the_order_every_round():
+    log = []
+    engines = {name: (lambda name=name: log.append(name)) for name in "abc"}
+    durations = timing.interleaved(engines, 0.0, rounds=4)
+    assert log == list("abc" "abc" "bca" "cab" "abc")
+    assert {name: len(values) for name, values in durations.items()} == {"a": 4, "b": 4, "c": 4}
+    assert all(values.dtype == np.float64 and (values >= 0).all() for values in durations.values())
+
+
+def test_sample_calls_runs_at_least_min_calls_and_at_most_max_calls():
+    log = []
+    assert len(timing.sample_calls(lambda: log.append(1), 0.0, min_calls=7)) == 7 == len(log)
+    assert len(timing.sample_calls(lambda: None, 60.0, max_calls=50)) == 50
+
+
+def test_summary_is_median_and_p99_in_microseconds_and_the_call_count():
+    durations = np.arange(1, 101) * 1e-6                     # 1 us .. 100 us
+    assert timing.summary(durations) == {"median_us": pytest.approx(50.5),
+                                         "p99_us": pytest.approx(99.01), "calls": 100}
+
+
+# ratios and results ----------------------------------------------------------------------
+
+def test_ratios_are_peer_median_over_fastrnn_median():
+    assert report.ratios(MEDIANS) == {"torch": 3.0, "onnxruntime": 0.5}
+    assert report.ratios({"torch": 1.0}) == {}
+
+
+def test_measure_times_the_case_engines_by_its_kind_and_keeps_what_was_skipped(fixed_medians):
+    case = stub_case("train", threads=2)
+    result = suites.measure(case, 0.5)
+    assert fixed_medians == [(["fastrnn", "torch"], 1.5, 3)]      # train: 3 x seconds, 3 rounds
+    assert result["engines"]["torch"] == {"median_us": pytest.approx(12.0),
+                                          "p99_us": pytest.approx(35.52), "calls": 3}
+    assert result["skipped"] == {"onnxruntime": "no ORT here"}
+    assert {key: result[key] for key in ("group", "kind", "params", "unit", "per", "flops")} == {
+        "group": case.group, "kind": "train", "params": case.params, "unit": "frame", "per": 1,
+        "flops": 1e5}
+    suites.measure(stub_case("stream"), 0.5)
+    assert fixed_medians[-1][1:] == (0.5, 5)
+
+
+# the agreement check ---------------------------------------------------------------------
+
+def test_check_agree_passes_within_the_tolerance_and_names_the_engine_beyond_it():
+    def zeros():
+        return np.zeros(4, np.float32)
+
+    cases.check_agree({"fastrnn": zeros, "torch": lambda: np.full(4, 1e-6)}, tolerance=1e-5)
+    with pytest.raises(AssertionError, match=r"onnxruntime differs from fastrnn by 2\.00e-04"):
+        cases.check_agree({"fastrnn": zeros, "torch": zeros,
+                           "onnxruntime": lambda: np.full(4, 2e-4)}, tolerance=1e-4)
+
+
+def test_check_agree_compares_every_call_so_a_drifting_state_is_caught():
+    steps = iter(range(10))
+
+    def drifting():                                   # differs from its third call on
+        return np.full(2, 1.0 if next(steps) == 2 else 0.0)
+
+    cases.check_agree({"fastrnn": lambda: np.zeros(2), "torch": drifting}, calls=2)
+    with pytest.raises(AssertionError, match="torch differs"):
+        cases.check_agree({"fastrnn": lambda: np.zeros(2), "torch": drifting}, calls=2)
+
+
+def test_check_agree_keeps_a_copy_of_outputs_written_into_one_buffer():
+    out, counter = np.zeros(1), iter(range(10))
+
+    def into_buffer():
+        out[0] = next(counter) % 2                                     # 0, 1, 0, 1, ...
+        return out
+
+    with pytest.raises(AssertionError, match="torch differs"):
+        cases.check_agree({"fastrnn": into_buffer, "torch": lambda: np.zeros(1)}, calls=2)
+
+
+# skipped peers ---------------------------------------------------------------------------
+
+def installed(monkeypatch, *names):
+    """peers.have answers True for `names` only."""
+    monkeypatch.setattr(peers, "have", lambda name: name in names)
+
+
+def test_peer_problems_give_each_missing_peer_its_reason(monkeypatch):
+    installed(monkeypatch, "torch", "onnxruntime", "onnx")
+    assert peers.peer_problems() == {}
+    installed(monkeypatch, "onnxruntime", "onnx")
+    assert peers.peer_problems() == {"torch": peers.NO_TORCH,
+                                     "onnxruntime": peers.ORT_NEEDS_TORCH}
+    installed(monkeypatch, "torch", "onnxruntime")
+    assert peers.peer_problems() == {"onnxruntime": peers.NO_ORT}
+
+
+def test_available_keeps_the_wanted_peers_that_run_and_the_reasons_of_the_others(monkeypatch):
+    installed(monkeypatch, "torch")
+    assert peers.available(("onnxruntime", "torch")) == (("torch",),
+                                                         {"onnxruntime": peers.NO_ORT})
+    assert peers.available(("torch",)) == (("torch",), {})
+    assert peers.available(()) == ((), {})
+
+
+def test_fastrnn_is_measured_alone_when_the_peers_are_hidden(monkeypatch):
+    hide(monkeypatch, "torch", "onnxruntime", "onnx")
+    built = [build(threads=1) for build in run.PROFILES["tiny"]["cases"]]
+    built.append(cases.train_case(threads=1, batch=2, steps=3))
+    for case in built:
+        assert list(case.engines) == ["fastrnn"], case.group
+        assert case.skipped["torch"] == peers.NO_TORCH
+    assert [case.skipped["onnxruntime"] for case in built] == \
+        [peers.NO_ORT] * (len(built) - 1) + [cases.ORT_CANNOT_TRAIN]
+    result = suites.measure(built[0], 0.0)
+    assert list(result["engines"]) == ["fastrnn"] and result["engines"]["fastrnn"]["calls"] == 5
+
+
+# the report -----------------------------------------------------------------------------
+
+def results_of(*measured) -> dict:
+    return {"profile": "tiny", "threads": 1, "peak": PEAK,
+            "machine": {"cpu": "cpu", "cores": 2, "isa": "generic", "openmp": True,
+                        "compiler": "cc", "versions": {"fastrnn": "0.1.0", "torch": None}},
+            "cases": list(measured)}
+
+
+def test_report_json_and_markdown_rows(tmp_path, fixed_medians):
+    stream = suites.measure(stub_case("stream", engines=("fastrnn", "torch", "onnxruntime"),
+                                      skipped={}), 1.0)
+    predict = suites.measure(stub_case("predict"), 1.0)
+    files = report.write(results_of(stream, predict), str(tmp_path), with_plots=False)
+    assert files == [str(tmp_path / "results.json"), str(tmp_path / "results.md")]
+
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert set(saved) == {"profile", "threads", "peak", "machine", "cases"}
+    first = saved["cases"][0]
+    assert set(first) == {"group", "kind", "params", "unit", "per", "flops", "engines",
+                          "skipped", "fastrnn_gflops", "fraction_of_peak", "ratios"}
+    assert set(first["engines"]["torch"]) == {"median_us", "p99_us", "calls", "gflops"}
+    assert first["ratios"] == {"torch": 3.0, "onnxruntime": 0.5}
+    assert first["engines"]["torch"]["gflops"] == pytest.approx(1e5 / 12e-6 / 1e9)
+    assert first["fastrnn_gflops"] == pytest.approx(25.0)
+    assert first["fraction_of_peak"] == pytest.approx(0.25)
+
+    table = (tmp_path / "results.md").read_text()
+    assert "| stream-stub-threads1 | 4.00 us (p99 11.84) | 12.00 us (p99 35.52) | " \
+           "2.00 us (p99 5.92) | x3.00 | x0.50 | 25.0 (25%) |" in table
+    assert "| predict-stub-threads1 | 0.80 us/frame | 2.40 us/frame | skipped | x3.00 | - | " \
+           "25.0 (25%) |" in table
+    assert "Skipped: ONNX Runtime: no ORT here." in table
+    assert table.startswith("Machine: cpu, 2 cores, fastrnn ISA generic; fastrnn 0.1.0. ")
+
+
+@needs_matplotlib
+def test_plots_are_written_as_png(tmp_path, fixed_medians):
+    measured = [suites.measure(stub_case(kind), 1.0) for kind in ("predict", "streams")]
+    files = report.write(results_of(*measured), str(tmp_path))
+    assert files[2:] == [str(tmp_path / name) for name in PLOTS]
+    assert all((tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE for name in PLOTS)
+
+
+# the command line -----------------------------------------------------------------------
+
+@pytest.fixture
+def stub_profile(monkeypatch, fixed_medians):
+    """`fastrnn bench --tiny` over two stub cases, the sgemm peak fixed;
+    returns the keyword arguments each case was built with."""
+    built = []
+
+    def builder(kind):
+        def build(**options):
+            built.append(options)
+            return stub_case(kind, threads=options["threads"])
+        return build
+
+    monkeypatch.setitem(run.PROFILES, "tiny",
+                        {"seconds": 0.25, "cases": [builder("predict"), builder("streams")]})
+    monkeypatch.setattr(run.machine, "sgemm_peak_gflops", lambda: PEAK)
+    return built
+
+
+def test_the_command_builds_each_case_with_the_engines_and_threads_asked(
+        tmp_path, capsys, stub_profile, fixed_medians, fastrnn_threads):
+    status = cli.main(["bench", "--tiny", "--engines", " fastrnn, onnxruntime ", "--threads",
+                       "2", "--no-plots", "--out", str(tmp_path)])
+    assert status == 0
+    assert stub_profile == [{"threads": 2, "peers": ("onnxruntime",)}] * 2
+    assert [seconds for _, seconds, _ in fixed_medians] == [0.25, 0.25]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "single-thread float32 peak (NumPy sgemm 1536^3): 100.0 GFLOP/s"
+    assert printed[1] == ("predict-stub-threads2: fastrnn 0.80 us/frame, torch 2.40 (x3.00), "
+                          "25.0 GFLOP/s = 25% of peak, onnxruntime skipped: no ORT here")
+    assert printed[3].startswith(f"wrote {tmp_path / 'results.json'}, ")
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert (saved["profile"], saved["threads"]) == ("tiny", 2)
+    assert [case["group"] for case in saved["cases"]] == ["predict-stub-threads2",
+                                                         "streams-stub-threads2"]
+    assert not list(tmp_path.glob("*.png"))
+
+
+@needs_matplotlib
+def test_the_command_writes_the_plots_by_default(tmp_path, stub_profile, fastrnn_threads):
+    assert cli.main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
+    assert all((tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE for name in PLOTS)
+
+
+def test_without_matplotlib_the_command_says_so_and_writes_no_plots(
+        tmp_path, capsys, monkeypatch, stub_profile, fastrnn_threads):
+    hide(monkeypatch, "matplotlib")
+    assert cli.main(["bench", "--tiny", "--out", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith(f"no plots: {report.PLOTS_NEED_MATPLOTLIB}\n")
+    assert (tmp_path / "results.md").exists() and not list(tmp_path.glob("*.png"))
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--engines", "fastrnn,tensorflow"], "ValueError: --engines: unknown ['tensorflow']; "
+                                          "expected some of ('fastrnn', 'torch', 'onnxruntime')"),
+    (["--threads", "0"], "ValueError: num_threads: expected an integer >= 1, got 0"),
+])
+def test_a_bad_argument_exits_1_with_one_line_before_any_case(
+        tmp_path, capsys, stub_profile, fastrnn_threads, arguments, message):
+    assert cli.main(["bench", *arguments, "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"fastrnn bench: {message}\n" and captured.out == ""
+    assert stub_profile == [] and not (tmp_path / "out").exists()
+
+
+def bench_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
     run.add_arguments(parser)
-    assert run.run(parser.parse_args(["--tiny", "--out", str(tmp_path)])) == 0
-    printed = capsys.readouterr().out
-    assert "single-thread float32 peak" in printed and "GFLOP/s" in printed
+    return parser
 
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["profile"] == "tiny" and results["threads"] == 1
-    assert {"cpu", "cores", "isa", "versions"} <= set(results["machine"])
-    assert results["machine"]["versions"]["fastrnn"]
-    assert results["peak"]["gflops"] > 0
-    groups = [case["group"] for case in results["cases"]]
-    assert len(groups) == len(set(groups)) == 4
-    kinds = {case["kind"] for case in results["cases"]}
-    assert kinds == {"stream", "predict", "streams"}
-    for case in results["cases"]:
-        fastrnn_engine = case["engines"]["fastrnn"]
-        assert fastrnn_engine["median_us"] > 0 and fastrnn_engine["calls"] >= 1
-        assert fastrnn_engine["p99_us"] >= fastrnn_engine["median_us"]
-        assert case["fastrnn_gflops"] > 0 and case["fraction_of_peak"] > 0
-        assert all(engine["gflops"] > 0 for engine in case["engines"].values())
-        for peer, ratio in case["ratios"].items():
-            expected = case["engines"][peer]["median_us"] / fastrnn_engine["median_us"]
-            assert ratio == pytest.approx(expected)
-        assert set(case["engines"]) | set(case["skipped"]) >= {"fastrnn", "torch"}
 
-    table = (tmp_path / "results.md").read_text().splitlines()
-    header = next(i for i, line in enumerate(table) if line.startswith("| case |"))
-    assert "PyTorch / fastrnn" in table[header] and "ONNX Runtime" in table[header]
-    rows = [line for line in table[header + 2:] if line.startswith("| ")]
-    assert [row.split(" | ")[0][2:] for row in rows] == groups
-    for name in ("latency_vs_hidden.png", "throughput_vs_batch.png", "streams_vs_cost.png"):
-        assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
+def test_run_refuses_a_thread_count_below_one():
+    with pytest.raises(ValueError, match=r"--threads: expected >= 1, got 0"):
+        run.run(bench_parser().parse_args(["--threads", "0"]))
 
+
+def test_the_default_profile_is_quick_and_profiles_exclude_each_other(capsys):
+    defaults = bench_parser().parse_args([])
+    assert (defaults.profile, defaults.threads, defaults.out, defaults.no_plots) == \
+        ("quick", 1, "fastrnn-bench", False)
+    assert defaults.engines == "fastrnn,torch,onnxruntime"
+    with pytest.raises(SystemExit) as exit_info:
+        bench_parser().parse_args(["--tiny", "--full"])
+    assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def test_the_quick_profile_keeps_its_cases():
+    *builders, train = run.PROFILES["quick"]["cases"]
+    grid = [(build.func.__name__, build.args) for build in builders]
+    predict = [("predict_case", (cell, hidden, batch, 200)) for cell in ("lstm", "gru")
+               for hidden in (64, 256) for batch in (1, 16, 64)]
+    assert grid[:2] == [("stream_case", ("A",)), ("stream_case", ("B",))]
+    assert grid[2:14] == predict
+    assert grid[14:] == [("streams_case", ("A", count)) for count in (1, 16, 256, 1024)]
+    assert run.PROFILES["quick"]["seconds"] == 0.6
+    assert train is cases.train_case
+
+
+# the real engines -----------------------------------------------------------------------
 
 @needs_peers
-def test_the_command_and_its_errors(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "fastrnn", "bench", "--tiny", "--no-plots",
-                             "--engines", "torch", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert all("onnxruntime" not in case["engines"] for case in results["cases"])
-    assert not list(tmp_path.glob("*.png"))
-    bad = subprocess.run([sys.executable, "-m", "fastrnn", "bench", "--engines", "tensorflow",
-                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1
-    assert "--engines: unknown ['tensorflow']" in bad.stderr
-
-
-def test_without_peers_or_matplotlib_fastrnn_alone_and_no_plots(tmp_path):
-    hidden = {"torch", "onnxruntime", "onnx", "matplotlib"}
-    result = subprocess.run([sys.executable, "-c", WITHOUT.format(hidden=hidden), "--tiny",
-                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "no plots: the plots need matplotlib" in result.stdout
-    assert "torch skipped: PyTorch is not installed" in result.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    for case in results["cases"]:
-        assert list(case["engines"]) == ["fastrnn"] and case["ratios"] == {}
-        assert case["engines"]["fastrnn"]["median_us"] > 0
-        assert case["skipped"]["torch"].startswith("PyTorch is not installed")
-        assert case["skipped"]["onnxruntime"].startswith("ONNX Runtime is not installed")
-    rows = [line for line in (tmp_path / "results.md").read_text().splitlines()
-            if line.startswith(("| stream", "| predict"))]
-    assert rows and all(" | skipped | skipped | - | - | " in row for row in rows)
-    assert not list(tmp_path.glob("*.png"))
-
-
-def test_markdown_marks_skipped_peers():
-    results = {"machine": {"cpu": "cpu", "cores": 2, "isa": "generic", "versions": {"x": "1"}},
-               "peak": {"gflops": 100.0}, "profile": "tiny",
-               "cases": [{"group": "g", "kind": "predict", "params": {}, "unit": "frame",
-                          "per": 10, "flops": 1e6,
-                          "engines": {"fastrnn": {"median_us": 100.0, "p99_us": 120.0,
-                                                  "calls": 5}},
-                          "skipped": {"onnxruntime": "ONNX Runtime is not installed"}}]}
-    report.add_rates(results)
-    text = report.markdown(results)
-    assert "| g | 10.00 us/frame | - | skipped | - | - | 10.0 (10%) |" in text
-    assert "Skipped: ONNX Runtime: ONNX Runtime is not installed." in text
+def test_tiny_profile_end_to_end(tmp_path, capsys, fastrnn_threads):
+    assert run.main(["--tiny", "--no-plots", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [case["group"] for case in saved["cases"]] == [
+        "stream-modelA-batch1-threads1", "predict-lstm-h64-b1-t20-threads1",
+        "streams-modelA-n1-threads1", "streams-modelA-n16-threads1"]
+    assert all(list(case["engines"]) == list(peers.ENGINES) and case["skipped"] == {}
+               for case in saved["cases"])

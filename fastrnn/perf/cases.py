@@ -1,226 +1,97 @@
-"""The benchmark models and the engines that run them: each model's weights
-are drawn once with NumPy (seeded, PyTorch's default initialisation) and
-loaded into fastrnn, into PyTorch and, through PyTorch's ONNX export, into
-ONNX Runtime, so that every engine runs the same weights and fastrnn is
-measured even when no peer is installed. Shared by ``fastrnn bench`` and the
-pytest-benchmark suites in bench/."""
+"""The benchmark cases: what each measures and the engines that run it.
+
+One factory per kind of case builds the case's model in fastrnn and in each
+wanted peer that can run here, checks that the engines agree, and returns a
+`Case` whose engines are zero-argument callables, one call being one unit of
+work (a frame, a step of every stream, a whole predict, a training step).
+``fastrnn bench`` (suites.py) and the pytest-benchmark suites in bench/ time
+these same callables.
+
+A factory's `threads` goes to what it builds (fastrnn streams, ONNX Runtime
+sessions) and into the case's name; the process-wide counts (fastrnn's and
+PyTorch's) are the caller's, set with machine.engine_threads.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import warnings
+from collections.abc import Callable
 
 import numpy as np
 
-import fastrnn
+from .models import (CLASSES, FEATURES, MODELS, ModelSpec, model_spec, onnx_session,
+                     random_frames, spec_flops, state_feed, step_flops, to_fastrnn,
+                     torch_module, zero_state)
+from .peers import PEERS, available
 
-FEATURES, HIDDEN, CLASSES = 40, 128, 10
-MODELS = {"A": "lstm", "B": "gru"}      # 2 x LSTM(128) / 2 x GRU(128) on 40 features + Dense(10)
-GATES = {"lstm": 4, "gru": 3}
-NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
-NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
-ORT_NEEDS_TORCH = "the ONNX graphs are exported with PyTorch (pip install torch==2.13.0)"
-
-
-def have(module_name: str) -> bool:
-    """Whether `module_name` imports."""
-    try:
-        __import__(module_name)
-        return True
-    except ImportError:
-        return False
-
-
-def peer_problems() -> dict:
-    """{peer: why it cannot run} for the peers that cannot run here."""
-    problems = {}
-    if not have("torch"):
-        problems["torch"] = NO_TORCH
-    if not (have("onnxruntime") and have("onnx")):
-        problems["onnxruntime"] = NO_ORT
-    elif "torch" in problems:
-        problems["onnxruntime"] = ORT_NEEDS_TORCH
-    return problems
+# Largest |difference| from fastrnn's outputs allowed before timing, per kind.
+# Whole sequences accumulate float32 rounding over T steps (and H = 1024
+# terms per dot product in bench/'s grid), hence the looser predict bound.
+TOLERANCE = {"stream": 1e-5, "streams": 1e-5, "process": 1e-5, "predict": 1e-4}
+AGREEMENT_STEPS = {"stream": 40, "streams": 4}  # frames compared before a stream case is timed
+ORT_CANNOT_TRAIN = "ONNX Runtime does not train"
+TRAIN_HIDDEN = (128, 64)        # train_case's LSTM sizes (the first returns sequences)
 
 
 @dataclasses.dataclass
-class ModelSpec:
-    """A stack of `kind` ("lstm" or "gru") layers, optionally a Dense head,
-    as canonical (PyTorch-layout) float32 arrays.
+class Case:
+    """One benchmark case and its engines, ready to time.
 
-    layers: per layer (weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,),
-    bias_hh (G*H,)), G the number of gates; head: (weight (O, H), bias (O,))
-    or None.
+    Attributes
+    ----------
+    group : str
+        The case's name, e.g. "predict-lstm-h64-b1-t200-threads1".
+    kind : str
+        "stream", "streams", "predict", "process" or "train".
+    params : dict
+        What the name encodes (cell, sizes, threads...), for reports.
+    unit : str
+        What `per` counts: "frame", "stream" or "step".
+    per : int
+        Units per call.
+    flops : float
+        Floating-point operations of one call (matrix products only).
+    engines : dict
+        {engine name: zero-argument callable}, fastrnn first.
+    skipped : dict
+        {peer: why it is not in `engines`}.
+    blas_threads : int or None
+        NumPy's BLAS threads the engines must be timed under (fastrnn.train's
+        matrix products are NumPy's); None: any.
     """
 
+    group: str
     kind: str
-    input_size: int
-    hidden: int
-    layers: list
-    head: tuple | None
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.layers)
-
-
-def model_spec(kind: str, input_size: int = FEATURES, hidden: int = HIDDEN,
-               num_layers: int = 2, head: int = CLASSES, seed: int = 0) -> ModelSpec:
-    """Seeded weights drawn as PyTorch initialises nn.LSTM/nn.GRU and
-    nn.Linear: uniform in +-1/sqrt(fan), fan the hidden size (recurrent
-    layers) or the input size (Linear). head=0: no Dense head."""
-    rng = np.random.default_rng(seed)
-
-    def uniform(fan: int, *shape: int) -> np.ndarray:
-        bound = 1.0 / np.sqrt(fan)
-        return rng.uniform(-bound, bound, shape).astype(np.float32)
-
-    rows = GATES[kind] * hidden
-    layers = [(uniform(hidden, rows, input_size if index == 0 else hidden),
-               uniform(hidden, rows, hidden), uniform(hidden, rows), uniform(hidden, rows))
-              for index in range(num_layers)]
-    dense = (uniform(hidden, head, hidden), uniform(hidden, head)) if head else None
-    return ModelSpec(kind, input_size, hidden, layers, dense)
+    params: dict
+    unit: str
+    per: int
+    flops: float
+    engines: dict[str, Callable[[], object]]
+    skipped: dict[str, str]
+    blas_threads: int | None = None
 
 
-def to_fastrnn(spec: ModelSpec, **options) -> fastrnn.Sequential:
-    """The model in fastrnn (options go to fastrnn.Sequential)."""
-    cell = fastrnn.LSTM if spec.kind == "lstm" else fastrnn.GRU
-    layers = [cell.from_torch(*weights) for weights in spec.layers]
-    if spec.head is not None:
-        layers.append(fastrnn.Dense.from_torch(*spec.head))
-    return fastrnn.Sequential(layers, **options)
+def check_agree(engines: dict[str, Callable[[], object]], calls: int = 1,
+                tolerance: float = 1e-5) -> None:
+    """Check that every engine gives fastrnn's outputs, before any is timed.
 
+    Parameters
+    ----------
+    engines : dict
+        {name: zero-argument callable returning an array}, "fastrnn" among them.
+    calls : int
+        Calls of each engine whose outputs are compared (a stream's calls
+        carry state, so later outputs check the state too).
+    tolerance : float
+        Largest |difference| allowed.
 
-def torch_module(spec: ModelSpec):
-    """The model in PyTorch: nn.LSTM/nn.GRU (batch_first) + optional
-    nn.Linear, eval mode; forward(x, *state) -> (y, *state), the state
-    (h, c) for an LSTM and (h,) for a GRU."""
-    import torch
-
-    class Model(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            rnn = torch.nn.LSTM if spec.kind == "lstm" else torch.nn.GRU
-            self.rnn = rnn(spec.input_size, spec.hidden, num_layers=spec.num_layers,
-                           batch_first=True)
-            self.head = torch.nn.Linear(spec.hidden, len(spec.head[1])) if spec.head else None
-
-        def forward(self, x, *state):
-            if spec.kind == "lstm" and state:
-                y, state = self.rnn(x, (state[0], state[1]))
-                state = tuple(state)
-            else:
-                y, state = self.rnn(x, *state)
-                state = (state,)
-            return (self.head(y) if self.head is not None else y, *state)
-
-    module = Model().eval()
-    with torch.no_grad():
-        for index, weights in enumerate(spec.layers):
-            for name, array in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), weights):
-                getattr(module.rnn, f"{name}_l{index}").copy_(torch.from_numpy(array))
-        if spec.head is not None:
-            module.head.weight.copy_(torch.from_numpy(spec.head[0]))
-            module.head.bias.copy_(torch.from_numpy(spec.head[1]))
-    return module
-
-
-def zero_state(spec: ModelSpec, batch: int) -> list:
-    """The zero state of `batch` sequences: [h] or [h, c], each (layers, batch, H)."""
-    h = np.zeros((spec.num_layers, batch, spec.hidden), np.float32)
-    return [h, h.copy()] if spec.kind == "lstm" else [h]
-
-
-def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = True):
-    """An ONNX Runtime session of the model, exported by PyTorch: with_state,
-    a graph (x, h[, c]) -> (y, h'[, c']) for dynamic batch and time (one
-    step per call when streaming); else x -> y from a zero state. One
-    session, intra-op threads = `threads`, inter-op 1."""
-    import onnxruntime as ort
-    import torch
-
-    module = torch_module(spec)
-    state = [torch.from_numpy(s) for s in zero_state(spec, batch)] if with_state else []
-    names = ["h", "c"][:len(state)]
-    x = torch.zeros(batch, 1, spec.input_size)
-    buffer = io.BytesIO()
-    dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in names}}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, (x, *state), buffer, input_names=["x", *names],
-                          output_names=["y", *[n + "_out" for n in names]],
-                          dynamic_axes=dynamic, dynamo=False)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-
-
-def random_frames(count: int, batch: int | None = None, seed: int = 1,
-                  features: int = FEATURES) -> np.ndarray:
-    """Standard normal float32 frames, (count, features) or (count, batch, features)."""
-    rng = np.random.default_rng(seed)
-    shape = (count, features) if batch is None else (count, batch, features)
-    return rng.standard_normal(shape).astype(np.float32)
-
-
-class StreamEngines:
-    """Steppers of model A or B for `batch` independent streams, one frame
-    per call, state carried, in fastrnn and in each of `peers` ("torch",
-    "onnxruntime") that can run here; single: one stream fed (F,) frames,
-    else (batch, F) frames."""
-
-    def __init__(self, name: str, batch: int, threads: int, single: bool = False,
-                 peers: tuple = ("torch", "onnxruntime")):
-        self.spec = model_spec(MODELS[name])
-        self.batch = batch
-        self.model = to_fastrnn(self.spec)
-        self.stream = self.model.stream(batch_size=None if single else batch,
-                                        num_threads=threads)
-        outputs = self.model.output_size
-        self.out = np.empty((outputs,) if single else (batch, outputs), np.float32)
-        problems = peer_problems()
-        self.peers = tuple(p for p in peers if p not in problems)
-        if "torch" in self.peers:
-            import torch
-
-            self.torch = torch
-            self.module = torch_module(self.spec)
-            self.torch_state = [torch.from_numpy(s) for s in zero_state(self.spec, batch)]
-        if "onnxruntime" in self.peers:
-            self.session = onnx_session(self.spec, batch, threads)
-            self.ort_state = zero_state(self.spec, batch)
-
-    def step_fastrnn(self, frame: np.ndarray) -> np.ndarray:
-        return self.stream.step(frame, out=self.out)
-
-    def step_torch(self, frame: np.ndarray) -> np.ndarray:
-        with self.torch.inference_mode():
-            y, *self.torch_state = self.module(
-                self.torch.from_numpy(frame).reshape(self.batch, 1, -1), *self.torch_state)
-        return y.numpy().reshape(self.out.shape)
-
-    def step_ort(self, frame: np.ndarray) -> np.ndarray:
-        feed = {"x": frame.reshape(self.batch, 1, -1), "h": self.ort_state[0]}
-        if len(self.ort_state) == 2:
-            feed["c"] = self.ort_state[1]
-        y, *self.ort_state = self.session.run(None, feed)
-        return y.reshape(self.out.shape)
-
-    def steppers(self) -> dict:
-        """{engine: step(frame) -> output} for fastrnn and the peers that run here."""
-        engines = {"fastrnn": self.step_fastrnn, "torch": self.step_torch,
-                   "onnxruntime": self.step_ort}
-        return {name: step for name, step in engines.items()
-                if name == "fastrnn" or name in self.peers}
-
-
-def check_agree(engines: dict, inputs, tolerance: float = 1e-5) -> None:
-    """Every engine gives the same outputs (within `tolerance`) before any is timed."""
-    outputs = {name: np.stack([np.array(run(x), copy=True) for x in inputs])
-               for name, run in engines.items()}
+    Raises
+    ------
+    AssertionError
+        Naming the first engine whose outputs differ by more than `tolerance`.
+    """
+    outputs = {name: np.stack([np.array(call(), copy=True) for _ in range(calls)])
+               for name, call in engines.items()}
     reference = outputs["fastrnn"]
     for name, y in outputs.items():
         error = float(np.abs(y - reference).max())
@@ -228,10 +99,202 @@ def check_agree(engines: dict, inputs, tolerance: float = 1e-5) -> None:
             raise AssertionError(f"{name} differs from fastrnn by {error:.2e} (> {tolerance})")
 
 
-def step_flops(kind: str, input_size: int, hidden: int, num_layers: int = 1,
-               head: int = 0) -> float:
-    """Multiply-adds x 2 of one step of one sequence (matrix products only)."""
-    gates = GATES[kind]
-    flops = 2 * gates * hidden * (input_size + hidden)
-    flops += (num_layers - 1) * 2 * gates * hidden * 2 * hidden
-    return float(flops + 2 * hidden * head)
+def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS) -> Case:
+    """Streaming latency: one stream of model `model` ("A" or "B"), one
+    (F,) frame per call, state carried, frames rotating over 4096."""
+    spec = model_spec(MODELS[model])
+    running, skipped = available(peers)
+    steppers = _stream_steppers(spec, None, threads, running)
+    frames = random_frames(4096)
+    check_agree(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]]),
+                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
+    return Case(f"stream-model{model}-batch1-threads{threads}", "stream",
+                {"model": model, "threads": threads}, "frame", 1, spec_flops(spec),
+                _feeders(steppers, frames), skipped)
+
+
+def streams_case(model: str, count: int, threads: int,
+                 peers: tuple[str, ...] = PEERS) -> Case:
+    """`count` independent streams of model `model` stepped together, one
+    (count, F) frame per call."""
+    spec = model_spec(MODELS[model])
+    running, skipped = available(peers)
+    steppers = _stream_steppers(spec, count, threads, running)
+    frames = random_frames(AGREEMENT_STEPS["streams"], batch=count)
+    check_agree(_feeders(steppers, frames), AGREEMENT_STEPS["streams"], TOLERANCE["streams"])
+    return Case(f"streams-model{model}-n{count}-threads{threads}", "streams",
+                {"model": model, "streams": count, "threads": threads}, "stream", count,
+                count * spec_flops(spec), _feeders(steppers, frames[:1]), skipped)
+
+
+def predict_case(kind: str, hidden: int, batch: int, steps: int, threads: int,
+                 peers: tuple[str, ...] = PEERS) -> Case:
+    """Whole sequences: `batch` x `steps` frames through one `kind` layer,
+    input size = hidden, from a zero state."""
+    spec = model_spec(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
+    running, skipped = available(peers)
+    x = random_frames(steps, batch=batch, features=hidden).transpose(1, 0, 2).copy()
+    model = to_fastrnn(spec)
+    engines = {"fastrnn": lambda: model.predict(x)}
+    if "torch" in running:
+        engines["torch"] = _torch_predict(spec, x)
+    if "onnxruntime" in running:
+        session = onnx_session(spec, batch, threads, with_state=False)
+        engines["onnxruntime"] = lambda: session.run(None, {"x": x})[0]
+    check_agree(engines, tolerance=TOLERANCE["predict"])
+    return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}", "predict",
+                {"cell": kind, "hidden": hidden, "batch": batch, "steps": steps,
+                 "threads": threads},
+                "frame", batch * steps, batch * steps * spec_flops(spec), engines, skipped)
+
+
+def process_case(model: str, frames: int, threads: int,
+                 peers: tuple[str, ...] = PEERS) -> Case:
+    """A chunk of `frames` frames through one stream of model `model`
+    (fastrnn's Stream.process, state carried; the peers run the chunk as
+    one sequence from a zero state)."""
+    spec = model_spec(MODELS[model])
+    running, skipped = available(peers)
+    x = random_frames(frames)
+    stream = to_fastrnn(spec).stream(num_threads=threads)
+    engines = {"fastrnn": lambda: stream.process(x)}
+    if "torch" in running:
+        engines["torch"] = _torch_predict(spec, x[None], first=True)
+    if "onnxruntime" in running:
+        session = onnx_session(spec, 1, threads)
+        feed = {"x": x[None], **state_feed(zero_state(spec, 1))}
+        engines["onnxruntime"] = lambda: session.run(None, feed)[0][0]
+    check_agree(engines, tolerance=TOLERANCE["process"])
+    return Case(f"process-model{model}-t{frames}-threads{threads}", "process",
+                {"model": model, "frames": frames, "threads": threads}, "frame", frames,
+                frames * spec_flops(spec), engines, skipped)
+
+
+def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
+               steps: int = 100) -> Case:
+    """One optimizer step of the reference model: LSTM(128, sequences) ->
+    LSTM(64) (TRAIN_HIDDEN) -> Dense(10, softmax), categorical cross-entropy, Adam, on
+    `batch` sequences of `steps` frames.
+
+    The engines are not checked against each other: fastrnn.train and
+    PyTorch start from their own initialisations (Keras' and PyTorch's).
+    """
+    from ..train import LSTM, Dense, Sequential, to_categorical
+
+    running, skipped = available(peers)
+    if "onnxruntime" in peers:
+        skipped["onnxruntime"] = ORT_CANNOT_TRAIN
+        running = tuple(peer for peer in running if peer != "onnxruntime")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, steps, FEATURES)).astype(np.float32)
+    labels = rng.integers(0, CLASSES, batch)
+    first, second = TRAIN_HIDDEN
+    model = Sequential([LSTM(first, return_sequences=True), LSTM(second, return_sequences=False),
+                        Dense(CLASSES, activation="softmax")], seed=0)
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    targets = to_categorical(labels, CLASSES)
+    engines = {"fastrnn": lambda: model.train_on_batch(x, targets)}
+    if "torch" in running:
+        engines["torch"] = _torch_train_step(x, labels)
+    # per step: the forward's products, and twice as many in the backward pass
+    forward = steps * batch * (step_flops("lstm", FEATURES, first)
+                               + step_flops("lstm", first, second)) + 2 * batch * second * CLASSES
+    return Case(f"train-step-b{batch}-t{steps}-threads{threads}", "train",
+                {"batch": batch, "steps": steps, "threads": threads}, "step", 1,
+                3 * forward, engines, skipped, blas_threads=threads)
+
+
+def _stream_steppers(spec: ModelSpec, batch: int | None, threads: int,
+                     running: tuple[str, ...]) -> dict[str, Callable]:
+    """{engine: step(frame) -> output} of `spec`, state carried between
+    calls: one stream fed (F,) frames (batch None), or `batch` streams fed
+    (batch, F) frames."""
+    model = to_fastrnn(spec)
+    stream = model.stream(batch_size=batch, num_threads=threads)
+    out = np.empty((model.output_size,) if batch is None else (batch, model.output_size),
+                   np.float32)
+    steppers = {"fastrnn": lambda frame: stream.step(frame, out=out)}
+    if "torch" in running:
+        steppers["torch"] = _torch_stepper(spec, batch or 1, out.shape)
+    if "onnxruntime" in running:
+        steppers["onnxruntime"] = _ort_stepper(spec, batch or 1, threads, out.shape)
+    return steppers
+
+
+def _torch_stepper(spec: ModelSpec, batch: int, shape: tuple) -> Callable:
+    """PyTorch's step of `spec`: one frame per call (seq_len 1), its state kept."""
+    import torch
+
+    module = torch_module(spec)
+    state = [torch.from_numpy(s) for s in zero_state(spec, batch)]
+
+    def step(frame: np.ndarray) -> np.ndarray:
+        nonlocal state
+        with torch.inference_mode():
+            y, *state = module(torch.from_numpy(frame).reshape(batch, 1, -1), *state)
+        return y.numpy().reshape(shape)
+    return step
+
+
+def _ort_stepper(spec: ModelSpec, batch: int, threads: int, shape: tuple) -> Callable:
+    """ONNX Runtime's step of `spec`: the per-step graph, its state fed back."""
+    session = onnx_session(spec, batch, threads)
+    state = zero_state(spec, batch)
+
+    def step(frame: np.ndarray) -> np.ndarray:
+        nonlocal state
+        feed = state_feed(state)
+        feed["x"] = frame.reshape(batch, 1, -1)
+        y, *state = session.run(None, feed)
+        return y.reshape(shape)
+    return step
+
+
+def _feeders(steppers: dict[str, Callable], frames: np.ndarray) -> dict[str, Callable]:
+    """{engine: zero-argument call} stepping each engine through `frames`
+    in turn (each engine from the first frame, wrapping around)."""
+    def feeder(step: Callable) -> Callable:
+        position = -1
+
+        def call():
+            nonlocal position
+            position = (position + 1) % len(frames)
+            return step(frames[position])
+        return call
+    return {name: feeder(step) for name, step in steppers.items()}
+
+
+def _torch_predict(spec: ModelSpec, x: np.ndarray, first: bool = False) -> Callable:
+    """PyTorch's predict of `spec` on `x` (B, T, I) from a zero state, under
+    inference_mode; first: the first sequence's output only."""
+    import torch
+
+    module, tensor = torch_module(spec), torch.from_numpy(x)
+
+    def run() -> np.ndarray:
+        with torch.inference_mode():
+            y = module(tensor)[0]
+        return (y[0] if first else y).numpy()
+    return run
+
+
+def _torch_train_step(x: np.ndarray, labels: np.ndarray) -> Callable:
+    """PyTorch's training step of train_case's model (seeded initialisation)."""
+    import torch
+
+    torch.manual_seed(0)
+    first_size, second_size = TRAIN_HIDDEN
+    first = torch.nn.LSTM(x.shape[2], first_size, batch_first=True)
+    second = torch.nn.LSTM(first_size, second_size, batch_first=True)
+    head = torch.nn.Linear(second_size, CLASSES)
+    parameters = [*first.parameters(), *second.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    inputs, targets = torch.from_numpy(x), torch.from_numpy(labels)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        hidden = second(first(inputs)[0])[0]
+        loss = torch.nn.functional.cross_entropy(head(hidden[:, -1]), targets)
+        loss.backward()
+        optimizer.step()
+    return step

@@ -1,16 +1,23 @@
-"""The machine a benchmark ran on, and its measured float32 peak."""
+"""The machine a benchmark runs on: its description, its measured float32
+peak, and the thread counts the engines are held to."""
+
+from __future__ import annotations
 
 import contextlib
 import os
 import platform
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
 import fastrnn
 
+from .peers import PEERS, have
+
 
 def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform says."""
     try:
         with open("/proc/cpuinfo") as file:
             for line in file:
@@ -21,31 +28,60 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def versions() -> dict:
+def versions() -> dict[str, str | None]:
+    """{package: version} of Python, fastrnn, NumPy and the peers (None: not installed)."""
     found = {"python": platform.python_version(), "fastrnn": fastrnn.__version__,
              "numpy": np.__version__}
-    for name in ("torch", "onnxruntime"):
-        try:
-            found[name] = __import__(name).__version__
-        except ImportError:
-            found[name] = None
+    for name in PEERS:
+        found[name] = __import__(name).__version__ if have(name) else None
     return found
 
 
 @contextlib.contextmanager
-def blas_threads(count: int):
-    """NumPy's BLAS held to `count` threads (yields False when threadpoolctl,
-    which does it, is not installed: the BLAS keeps its own setting)."""
+def blas_threads(count: int | None) -> Iterator[bool]:
+    """Hold NumPy's BLAS to `count` threads while the block runs.
+
+    Parameters
+    ----------
+    count : int or None
+        Threads; None leaves the BLAS as it is.
+
+    Yields
+    ------
+    bool
+        Whether the BLAS is held: False for None, or when threadpoolctl
+        (which does it) is not installed.
+    """
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
+        threadpool_limits = None
+    if count is None or threadpool_limits is None:
         yield False
         return
     with threadpool_limits(count):
         yield True
 
 
-def sgemm_peak_gflops(seconds: float = 1.0, size: int = 1536) -> dict:
+@contextlib.contextmanager
+def engine_threads(count: int) -> Iterator[None]:
+    """Run fastrnn and PyTorch (when installed) on `count` threads while the
+    block runs; restore their counts after."""
+    torch = __import__("torch") if have("torch") else None
+    fastrnn_before = fastrnn.get_num_threads()
+    torch_before = torch.get_num_threads() if torch else None
+    fastrnn.set_num_threads(count)
+    if torch:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        fastrnn.set_num_threads(fastrnn_before)
+        if torch:
+            torch.set_num_threads(torch_before)
+
+
+def sgemm_peak_gflops(seconds: float = 1.0, size: int = 1536) -> dict[str, object]:
     """Single-thread float32 GEMM rate through NumPy (best of repeated
     size^3 products): the practical ceiling of one core. NumPy's BLAS is held
     to one thread with threadpoolctl when it is installed."""
@@ -62,7 +98,8 @@ def sgemm_peak_gflops(seconds: float = 1.0, size: int = 1536) -> dict:
     return {"gflops": flops / best / 1e9, "matrix": size, "single_thread": single}
 
 
-def describe() -> dict:
+def describe() -> dict[str, object]:
+    """CPU, cores, fastrnn's instruction set, OpenMP and compiler, and versions()."""
     info = fastrnn.info()
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "isa": info["isa"],
             "openmp": info["openmp"], "compiler": info["compiler"], "versions": versions()}

@@ -4,7 +4,18 @@ side-by-side table with ratios) and PNG plots."""
 import json
 import os
 
+from .peers import ENGINES, PEERS
+
 ENGINE_TITLES = {"fastrnn": "fastrnn", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+
+
+def ratios(medians: dict[str, float]) -> dict[str, float]:
+    """{peer: peer median / fastrnn median} (above 1: fastrnn is faster), for
+    every engine of `medians` ({engine: median}) but fastrnn; {} without fastrnn."""
+    if "fastrnn" not in medians:
+        return {}
+    return {name: median / medians["fastrnn"] for name, median in medians.items()
+            if name != "fastrnn"}
 
 
 def fastrnn_rate(case: dict, peak_gflops: float) -> tuple:
@@ -25,10 +36,8 @@ def add_rates(results: dict) -> None:
             engine["gflops"] = case["flops"] / (engine["median_us"] * 1e-6) / 1e9
         gflops, fraction = fastrnn_rate(case, peak)
         case["fastrnn_gflops"], case["fraction_of_peak"] = gflops, fraction
-        base = case["engines"].get("fastrnn")
-        case["ratios"] = {name: engine["median_us"] / base["median_us"]
-                          for name, engine in case["engines"].items()
-                          if base and name != "fastrnn"}
+        case["ratios"] = ratios({name: engine["median_us"]
+                                 for name, engine in case["engines"].items()})
 
 
 def _time(engine: dict | None, case: dict) -> str:
@@ -42,6 +51,7 @@ def _time(engine: dict | None, case: dict) -> str:
 
 
 def markdown(results: dict) -> str:
+    """results.md: the machine, then one table row per case (add_rates first)."""
     machine = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, fastrnn ISA "
@@ -59,9 +69,8 @@ def markdown(results: dict) -> str:
         cells = [case["group"]]
         cells += [_time(engines.get(name), case) if name in engines
                   else ("skipped" if name in case["skipped"] else "-")
-                  for name in ("fastrnn", "torch", "onnxruntime")]
-        cells += [f"x{ratios[name]:.2f}" if name in ratios else "-"
-                  for name in ("torch", "onnxruntime")]
+                  for name in ENGINES]
+        cells += [f"x{ratios[name]:.2f}" if name in ratios else "-" for name in PEERS]
         rate = case.get("fastrnn_gflops")
         cells.append(f"{rate:.1f} ({case['fraction_of_peak']:.0%})" if rate else "-")
         lines.append("| " + " | ".join(cells) + " |")
@@ -114,7 +123,7 @@ def plots(results: dict, directory: str) -> list:
             continue
         figure, axes_list = pyplot.subplots(1, len(panels), figsize=(4 * len(panels) + 1, 4),
                                             squeeze=False)
-        for axes, (panel, lines) in zip(axes_list[0], sorted(panels.items())):
+        for axes, (panel, lines) in zip(axes_list[0], sorted(panels.items()), strict=True):
             for name, points in sorted(lines.items()):
                 points.sort()
                 axes.plot([p[0] for p in points], [p[1] for p in points], marker="o",
@@ -134,6 +143,8 @@ def plots(results: dict, directory: str) -> list:
 
 
 def write(results: dict, directory: str, with_plots: bool = True) -> list:
+    """Add the rates to `results` and write results.json, results.md and (with
+    plots) the PNGs into `directory`; returns the files written."""
     os.makedirs(directory, exist_ok=True)
     add_rates(results)
     files = [os.path.join(directory, "results.json"), os.path.join(directory, "results.md")]

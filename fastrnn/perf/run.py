@@ -6,27 +6,41 @@ minutes on two cores), ``--full`` (the whole grid; long).
 """
 
 import argparse
+import functools
 import time
 
-from . import machine, report, suites
+from . import cases, machine, report, suites
+from .peers import ENGINES, have
+
+
+def _profile(seconds: float, stream_models: list[str], predict: list[tuple], streams: list[int],
+             train: bool) -> dict:
+    """A profile: each engine's seconds per case, and the builders of its
+    cases, each called as build(threads=..., peers=...)."""
+    builders = [functools.partial(cases.stream_case, model) for model in stream_models]
+    builders += [functools.partial(cases.predict_case, *grid) for grid in predict]
+    builders += [functools.partial(cases.streams_case, "A", count) for count in streams]
+    builders += [cases.train_case] if train else []
+    return {"seconds": seconds, "cases": builders}
+
+
+def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
+    """(cell, hidden, batch, steps) of the predict cases: LSTM and GRU, batch
+    1, 16 and 64, 200 steps."""
+    return [(cell, hidden, batch, 200) for cell in ("lstm", "gru") for hidden in hidden_sizes
+            for batch in (1, 16, 64)]
+
 
 PROFILES = {
-    # seconds per case (shared by its engines), then the grid
-    "tiny": {"seconds": 0.03, "stream_models": ["A"], "predict": [("lstm", 64, 1, 20)],
-             "streams": [1, 16], "train": False},
-    "quick": {"seconds": 0.6, "stream_models": ["A", "B"],
-              "predict": [(cell, hidden, batch, 200) for cell in ("lstm", "gru")
-                          for hidden in (64, 256) for batch in (1, 16, 64)],
-              "streams": [1, 16, 256, 1024], "train": True},
-    "full": {"seconds": 3.0, "stream_models": ["A", "B"],
-             "predict": [(cell, hidden, batch, 200) for cell in ("lstm", "gru")
-                         for hidden in (64, 256, 1024) for batch in (1, 16, 64)],
-             "streams": [1, 16, 256, 1024], "train": True},
+    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False),
+    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True),
+    "full": _profile(3.0, ["A", "B"], _predict_grid((64, 256, 1024)), [1, 16, 256, 1024],
+                     train=True),
 }
-ENGINES = ("fastrnn", "torch", "onnxruntime")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``fastrnn bench``, added to `parser`."""
     profile = parser.add_mutually_exclusive_group()
     profile.add_argument("--quick", dest="profile", action="store_const", const="quick",
                          help="the default profile: every kind of case, under 2 minutes")
@@ -45,9 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
-def run(args) -> int:
-    import fastrnn
+def run(args: argparse.Namespace) -> int:
+    """``fastrnn bench`` with parsed `args`: time every case of the profile,
+    print a line per case, write the results; returns the exit status.
 
+    Raises
+    ------
+    ValueError
+        For an unknown engine in --engines or a thread count below 1.
+    """
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     unknown = set(engines) - set(ENGINES)
     if unknown:
@@ -57,47 +77,34 @@ def run(args) -> int:
     peers = tuple(e for e in engines if e != "fastrnn")
     profile = PROFILES[args.profile]
     with_plots = not args.no_plots
-    if with_plots and not suites.cases.have("matplotlib"):
+    if with_plots and not have("matplotlib"):
         print(f"no plots: {report.PLOTS_NEED_MATPLOTLIB}")
         with_plots = False
     started = time.perf_counter()
-    fastrnn.set_num_threads(args.threads)
-    if suites.cases.have("torch"):
-        import torch
-
-        torch.set_num_threads(args.threads)
-    peak = machine.sgemm_peak_gflops()
-    print(f"single-thread float32 peak (NumPy sgemm {peak['matrix']}^3): "
-          f"{peak['gflops']:.1f} GFLOP/s"
-          + ("" if peak["single_thread"] else " (BLAS threads not held to 1: threadpoolctl is "
-                                               "not installed, pip install threadpoolctl)"))
-    seconds, threads = profile["seconds"], args.threads
-    jobs = [lambda m=m: suites.stream_latency(m, peers, threads, seconds)
-            for m in profile["stream_models"]]
-    jobs += [lambda p=p: suites.predict(*p, peers, threads, seconds) for p in profile["predict"]]
-    jobs += [lambda n=n: suites.many_streams(n, peers, threads, seconds)
-             for n in profile["streams"]]
-    if profile["train"]:
-        jobs.append(lambda: suites.train_step(peers, threads, seconds * 3))
-    results = {"profile": args.profile, "threads": threads, "machine": machine.describe(),
-               "peak": peak, "cases": []}
-    for job in jobs:
-        case = job()
-        results["cases"].append(case)
-        print(_line(case, peak["gflops"]), flush=True)
+    with machine.engine_threads(args.threads):
+        peak = machine.sgemm_peak_gflops()
+        print(f"single-thread float32 peak (NumPy sgemm {peak['matrix']}^3): "
+              f"{peak['gflops']:.1f} GFLOP/s"
+              + ("" if peak["single_thread"] else " (BLAS threads not held to 1: threadpoolctl "
+                                                   "is not installed, pip install threadpoolctl)"))
+        results = {"profile": args.profile, "threads": args.threads,
+                   "machine": machine.describe(), "peak": peak, "cases": []}
+        for build in profile["cases"]:
+            case = suites.measure(build(threads=args.threads, peers=peers), profile["seconds"])
+            results["cases"].append(case)
+            print(_line(case, peak["gflops"]), flush=True)
     files = report.write(results, args.out, with_plots=with_plots)
     print(f"wrote {', '.join(files)} in {time.perf_counter() - started:.0f} s")
     return 0
 
 
 def _line(case: dict, peak: float) -> str:
+    """The line printed for a case's result."""
     engines = case["engines"]
-    base = engines["fastrnn"]["median_us"] / case["per"]
-    parts = [f"fastrnn {base:,.2f} us/{case['unit']}"]
-    for name, engine in engines.items():
-        if name != "fastrnn":
-            parts.append(f"{name} {engine['median_us'] / case['per']:,.2f} "
-                         f"(x{engine['median_us'] / engines['fastrnn']['median_us']:.2f})")
+    ratios = report.ratios({name: engine["median_us"] for name, engine in engines.items()})
+    parts = [f"fastrnn {engines['fastrnn']['median_us'] / case['per']:,.2f} us/{case['unit']}"]
+    parts += [f"{name} {engines[name]['median_us'] / case['per']:,.2f} (x{ratio:.2f})"
+              for name, ratio in ratios.items()]
     gflops, fraction = report.fastrnn_rate(case, peak)
     if gflops:
         parts.append(f"{gflops:.1f} GFLOP/s = {fraction:.0%} of peak")
@@ -105,7 +112,8 @@ def _line(case: dict, peak: float) -> str:
     return f"{case['group']}: " + ", ".join(parts)
 
 
-def main(argv: list | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fastrnn.perf``: parse `argv` and run."""
     parser = argparse.ArgumentParser(prog="fastrnn bench", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))

@@ -1,0 +1,54 @@
+"""The engines a benchmark compares, and why a peer cannot run here.
+
+fastrnn always runs; each peer (PyTorch, ONNX Runtime) runs when its
+packages import, else it is skipped with the reason kept here.
+"""
+
+from __future__ import annotations
+
+ENGINES = ("fastrnn", "torch", "onnxruntime")
+PEERS = ENGINES[1:]
+NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
+NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
+ORT_NEEDS_TORCH = "the ONNX graphs are exported with PyTorch (pip install torch==2.13.0)"
+
+
+def have(module_name: str) -> bool:
+    """Whether `module_name` imports."""
+    try:
+        __import__(module_name)
+        return True
+    except ImportError:
+        return False
+
+
+def peer_problems() -> dict[str, str]:
+    """{peer: why it cannot run} for the peers that cannot run here."""
+    problems = {}
+    if not have("torch"):
+        problems["torch"] = NO_TORCH
+    if not (have("onnxruntime") and have("onnx")):
+        problems["onnxruntime"] = NO_ORT
+    elif "torch" in problems:
+        problems["onnxruntime"] = ORT_NEEDS_TORCH
+    return problems
+
+
+def available(wanted: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Split the peers `wanted` into those that run here and the skipped ones.
+
+    Parameters
+    ----------
+    wanted : tuple of str
+        Peer names, some of `PEERS`.
+
+    Returns
+    -------
+    peers : tuple of str
+        The wanted peers that can run, in the order given.
+    skipped : dict
+        {peer: reason} for the wanted peers that cannot.
+    """
+    problems = peer_problems()
+    skipped = {peer: problems[peer] for peer in wanted if peer in problems}
+    return tuple(peer for peer in wanted if peer not in skipped), skipped
