@@ -422,7 +422,8 @@ def noise_suppressor_keras(keras, weights: dict):
     layers = keras.layers
     hidden_size = weights["gru1_weight_hh"].shape[1]
     features = keras.Input((None, NOISE_FEATURES))
-    c = layers.Conv1D(weights["conv1_weight"].shape[0], 3, activation="tanh", name="conv1")(features)
+    c = layers.Conv1D(weights["conv1_weight"].shape[0], 3, activation="tanh",
+                      name="conv1")(features)
     c = layers.Conv1D(weights["conv2_weight"].shape[0], 3, activation="tanh", name="conv2")(c)
     g1, h1 = layers.GRU(hidden_size, return_sequences=True, return_state=True, name="gru1")(c)
     g2, h2 = layers.GRU(hidden_size, return_sequences=True, return_state=True, name="gru2")(g1)
@@ -449,15 +450,17 @@ def noise_suppressor_reference(x: np.ndarray, weights: dict,
 
 def noise_suppressor_case(seed: int = 2) -> CrnnCase:
     return CrnnCase("noise_suppressor", noise_suppressor_weights(seed, 16, 24, 48),
-                    NOISE_FEATURES, (30, 31), noise_suppressor_torch, noise_suppressor_torch_outputs,
-                    noise_suppressor_reference, noise_suppressor_keras)
+                    NOISE_FEATURES, (30, 31), noise_suppressor_torch,
+                    noise_suppressor_torch_outputs, noise_suppressor_reference,
+                    noise_suppressor_keras)
 
 
 def noise_suppressor_full_case(seed: int = 3) -> CrnnCase:
     """The issue's bench shape: conv 128 and 384, 3 x GRU(384)."""
     return CrnnCase("noise_suppressor_full", noise_suppressor_weights(seed, 128, 384, 384),
-                    NOISE_FEATURES, (24, 25), noise_suppressor_torch, noise_suppressor_torch_outputs,
-                    noise_suppressor_reference, noise_suppressor_keras)
+                    NOISE_FEATURES, (24, 25), noise_suppressor_torch,
+                    noise_suppressor_torch_outputs, noise_suppressor_reference,
+                    noise_suppressor_keras)
 
 
 # ---------------------------------------------------------------------------

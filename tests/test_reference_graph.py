@@ -31,7 +31,8 @@ except ModuleNotFoundError:
 
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install fastrnn[torch])")
+    return pytest.importorskip("torch",
+                               reason="PyTorch is not installed (pip install fastrnn[torch])")
 
 
 def assert_twin(got, expected, fan_in: int = 1, what: str = "") -> float:
@@ -88,7 +89,8 @@ def test_torch_conv_padding_refuses_what_torch_refuses_or_is_not_zeros():
 
 @pytest.mark.parametrize("padding, kernel_size, num_frames, stride, dilation, expected", [
     ("valid", 3, 10, 1, 1, (0, 0)),
-    ("causal", 3, 10, 1, 1, (2, 0)), ("causal", 3, 10, 2, 1, (2, 0)), ("causal", 3, 10, 1, 4, (8, 0)),
+    ("causal", 3, 10, 1, 1, (2, 0)), ("causal", 3, 10, 2, 1, (2, 0)),
+    ("causal", 3, 10, 1, 4, (8, 0)),
     ("same", 3, 10, 1, 1, (1, 1)), ("same", 4, 10, 1, 1, (1, 2)), ("same", 3, 10, 1, 2, (2, 2)),
     # stride > 1: total = max((ceil(T/s) - 1) * s + k - T, 0), depends on T
     ("same", 3, 7, 2, 1, (1, 1)), ("same", 3, 8, 2, 1, (0, 1)),
@@ -459,7 +461,8 @@ def test_group_norm_of_one_group_is_not_causal_nor_layer_norm():
     x = normal((1, 10, 6), 7)
     later_changed = x.copy()
     later_changed[:, 5:] *= 3.0
-    assert not np.allclose(rg.group_norm(x, 1, 1e-5)[:, 0], rg.group_norm(later_changed, 1, 1e-5)[:, 0])
+    assert not np.allclose(rg.group_norm(x, 1, 1e-5)[:, 0],
+                           rg.group_norm(later_changed, 1, 1e-5)[:, 0])
     assert not np.allclose(rg.group_norm(x, 1, 1e-5), rg.layer_norm(x, 1e-5))
     np.testing.assert_allclose(rg.group_norm(x[:, :1], 1, 1e-5), rg.layer_norm(x[:, :1], 1e-5),
                                rtol=0, atol=1e-12)
