@@ -19,11 +19,13 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/dense.c",
-                  "csrc/kernels.c"]
+                  "csrc/pointwise.c", "csrc/conv.c", "csrc/kernels.c"]
 TRAIN_SOURCES = ["csrc/train.c"]   # float32 only: once per instruction set
-COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c",
-                  "csrc/train_dispatch.c"]
-C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
+COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/graph.c", "csrc/stream.c",
+                  "csrc/dispatch.c", "csrc/train_dispatch.c"]
+# -fno-math-errno: sqrtf and friends compile to instructions (nothing here reads errno).
+C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-fno-math-errno",
+           "-Wno-psabi"]
 ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
     "avx512": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"],

@@ -1,16 +1,29 @@
 /*
  * fastrnn.h - the C interface of the fastrnn engine (C99, no Python).
  *
- * A model is an opaque stack of layers (LSTM, GRU, Dense) whose weights are
- * packed once, when the layer is added, for the instruction set the model was
- * created with. Running it needs two caller-owned buffers:
+ * A model is an opaque graph of layers whose weights are packed once, when a
+ * layer is added, for the instruction set the model was created with.
+ * Tensors are sequences of frames of `features` floats; they are numbered
+ * in the order they are made: the model's inputs (fr_model_add_input) and
+ * each layer's output. A layer reads tensors made before it, so the order
+ * of addition is a topological order. Running a model needs two
+ * caller-owned buffers:
  *
- *   state      the recurrent state of every layer for `batch` sequences:
- *              fr_model_state_size(model, batch) floats, read at the start of
- *              a run and overwritten with the state after its last step.
- *              All zeros is the usual initial state.
+ *   state      what every layer carries from one run to the next, for
+ *              `batch` sequences: recurrent states, the frames a
+ *              convolution or pooling window still needs, running pools,
+ *              the frames a merge waits with; fr_model_state_size(model,
+ *              batch) floats, all zeros at the start of a sequence.
  *   workspace  scratch: fr_model_workspace_size(model, batch, steps) floats;
  *              contents on entry do not matter.
+ *
+ * Time: a tensor's frame j follows model-input frame j * rate + delay
+ * (fr_model_tensor_timing). Convolutions and pooling with strides change
+ * the rate; padding on the right (look-ahead) adds delay: their frames come
+ * out only once the input they need has arrived, and the last ones when the
+ * sequence ends (FR_RUN_FINAL). A run of any chunking of a sequence, ended
+ * by FR_RUN_FINAL, gives exactly (bit for bit) the frames of one run of the
+ * whole sequence.
  *
  * Nothing is allocated while a model runs. Every entry point checks its sizes
  * and pointers and returns a status code; none prints, exits or aborts.
@@ -30,15 +43,18 @@ extern "C" {
 typedef enum {
     FR_OK = 0,
     FR_ERR_ARG = 1,       /* a size is out of range or a pointer is NULL */
-    FR_ERR_SHAPE = 2,     /* a layer's input size differs from the previous output size */
+    FR_ERR_SHAPE = 2,     /* the tensors a layer reads do not fit it */
     FR_ERR_ISA = 3,       /* the instruction set (or, with it, the precision) is not built
                              in or not supported by this CPU */
     FR_ERR_NOMEM = 4,     /* an allocation failed */
-    FR_ERR_LAYOUT = 5,    /* a recurrent layer cannot follow one with return_sequences = 0 */
+    FR_ERR_LAYOUT = 5,    /* the layer cannot read that tensor (a recurrent layer after
+                             a sequence's end, tensors of different rates, a tensor
+                             already read, an unknown tensor) */
     FR_ERR_NONFINITE = 6, /* an input holds NaN or infinity (streams that check) */
     FR_ERR_RANGE = 7,     /* a weight is beyond the range of the model's precision */
     FR_ERR_SEQUENCE = 8   /* the model reads whole sequences (a bidirectional or
-                             go_backwards layer): it cannot stream */
+                             go_backwards layer, padding that depends on the length):
+                             it cannot stream */
 } fr_status;
 
 /* The largest finite float16: a float16 model refuses weights beyond it. */
@@ -50,6 +66,7 @@ typedef enum { FR_ISA_GENERIC = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 } fr_isa;
  * halves the bytes a step reads (AVX2 and AVX-512 kernels only). */
 typedef enum { FR_PRECISION_FLOAT32 = 0, FR_PRECISION_FLOAT16 = 1 } fr_precision;
 
+/* Activations a Dense layer applies to its outputs. */
 typedef enum {
     FR_ACT_LINEAR = 0,
     FR_ACT_RELU = 1,
@@ -66,6 +83,59 @@ typedef enum {
     FR_MERGE_MUL = 2,
     FR_MERGE_AVE = 3
 } fr_merge;
+
+/*
+ * Functions of one frame (fr_model_add_unary), feature by feature unless
+ * said otherwise; alpha and beta are the parameters named.
+ */
+typedef enum {
+    FR_UNARY_IDENTITY = 0,
+    FR_UNARY_RELU = 1,         /* max(x, 0) */
+    FR_UNARY_LEAKY_RELU = 2,   /* x >= 0 ? x : alpha x */
+    FR_UNARY_PRELU = 3,        /* x >= 0 ? x : a x, a per feature (or one a) */
+    FR_UNARY_ELU = 4,          /* x > 0 ? x : alpha (exp(x) - 1) */
+    FR_UNARY_SELU = 5,         /* 1.0507009873554805 elu(x) with alpha 1.6732632423543772 */
+    FR_UNARY_GELU = 6,         /* x (1 + erf(x / sqrt 2)) / 2 */
+    FR_UNARY_GELU_TANH = 7,    /* x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) / 2 */
+    FR_UNARY_SILU = 8,         /* x sigmoid(x) */
+    FR_UNARY_TANH = 9,
+    FR_UNARY_SIGMOID = 10,     /* 1 / (1 + exp(-x)) */
+    FR_UNARY_HARD_SIGMOID = 11,/* clip(alpha x + beta, 0, 1) */
+    FR_UNARY_SOFTPLUS = 12,    /* beta x > alpha ? x : log(1 + exp(beta x)) / beta */
+    FR_UNARY_SOFTMAX = 13,     /* exp(x_i - max x) / sum_j exp(x_j - max x), over the frame */
+    FR_UNARY_LOG_SOFTMAX = 14, /* x_i - max x - log sum_j exp(x_j - max x), over the frame */
+    FR_UNARY_EXP = 15,
+    FR_UNARY_LOG = 16,
+    FR_UNARY_SQRT = 17,
+    FR_UNARY_RECIPROCAL = 18,  /* 1 / x */
+    FR_UNARY_ABS = 19,
+    FR_UNARY_NEG = 20,
+    FR_UNARY_CLIP = 21,        /* min(max(x, alpha), beta) */
+    FR_UNARY_POW = 22          /* x^alpha */
+} fr_unary;
+
+/* Functions of two frames (fr_model_add_binary), feature by feature. */
+typedef enum {
+    FR_BINARY_ADD = 0,
+    FR_BINARY_SUB = 1,
+    FR_BINARY_MUL = 2,
+    FR_BINARY_DIV = 3,
+    FR_BINARY_MAX = 4,
+    FR_BINARY_MIN = 5,
+    FR_BINARY_POW = 6
+} fr_binary;
+
+/* Reductions: over the features of a frame (fr_model_add_reduce), or over
+ * the frames of a sequence (fr_model_add_global_pool: MAX, MEAN). */
+typedef enum {
+    FR_REDUCE_SUM = 0,
+    FR_REDUCE_MEAN = 1,
+    FR_REDUCE_MAX = 2,
+    FR_REDUCE_MIN = 3
+} fr_reduce;
+
+/* Pooling over time (fr_model_add_pool). */
+typedef enum { FR_POOL_MAX = 0, FR_POOL_AVG = 1 } fr_pool;
 
 typedef struct fr_model fr_model;
 
@@ -85,29 +155,33 @@ fr_isa fr_isa_best(void);
  * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
 fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n);
 
-/* --- models -------------------------------------------------------------- */
+/* --- building a model ------------------------------------------------------ */
 
-/* *model = a new empty model taking `input_size` features per step, packing
- * weights for `isa` in `precision`; it owns its packed weights. FR_ERR_ISA
- * (isa or precision not available here), FR_ERR_ARG (input_size out of
- * range, model NULL) or FR_ERR_NOMEM leave *model NULL. */
-fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision,
-                          int input_size);
+/* *model = a new empty model packing weights for `isa` in `precision`; it
+ * owns its packed weights. FR_ERR_ISA (isa or precision not available
+ * here), FR_ERR_ARG (model NULL) or FR_ERR_NOMEM leave *model NULL. */
+fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision);
 void fr_model_destroy(fr_model *model);
 
+/* A model input of `features` floats per frame; *tensor = its number.
+ * Inputs are added before any layer. */
+fr_status fr_model_add_input(fr_model *model, int features, int *tensor);
+
 /* Options of a recurrent layer (fr_model_add_lstm, _gru, _rnn `flags`). */
-#define FR_RETURN_SEQUENCES 1u /* output every step; without it only the last step,
-                                  and no recurrent layer may follow */
+#define FR_RETURN_SEQUENCES 1u /* output every step; without it the layer ends the
+                                  sequence: one frame per sequence (its last
+                                  step's), and no recurrent layer may read it */
 #define FR_GO_BACKWARDS 2u     /* Keras' go_backwards: read each sequence from its last
                                   step to its first and output the steps in that
-                                  (reversed) order; the model then runs whole
-                                  sequences only */
+                                  (reversed) order; whole sequences only */
 
 /*
- * Add a layer; weights are float32 in the canonical (PyTorch) layout and are
- * copied and packed (float16 models round them to nearest even; a weight
- * beyond float16's range, |w| > FR_FLOAT16_MAX, gives FR_ERR_RANGE), so the
- * caller keeps ownership of its arrays. Biases may be NULL (zero).
+ * Layers. Each reads the tensor(s) given and makes *output; weights are
+ * float32 in the canonical (PyTorch) layout and are copied and packed
+ * (float16 models round them to nearest even; a weight beyond float16's
+ * range gives FR_ERR_RANGE), so the caller keeps ownership of its arrays.
+ * Biases and optional vectors may be NULL (zero, or one for scales). I is
+ * the features of the input tensor.
  *
  * LSTM: w_ih (4H, I), w_hh (4H, H), b_ih (4H), b_hh (4H); gate order i, f, g, o.
  * GRU:  w_ih (3H, I), w_hh (3H, H), b_ih (3H), b_hh (3H); gate order r, z, n;
@@ -115,46 +189,135 @@ void fr_model_destroy(fr_model *model);
  *       reset_after = 0: n = tanh(W_in x + b_in + W_hn (r * h) + b_hn).
  * SimpleRNN: w_ih (H, I), w_hh (H, H), b_ih (H), b_hh (H);
  *       h' = act(W_ih x + b_ih + W_hh h + b_hh), act FR_ACT_TANH or FR_ACT_RELU.
- * Dense: w (O, I), b (O).
- * I is the model's current output size.
  */
-fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
+fr_status fr_model_add_lstm(fr_model *model, int input, int hidden_size, const float *w_ih,
                             const float *w_hh, const float *b_ih, const float *b_hh,
-                            unsigned flags);
-fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
+                            unsigned flags, int *output);
+fr_status fr_model_add_gru(fr_model *model, int input, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
-                           int reset_after, unsigned flags);
-fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+                           int reset_after, unsigned flags, int *output);
+fr_status fr_model_add_rnn(fr_model *model, int input, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
-                           fr_activation activation, unsigned flags);
-fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
-                             const float *b, fr_activation activation);
+                           fr_activation activation, unsigned flags, int *output);
 
 /*
- * Make the last layer (an LSTM, GRU or SimpleRNN) bidirectional: these are
- * the weights of its backward direction, of the same shapes, which reads each
- * sequence from its last step to its first. Both directions run in the same
- * fr_model_run; their outputs merge as `merge` says. A model with a
- * bidirectional layer runs whole sequences (no streams).
+ * Make the recurrent layer that made `tensor` (not yet read by any layer)
+ * bidirectional: these are the weights of its backward direction, of the
+ * same shapes, which reads each sequence from its last step to its first.
+ * Both directions run in the same run; their outputs merge as `merge` says
+ * (concat widens the tensor to 2H). Whole sequences only.
  */
-fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
-                                      const float *b_ih, const float *b_hh, fr_merge merge);
+fr_status fr_model_make_bidirectional(fr_model *model, int tensor, const float *w_ih,
+                                      const float *w_hh, const float *b_ih, const float *b_hh,
+                                      fr_merge merge);
 
-int fr_model_input_size(const fr_model *model);
-int fr_model_output_size(const fr_model *model);
-/* 1 if every step has an output (no layer has return_sequences = 0). */
-int fr_model_returns_sequences(const fr_model *model);
+/* Dense: y = act(W x + b), w (O, I), b (O). */
+fr_status fr_model_add_dense(fr_model *model, int input, int output_size, const float *w,
+                             const float *b, fr_activation activation, int *output);
+
+/* Padding of a convolution or pooling that depends on the sequence's length
+ * (TensorFlow's and Keras' "same" with a stride): pass as pad_left; the
+ * layer pads each sequence by (total / 2, total - total / 2), total =
+ * max((ceil(T / stride) - 1) stride + span - T, 0). Whole sequences only. */
+#define FR_PAD_SAME_LENGTH (-1)
+
+/*
+ * Conv1d over time: y[t, o] = b[o] + sum_k sum_i w[o, i, k] x[t stride + k dilation
+ * - pad_left, g(o) C_in / groups + i], x zero outside the sequence (pad_left
+ * zero frames before it, pad_right after its end); w (C_out, C_in / groups,
+ * kernel), b (C_out); g(o) = o / (C_out / groups). Frames out of T in:
+ * floor((T + pad_left + pad_right - dilation (kernel - 1) - 1) / stride) + 1.
+ */
+fr_status fr_model_add_conv(fr_model *model, int input, int out_channels, int kernel,
+                            int stride, int dilation, int groups, int pad_left, int pad_right,
+                            const float *w, const float *b, int *output);
+
+/* Pooling options (fr_model_add_pool `flags`). */
+#define FR_POOL_COUNT_PADDING 1u   /* average: divide by the kernel, padding included
+                                      (PyTorch's count_include_pad); without it, by the
+                                      frames of the sequence in the window */
+#define FR_POOL_REPLICATE_EDGES 2u /* pad with copies of the first and last frames
+                                      (Keras' torch backend, uneven "same") */
+
+/*
+ * Pooling over time, feature by feature: y[t] = max or average of x[t stride + k
+ * - pad_left] for k < kernel; padding never wins a max. Frames out as a
+ * convolution's with dilation 1.
+ */
+fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel, int stride,
+                            int pad_left, int pad_right, unsigned flags, int *output);
+
+/* The MEAN or MAX of every frame of a sequence, feature by feature: ends the
+ * sequence (one frame per sequence, as a recurrent layer without
+ * FR_RETURN_SEQUENCES; a stream answers the pool so far). */
+fr_status fr_model_add_global_pool(fr_model *model, int input, fr_reduce reduce, int *output);
+
+/* y = op(x) (fr_unary); params: FR_UNARY_PRELU's slopes (I of them, or 1),
+ * NULL for the other ops. */
+fr_status fr_model_add_unary(fr_model *model, int input, fr_unary op, float alpha, float beta,
+                             const float *params, int num_params, int *output);
+
+/* y = x * scale + shift per feature (an inference BatchNorm that folds into
+ * nothing); scale, shift (I) or NULL. */
+fr_status fr_model_add_affine(fr_model *model, int input, const float *scale,
+                              const float *shift, int *output);
+
+/* y = (x - mean(x)) / sqrt(var(x) + eps) * gamma + beta over the features of
+ * each frame (biased variance); gamma, beta (I) or NULL. */
+fr_status fr_model_add_layer_norm(fr_model *model, int input, float eps, const float *gamma,
+                                  const float *beta, int *output);
+
+/* y = a op b, frame by frame; b has a's features or one (broadcast). The two
+ * tensors must have the same rate; frames pair up in order (the one that
+ * comes first waits for the other). */
+fr_status fr_model_add_binary(fr_model *model, fr_binary op, int a, int b, int *output);
+
+/* y = a op v (or v op a with constant_first), v (features of a, or 1). */
+fr_status fr_model_add_binary_constant(fr_model *model, fr_binary op, int a, const float *values,
+                                       int num_values, int constant_first, int *output);
+
+/* The features of `count` tensors of one rate side by side, in order. */
+fr_status fr_model_add_concat(fr_model *model, int count, const int *inputs, int *output);
+
+/* Features [begin, end) of each frame. */
+fr_status fr_model_add_slice(fr_model *model, int input, int begin, int end, int *output);
+
+/* One feature per frame: the SUM, MEAN, MAX or MIN of the frame's features. */
+fr_status fr_model_add_reduce(fr_model *model, int input, fr_reduce reduce, int *output);
+
+/* The tensors a run returns, in order (at least one). */
+fr_status fr_model_set_outputs(fr_model *model, int count, const int *tensors);
+
+/* --- what a model is --------------------------------------------------------- */
+
+int fr_model_num_inputs(const fr_model *model);
+int fr_model_num_outputs(const fr_model *model);
+int fr_model_num_tensors(const fr_model *model);
+/* The tensor number of output `index`; -1 if out of range. */
+int fr_model_output_tensor(const fr_model *model, int index);
+/* Features of tensor `tensor`; 0 if out of range. */
+int fr_model_tensor_features(const fr_model *model, int tensor);
+/* *rate, *delay of tensor `tensor` (see the top of this file); rate 0: one
+ * frame per sequence, after its end. */
+fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, int *delay);
+/* 1 if some layer needs whole sequences (no streams). */
+int fr_model_needs_sequences(const fr_model *model);
+
+/* Layers are numbered in the order they were added. */
 int fr_model_num_layers(const fr_model *model);
 /* Hidden or output size of layer `layer`; 0 if out of range. */
 int fr_model_layer_units(const fr_model *model, int layer);
-/* State arrays of layer `layer`: 2 for an LSTM (h, c), 1 for a GRU or SimpleRNN (h),
- * 0 otherwise; twice that, forward then backward, for a bidirectional layer. */
-int fr_model_layer_state_parts(const fr_model *model, int layer);
-/* Gates of layer `layer` (4 LSTM, 3 GRU, 1 SimpleRNN or Dense); 0 if out of range. */
+/* Gates of layer `layer` (4 LSTM, 3 GRU, 1 otherwise); 0 if out of range. */
 int fr_model_layer_gates(const fr_model *model, int layer);
-/* 1 if some layer is bidirectional or goes backwards: the model runs whole
- * sequences only (no streams). */
-int fr_model_needs_sequences(const fr_model *model);
+/* State arrays of layer `layer` (0 for layers that carry nothing): an LSTM
+ * h, c (forward then backward for a bidirectional layer); a GRU or
+ * SimpleRNN h; a convolution or pooling its window of frames and its
+ * position; a global pool its value and count; a merge waiting frames and
+ * their count per input that can come first. */
+int fr_model_layer_state_parts(const fr_model *model, int layer);
+/* Shape of one sequence's part `part`: *frames x *features floats. */
+fr_status fr_model_state_part_shape(const fr_model *model, int layer, int part, int *frames,
+                                    int *features);
 
 /* Bytes of the packed weights and biases the model holds. */
 size_t fr_model_weight_bytes(const fr_model *model);
@@ -162,36 +325,46 @@ size_t fr_model_weight_bytes(const fr_model *model);
 size_t fr_model_state_size(const fr_model *model, int batch);
 size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
 
-/* Copy part `part` (0: h, 1: c of an LSTM; a bidirectional layer's backward
- * direction follows its forward parts) of layer `layer`'s state in `state`,
- * a state buffer for `batch` sequences, out of or into (batch, units) rows.
- * set zeroes the padding the kernels keep beside the units. */
+/* Copy part `part` of layer `layer`'s state in `state`, a state buffer for
+ * `batch` sequences, out of or into (batch, frames * features) rows (see
+ * fr_model_state_part_shape). set refuses a position out of range
+ * (FR_ERR_ARG) and zeroes the padding the kernels keep beside the units. */
 fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
                              int part, float *dst);
 fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int layer,
                              int part, const float *src);
 
-/* fr_model_run flags: output every step, even after a layer with
- * return_sequences = 0 (what a stream answers: the output the model would give
- * if the sequence ended at that step). */
-#define FR_RUN_EVERY_STEP 1u
+/* --- running a model ----------------------------------------------------------- */
+
+/* fr_model_run flags. */
+#define FR_RUN_EVERY_STEP 1u /* layers that end the sequence answer every step: the output
+                                the model would give if the sequence ended there (streams) */
+#define FR_RUN_FINAL 2u      /* the sequences end with this run: padding on the right,
+                                the last frames, whole-sequence layers */
+
+/* The most frames output `output` can give in one run of `steps` steps,
+ * whatever the state; -1 if out of range. */
+int fr_model_output_frames(const fr_model *model, int output, int steps, unsigned flags);
 
 /*
- * Run `steps` steps of `batch` independent sequences.
- * x (batch, steps, input_size), row-major float32.
- * y (batch, steps, output_size), or (batch, output_size) when the model does
- *   not return sequences and flags lack FR_RUN_EVERY_STEP.
- * mask (batch, steps) or NULL (every step runs): where mask[b, t] == 0, step
- *   t of sequence b is skipped by every recurrent layer (its state carries
- *   over the step; a backward direction skips it too) and its output row in y
- *   is zero; a model that does not return sequences outputs each sequence's
- *   last step that ran. (PyTorch's packed sequences are masks of lengths.)
- * state, workspace: see the top of this file.
+ * Run `steps` steps of `batch` independent sequences, from `state`, which is
+ * updated to the state after the run.
+ * x[i] (batch, steps, features of input i), row-major float32.
+ * counts (batch) or NULL: sequence b has counts[b] <= steps steps in this
+ *   run (the rest of its rows of x are not read); NULL: all have `steps`.
+ * mask (batch, steps) or NULL: where mask[b, t] == 0, step t of sequence b
+ *   is skipped by every recurrent layer (its state carries over the step) and
+ *   its output frame is zero. Only models whose outputs keep the input's
+ *   timing (rate 1, delay 0, or one frame per sequence) take a mask.
+ * y[o] (batch, frames[o], features of output o): the frames this run gives,
+ *   y_counts[o * batch + b] of them for sequence b, then zeros; frames[o] >=
+ *   fr_model_output_frames(model, o, steps, flags).
  * num_threads: OpenMP threads (1 = serial); the results are bit-for-bit the
  *   same for every thread count.
  */
-fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                       const uint8_t *mask, float *y, float *state, float *workspace,
+fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *const *x,
+                       const int *counts, const uint8_t *mask, float *const *y,
+                       const int *frames, int *y_counts, float *state, float *workspace,
                        unsigned flags, int num_threads);
 
 /* --- streams --------------------------------------------------------------- */
@@ -205,24 +378,29 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
 typedef struct fr_stream fr_stream;
 
 /* *stream = a new stream of `batch` sequences over `model`. FR_ERR_ARG (NULL
- * model or stream, an empty model, batch out of range), FR_ERR_SEQUENCE (the
- * model reads whole sequences) or FR_ERR_NOMEM leave *stream NULL.
- * check_finite != 0: fr_stream_run refuses inputs holding NaN or infinity. */
+ * model or stream, a model without outputs, batch out of range),
+ * FR_ERR_SEQUENCE (the model reads whole sequences) or FR_ERR_NOMEM leave
+ * *stream NULL. check_finite != 0: fr_stream_run refuses inputs holding NaN
+ * or infinity. */
 fr_status fr_stream_create(fr_stream **stream, const fr_model *model, int batch,
                            int check_finite);
 void fr_stream_destroy(fr_stream *stream);
 
 /*
- * Run `steps` steps: x (batch, steps, input_size) -> y (batch, steps,
- * output_size), the output of every step (FR_RUN_EVERY_STEP).
+ * Run `steps` steps (FR_RUN_EVERY_STEP): x and y as in fr_model_run, y[o]
+ * (batch, frames[o], features); the frames each sequence completed are
+ * counted in y_counts[o * batch + b].
  * active: NULL for all rows, or `batch` flags; rows whose flag is 0 cost
- *   nothing, keep their state, and get zeros in y.
+ *   nothing, keep their state, and give no frames.
+ * flags: FR_RUN_FINAL ends the active rows' sequences (steps may be 0): the
+ *   frames still held come out, and those rows start again from zero.
  * On any error (FR_ERR_NONFINITE included) the state is unchanged.
  * Allocates only when `steps` is larger than in every earlier call (growing
  * the workspace); a one-step call never allocates.
  */
-fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
-                        const unsigned char *active, int num_threads);
+fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, float *const *y,
+                        const int *frames, int *y_counts, const unsigned char *active,
+                        unsigned flags, int num_threads);
 
 /* Zero the state of `count` rows listed in `rows`, or of every row when rows
  * is NULL. All indices are checked before any row changes. */

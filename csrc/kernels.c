@@ -30,4 +30,11 @@ const fr_kernels FR_SUFFIX(fr_kernels) = {
     .rnn = FR_SUFFIX(fr_rnn),
     .dense_activation = FR_SUFFIX(fr_dense_activation),
     .activate = FR_SUFFIX(fr_activate),
+    .unary = FR_SUFFIX(fr_unary_rows),
+    .binary = FR_SUFFIX(fr_binary_rows),
+    .affine = FR_SUFFIX(fr_affine_rows),
+    .layer_norm = FR_SUFFIX(fr_layer_norm_rows),
+    .reduce = FR_SUFFIX(fr_reduce_rows),
+    .depthwise = FR_SUFFIX(fr_depthwise_rows),
+    .pool = FR_SUFFIX(fr_pool_rows),
 };

@@ -1,10 +1,10 @@
 /*
  * kernels.h - the per-instruction-set kernel table (internal).
  *
- * gemm.c, lstm.c, gru.c, rnn.c, dense.c and kernels.c are compiled once per
- * instruction set; each build defines its functions under a suffixed name
- * (fr_gemm_avx2, ...) and one table, fr_kernels_<isa>, that dispatch.c hands
- * to the models.
+ * gemm.c, lstm.c, gru.c, rnn.c, dense.c, pointwise.c, conv.c and kernels.c
+ * are compiled once per instruction set; each build defines its functions
+ * under a suffixed name (fr_gemm_avx2, ...) and one table, fr_kernels_<isa>,
+ * that dispatch.c hands to the models.
  *
  * Weight pointers are `const void *`: float, or uint16_t IEEE halves for
  * FR_PRECISION_FLOAT16 tables. Packed layouts (V = vlen, P = ceil(units / V) panels, padded = P * V):
@@ -54,6 +54,31 @@ typedef struct fr_kernels {
 
     /* y[i] = act(x[i]), elementwise activations only. */
     void (*activate)(fr_activation act, const float *x, float *y, size_t n);
+
+    /* Layers of one frame at a time (pointwise.c): `rows` frames of `width`
+     * features, strides ld_x and ld_y between frames; in place allowed. */
+    void (*unary)(fr_unary op, float alpha, float beta, const float *params, int num_params,
+                  int rows, int width, const float *x, ptrdiff_t ld_x, float *y,
+                  ptrdiff_t ld_y);
+    /* y = a op b (b op a with b_first); b has `width` features or b_width = 1;
+     * ld_b = 0: one b for every row (a constant). */
+    void (*binary)(fr_binary op, int rows, int width, const float *a, ptrdiff_t ld_a,
+                   const float *b, ptrdiff_t ld_b, int b_width, int b_first, float *y,
+                   ptrdiff_t ld_y);
+    void (*affine)(int rows, int width, const float *x, ptrdiff_t ld_x, const float *scale,
+                   const float *shift, float *y, ptrdiff_t ld_y);
+    void (*layer_norm)(int rows, int width, const float *x, ptrdiff_t ld_x, const float *gamma,
+                       const float *beta, float eps, float *y, ptrdiff_t ld_y);
+    /* y[r * ld_y] = reduce(x[r, :width]). */
+    void (*reduce)(fr_reduce op, int rows, int width, const float *x, ptrdiff_t ld_x, float *y,
+                   ptrdiff_t ld_y);
+
+    /* Window kernels (conv.c) over im2col rows col (rows, kernel, channels). */
+    void (*depthwise)(int rows, int kernel, int in_channels, int multiplier, const float *col,
+                      ptrdiff_t ld_col, const float *w, ptrdiff_t ld_w, const float *b, float *y,
+                      ptrdiff_t ld_y);
+    void (*pool)(int rows, int kernel, int channels, const float *col, ptrdiff_t ld_col,
+                 const float *divisors, float *y, ptrdiff_t ld_y);
 } fr_kernels;
 
 extern const fr_kernels fr_kernels_generic;
@@ -92,6 +117,24 @@ void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
 void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                     float *y);
 void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
+void FR_SUFFIX(fr_unary_rows)(fr_unary op, float alpha, float beta, const float *params,
+                              int num_params, int rows, int width, const float *x,
+                              ptrdiff_t ld_x, float *y, ptrdiff_t ld_y);
+void FR_SUFFIX(fr_binary_rows)(fr_binary op, int rows, int width, const float *a,
+                               ptrdiff_t ld_a, const float *b, ptrdiff_t ld_b, int b_width,
+                               int b_first, float *y, ptrdiff_t ld_y);
+void FR_SUFFIX(fr_affine_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
+                               const float *scale, const float *shift, float *y, ptrdiff_t ld_y);
+void FR_SUFFIX(fr_layer_norm_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
+                                   const float *gamma, const float *beta, float eps, float *y,
+                                   ptrdiff_t ld_y);
+void FR_SUFFIX(fr_reduce_rows)(fr_reduce op, int rows, int width, const float *x,
+                               ptrdiff_t ld_x, float *y, ptrdiff_t ld_y);
+void FR_SUFFIX(fr_depthwise_rows)(int rows, int kernel, int in_channels, int multiplier,
+                                  const float *col, ptrdiff_t ld_col, const float *w,
+                                  ptrdiff_t ld_w, const float *b, float *y, ptrdiff_t ld_y);
+void FR_SUFFIX(fr_pool_rows)(int rows, int kernel, int channels, const float *col,
+                             ptrdiff_t ld_col, const float *divisors, float *y, ptrdiff_t ld_y);
 #endif
 
 #endif

@@ -1,20 +1,7 @@
 /*
- * model.c - a stack of layers: building it (packing weights once) and running
- * it over caller-owned state and workspace (see fastrnn.h).
- *
- * A run goes through the sequence in blocks of steps sized to stay in cache
- * (block_steps); each block goes layer by layer over the whole batch:
- *   recurrent layer: xproj = gemm(input, W_ih) for every step of the block at
- *                    once, then the fused recurrence writes h for every step;
- *   Dense layer:     gemm then the activation, in place.
- * Layer outputs alternate between two workspace buffers with rows of
- * `padded` floats. After a layer with return_sequences = 0, only the last
- * step of the last block goes on, as a sequence of one step. A bidirectional
- * layer projects both directions' inputs in one gemm, runs the backward
- * recurrence from the last step to the first, and merges the two; a
- * go_backwards layer runs its recurrence backward and writes its outputs in
- * that order; a model with either runs the whole sequence as one block.
- * A step mask reaches every recurrence, which skips the masked steps.
+ * model.c - building a model: tensors and layers, weights packed once when a
+ * layer is added, each tensor's timing, and the layout of the state (see
+ * fastrnn.h and model.h). graph.c runs what this builds.
  */
 #include <math.h>
 #include <stdint.h>
@@ -25,21 +12,24 @@
 #include "kernels.h"
 #include "model.h"
 
-#define FR_MAX_SIZE (1 << 20)        /* largest input, hidden or output size */
+#define FR_MAX_SIZE (1 << 20)        /* largest feature, hidden, kernel or output size */
 
 const char *fr_status_string(fr_status status)
 {
     switch (status) {
     case FR_OK: return "ok";
     case FR_ERR_ARG: return "invalid argument (size out of range or NULL pointer)";
-    case FR_ERR_SHAPE: return "layer input size does not match the previous output size";
+    case FR_ERR_SHAPE: return "the tensors the layer reads do not fit it";
     case FR_ERR_ISA: return "instruction set not available";
     case FR_ERR_NOMEM: return "out of memory";
-    case FR_ERR_LAYOUT: return "a recurrent layer cannot follow return_sequences = 0";
+    case FR_ERR_LAYOUT: return "the layer cannot read that tensor (a recurrent or time layer "
+                               "after the sequence's end, tensors of different rates, or a "
+                               "tensor that is not there)";
     case FR_ERR_NONFINITE: return "input holds NaN or infinity";
     case FR_ERR_RANGE: return "a weight is beyond the range of the model's precision";
     case FR_ERR_SEQUENCE: return "the model reads whole sequences (a bidirectional or "
-                                 "go_backwards layer) and cannot stream";
+                                 "go_backwards layer, or padding that depends on the length) "
+                                 "and cannot stream";
     default: return "unknown status";
     }
 }
@@ -60,102 +50,35 @@ void fr_free_floats(float *block)
     if (block != NULL) free(((void **)block)[-1]);
 }
 
-static float *align_floats(float *p)
+float *fr_align_floats(float *p)
 {
     return (float *)(((uintptr_t)p + FR_ALIGN - 1) & ~(uintptr_t)(FR_ALIGN - 1));
 }
 
-static void free_layer(fr_layer *layer);
+static int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision,
-                          int input_size)
+/* A copy of `count` floats (NULL stays NULL), padded with zeros to `padded`. */
+static fr_status copy_vector(float **dst, const float *src, int count, int padded, float fill)
+{
+    *dst = NULL;
+    if (src == NULL) return FR_OK;
+    *dst = fr_alloc_floats((size_t)padded);
+    if (*dst == NULL) return FR_ERR_NOMEM;
+    for (int i = 0; i < padded; i++) (*dst)[i] = i < count ? src[i] : fill;
+    return FR_OK;
+}
+
+fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision)
 {
     if (model == NULL) return FR_ERR_ARG;
     *model = NULL;
     const fr_kernels *kernels = fr_kernels_for(isa, precision);
     if (kernels == NULL) return FR_ERR_ISA;
-    if (input_size < 1 || input_size > FR_MAX_SIZE) return FR_ERR_ARG;
     fr_model *created = calloc(1, sizeof *created);
     if (created == NULL) return FR_ERR_NOMEM;
     created->precision = precision;
     created->kernels = kernels;
-    created->input_size = input_size;
     *model = created;
-    return FR_OK;
-}
-
-void fr_model_destroy(fr_model *model)
-{
-    if (model == NULL) return;
-    for (int l = 0; l < model->num_layers; l++)
-        free_layer(&model->layers[l]);
-    free(model->layers);
-    free(model);
-}
-
-int fr_model_input_size(const fr_model *model) { return model ? model->input_size : 0; }
-
-int fr_model_output_size(const fr_model *model)
-{
-    if (model == NULL) return 0;
-    return model->num_layers ? fr_layer_outputs(&model->layers[model->num_layers - 1])
-                             : model->input_size;
-}
-
-int fr_model_returns_sequences(const fr_model *model)
-{
-    if (model == NULL) return 0;
-    for (int l = 0; l < model->num_layers; l++)
-        if (!model->layers[l].return_sequences) return 0;
-    return 1;
-}
-
-int fr_layer_padded(const fr_model *model, const fr_layer *layer)
-{
-    return layer->panels * model->kernels->vlen;
-}
-
-int fr_layer_outputs(const fr_layer *layer)
-{
-    return layer->directions == 2 && layer->merge == FR_MERGE_CONCAT ? 2 * layer->units
-                                                                     : layer->units;
-}
-
-int fr_layer_output_padded(const fr_model *model, const fr_layer *layer)
-{
-    int vlen = model->kernels->vlen;
-    return (fr_layer_outputs(layer) + vlen - 1) / vlen * vlen;
-}
-
-int fr_model_needs_sequences(const fr_model *model)
-{
-    for (int l = 0; model != NULL && l < model->num_layers; l++)
-        if (model->layers[l].directions == 2 || model->layers[l].go_backwards) return 1;
-    return 0;
-}
-
-/* Checks common to every layer; on success returns a zeroed slot at the end. */
-static fr_status new_layer(fr_model *model, layer_kind kind, int units, const float *w,
-                           fr_layer **slot)
-{
-    if (model == NULL || w == NULL || units < 1 || units > FR_MAX_SIZE) return FR_ERR_ARG;
-    if (kind != LAYER_DENSE && !fr_model_returns_sequences(model)) return FR_ERR_LAYOUT;
-    if (model->num_layers == model->capacity) {
-        int capacity = model->capacity ? 2 * model->capacity : 4;
-        fr_layer *layers = realloc(model->layers, capacity * sizeof *layers);
-        if (layers == NULL) return FR_ERR_NOMEM;
-        model->layers = layers;
-        model->capacity = capacity;
-    }
-    fr_layer *layer = &model->layers[model->num_layers];
-    memset(layer, 0, sizeof *layer);
-    layer->kind = kind;
-    layer->input_size = fr_model_output_size(model);
-    layer->units = units;
-    layer->panels = (units + model->kernels->vlen - 1) / model->kernels->vlen;
-    layer->return_sequences = 1;
-    layer->directions = 1;
-    *slot = layer;
     return FR_OK;
 }
 
@@ -166,17 +89,160 @@ static void free_layer(fr_layer *layer)
     for (int d = 0; d < 2; d++) {
         fr_free_floats(layer->w_rec[d]);
         fr_free_floats(layer->b_rec[d]);
+        fr_free_floats(layer->vectors[d]);
     }
+    fr_free_floats(layer->taps);
+    fr_free_floats(layer->group_w);
+    fr_free_floats(layer->group_b);
 }
 
-/* Commit the slot filled by new_layer, or free what it allocated. */
-static fr_status finish_layer(fr_model *model, fr_layer *layer, fr_status status)
+void fr_model_destroy(fr_model *model)
 {
-    if (status != FR_OK)
-        free_layer(layer);
-    else
-        model->num_layers++;
+    if (model == NULL) return;
+    for (int l = 0; l < model->num_layers; l++)
+        free_layer(&model->layers[l]);
+    free(model->layers);
+    free(model->tensors);
+    free(model->outputs);
+    free(model);
+}
+
+/* --- tensors ------------------------------------------------------------------ */
+
+static fr_status new_tensor(fr_model *model, int features, int padded, int rate, int delay,
+                            int producer, int *tensor)
+{
+    if (model->num_tensors == model->tensor_capacity) {
+        int capacity = model->tensor_capacity ? 2 * model->tensor_capacity : 8;
+        fr_tensor *tensors = realloc(model->tensors, capacity * sizeof *tensors);
+        if (tensors == NULL) return FR_ERR_NOMEM;
+        model->tensors = tensors;
+        model->tensor_capacity = capacity;
+    }
+    fr_tensor t = {features, padded, rate, delay, producer, -1, 0};
+    model->tensors[model->num_tensors] = t;
+    *tensor = model->num_tensors++;
+    return FR_OK;
+}
+
+fr_status fr_model_add_input(fr_model *model, int features, int *tensor)
+{
+    if (model == NULL || tensor == NULL || features < 1 || features > FR_MAX_SIZE)
+        return FR_ERR_ARG;
+    if (model->num_layers > 0) return FR_ERR_LAYOUT;
+    fr_status status = new_tensor(model, features, features, 1, 0, -1, tensor);
+    if (status == FR_OK) model->num_inputs++;
     return status;
+}
+
+static int valid_tensor(const fr_model *model, int tensor)
+{
+    return tensor >= 0 && tensor < model->num_tensors;
+}
+
+int fr_model_num_inputs(const fr_model *model) { return model ? model->num_inputs : 0; }
+int fr_model_num_outputs(const fr_model *model) { return model ? model->num_outputs : 0; }
+int fr_model_num_tensors(const fr_model *model) { return model ? model->num_tensors : 0; }
+
+int fr_model_output_tensor(const fr_model *model, int index)
+{
+    if (model == NULL || index < 0 || index >= model->num_outputs) return -1;
+    return model->outputs[index];
+}
+
+int fr_model_tensor_features(const fr_model *model, int tensor)
+{
+    return model != NULL && valid_tensor(model, tensor) ? model->tensors[tensor].features : 0;
+}
+
+fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, int *delay)
+{
+    if (model == NULL || rate == NULL || delay == NULL || !valid_tensor(model, tensor))
+        return FR_ERR_ARG;
+    *rate = model->tensors[tensor].rate;
+    *delay = model->tensors[tensor].delay;
+    return FR_OK;
+}
+
+/* --- layers ------------------------------------------------------------------- */
+
+int fr_layer_padded(const fr_model *model, const fr_layer *layer)
+{
+    return layer->panels * model->kernels->vlen;
+}
+
+/* Checks common to every layer: the tensors it reads exist and, unless
+ * `frames_only`, go on in time (no layer but frame ones after a sequence's
+ * end). On success returns a zeroed slot at the end of the layer list. */
+static fr_status new_layer(fr_model *model, layer_kind kind, int count, const int *inputs,
+                           int frames_only, fr_layer **slot)
+{
+    if (model == NULL || inputs == NULL || count < 1 || count > FR_MAX_INPUTS)
+        return FR_ERR_ARG;
+    for (int i = 0; i < count; i++) {
+        if (!valid_tensor(model, inputs[i])) return FR_ERR_LAYOUT;
+        if (!frames_only && model->tensors[inputs[i]].rate == 0) return FR_ERR_LAYOUT;
+        if (model->tensors[inputs[i]].rate != model->tensors[inputs[0]].rate)
+            return FR_ERR_LAYOUT;
+    }
+    if (model->num_layers == model->layer_capacity) {
+        int capacity = model->layer_capacity ? 2 * model->layer_capacity : 8;
+        fr_layer *layers = realloc(model->layers, capacity * sizeof *layers);
+        if (layers == NULL) return FR_ERR_NOMEM;
+        model->layers = layers;
+        model->layer_capacity = capacity;
+    }
+    fr_layer *layer = &model->layers[model->num_layers];
+    memset(layer, 0, sizeof *layer);
+    layer->kind = kind;
+    layer->num_inputs = count;
+    memcpy(layer->inputs, inputs, count * sizeof(int));
+    layer->input_size = model->tensors[inputs[0]].features;
+    layer->return_sequences = 1;
+    layer->directions = 1;
+    layer->gates = 1;
+    *slot = layer;
+    return FR_OK;
+}
+
+/* Add a state part of `frames` x `width` floats per sequence, `features` of
+ * them visible (get/set state). */
+static void add_part(fr_layer *layer, part_kind kind, int frames, int width, int features)
+{
+    layer->part_kinds[layer->num_parts] = kind;
+    layer->part_frames[layer->num_parts] = frames;
+    layer->part_width[layer->num_parts] = width;
+    layer->part_features[layer->num_parts] = features;
+    layer->num_parts++;
+}
+
+/*
+ * Commit the slot new_layer filled: its output tensor of `features` (rows of
+ * `padded` floats) with the given timing, and every tensor it reads marked
+ * as read by it; or free what the slot allocated.
+ */
+static fr_status finish_layer(fr_model *model, fr_layer *layer, fr_status status, int features,
+                              int padded, int rate, int delay, int *output)
+{
+    if (status == FR_OK && output == NULL) status = FR_ERR_ARG;
+    if (status == FR_OK)
+        status = new_tensor(model, features, padded, rate, delay, model->num_layers,
+                            &layer->output);
+    if (status != FR_OK) {
+        free_layer(layer);
+        return status;
+    }
+    for (int i = 0; i < layer->num_inputs; i++)
+        model->tensors[layer->inputs[i]].last_reader = model->num_layers;
+    *output = layer->output;
+    model->num_layers++;
+    return FR_OK;
+}
+
+/* The timing of a layer's input (its first input). */
+static const fr_tensor *input_of(const fr_model *model, const fr_layer *layer)
+{
+    return &model->tensors[layer->inputs[0]];
 }
 
 static size_t weight_bytes(const fr_model *model)
@@ -283,69 +349,75 @@ static fr_status pack_layer(fr_model *model, fr_layer *layer, const float *w_ih,
     return status;
 }
 
-static fr_status add_recurrent(fr_model *model, layer_kind kind, int gates, int hidden_size,
-                               const float *w_ih, const float *w_hh, const float *b_ih,
-                               const float *b_hh, int reset_after, fr_activation activation,
-                               unsigned flags)
+static fr_status add_recurrent(fr_model *model, layer_kind kind, int gates, int input,
+                               int hidden_size, const float *w_ih, const float *w_hh,
+                               const float *b_ih, const float *b_hh, int reset_after,
+                               fr_activation activation, unsigned flags, int *output)
 {
     if (flags & ~(FR_RETURN_SEQUENCES | FR_GO_BACKWARDS)) return FR_ERR_ARG;
+    if (w_ih == NULL || w_hh == NULL || hidden_size < 1 || hidden_size > FR_MAX_SIZE)
+        return FR_ERR_ARG;
     fr_layer *layer;
-    fr_status status = w_hh == NULL ? FR_ERR_ARG
-                                    : new_layer(model, kind, hidden_size, w_ih, &layer);
+    fr_status status = new_layer(model, kind, 1, &input, 0, &layer);
     if (status != FR_OK) return status;
+    layer->units = hidden_size;
+    layer->panels = (hidden_size + model->kernels->vlen - 1) / model->kernels->vlen;
     layer->gates = gates;
     layer->reset_after = reset_after != 0;
     layer->activation = activation;
     layer->return_sequences = (flags & FR_RETURN_SEQUENCES) != 0;
     layer->go_backwards = (flags & FR_GO_BACKWARDS) != 0;
-    return finish_layer(model, layer, pack_layer(model, layer, w_ih, w_hh, b_ih, b_hh));
+    const int padded = fr_layer_padded(model, layer);
+    add_part(layer, PART_VALUES, 1, padded, hidden_size);                         /* h */
+    if (kind == LAYER_LSTM) add_part(layer, PART_VALUES, 1, padded, hidden_size); /* c */
+    const fr_tensor *in = input_of(model, layer);
+    const int ends = !layer->return_sequences;
+    status = pack_layer(model, layer, w_ih, w_hh, b_ih, b_hh);
+    return finish_layer(model, layer, status, hidden_size, padded, ends ? 0 : in->rate,
+                        ends ? 0 : in->delay, output);
 }
 
-fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
+fr_status fr_model_add_lstm(fr_model *model, int input, int hidden_size, const float *w_ih,
                             const float *w_hh, const float *b_ih, const float *b_hh,
-                            unsigned flags)
+                            unsigned flags, int *output)
 {
-    return add_recurrent(model, LAYER_LSTM, 4, hidden_size, w_ih, w_hh, b_ih, b_hh, 0,
-                         FR_ACT_LINEAR, flags);
+    return add_recurrent(model, LAYER_LSTM, 4, input, hidden_size, w_ih, w_hh, b_ih, b_hh, 0,
+                         FR_ACT_LINEAR, flags, output);
 }
 
-fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
+fr_status fr_model_add_gru(fr_model *model, int input, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
-                           int reset_after, unsigned flags)
+                           int reset_after, unsigned flags, int *output)
 {
-    return add_recurrent(model, LAYER_GRU, 3, hidden_size, w_ih, w_hh, b_ih, b_hh, reset_after,
-                         FR_ACT_LINEAR, flags);
+    return add_recurrent(model, LAYER_GRU, 3, input, hidden_size, w_ih, w_hh, b_ih, b_hh,
+                         reset_after, FR_ACT_LINEAR, flags, output);
 }
 
-fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+fr_status fr_model_add_rnn(fr_model *model, int input, int hidden_size, const float *w_ih,
                            const float *w_hh, const float *b_ih, const float *b_hh,
-                           fr_activation activation, unsigned flags)
+                           fr_activation activation, unsigned flags, int *output)
 {
     if (activation != FR_ACT_TANH && activation != FR_ACT_RELU) return FR_ERR_ARG;
-    return add_recurrent(model, LAYER_RNN, 1, hidden_size, w_ih, w_hh, b_ih, b_hh, 0,
-                         activation, flags);
+    return add_recurrent(model, LAYER_RNN, 1, input, hidden_size, w_ih, w_hh, b_ih, b_hh, 0,
+                         activation, flags, output);
 }
 
-fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
-                             const float *b, fr_activation activation)
+static int is_recurrent(const fr_layer *layer)
 {
-    if (activation < FR_ACT_LINEAR || activation > FR_ACT_SOFTMAX) return FR_ERR_ARG;
-    fr_layer *layer;
-    fr_status status = new_layer(model, LAYER_DENSE, output_size, w, &layer);
-    if (status != FR_OK) return status;
-    layer->gates = 1;
-    layer->activation = activation;
-    return finish_layer(model, layer, pack_layer(model, layer, w, NULL, b, NULL));
+    return layer->kind == LAYER_LSTM || layer->kind == LAYER_GRU || layer->kind == LAYER_RNN;
 }
 
-fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
-                                      const float *b_ih, const float *b_hh, fr_merge merge)
+fr_status fr_model_make_bidirectional(fr_model *model, int tensor, const float *w_ih,
+                                      const float *w_hh, const float *b_ih, const float *b_hh,
+                                      fr_merge merge)
 {
-    if (model == NULL || model->num_layers == 0 || w_ih == NULL || w_hh == NULL
+    if (model == NULL || !valid_tensor(model, tensor) || w_ih == NULL || w_hh == NULL
         || merge < FR_MERGE_CONCAT || merge > FR_MERGE_AVE)
         return FR_ERR_ARG;
-    fr_layer *layer = &model->layers[model->num_layers - 1];
-    if (layer->kind == LAYER_DENSE || layer->directions != 1 || layer->go_backwards)
+    fr_tensor *out = &model->tensors[tensor];
+    if (out->producer < 0 || out->last_reader >= 0 || out->is_output) return FR_ERR_LAYOUT;
+    fr_layer *layer = &model->layers[out->producer];
+    if (!is_recurrent(layer) || layer->directions != 1 || layer->go_backwards)
         return FR_ERR_ARG;
     /* Both directions' input projections side by side, for one gemm. */
     size_t padded = (size_t)fr_layer_padded(model, layer);
@@ -376,14 +448,446 @@ fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const 
     fr_free_floats(layer->b_in);
     bidirectional.directions = 2;
     bidirectional.merge = merge;
+    for (int part = 0, parts = layer->num_parts; part < parts; part++)   /* backward's state */
+        add_part(&bidirectional, PART_VALUES, layer->part_frames[part],
+                 layer->part_width[part], layer->part_features[part]);
     *layer = bidirectional;
+    if (merge == FR_MERGE_CONCAT) {
+        out->features = 2 * layer->units;
+        out->padded = round_up(out->features, model->kernels->vlen);
+    }
     return FR_OK;
 }
 
-int fr_layer_state_parts(const fr_layer *layer)
+fr_status fr_model_add_dense(fr_model *model, int input, int output_size, const float *w,
+                             const float *b, fr_activation activation, int *output)
 {
-    return (layer->kind == LAYER_LSTM ? 2 : layer->kind == LAYER_DENSE ? 0 : 1)
-           * layer->directions;
+    if (w == NULL || output_size < 1 || output_size > FR_MAX_SIZE
+        || activation < FR_ACT_LINEAR || activation > FR_ACT_SOFTMAX)
+        return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_DENSE, 1, &input, 1, &layer);
+    if (status != FR_OK) return status;
+    layer->units = output_size;
+    layer->panels = (output_size + model->kernels->vlen - 1) / model->kernels->vlen;
+    layer->activation = activation;
+    const fr_tensor *in = input_of(model, layer);
+    int rate = in->rate, delay = in->delay;
+    status = pack_layer(model, layer, w, NULL, b, NULL);
+    return finish_layer(model, layer, status, output_size, fr_layer_padded(model, layer), rate,
+                        delay, output);
+}
+
+/* --- convolution and pooling ------------------------------------------------------ */
+
+static fr_status make_window(fr_window *window, int kernel, int stride, int dilation,
+                             int pad_left, int pad_right)
+{
+    if (kernel < 1 || kernel > FR_MAX_SIZE || stride < 1 || stride > FR_MAX_SIZE
+        || dilation < 1 || dilation > FR_MAX_SIZE || pad_right < 0 || pad_right > FR_MAX_SIZE
+        || pad_left > FR_MAX_SIZE || (pad_left < 0 && pad_left != FR_PAD_SAME_LENGTH))
+        return FR_ERR_ARG;
+    if ((long long)(kernel - 1) * dilation + 1 > FR_MAX_SIZE) return FR_ERR_ARG;
+    memset(window, 0, sizeof *window);
+    window->kernel = kernel;
+    window->stride = stride;
+    window->dilation = dilation;
+    window->span = (kernel - 1) * dilation + 1;
+    window->same_length = pad_left == FR_PAD_SAME_LENGTH;
+    window->pad_left = window->same_length ? 0 : pad_left;
+    window->pad_right = window->same_length ? 0 : pad_right;
+    if (window->same_length) {
+        int left, right, fixed = 1;
+        fr_same_length_padding(window, 0, &window->pad_left, &right);
+        for (int phase = 1; phase < stride; phase++) {
+            fr_same_length_padding(window, phase, &left, &right);
+            fixed &= left == window->pad_left;
+        }
+        window->fixed_left = fixed;
+    }
+    return FR_OK;
+}
+
+int fr_window_pad_right(const fr_window *window)
+{
+    return window->same_length ? window->span - 1 : window->pad_right;
+}
+
+/* TensorFlow's "same": total = max((ceil(T / s) - 1) s + span - T, 0), which
+ * depends only on T modulo s: max(span - s, 0) if it is 0, else max(span -
+ * phase, 0); the left gets total / 2. */
+void fr_same_length_padding(const fr_window *window, int phase, int *left, int *right)
+{
+    int total = (phase == 0 ? window->span - window->stride : window->span - phase);
+    if (total < 0) total = 0;
+    *left = total / 2;
+    *right = total - total / 2;
+}
+
+/* The window's state (the frames it still needs, its position) and the
+ * timing of its output: frame j needs input j * stride - pad_left + span - 1. */
+static fr_status finish_window(fr_model *model, fr_layer *layer, fr_status status,
+                               int features, int padded, int *output)
+{
+    const fr_window *w = &layer->window;
+    const fr_tensor *in = input_of(model, layer);
+    add_part(layer, PART_VALUES, w->span - 1, in->features, in->features);
+    add_part(layer, PART_WINDOW_POSITION, 1, WINDOW_COUNTERS, WINDOW_COUNTERS);
+    int rate = in->rate * w->stride;
+    int delay = in->delay + in->rate * (w->span - 1 - w->pad_left);
+    return finish_layer(model, layer, status, features, padded, rate, delay, output);
+}
+
+/* Torch's (C_out, C_in / groups, K) weights of output channels [first, first +
+ * count) as the rows the gemm packs: row o, column k * group_in + i. */
+static float *conv_rows(const float *w, int first, int count, int group_in, int kernel)
+{
+    float *rows = malloc((size_t)count * kernel * group_in * sizeof(float));
+    if (rows == NULL) return NULL;
+    for (int o = 0; o < count; o++)
+        for (int k = 0; k < kernel; k++)
+            for (int i = 0; i < group_in; i++)
+                rows[((size_t)o * kernel + k) * group_in + i] =
+                    w[((size_t)(first + o) * group_in + i) * kernel + k];
+    return rows;
+}
+
+static fr_status pack_conv(fr_model *model, fr_layer *layer, int in_channels, const float *w,
+                           const float *b)
+{
+    const int vlen = model->kernels->vlen, out_channels = layer->units;
+    const int kernel = layer->window.kernel, groups = layer->groups;
+    const int group_in = in_channels / groups, group_out = out_channels / groups;
+    if (groups == in_channels && groups > 1) {              /* depthwise: taps (K, padded) */
+        int padded = fr_layer_padded(model, layer);
+        layer->taps = fr_alloc_floats((size_t)kernel * padded);
+        fr_status status = copy_vector(&layer->b_in, b, out_channels, padded, 0.0f);
+        if (status == FR_OK && b == NULL) {
+            layer->b_in = fr_alloc_floats(padded);
+            if (layer->b_in != NULL) memset(layer->b_in, 0, padded * sizeof(float));
+        }
+        if (layer->taps == NULL || layer->b_in == NULL) return FR_ERR_NOMEM;
+        for (int k = 0; k < kernel; k++)
+            for (int o = 0; o < padded; o++)
+                layer->taps[(size_t)k * padded + o] = o < out_channels ? w[(size_t)o * kernel + k]
+                                                                     : 0.0f;
+        return FR_OK;
+    }
+    /* groups x (panels over kernel x group_in inputs); groups == 1 is w_in/b_in. */
+    layer->group_panels = (group_out + vlen - 1) / vlen;
+    size_t group_floats = (size_t)layer->group_panels * vlen * kernel * group_in;
+    void *packed = alloc_weights(model, group_floats * groups);
+    float *bias = fr_alloc_floats((size_t)layer->group_panels * vlen * groups);
+    if (packed == NULL || bias == NULL) {
+        fr_free_floats(packed);
+        fr_free_floats(bias);
+        return FR_ERR_NOMEM;
+    }
+    if (groups == 1) {
+        layer->w_in = packed;
+        layer->b_in = bias;
+    } else {
+        layer->group_w = packed;
+        layer->group_b = bias;
+    }
+    for (int g = 0; g < groups; g++) {
+        float *rows = conv_rows(w, g * group_out, group_out, group_in, kernel);
+        if (rows == NULL) return FR_ERR_NOMEM;
+        fr_status status = store_panels(model, packed, g * group_floats, rows, 1, group_out,
+                                        kernel * group_in);
+        free(rows);
+        if (status != FR_OK) return status;
+        fr_pack_bias(bias + (size_t)g * layer->group_panels * vlen,
+                     b != NULL ? b + (size_t)g * group_out : NULL, 1, group_out, vlen);
+    }
+    return FR_OK;
+}
+
+fr_status fr_model_add_conv(fr_model *model, int input, int out_channels, int kernel,
+                            int stride, int dilation, int groups, int pad_left, int pad_right,
+                            const float *w, const float *b, int *output)
+{
+    if (w == NULL || out_channels < 1 || out_channels > FR_MAX_SIZE || groups < 1)
+        return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_CONV, 1, &input, 0, &layer);
+    if (status != FR_OK) return status;
+    const int in_channels = layer->input_size;
+    if (in_channels % groups || out_channels % groups) return FR_ERR_SHAPE;
+    status = make_window(&layer->window, kernel, stride, dilation, pad_left, pad_right);
+    if (status != FR_OK) return status;
+    if ((long long)kernel * in_channels > FR_MAX_SIZE) return FR_ERR_ARG;
+    layer->units = out_channels;
+    layer->groups = groups;
+    layer->panels = (out_channels + model->kernels->vlen - 1) / model->kernels->vlen;
+    layer->input_size = kernel * (in_channels / groups);     /* the gemm's inner size */
+    status = pack_conv(model, layer, in_channels, w, b);
+    return finish_window(model, layer, status, out_channels, fr_layer_padded(model, layer),
+                         output);
+}
+
+fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel, int stride,
+                            int pad_left, int pad_right, unsigned flags, int *output)
+{
+    if ((pool != FR_POOL_MAX && pool != FR_POOL_AVG)
+        || (flags & ~(FR_POOL_COUNT_PADDING | FR_POOL_REPLICATE_EDGES)))
+        return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_POOL, 1, &input, 0, &layer);
+    if (status != FR_OK) return status;
+    status = make_window(&layer->window, kernel, stride, 1, pad_left, pad_right);
+    if (status != FR_OK) return status;
+    if ((long long)kernel * layer->input_size > FR_MAX_SIZE) return FR_ERR_ARG;
+    layer->pool = pool;
+    layer->window.pad_value = pool == FR_POOL_MAX ? -__builtin_inff() : 0.0f;
+    layer->window.replicate = (flags & FR_POOL_REPLICATE_EDGES) != 0;
+    layer->window.count_padding = (flags & FR_POOL_COUNT_PADDING) != 0;
+    layer->units = layer->input_size;
+    const int features = layer->input_size;
+    return finish_window(model, layer, FR_OK, features,
+                         round_up(features, model->kernels->vlen), output);
+}
+
+/* --- layers of one frame, and the global pool --------------------------------------- */
+
+/* A layer whose output has its (first) input's timing. */
+static fr_status finish_frames(fr_model *model, fr_layer *layer, fr_status status, int features,
+                               int *output)
+{
+    const fr_tensor *in = input_of(model, layer);
+    int rate = in->rate, delay = in->delay;
+    for (int i = 1; i < layer->num_inputs; i++)
+        if (model->tensors[layer->inputs[i]].delay > delay)
+            delay = model->tensors[layer->inputs[i]].delay;
+    layer->units = features;
+    return finish_layer(model, layer, status, features,
+                        round_up(features, model->kernels->vlen), rate, delay, output);
+}
+
+fr_status fr_model_add_global_pool(fr_model *model, int input, fr_reduce reduce, int *output)
+{
+    if (reduce != FR_REDUCE_MEAN && reduce != FR_REDUCE_MAX) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_GLOBAL_POOL, 1, &input, 0, &layer);
+    if (status != FR_OK) return status;
+    layer->op = reduce;
+    layer->return_sequences = 0;
+    const int features = layer->input_size;
+    add_part(layer, PART_VALUES, 1, features, features);   /* the running sum or max */
+    add_part(layer, PART_COUNT, 1, 1, 1);                  /* frames seen */
+    layer->units = features;
+    return finish_layer(model, layer, FR_OK, features,
+                        round_up(features, model->kernels->vlen), 0, 0, output);
+}
+
+fr_status fr_model_add_unary(fr_model *model, int input, fr_unary op, float alpha, float beta,
+                             const float *params, int num_params, int *output)
+{
+    if (op < FR_UNARY_IDENTITY || op > FR_UNARY_POW) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_UNARY, 1, &input, 1, &layer);
+    if (status != FR_OK) return status;
+    const int features = layer->input_size;
+    if (op == FR_UNARY_PRELU) {
+        if (params == NULL || (num_params != 1 && num_params != features)) return FR_ERR_SHAPE;
+        status = copy_vector(&layer->vectors[0], params, num_params, num_params, 0.0f);
+        layer->num_values = num_params;
+    }
+    if (op == FR_UNARY_SOFTPLUS && beta == 0.0f) return FR_ERR_ARG;
+    layer->op = op;
+    layer->alpha = alpha;
+    layer->beta = beta;
+    return finish_frames(model, layer, status, features, output);
+}
+
+fr_status fr_model_add_affine(fr_model *model, int input, const float *scale,
+                              const float *shift, int *output)
+{
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_AFFINE, 1, &input, 1, &layer);
+    if (status != FR_OK) return status;
+    const int features = layer->input_size;
+    const float one = 1.0f, zero = 0.0f;
+    status = copy_vector(&layer->vectors[0], scale, features, features, 0.0f);
+    if (status == FR_OK && scale == NULL) {           /* no scale: ones */
+        status = copy_vector(&layer->vectors[0], &one, 1, features, 1.0f);
+    }
+    if (status == FR_OK)
+        status = copy_vector(&layer->vectors[1], shift != NULL ? shift : &zero,
+                             shift != NULL ? features : 1, features, 0.0f);
+    return finish_frames(model, layer, status, features, output);
+}
+
+fr_status fr_model_add_layer_norm(fr_model *model, int input, float eps, const float *gamma,
+                                  const float *beta, int *output)
+{
+    if (!(eps >= 0.0f) || isinf(eps)) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_LAYER_NORM, 1, &input, 1, &layer);
+    if (status != FR_OK) return status;
+    const int features = layer->input_size;
+    const float one = 1.0f, zero = 0.0f;
+    status = copy_vector(&layer->vectors[0], gamma != NULL ? gamma : &one,
+                         gamma != NULL ? features : 1, features, 1.0f);
+    if (status == FR_OK)
+        status = copy_vector(&layer->vectors[1], beta != NULL ? beta : &zero,
+                             beta != NULL ? features : 1, features, 0.0f);
+    layer->eps = eps;
+    return finish_frames(model, layer, status, features, output);
+}
+
+/* Frames each input of a merge may run ahead of the slowest: the difference
+ * of their delays in frames of their rate (rounded up), plus one. */
+static void set_queues(const fr_model *model, fr_layer *layer)
+{
+    int latest = 0;
+    for (int i = 0; i < layer->num_inputs; i++)
+        if (model->tensors[layer->inputs[i]].delay > latest)
+            latest = model->tensors[layer->inputs[i]].delay;
+    for (int i = 0; i < layer->num_inputs; i++) {
+        const fr_tensor *in = &model->tensors[layer->inputs[i]];
+        int ahead = in->rate > 0 ? (latest - in->delay + in->rate - 1) / in->rate : 0;
+        layer->queue_frames[i] = ahead > 0 ? ahead + 1 : 0;
+        if (layer->queue_frames[i] > 0) {
+            add_part(layer, PART_VALUES, layer->queue_frames[i], in->features, in->features);
+            add_part(layer, PART_COUNT, 1, 1, 1);
+        }
+    }
+}
+
+fr_status fr_model_add_binary(fr_model *model, fr_binary op, int a, int b, int *output)
+{
+    if (op < FR_BINARY_ADD || op > FR_BINARY_POW) return FR_ERR_ARG;
+    const int inputs[2] = {a, b};
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_BINARY, 2, inputs, 1, &layer);
+    if (status != FR_OK) return status;
+    const int features = layer->input_size, other = model->tensors[b].features;
+    if (other != features && other != 1) return FR_ERR_SHAPE;
+    layer->op = op;
+    set_queues(model, layer);
+    return finish_frames(model, layer, FR_OK, features, output);
+}
+
+fr_status fr_model_add_binary_constant(fr_model *model, fr_binary op, int a, const float *values,
+                                       int num_values, int constant_first, int *output)
+{
+    if (op < FR_BINARY_ADD || op > FR_BINARY_POW || values == NULL) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_BINARY, 1, &a, 1, &layer);
+    if (status != FR_OK) return status;
+    const int features = layer->input_size;
+    if (num_values != features && num_values != 1) return FR_ERR_SHAPE;
+    layer->op = op;
+    layer->num_values = num_values;
+    layer->constant_first = constant_first != 0;
+    status = copy_vector(&layer->vectors[0], values, num_values, num_values, 0.0f);
+    return finish_frames(model, layer, status, features, output);
+}
+
+fr_status fr_model_add_concat(fr_model *model, int count, const int *inputs, int *output)
+{
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_CONCAT, count, inputs, 1, &layer);
+    if (status != FR_OK) return status;
+    long long features = 0;
+    for (int i = 0; i < count; i++)
+        features += model->tensors[inputs[i]].features;
+    if (features > FR_MAX_SIZE) return FR_ERR_ARG;
+    set_queues(model, layer);
+    return finish_frames(model, layer, FR_OK, (int)features, output);
+}
+
+fr_status fr_model_add_slice(fr_model *model, int input, int begin, int end, int *output)
+{
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_SLICE, 1, &input, 1, &layer);
+    if (status != FR_OK) return status;
+    if (begin < 0 || end > layer->input_size || begin >= end) return FR_ERR_SHAPE;
+    layer->begin = begin;
+    return finish_frames(model, layer, FR_OK, end - begin, output);
+}
+
+fr_status fr_model_add_reduce(fr_model *model, int input, fr_reduce reduce, int *output)
+{
+    if (reduce < FR_REDUCE_SUM || reduce > FR_REDUCE_MIN) return FR_ERR_ARG;
+    fr_layer *layer;
+    fr_status status = new_layer(model, LAYER_REDUCE, 1, &input, 1, &layer);
+    if (status != FR_OK) return status;
+    layer->op = reduce;
+    return finish_frames(model, layer, FR_OK, 1, output);
+}
+
+fr_status fr_model_set_outputs(fr_model *model, int count, const int *tensors)
+{
+    if (model == NULL || tensors == NULL || count < 1 || count > model->num_tensors)
+        return FR_ERR_ARG;
+    for (int i = 0; i < count; i++)
+        if (!valid_tensor(model, tensors[i]) || model->tensors[tensors[i]].producer < 0)
+            return FR_ERR_LAYOUT;
+    int *outputs = malloc(count * sizeof(int));
+    if (outputs == NULL) return FR_ERR_NOMEM;
+    memcpy(outputs, tensors, count * sizeof(int));
+    for (int i = 0; i < model->num_outputs; i++)
+        model->tensors[model->outputs[i]].is_output = 0;
+    free(model->outputs);
+    model->outputs = outputs;
+    model->num_outputs = count;
+    for (int i = 0; i < count; i++)
+        model->tensors[tensors[i]].is_output = 1;
+    return FR_OK;
+}
+
+/* --- what a model is ---------------------------------------------------------- */
+
+int fr_model_needs_sequences(const fr_model *model)
+{
+    for (int l = 0; model != NULL && l < model->num_layers; l++) {
+        const fr_layer *layer = &model->layers[l];
+        if (layer->directions == 2 || layer->go_backwards
+            || ((layer->kind == LAYER_CONV || layer->kind == LAYER_POOL)
+                && layer->window.same_length && !layer->window.fixed_left))
+            return 1;
+    }
+    return 0;
+}
+
+int fr_model_num_layers(const fr_model *model) { return model ? model->num_layers : 0; }
+
+static const fr_layer *layer_at(const fr_model *model, int layer)
+{
+    return model != NULL && layer >= 0 && layer < model->num_layers ? &model->layers[layer]
+                                                                     : NULL;
+}
+
+int fr_model_layer_units(const fr_model *model, int layer)
+{
+    const fr_layer *found = layer_at(model, layer);
+    return found ? found->units : 0;
+}
+
+int fr_model_layer_gates(const fr_model *model, int layer)
+{
+    const fr_layer *found = layer_at(model, layer);
+    return found ? found->gates : 0;
+}
+
+int fr_model_layer_state_parts(const fr_model *model, int layer)
+{
+    const fr_layer *found = layer_at(model, layer);
+    return found ? found->num_parts : 0;
+}
+
+fr_status fr_model_state_part_shape(const fr_model *model, int layer, int part, int *frames,
+                                    int *features)
+{
+    const fr_layer *found = layer_at(model, layer);
+    if (found == NULL || part < 0 || part >= found->num_parts || frames == NULL
+        || features == NULL)
+        return FR_ERR_ARG;
+    *frames = found->part_frames[part];
+    *features = found->part_features[part];
+    return FR_OK;
 }
 
 size_t fr_model_weight_bytes(const fr_model *model)
@@ -392,14 +896,28 @@ size_t fr_model_weight_bytes(const fr_model *model)
     for (int l = 0; model != NULL && l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
         size_t padded = (size_t)fr_layer_padded(model, layer), gates = layer->gates;
-        size_t directions = layer->directions;
-        bytes += directions * padded * gates * (layer->input_size * weight_bytes(model)
-                                                + sizeof(float));
-        if (layer->kind != LAYER_DENSE)
+        size_t directions = layer->directions, vlen = model->kernels->vlen;
+        if (layer->kind == LAYER_DENSE || is_recurrent(layer)
+            || (layer->kind == LAYER_CONV && layer->groups == 1))
+            bytes += directions * padded * gates * (layer->input_size * weight_bytes(model)
+                                                    + sizeof(float));
+        if (is_recurrent(layer))
             bytes += directions * padded * (gates * layer->units * weight_bytes(model)
                                             + sizeof(float));
+        if (layer->taps != NULL)
+            bytes += padded * (layer->window.kernel + 1) * sizeof(float);
+        if (layer->group_w != NULL)
+            bytes += (size_t)layer->groups * layer->group_panels * vlen
+                     * (layer->input_size * weight_bytes(model) + sizeof(float));
     }
     return bytes;
+}
+
+/* --- state ----------------------------------------------------------------------- */
+
+size_t fr_part_floats(const fr_layer *layer, int part)
+{
+    return (size_t)layer->part_frames[part] * layer->part_width[part];
 }
 
 /* Floats of every layer's state before layer `layer`'s, per sequence. */
@@ -407,8 +925,8 @@ static size_t state_floats_before(const fr_model *model, int layer)
 {
     size_t per_row = 0;
     for (int l = 0; l < layer; l++)
-        per_row += (size_t)fr_layer_state_parts(&model->layers[l])
-                   * fr_layer_padded(model, &model->layers[l]);
+        for (int part = 0; part < model->layers[l].num_parts; part++)
+            per_row += fr_part_floats(&model->layers[l], part);
     return per_row;
 }
 
@@ -420,11 +938,29 @@ size_t fr_model_state_size(const fr_model *model, int batch)
 
 float *fr_state_part(const fr_model *model, float *state, int batch, int layer, int part)
 {
-    if (layer < 0 || layer >= model->num_layers || part < 0
-        || part >= fr_layer_state_parts(&model->layers[layer]))
-        return NULL;
-    size_t padded = (size_t)fr_layer_padded(model, &model->layers[layer]);
-    return state + (state_floats_before(model, layer) + part * padded) * (size_t)batch;
+    const fr_layer *found = layer_at(model, layer);
+    if (found == NULL || part < 0 || part >= found->num_parts) return NULL;
+    size_t before = state_floats_before(model, layer);
+    for (int p = 0; p < part; p++)
+        before += fr_part_floats(found, p);
+    return state + before * (size_t)batch;
+}
+
+/* Whether `value` fits part `part` of `layer` at position `index` of a
+ * sequence's part: counters are whole numbers within their range. */
+static int valid_state_value(const fr_layer *layer, int part, size_t index, float value)
+{
+    const part_kind kind = layer->part_kinds[part];
+    if (kind == PART_VALUES) return 1;
+    if (value != floorf(value) || value < 0.0f) return 0;
+    if (kind == PART_WINDOW_POSITION) {
+        const fr_window *w = &layer->window;
+        const int limits[WINDOW_COUNTERS] = {w->pad_left, w->span - 1, w->stride - 1,
+                                             w->stride - 1};
+        return value <= (float)limits[index];
+    }
+    if (layer->kind == LAYER_GLOBAL_POOL) return value <= 16777216.0f;   /* 2^24: exact */
+    return value <= (float)layer->part_frames[part - 1];                 /* a queue's count */
 }
 
 fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
@@ -433,10 +969,11 @@ fr_status fr_model_get_state(const fr_model *model, const float *state, int batc
     if (model == NULL || state == NULL || dst == NULL || batch < 1) return FR_ERR_ARG;
     const float *src = fr_state_part(model, (float *)state, batch, layer, part);
     if (src == NULL) return FR_ERR_ARG;
-    const size_t units = model->layers[layer].units;
-    const size_t padded = fr_layer_padded(model, &model->layers[layer]);
-    for (int b = 0; b < batch; b++)
-        memcpy(dst + b * units, src + b * padded, units * sizeof(float));
+    const fr_layer *found = &model->layers[layer];
+    const size_t frames = found->part_frames[part], width = found->part_width[part];
+    const size_t features = found->part_features[part];
+    for (size_t row = 0; row < (size_t)batch * frames; row++)
+        memcpy(dst + row * features, src + row * width, features * sizeof(float));
     return FR_OK;
 }
 
@@ -446,322 +983,62 @@ fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int
     if (model == NULL || state == NULL || src == NULL || batch < 1) return FR_ERR_ARG;
     float *dst = fr_state_part(model, state, batch, layer, part);
     if (dst == NULL) return FR_ERR_ARG;
-    const size_t units = model->layers[layer].units;
-    const size_t padded = fr_layer_padded(model, &model->layers[layer]);
-    for (int b = 0; b < batch; b++) {
-        memcpy(dst + b * padded, src + b * units, units * sizeof(float));
-        memset(dst + b * padded + units, 0, (padded - units) * sizeof(float));
+    const fr_layer *found = &model->layers[layer];
+    const size_t frames = found->part_frames[part], width = found->part_width[part];
+    const size_t features = found->part_features[part];
+    for (size_t row = 0; row < (size_t)batch * frames; row++)
+        for (size_t i = 0; i < features; i++)
+            if (!valid_state_value(found, part, i, src[row * features + i])) return FR_ERR_ARG;
+    for (size_t row = 0; row < (size_t)batch * frames; row++) {
+        memcpy(dst + row * width, src + row * features, features * sizeof(float));
+        memset(dst + row * width + features, 0, (width - features) * sizeof(float));
     }
     return FR_OK;
 }
 
-int fr_model_num_layers(const fr_model *model) { return model ? model->num_layers : 0; }
+/* --- frames a run makes -------------------------------------------------------------- */
 
-int fr_model_layer_units(const fr_model *model, int layer)
+void fr_frame_bounds(const fr_model *model, int steps, int *frames)
 {
-    if (model == NULL || layer < 0 || layer >= model->num_layers) return 0;
-    return model->layers[layer].units;
-}
-
-int fr_model_layer_state_parts(const fr_model *model, int layer)
-{
-    if (model == NULL || layer < 0 || layer >= model->num_layers) return 0;
-    return fr_layer_state_parts(&model->layers[layer]);
-}
-
-int fr_model_layer_gates(const fr_model *model, int layer)
-{
-    if (model == NULL || layer < 0 || layer >= model->num_layers) return 0;
-    return model->layers[layer].gates;
-}
-
-/* Largest per-row sizes of the workspace buffers, over all layers. */
-typedef struct {
-    size_t xproj, activations, directions, scratch;
-} workspace_widths;
-
-static workspace_widths widths_of(const fr_model *model)
-{
-    workspace_widths w = {0, 0, 0, 0};
-    for (int l = 0; l < model->num_layers; l++) {
-        const fr_layer *layer = &model->layers[l];
-        size_t padded = (size_t)fr_layer_padded(model, layer);
-        size_t out = (size_t)fr_layer_output_padded(model, layer);
-        if (out > w.activations) w.activations = out;
-        if (layer->kind != LAYER_DENSE && padded * layer->gates * layer->directions > w.xproj)
-            w.xproj = padded * layer->gates * layer->directions;
-        if ((layer->directions == 2 || layer->go_backwards) && padded > w.directions)
-            w.directions = padded;
-        if (layer->kind == LAYER_GRU && 2 * padded > w.scratch) w.scratch = 2 * padded;
-    }
-    return w;
-}
-
-/*
- * The workspace of a run, one table for its size and its layout: each
- * buffer starts on an FR_ALIGN boundary. Per (sequence, step) row of a block:
- * the block's input, the input projection of a layer (both directions), the
- * two buffers layer outputs alternate between, and the two directions of a
- * bidirectional layer (the first also holds a go_backwards layer's outputs
- * in time order); per sequence: a GRU's scratch (reset_after = 0).
- */
-enum { WS_X, WS_XPROJ, WS_OUTPUT_A, WS_OUTPUT_B, WS_FORWARD, WS_BACKWARD, WS_SCRATCH,
-       WS_BUFFERS };
-
-static void workspace_sizes(const fr_model *model, int batch, int block,
-                            size_t sizes[WS_BUFFERS])
-{
-    const workspace_widths w = widths_of(model);
-    const size_t rows = (size_t)batch * block;
-    sizes[WS_X] = rows * model->input_size;
-    sizes[WS_XPROJ] = rows * w.xproj;
-    sizes[WS_OUTPUT_A] = sizes[WS_OUTPUT_B] = rows * w.activations;
-    sizes[WS_FORWARD] = sizes[WS_BACKWARD] = rows * w.directions;
-    sizes[WS_SCRATCH] = (size_t)batch * w.scratch;
-}
-
-/* Floats per (sequence, step) row of the per-block buffers. */
-static size_t row_floats(const fr_model *model)
-{
-    size_t sizes[WS_BUFFERS], total = 0;
-    workspace_sizes(model, 1, 1, sizes);
-    for (int i = 0; i < WS_BUFFERS; i++)
-        if (i != WS_SCRATCH) total += sizes[i];
-    return total;
-}
-
-/*
- * Steps per block: a run goes through the sequence in blocks of this many
- * steps (all layers on one block, state carried to the next), so that the
- * per-block buffers, dominated by the input projection, stay near FR_BLOCK_BYTES
- * and in cache. A bidirectional or go_backwards layer needs the whole
- * sequence: one block.
- */
-#define FR_BLOCK_BYTES (4 << 20)
-
-static int block_steps(const fr_model *model, int batch, int steps)
-{
-    if (fr_model_needs_sequences(model)) return steps;
-    size_t row_bytes = row_floats(model) * sizeof(float);
-    size_t block = FR_BLOCK_BYTES / (row_bytes * (size_t)(batch > 0 ? batch : 1));
-    if (block < 1) block = 1;
-    return block < (size_t)steps ? (int)block : steps;
-}
-
-size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
-{
-    if (model == NULL || batch < 0 || steps < 0) return 0;
-    size_t sizes[WS_BUFFERS], total = WS_BUFFERS * FR_ALIGN_FLOATS;
-    workspace_sizes(model, batch, block_steps(model, batch, steps), sizes);
-    for (int i = 0; i < WS_BUFFERS; i++)
-        total += sizes[i];
-    return total;
-}
-
-typedef struct {
-    float *x, *xproj, *buffers[2], *directions[2], *scratch;
-} workspace_layout;
-
-static workspace_layout layout_workspace(const fr_model *model, int batch, int block,
-                                         float *workspace)
-{
-    size_t sizes[WS_BUFFERS];
-    float *start[WS_BUFFERS];
-    workspace_sizes(model, batch, block, sizes);
-    for (int i = 0; i < WS_BUFFERS; i++) {
-        start[i] = align_floats(workspace);
-        workspace = start[i] + sizes[i];
-    }
-    workspace_layout ws = {start[WS_X], start[WS_XPROJ], {start[WS_OUTPUT_A], start[WS_OUTPUT_B]},
-                           {start[WS_FORWARD], start[WS_BACKWARD]}, start[WS_SCRATCH]};
-    return ws;
-}
-
-/* Which steps of a block run: mask (batch, stride) at the block's first step,
- * or NULL when they all do. */
-typedef struct {
-    const uint8_t *mask;
-    ptrdiff_t stride;
-} step_mask;
-
-/* One direction's recurrence: h_seq gets h of every step (at its time index);
- * direction 1, and a go_backwards layer, run from the last step to the first. */
-static void run_recurrence(const fr_model *model, const fr_layer *layer, int direction,
-                           int batch, int steps, const workspace_layout *ws, step_mask mask,
-                           float *h, float *c, float *h_seq, int num_threads)
-{
-    const fr_kernels *k = model->kernels;
-    const ptrdiff_t padded = fr_layer_padded(model, layer);
-    const ptrdiff_t x_stride = padded * layer->gates * layer->directions;
-    const float *xproj = ws->xproj + direction * padded * layer->gates;
-    const int reverse = direction == 1 || layer->go_backwards;
-    if (layer->kind == LAYER_LSTM)
-        k->lstm(batch, steps, layer->units, reverse, xproj, x_stride, layer->w_rec[direction], h,
-                c, h_seq, mask.mask, mask.stride, num_threads);
-    else if (layer->kind == LAYER_GRU)
-        k->gru(batch, steps, layer->units, layer->reset_after, reverse, xproj, x_stride,
-               layer->w_rec[direction], layer->b_rec[direction], h, h_seq, ws->scratch,
-               mask.mask, mask.stride, num_threads);
-    else
-        k->rnn(batch, steps, layer->units, layer->activation == FR_ACT_RELU, reverse, xproj,
-               x_stride, layer->w_rec[direction], h, h_seq, mask.mask, mask.stride,
-               num_threads);
-}
-
-/*
- * out (batch, steps, output padded) = merge(forward, backward), both (batch,
- * steps, padded); with last_only, only the last step, from the forward
- * direction's last step and the backward direction's first (its final state).
- */
-static void merge_directions(const fr_model *model, const fr_layer *layer, int batch,
-                             int steps, const float *forward, const float *backward, float *out,
-                             int last_only)
-{
-    const ptrdiff_t padded = fr_layer_padded(model, layer);
-    const ptrdiff_t out_padded = fr_layer_output_padded(model, layer);
-    const int units = layer->units;
-    for (int b = 0; b < batch; b++)
-        for (int t = last_only ? steps - 1 : 0; t < steps; t++) {
-            const float *f = forward + ((ptrdiff_t)b * steps + t) * padded;
-            const float *r = backward + ((ptrdiff_t)b * steps + (last_only ? 0 : t)) * padded;
-            float *o = out + ((ptrdiff_t)b * steps + t) * out_padded;
-            switch (layer->merge) {
-            case FR_MERGE_CONCAT:
-                memcpy(o, f, units * sizeof(float));
-                memcpy(o + units, r, units * sizeof(float));
-                memset(o + 2 * units, 0, (out_padded - 2 * units) * sizeof(float));
-                break;
-            case FR_MERGE_SUM:
-                for (int j = 0; j < out_padded; j++) o[j] = f[j] + r[j];
-                break;
-            case FR_MERGE_MUL:
-                for (int j = 0; j < out_padded; j++) o[j] = f[j] * r[j];
-                break;
-            default:
-                for (int j = 0; j < out_padded; j++) o[j] = 0.5f * (f[j] + r[j]);
-                break;
-            }
-        }
-}
-
-/* out (batch, steps, padded) = h_seq with its steps in reverse order. */
-static void reverse_steps(int batch, int steps, ptrdiff_t padded, const float *h_seq,
-                          float *out)
-{
-    for (int b = 0; b < batch; b++)
-        for (int t = 0; t < steps; t++)
-            memcpy(out + ((ptrdiff_t)b * steps + t) * padded,
-                   h_seq + ((ptrdiff_t)b * steps + steps - 1 - t) * padded,
-                   padded * sizeof(float));
-}
-
-/*
- * All layers over one block of `steps` steps, x (batch, steps, input_size)
- * contiguous, mask at the block's first step. Returns the rows of the last
- * layer's output in *out (row stride *ld_out; batch * steps rows, or batch
- * rows after return_sequences = 0), or sets *out to NULL when the block ends
- * at a return_sequences = 0 layer without being the last (the layers after it
- * only see the last step).
- */
-static void run_block(const fr_model *model, int batch, int steps, int last_block,
-                      int every_step, const workspace_layout *ws, step_mask mask, float *state,
-                      const float **out, ptrdiff_t *ld_out, int num_threads)
-{
-    const fr_kernels *k = model->kernels;
-    const float *in = ws->x;
-    ptrdiff_t ld_in = model->input_size;
-    for (int l = 0; l < model->num_layers; l++) {
-        const fr_layer *layer = &model->layers[l];
-        const int padded = fr_layer_padded(model, layer), rows = batch * steps;
-        const int out_padded = fr_layer_output_padded(model, layer);
-        float *result = ws->buffers[l % 2];
-        if (layer->kind == LAYER_DENSE) {
-            k->gemm(rows, layer->input_size, layer->panels, 1, in, ld_in, layer->w_in,
-                    layer->b_in, result, num_threads);
-            k->dense_activation(rows, layer->units, padded, layer->activation, result);
-            in = result;
-            ld_in = padded;
+    for (int t = 0; t < model->num_tensors; t++) {
+        const int producer = model->tensors[t].producer;
+        if (producer < 0) {
+            frames[t] = steps;
             continue;
         }
-        /* Both directions' input projections in one gemm. */
-        k->gemm(rows, layer->input_size, layer->panels * layer->directions, layer->gates, in,
-                ld_in, layer->w_in, layer->b_in, ws->xproj, num_threads);
-        const int keep_sequence = layer->return_sequences || every_step;
-        const int parts = fr_layer_state_parts(layer) / layer->directions;
-        for (int d = 0; d < layer->directions; d++) {
-            float *h = fr_state_part(model, state, batch, l, d * parts);
-            float *c = parts == 2 ? fr_state_part(model, state, batch, l, d * parts + 1) : NULL;
-            const int separate = layer->directions == 2 || layer->go_backwards;
-            float *h_seq = separate ? ws->directions[d] : result;
-            run_recurrence(model, layer, d, batch, steps, ws, mask, h, c, h_seq, num_threads);
-            const int backward = d == 1 || layer->go_backwards;
-            const float *final = h_seq + (ptrdiff_t)(backward ? 0 : steps - 1) * padded;
-            for (int b = 0; b < batch; b++)
-                memcpy(h + (size_t)b * padded, final + (ptrdiff_t)b * steps * padded,
-                       padded * sizeof(float));
+        const fr_layer *layer = &model->layers[producer];
+        const int in = frames[layer->inputs[0]];
+        switch (layer->kind) {
+        case LAYER_LSTM: case LAYER_GRU: case LAYER_RNN: case LAYER_GLOBAL_POOL:
+            frames[t] = in > 1 ? in : 1;
+            break;
+        case LAYER_CONV: case LAYER_POOL: {
+            const fr_window *w = &layer->window;
+            frames[t] = (in + w->span - 1 + fr_window_pad_right(w)) / w->stride + 1;
+            break;
         }
-        if (layer->directions == 2)
-            merge_directions(model, layer, batch, steps, ws->directions[0], ws->directions[1],
-                             result, !keep_sequence);
-        else if (layer->go_backwards)
-            reverse_steps(batch, steps, padded, ws->directions[0], result);
-        if (keep_sequence) {
-            in = result;
-            ld_in = out_padded;
-        } else if (!last_block) {
-            *out = NULL;
-            return;
-        } else {
-            in = result + (ptrdiff_t)(steps - 1) * out_padded;
-            ld_in = (ptrdiff_t)steps * out_padded;
-            steps = 1;
+        case LAYER_BINARY: case LAYER_CONCAT:
+            frames[t] = in + layer->queue_frames[0];
+            for (int i = 1; i < layer->num_inputs; i++) {
+                const int other = frames[layer->inputs[i]] + layer->queue_frames[i];
+                frames[t] = other < frames[t] ? other : frames[t];
+            }
+            break;
+        default:
+            frames[t] = in;
+            break;
         }
     }
-    *out = in;
-    *ld_out = ld_in;
 }
 
-fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                       const uint8_t *mask, float *y, float *state, float *workspace,
-                       unsigned flags, int num_threads)
+int fr_model_output_frames(const fr_model *model, int output, int steps, unsigned flags)
 {
-    if (model == NULL || model->num_layers == 0 || batch < 1 || steps < 1 || x == NULL
-        || y == NULL || state == NULL || workspace == NULL)
-        return FR_ERR_ARG;
-    if (num_threads < 1) num_threads = 1;
-
-    const int block = block_steps(model, batch, steps);
-    const workspace_layout ws = layout_workspace(model, batch, block, workspace);
-    const int input_size = model->input_size, output_size = fr_model_output_size(model);
-    const int every_step = (flags & FR_RUN_EVERY_STEP) != 0;
-    const int sequences_out = every_step || fr_model_returns_sequences(model);
-    for (int t0 = 0; t0 < steps; t0 += block) {
-        const int n = steps - t0 < block ? steps - t0 : block;
-        const int last_block = t0 + n == steps;
-        for (int b = 0; b < batch; b++)
-            memcpy(ws.x + (size_t)b * n * input_size, x + ((size_t)b * steps + t0) * input_size,
-                   (size_t)n * input_size * sizeof(float));
-        const step_mask block_mask = {mask != NULL ? mask + t0 : NULL, steps};
-        const float *out;
-        ptrdiff_t ld_out;
-        run_block(model, batch, n, last_block, every_step, &ws, block_mask, state, &out, &ld_out,
-                  num_threads);
-        if (out == NULL) continue;
-        if (sequences_out) {
-            for (int b = 0; b < batch; b++)
-                for (int j = 0; j < n; j++) {
-                    float *row = y + ((size_t)b * steps + t0 + j) * output_size;
-                    if (mask != NULL && !mask[(size_t)b * steps + t0 + j])
-                        memset(row, 0, output_size * sizeof(float));
-                    else
-                        memcpy(row, out + ((ptrdiff_t)b * n + j) * ld_out,
-                               output_size * sizeof(float));
-                }
-        } else {
-            for (int b = 0; b < batch; b++)
-                memcpy(y + (size_t)b * output_size, out + b * ld_out,
-                       output_size * sizeof(float));
-        }
-    }
-    return FR_OK;
+    (void)flags;
+    if (model == NULL || output < 0 || output >= model->num_outputs || steps < 0) return -1;
+    int *frames = malloc(model->num_tensors * sizeof(int));
+    if (frames == NULL) return -1;
+    fr_frame_bounds(model, steps, frames);
+    int bound = frames[model->outputs[output]];
+    free(frames);
+    return bound;
 }

@@ -164,4 +164,58 @@ FR_INLINE vfloat velu(vfloat x)
     return vselect(x > 0.0f, x, vexp(x) - 1.0f);
 }
 
+/*
+ * log(x), Cephes logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by
+ * m - m^2/2 + m^3 P(m) for m - 1, plus e ln2 (split in two). Subnormal x is
+ * scaled by 2^23 first. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf,
+ * NaN stays NaN.
+ */
+FR_INLINE vfloat vlog(vfloat x)
+{
+    const vint tiny = x < 1.17549435e-38f;                   /* below FLT_MIN: subnormal */
+    vfloat scaled = vselect(tiny, x * 8388608.0f, x);        /* * 2^23 */
+    vint bits = (vint)scaled;
+    vint exponent = ((bits >> 23) & 0xff) - 126;
+    vfloat e = __builtin_convertvector(exponent, vfloat);
+    e = vselect(tiny, e - 23.0f, e);
+    vfloat m = (vfloat)((bits & 0x007fffff) | 0x3f000000);   /* mantissa in [0.5, 1) */
+    const vint low = m < 0.707106781186547524f;
+    e = vselect(low, e - 1.0f, e);
+    m = vselect(low, m + m - 1.0f, m - 1.0f);
+    vfloat z = m * m;
+    vfloat p = vset1(7.0376836292e-2f);
+    p = p * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    vfloat y = p * m * z + e * -2.12194440e-4f - 0.5f * z;
+    vfloat result = m + y + e * 0.693359375f;
+    result = vselect(x == 0.0f, vset1(-__builtin_inff()), result);
+    result = vselect(x < 0.0f, vset1(__builtin_nanf("")), result);
+    result = vselect(x == __builtin_inff(), x, result);
+    return vselect(x != x, x, result);
+}
+
+/*
+ * 1 + erf(x), without cancellation on either side: q = (a1 t + ... + a5 t^5)
+ * exp(-x^2), t = 1 / (1 + p |x|) (Abramowitz and Stegun 7.1.26, |error| of
+ * erf <= 1.5e-7), then 2 - q for x >= 0 and q for x < 0.
+ */
+FR_INLINE vfloat vone_plus_erf(vfloat x)
+{
+    vfloat ax = vabs(x);
+    vfloat t = 1.0f / (1.0f + 0.3275911f * ax);
+    vfloat poly = vset1(1.061405429f);
+    poly = poly * t - 1.453152027f;
+    poly = poly * t + 1.421413741f;
+    poly = poly * t - 0.284496736f;
+    poly = poly * t + 0.254829592f;
+    vfloat q = poly * t * vexp(-ax * ax);
+    return vselect(x >= 0.0f, 2.0f - q, vselect(x != x, x, q));
+}
+
 #endif

@@ -2,11 +2,12 @@
  * stream.c - a model fed a few steps at a time, state carried between calls
  * (see fastrnn.h).
  *
- * A run with every row active goes straight to fr_model_run on the stream's
- * state. With an active mask, the active rows of x and of the state are
- * gathered into compact buffers, run as a smaller batch, and scattered back,
- * so idle rows cost only the copies. Every check happens before the state is
- * touched.
+ * A run goes through its steps in blocks (fr_block_steps), so the workspace
+ * never grows past what one block needs. With an active mask, the active
+ * rows' state is gathered into a compact state, the blocks run over those
+ * rows only (reading their rows of x, writing their rows of y), and the
+ * state is scattered back, so idle rows cost only the copies. Every check
+ * happens before the state is touched.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,9 +22,10 @@ struct fr_stream {
     float *state;            /* fr_model_state_size(model, batch) */
     float *compact_state;    /* the same size, for active rows */
     int *rows;               /* batch: indices of the active rows */
-    /* Grown to the largest `steps` seen: */
-    int capacity_steps;
-    float *workspace, *compact_x, *compact_y;
+    const float **block_x;   /* the inputs at the current block */
+    int longest_block;       /* fr_longest_block(model, batch) */
+    int capacity_steps;      /* the workspace is planned for blocks this long */
+    float *workspace;
 };
 
 void fr_stream_destroy(fr_stream *stream)
@@ -32,39 +34,22 @@ void fr_stream_destroy(fr_stream *stream)
     fr_free_floats(stream->state);
     fr_free_floats(stream->compact_state);
     fr_free_floats(stream->workspace);
-    fr_free_floats(stream->compact_x);
-    fr_free_floats(stream->compact_y);
     free(stream->rows);
+    free(stream->block_x);
     free(stream);
 }
 
-/* Buffers for runs of up to `steps` steps of up to `batch` rows. */
+/* A workspace planned for blocks of up to `steps` steps of every row. */
 static fr_status reserve(fr_stream *stream, int steps)
 {
-    if (steps <= stream->capacity_steps) return FR_OK;
-    const fr_model *model = stream->model;
-    size_t workspace = 0;
-    for (int n = 1; n <= stream->batch; n++) {  /* not monotonic in n: block sizes round */
-        size_t size = fr_model_workspace_size(model, n, steps);
-        workspace = size > workspace ? size : workspace;
-    }
-    size_t rows = (size_t)stream->batch * steps;
-    float *new_workspace = fr_alloc_floats(workspace);
-    float *new_x = fr_alloc_floats(rows * model->input_size);
-    float *new_y = fr_alloc_floats(rows * fr_model_output_size(model));
-    if (new_workspace == NULL || new_x == NULL || new_y == NULL) {
-        fr_free_floats(new_workspace);
-        fr_free_floats(new_x);
-        fr_free_floats(new_y);
-        return FR_ERR_NOMEM;
-    }
+    if (steps <= stream->capacity_steps && stream->workspace != NULL) return FR_OK;
+    size_t size = fr_graph_workspace_size(stream->model, stream->batch, steps);
+    float *workspace = size == SIZE_MAX ? NULL : fr_alloc_floats(size);
+    if (workspace == NULL) return FR_ERR_NOMEM;
     fr_free_floats(stream->workspace);
-    fr_free_floats(stream->compact_x);
-    fr_free_floats(stream->compact_y);
-    stream->workspace = new_workspace;
-    stream->compact_x = new_x;
-    stream->compact_y = new_y;
+    stream->workspace = workspace;
     stream->capacity_steps = steps;
+    fr_graph_plan(stream->model, stream->batch, steps, workspace);
     return FR_OK;
 }
 
@@ -73,19 +58,21 @@ fr_status fr_stream_create(fr_stream **created, const fr_model *model, int batch
 {
     if (created == NULL) return FR_ERR_ARG;
     *created = NULL;
-    if (model == NULL || fr_model_num_layers(model) == 0 || batch < 1) return FR_ERR_ARG;
+    if (model == NULL || fr_model_num_outputs(model) == 0 || batch < 1) return FR_ERR_ARG;
     if (fr_model_needs_sequences(model)) return FR_ERR_SEQUENCE;
     fr_stream *stream = calloc(1, sizeof *stream);
     if (stream == NULL) return FR_ERR_NOMEM;
     stream->model = model;
     stream->batch = batch;
     stream->check_finite = check_finite != 0;
+    stream->longest_block = fr_longest_block(model, batch);
     size_t state = fr_model_state_size(model, batch);
     stream->state = fr_alloc_floats(state);
     stream->compact_state = fr_alloc_floats(state);
     stream->rows = malloc((size_t)batch * sizeof(int));
+    stream->block_x = malloc((size_t)(model->num_inputs + 1) * sizeof(float *));
     if (stream->state == NULL || stream->compact_state == NULL || stream->rows == NULL
-        || reserve(stream, 1) != FR_OK) {
+        || stream->block_x == NULL || reserve(stream, 1) != FR_OK) {
         fr_stream_destroy(stream);
         return FR_ERR_NOMEM;
     }
@@ -96,7 +83,7 @@ fr_status fr_stream_create(fr_stream **created, const fr_model *model, int batch
 
 /*
  * Copy the state rows listed in `rows` between the full state (stream->batch
- * rows) and a compact one (count rows), layer part by layer part.
+ * rows) and a compact one (count rows), part by part.
  */
 static void move_state_rows(const fr_stream *stream, const int *rows, int count,
                             float *compact, int to_compact)
@@ -104,16 +91,16 @@ static void move_state_rows(const fr_stream *stream, const int *rows, int count,
     const fr_model *model = stream->model;
     for (int l = 0; l < model->num_layers; l++) {
         const fr_layer *layer = &model->layers[l];
-        const size_t padded = (size_t)fr_layer_padded(model, layer);
-        for (int part = 0; part < fr_layer_state_parts(layer); part++) {
+        for (int part = 0; part < layer->num_parts; part++) {
+            const size_t floats = fr_part_floats(layer, part);
             float *full = fr_state_part(model, stream->state, stream->batch, l, part);
             float *packed = fr_state_part(model, compact, count, l, part);
             for (int i = 0; i < count; i++) {
-                float *full_row = full + rows[i] * padded, *compact_row = packed + i * padded;
+                float *full_row = full + rows[i] * floats, *compact_row = packed + i * floats;
                 if (to_compact)
-                    memcpy(compact_row, full_row, padded * sizeof(float));
+                    memcpy(compact_row, full_row, floats * sizeof(float));
                 else
-                    memcpy(full_row, compact_row, padded * sizeof(float));
+                    memcpy(full_row, compact_row, floats * sizeof(float));
             }
         }
     }
@@ -126,40 +113,55 @@ static int all_finite(const float *x, size_t n)
     return 1;
 }
 
-fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
-                        const unsigned char *active, int num_threads)
+fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, float *const *y,
+                        const int *frames, int *y_counts, const unsigned char *active,
+                        unsigned flags, int num_threads)
 {
-    if (stream == NULL || steps < 0 || (steps > 0 && (x == NULL || y == NULL)))
+    if (stream == NULL || steps < 0 || y == NULL || frames == NULL || y_counts == NULL
+        || (steps > 0 && x == NULL) || (flags & ~FR_RUN_FINAL))
         return FR_ERR_ARG;
-    if (steps == 0) return FR_OK;
     const fr_model *model = stream->model;
-    const size_t x_row = (size_t)steps * model->input_size;
-    const size_t y_row = (size_t)steps * fr_model_output_size(model);
+    for (int i = 0; steps > 0 && i < model->num_inputs; i++)
+        if (x[i] == NULL) return FR_ERR_ARG;
+    for (int o = 0; o < model->num_outputs; o++)
+        if (y[o] == NULL || frames[o] < 0) return FR_ERR_ARG;
     int count = 0;
     for (int b = 0; b < stream->batch; b++)
         if (active == NULL || active[b]) stream->rows[count++] = b;
-    if (stream->check_finite)
-        for (int i = 0; i < count; i++)
-            if (!all_finite(x + stream->rows[i] * x_row, x_row)) return FR_ERR_NONFINITE;
-    fr_status status = reserve(stream, steps);
+    for (int i = 0; stream->check_finite && i < model->num_inputs && steps > 0; i++) {
+        const size_t row = (size_t)steps * model->tensors[i].features;
+        for (int r = 0; r < count; r++)
+            if (!all_finite(x[i] + stream->rows[r] * row, row)) return FR_ERR_NONFINITE;
+    }
+    const int block = steps < stream->longest_block ? (steps > 0 ? steps : 1)
+                                                    : stream->longest_block;
+    fr_status status = reserve(stream, block);
     if (status != FR_OK) return status;
 
-    if (count == stream->batch)
-        return fr_model_run(model, count, steps, x, NULL, y, stream->state, stream->workspace,
-                            FR_RUN_EVERY_STEP, num_threads);
-
-    memset(y, 0, stream->batch * y_row * sizeof(float));
+    for (int o = 0; o < model->num_outputs; o++) {
+        memset(y[o], 0, (size_t)stream->batch * frames[o]
+                        * model->tensors[model->outputs[o]].features * sizeof(float));
+        memset(y_counts + (size_t)o * stream->batch, 0, stream->batch * sizeof(int));
+    }
     if (count == 0) return FR_OK;
-    for (int i = 0; i < count; i++)
-        memcpy(stream->compact_x + i * x_row, x + stream->rows[i] * x_row, x_row * sizeof(float));
-    move_state_rows(stream, stream->rows, count, stream->compact_state, 1);
-    status = fr_model_run(model, count, steps, stream->compact_x, NULL, stream->compact_y,
-                          stream->compact_state, stream->workspace, FR_RUN_EVERY_STEP,
-                          num_threads);
-    if (status != FR_OK) return status;
-    move_state_rows(stream, stream->rows, count, stream->compact_state, 0);
-    for (int i = 0; i < count; i++)
-        memcpy(y + stream->rows[i] * y_row, stream->compact_y + i * y_row, y_row * sizeof(float));
+    const int compact = count < stream->batch;
+    float *state = compact ? stream->compact_state : stream->state;
+    if (compact) move_state_rows(stream, stream->rows, count, state, 1);
+    for (int t0 = 0; t0 < steps || t0 == 0; t0 += block) {
+        const int n = steps - t0 < block ? steps - t0 : block;
+        for (int i = 0; i < model->num_inputs; i++)
+            stream->block_x[i] = steps > 0 ? x[i] + (size_t)t0 * model->tensors[i].features
+                                           : NULL;
+        const int last = t0 + n >= steps;
+        fr_run run = {count, n, compact ? stream->rows : NULL, stream->block_x, steps, NULL,
+                      NULL, 0, y, frames, y_counts, stream->batch,
+                      FR_RUN_EVERY_STEP | (last ? flags & FR_RUN_FINAL : 0), num_threads};
+        fr_graph_run(model, &run, stream->batch, state, stream->workspace);
+        if (steps == 0) break;
+    }
+    if (flags & FR_RUN_FINAL)                   /* the sequences ended: they start again */
+        memset(state, 0, fr_model_state_size(model, count) * sizeof(float));
+    if (compact) move_state_rows(stream, stream->rows, count, state, 0);
     return FR_OK;
 }
 

@@ -14,11 +14,16 @@ from .io.keras import from_keras
 from .io.native import load
 from .io.onnx import from_onnx
 from .io.torch import from_torch
-from .layers import GRU, LSTM, Bidirectional, Dense, Layer, SimpleRNN
-from .model import Sequential
+from .layers import (GRU, LSTM, Activation, Add, Affine, BatchNorm, Bidirectional, Concatenate,
+                     Conv1d, Dense, Elementwise, GlobalPool, Input, Layer, LayerNorm, Multiply,
+                     Pool1d, Reduce, SimpleRNN, Slice, Subtract, Tensor)
+from .model import Model, Sequential
 from .runtime import __version__, get_num_threads, info, set_num_threads
 
-__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Layer", "Sequential", "Stream",
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "Dense", "Conv1d", "Pool1d",
+           "GlobalPool", "Activation", "Affine", "BatchNorm", "LayerNorm", "Elementwise", "Add",
+           "Subtract", "Multiply", "Concatenate", "Slice", "Reduce", "Input", "Tensor", "Layer",
+           "Model", "Sequential", "Stream",
            "FormatError", "load", "from_torch", "from_keras", "from_onnx",
            "info", "set_num_threads",
            "get_num_threads", "__version__"]

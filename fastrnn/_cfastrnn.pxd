@@ -35,11 +35,55 @@ cdef extern from "fastrnn.h" nogil:
         FR_MERGE_SUM
         FR_MERGE_MUL
         FR_MERGE_AVE
+    ctypedef enum fr_unary:
+        FR_UNARY_IDENTITY
+        FR_UNARY_RELU
+        FR_UNARY_LEAKY_RELU
+        FR_UNARY_PRELU
+        FR_UNARY_ELU
+        FR_UNARY_SELU
+        FR_UNARY_GELU
+        FR_UNARY_GELU_TANH
+        FR_UNARY_SILU
+        FR_UNARY_TANH
+        FR_UNARY_SIGMOID
+        FR_UNARY_HARD_SIGMOID
+        FR_UNARY_SOFTPLUS
+        FR_UNARY_SOFTMAX
+        FR_UNARY_LOG_SOFTMAX
+        FR_UNARY_EXP
+        FR_UNARY_LOG
+        FR_UNARY_SQRT
+        FR_UNARY_RECIPROCAL
+        FR_UNARY_ABS
+        FR_UNARY_NEG
+        FR_UNARY_CLIP
+        FR_UNARY_POW
+    ctypedef enum fr_binary:
+        FR_BINARY_ADD
+        FR_BINARY_SUB
+        FR_BINARY_MUL
+        FR_BINARY_DIV
+        FR_BINARY_MAX
+        FR_BINARY_MIN
+        FR_BINARY_POW
+    ctypedef enum fr_reduce:
+        FR_REDUCE_SUM
+        FR_REDUCE_MEAN
+        FR_REDUCE_MAX
+        FR_REDUCE_MIN
+    ctypedef enum fr_pool:
+        FR_POOL_MAX
+        FR_POOL_AVG
 
     float FR_FLOAT16_MAX
     unsigned FR_RETURN_SEQUENCES
     unsigned FR_GO_BACKWARDS
+    unsigned FR_POOL_COUNT_PADDING
+    unsigned FR_POOL_REPLICATE_EDGES
+    int FR_PAD_SAME_LENGTH
     unsigned FR_RUN_EVERY_STEP
+    unsigned FR_RUN_FINAL
 
     const char *fr_status_string(fr_status status)
     int fr_isa_supported(fr_isa isa)
@@ -49,30 +93,59 @@ cdef extern from "fastrnn.h" nogil:
 
     ctypedef struct fr_model:
         pass
-    fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision,
-                              int input_size)
+    fr_status fr_model_create(fr_model **model, fr_isa isa, fr_precision precision)
     void fr_model_destroy(fr_model *model)
-    fr_status fr_model_add_lstm(fr_model *model, int hidden_size, const float *w_ih,
+    fr_status fr_model_add_input(fr_model *model, int features, int *tensor)
+    fr_status fr_model_add_lstm(fr_model *model, int input, int hidden_size, const float *w_ih,
                                 const float *w_hh, const float *b_ih, const float *b_hh,
-                                unsigned flags)
-    fr_status fr_model_add_gru(fr_model *model, int hidden_size, const float *w_ih,
+                                unsigned flags, int *output)
+    fr_status fr_model_add_gru(fr_model *model, int input, int hidden_size, const float *w_ih,
                                const float *w_hh, const float *b_ih, const float *b_hh,
-                               int reset_after, unsigned flags)
-    fr_status fr_model_add_rnn(fr_model *model, int hidden_size, const float *w_ih,
+                               int reset_after, unsigned flags, int *output)
+    fr_status fr_model_add_rnn(fr_model *model, int input, int hidden_size, const float *w_ih,
                                const float *w_hh, const float *b_ih, const float *b_hh,
-                               fr_activation activation, unsigned flags)
-    fr_status fr_model_add_dense(fr_model *model, int output_size, const float *w,
-                                 const float *b, fr_activation activation)
-    fr_status fr_model_make_bidirectional(fr_model *model, const float *w_ih, const float *w_hh,
-                                          const float *b_ih, const float *b_hh, fr_merge merge)
-    int fr_model_input_size(const fr_model *model)
-    int fr_model_output_size(const fr_model *model)
-    int fr_model_returns_sequences(const fr_model *model)
+                               fr_activation activation, unsigned flags, int *output)
+    fr_status fr_model_make_bidirectional(fr_model *model, int tensor, const float *w_ih,
+                                          const float *w_hh, const float *b_ih,
+                                          const float *b_hh, fr_merge merge)
+    fr_status fr_model_add_dense(fr_model *model, int input, int output_size, const float *w,
+                                 const float *b, fr_activation activation, int *output)
+    fr_status fr_model_add_conv(fr_model *model, int input, int out_channels, int kernel,
+                                int stride, int dilation, int groups, int pad_left,
+                                int pad_right, const float *w, const float *b, int *output)
+    fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel,
+                                int stride, int pad_left, int pad_right, unsigned flags,
+                                int *output)
+    fr_status fr_model_add_global_pool(fr_model *model, int input, fr_reduce reduce,
+                                       int *output)
+    fr_status fr_model_add_unary(fr_model *model, int input, fr_unary op, float alpha,
+                                 float beta, const float *params, int num_params, int *output)
+    fr_status fr_model_add_affine(fr_model *model, int input, const float *scale,
+                                  const float *shift, int *output)
+    fr_status fr_model_add_layer_norm(fr_model *model, int input, float eps, const float *gamma,
+                                      const float *beta, int *output)
+    fr_status fr_model_add_binary(fr_model *model, fr_binary op, int a, int b, int *output)
+    fr_status fr_model_add_binary_constant(fr_model *model, fr_binary op, int a,
+                                           const float *values, int num_values,
+                                           int constant_first, int *output)
+    fr_status fr_model_add_concat(fr_model *model, int count, const int *inputs, int *output)
+    fr_status fr_model_add_slice(fr_model *model, int input, int begin, int end, int *output)
+    fr_status fr_model_add_reduce(fr_model *model, int input, fr_reduce reduce, int *output)
+    fr_status fr_model_set_outputs(fr_model *model, int count, const int *tensors)
+
+    int fr_model_num_inputs(const fr_model *model)
+    int fr_model_num_outputs(const fr_model *model)
+    int fr_model_num_tensors(const fr_model *model)
+    int fr_model_output_tensor(const fr_model *model, int index)
+    int fr_model_tensor_features(const fr_model *model, int tensor)
+    fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, int *delay)
     int fr_model_needs_sequences(const fr_model *model)
     int fr_model_num_layers(const fr_model *model)
     int fr_model_layer_units(const fr_model *model, int layer)
-    int fr_model_layer_state_parts(const fr_model *model, int layer)
     int fr_model_layer_gates(const fr_model *model, int layer)
+    int fr_model_layer_state_parts(const fr_model *model, int layer)
+    fr_status fr_model_state_part_shape(const fr_model *model, int layer, int part, int *frames,
+                                        int *features)
     size_t fr_model_weight_bytes(const fr_model *model)
     size_t fr_model_state_size(const fr_model *model, int batch)
     size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)
@@ -80,8 +153,10 @@ cdef extern from "fastrnn.h" nogil:
                                  int layer, int part, float *dst)
     fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int layer,
                                  int part, const float *src)
-    fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *x,
-                           const uint8_t *mask, float *y, float *state, float *workspace,
+    int fr_model_output_frames(const fr_model *model, int output, int steps, unsigned flags)
+    fr_status fr_model_run(const fr_model *model, int batch, int steps, const float *const *x,
+                           const int *counts, const uint8_t *mask, float *const *y,
+                           const int *frames, int *y_counts, float *state, float *workspace,
                            unsigned flags, int num_threads)
 
     ctypedef struct fr_stream:
@@ -89,8 +164,9 @@ cdef extern from "fastrnn.h" nogil:
     fr_status fr_stream_create(fr_stream **stream, const fr_model *model, int batch,
                                int check_finite)
     void fr_stream_destroy(fr_stream *stream)
-    fr_status fr_stream_run(fr_stream *stream, int steps, const float *x, float *y,
-                            const unsigned char *active, int num_threads)
+    fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x,
+                            float *const *y, const int *frames, int *y_counts,
+                            const unsigned char *active, unsigned flags, int num_threads)
     fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count)
     fr_status fr_stream_get_state(const fr_stream *stream, int layer, int part, float *dst)
     fr_status fr_stream_set_state(fr_stream *stream, int layer, int part, const float *src)

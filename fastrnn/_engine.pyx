@@ -13,6 +13,7 @@ import operator
 import numpy as np
 
 cimport numpy as cnp
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint8_t
 
 from fastrnn._cfastrnn cimport *
@@ -28,6 +29,22 @@ ACTIVATIONS = {"linear": FR_ACT_LINEAR, "relu": FR_ACT_RELU, "tanh": FR_ACT_TANH
 ELEMENTWISE_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
 MERGE_MODES = {"concat": FR_MERGE_CONCAT, "sum": FR_MERGE_SUM, "mul": FR_MERGE_MUL,
                "ave": FR_MERGE_AVE}
+UNARY_OPS = {"identity": FR_UNARY_IDENTITY, "relu": FR_UNARY_RELU,
+             "leaky_relu": FR_UNARY_LEAKY_RELU, "prelu": FR_UNARY_PRELU, "elu": FR_UNARY_ELU,
+             "selu": FR_UNARY_SELU, "gelu": FR_UNARY_GELU, "gelu_tanh": FR_UNARY_GELU_TANH,
+             "silu": FR_UNARY_SILU, "tanh": FR_UNARY_TANH, "sigmoid": FR_UNARY_SIGMOID,
+             "hard_sigmoid": FR_UNARY_HARD_SIGMOID, "softplus": FR_UNARY_SOFTPLUS,
+             "softmax": FR_UNARY_SOFTMAX, "log_softmax": FR_UNARY_LOG_SOFTMAX,
+             "exp": FR_UNARY_EXP, "log": FR_UNARY_LOG, "sqrt": FR_UNARY_SQRT,
+             "reciprocal": FR_UNARY_RECIPROCAL, "abs": FR_UNARY_ABS, "neg": FR_UNARY_NEG,
+             "clip": FR_UNARY_CLIP, "pow": FR_UNARY_POW}
+BINARY_OPS = {"add": FR_BINARY_ADD, "sub": FR_BINARY_SUB, "mul": FR_BINARY_MUL,
+              "div": FR_BINARY_DIV, "max": FR_BINARY_MAX, "min": FR_BINARY_MIN,
+              "pow": FR_BINARY_POW}
+REDUCTIONS = {"sum": FR_REDUCE_SUM, "mean": FR_REDUCE_MEAN, "max": FR_REDUCE_MAX,
+              "min": FR_REDUCE_MIN}
+POOLS = {"max": FR_POOL_MAX, "avg": FR_POOL_AVG}
+SAME_LENGTH = FR_PAD_SAME_LENGTH
 NAN_POLICIES = ("raise", "propagate")
 FLOAT16_MAX = FR_FLOAT16_MAX
 _INT_MAX = 2**31 - 1
@@ -235,12 +252,14 @@ cdef class TrainKernels:
 
 # --- models ------------------------------------------------------------------
 
-cdef const float *_optional(const float[::1] bias, Py_ssize_t expected, str name) except? NULL:
-    if bias is None:
+cdef const float *_vector(object values, Py_ssize_t expected, str name) except? NULL:
+    """The data of a float32 vector of `expected` values, or NULL for None."""
+    if values is None:
         return NULL
-    if bias.shape[0] != expected:
-        raise ValueError(f"{name}: expected shape ({expected},), got ({bias.shape[0]},)")
-    return &bias[0]
+    cdef const float[::1] vector = values
+    if vector.shape[0] != expected:
+        raise ValueError(f"{name}: expected shape ({expected},), got ({vector.shape[0]},)")
+    return &vector[0]
 
 
 cdef int _check_matrix(const float[:, ::1] w, Py_ssize_t rows, Py_ssize_t cols, str name) except -1:
@@ -253,26 +272,33 @@ cdef unsigned _recurrent_flags(bint return_sequences, bint go_backwards):
     return (FR_RETURN_SEQUENCES if return_sequences else 0) | (FR_GO_BACKWARDS if go_backwards else 0)
 
 
-cdef class Model:
-    """A packed layer stack (fr_model). Owns its packed weights.
+cdef object _code(dict table, str name, str what):
+    if name not in table:
+        raise ValueError(f"{what}: expected one of {tuple(table)}, got {name!r}")
+    return table[name]
 
-    ``state_parts``: the model's state arrays as (name, layer, part) triples,
-    in the engine's order (fastrnn.model.state_parts names them); streams and
-    ``read_state``/``write_state`` key the state by these names.
+
+cdef class Model:
+    """A packed graph of layers (fr_model). Owns its packed weights.
+
+    Layers are added in a topological order; each ``add_*`` reads tensors
+    made before (numbers returned by ``add_input`` and earlier ``add_*``)
+    and returns the number of the tensor it makes. ``state_parts``: the
+    model's state arrays as (name, layer, part) triples, in the engine's
+    order (fastrnn.model names them); streams and ``read_state`` /
+    ``write_state`` key the state by these names.
     """
 
     cdef fr_model *ptr
     cdef readonly str isa, precision
     cdef public list state_parts
 
-    def __cinit__(self, str isa, str precision, int input_size):
+    def __cinit__(self, str isa, str precision):
         if precision not in available_precisions(isa):
             raise ValueError(f"precision: expected one of {available_precisions(isa)} with "
                              f"isa {isa!r}, got {precision!r}")
-        if input_size < 1:
-            raise ValueError(f"input_size must be >= 1, got {input_size}")
-        _raise_for(fr_model_create(&self.ptr, _isa_code(isa), PRECISIONS[precision],
-                                   input_size), "creating a model")
+        _raise_for(fr_model_create(&self.ptr, _isa_code(isa), PRECISIONS[precision]),
+                   "creating a model")
         self.isa = isa
         self.precision = precision
         self.state_parts = []
@@ -280,22 +306,29 @@ cdef class Model:
     def __dealloc__(self):
         fr_model_destroy(self.ptr)
 
-    @property
-    def input_size(self):
-        return fr_model_input_size(self.ptr)
+    def features(self, int tensor):
+        """Features per frame of tensor `tensor`."""
+        return fr_model_tensor_features(self.ptr, tensor)
+
+    def timing(self, int tensor):
+        """(rate, delay) of tensor `tensor`: its frame j follows input frame
+        j * rate + delay; rate 0: one frame per sequence."""
+        cdef int rate, delay
+        _raise_for(fr_model_tensor_timing(self.ptr, tensor, &rate, &delay), "timing")
+        return rate, delay
 
     @property
-    def output_size(self):
-        return fr_model_output_size(self.ptr)
+    def num_inputs(self):
+        return fr_model_num_inputs(self.ptr)
 
     @property
-    def returns_sequences(self):
-        return bool(fr_model_returns_sequences(self.ptr))
+    def outputs(self):
+        """The output tensors' numbers, in order."""
+        return [fr_model_output_tensor(self.ptr, o) for o in range(fr_model_num_outputs(self.ptr))]
 
     @property
     def needs_sequences(self):
-        """True if a layer is bidirectional or goes backwards: whole sequences
-        only, no streams."""
+        """True if a layer needs whole sequences: predict only, no streams."""
         return bool(fr_model_needs_sequences(self.ptr))
 
     @property
@@ -303,89 +336,196 @@ cdef class Model:
         """Bytes of the packed weights and biases."""
         return fr_model_weight_bytes(self.ptr)
 
-    def add_lstm(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
-                 const float[::1] b_ih, const float[::1] b_hh, bint return_sequences,
-                 bint go_backwards):
-        cdef int hidden = w_hh.shape[1], inputs = self.output_size
-        _check_matrix(w_ih, 4 * hidden, inputs, "LSTM weight_ih")
+    def add_input(self, int features):
+        cdef int tensor
+        _raise_for(fr_model_add_input(self.ptr, features, &tensor), "adding a model input")
+        return tensor
+
+    def add_lstm(self, int input, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
+                 b_ih, b_hh, bint return_sequences, bint go_backwards):
+        cdef int hidden = w_hh.shape[1], output
+        _check_matrix(w_ih, 4 * hidden, self.features(input), "LSTM weight_ih")
         _check_matrix(w_hh, 4 * hidden, hidden, "LSTM weight_hh")
-        cdef const float *bi = _optional(b_ih, 4 * hidden, "LSTM bias_ih")
-        cdef const float *bh = _optional(b_hh, 4 * hidden, "LSTM bias_hh")
-        _raise_for(fr_model_add_lstm(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                     _recurrent_flags(return_sequences, go_backwards)),
+        _raise_for(fr_model_add_lstm(self.ptr, input, hidden, &w_ih[0, 0], &w_hh[0, 0],
+                                     _vector(b_ih, 4 * hidden, "LSTM bias_ih"),
+                                     _vector(b_hh, 4 * hidden, "LSTM bias_hh"),
+                                     _recurrent_flags(return_sequences, go_backwards), &output),
                    "adding an LSTM layer")
+        return output
 
-    def add_gru(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
-                const float[::1] b_ih, const float[::1] b_hh, bint reset_after,
-                bint return_sequences, bint go_backwards):
-        cdef int hidden = w_hh.shape[1], inputs = self.output_size
-        _check_matrix(w_ih, 3 * hidden, inputs, "GRU weight_ih")
+    def add_gru(self, int input, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
+                b_ih, b_hh, bint reset_after, bint return_sequences, bint go_backwards):
+        cdef int hidden = w_hh.shape[1], output
+        _check_matrix(w_ih, 3 * hidden, self.features(input), "GRU weight_ih")
         _check_matrix(w_hh, 3 * hidden, hidden, "GRU weight_hh")
-        cdef const float *bi = _optional(b_ih, 3 * hidden, "GRU bias_ih")
-        cdef const float *bh = _optional(b_hh, 3 * hidden, "GRU bias_hh")
-        _raise_for(fr_model_add_gru(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                    reset_after, _recurrent_flags(return_sequences, go_backwards)),
+        _raise_for(fr_model_add_gru(self.ptr, input, hidden, &w_ih[0, 0], &w_hh[0, 0],
+                                    _vector(b_ih, 3 * hidden, "GRU bias_ih"),
+                                    _vector(b_hh, 3 * hidden, "GRU bias_hh"), reset_after,
+                                    _recurrent_flags(return_sequences, go_backwards), &output),
                    "adding a GRU layer")
+        return output
 
-    def add_rnn(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
-                const float[::1] b_ih, const float[::1] b_hh, str activation,
-                bint return_sequences, bint go_backwards):
+    def add_rnn(self, int input, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
+                b_ih, b_hh, str activation, bint return_sequences, bint go_backwards):
         if activation not in ("tanh", "relu"):
             raise ValueError(f"SimpleRNN activation: expected 'tanh' or 'relu', got {activation!r}")
-        cdef int hidden = w_hh.shape[1], inputs = self.output_size
-        _check_matrix(w_ih, hidden, inputs, "SimpleRNN weight_ih")
+        cdef int hidden = w_hh.shape[1], output
+        _check_matrix(w_ih, hidden, self.features(input), "SimpleRNN weight_ih")
         _check_matrix(w_hh, hidden, hidden, "SimpleRNN weight_hh")
-        cdef const float *bi = _optional(b_ih, hidden, "SimpleRNN bias_ih")
-        cdef const float *bh = _optional(b_hh, hidden, "SimpleRNN bias_hh")
-        _raise_for(fr_model_add_rnn(self.ptr, hidden, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
+        _raise_for(fr_model_add_rnn(self.ptr, input, hidden, &w_ih[0, 0], &w_hh[0, 0],
+                                    _vector(b_ih, hidden, "SimpleRNN bias_ih"),
+                                    _vector(b_hh, hidden, "SimpleRNN bias_hh"),
                                     ACTIVATIONS[activation],
-                                    _recurrent_flags(return_sequences, go_backwards)),
+                                    _recurrent_flags(return_sequences, go_backwards), &output),
                    "adding a SimpleRNN layer")
+        return output
 
-    def make_bidirectional(self, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
-                           const float[::1] b_ih, const float[::1] b_hh, str merge_mode):
-        """The last layer's backward direction: weights of the same shapes."""
-        if merge_mode not in MERGE_MODES:
-            raise ValueError(f"merge_mode: expected one of {tuple(MERGE_MODES)}, got "
-                             f"{merge_mode!r}")
-        cdef int last = fr_model_num_layers(self.ptr) - 1
-        if last < 0 or fr_model_layer_state_parts(self.ptr, last) == 0:
-            raise ValueError("make_bidirectional: the last layer must be recurrent")
-        cdef int gates = fr_model_layer_gates(self.ptr, last)
-        cdef int hidden = fr_model_layer_units(self.ptr, last)
-        _check_matrix(w_hh, gates * hidden, hidden, "backward weight_hh")
-        _check_matrix(w_ih, gates * hidden, w_ih.shape[1], "backward weight_ih")
-        cdef const float *bi = _optional(b_ih, gates * hidden, "backward bias_ih")
-        cdef const float *bh = _optional(b_hh, gates * hidden, "backward bias_hh")
-        _raise_for(fr_model_make_bidirectional(self.ptr, &w_ih[0, 0], &w_hh[0, 0], bi, bh,
-                                               MERGE_MODES[merge_mode]),
+    def make_bidirectional(self, int tensor, const float[:, ::1] w_ih, const float[:, ::1] w_hh,
+                           b_ih, b_hh, str merge_mode):
+        """The backward direction of the recurrent layer that made `tensor`:
+        weights of the same shapes."""
+        cdef fr_merge merge = _code(MERGE_MODES, merge_mode, "merge_mode")
+        cdef int rows = w_hh.shape[0]
+        _raise_for(fr_model_make_bidirectional(self.ptr, tensor, &w_ih[0, 0], &w_hh[0, 0],
+                                               _vector(b_ih, rows, "backward bias_ih"),
+                                               _vector(b_hh, rows, "backward bias_hh"), merge),
                    "making the layer bidirectional")
 
-    def add_dense(self, const float[:, ::1] w, const float[::1] b, str activation):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {tuple(ACTIVATIONS)}, got "
-                             f"{activation!r}")
-        cdef int outputs = w.shape[0]
-        _check_matrix(w, outputs, self.output_size, "Dense weight")
-        cdef const float *bias = _optional(b, outputs, "Dense bias")
-        _raise_for(fr_model_add_dense(self.ptr, outputs, &w[0, 0], bias,
-                                      ACTIVATIONS[activation]), "adding a Dense layer")
+    def add_dense(self, int input, const float[:, ::1] w, b, str activation):
+        cdef fr_activation act = _code(ACTIVATIONS, activation, "activation")
+        cdef int outputs = w.shape[0], output
+        _check_matrix(w, outputs, self.features(input), "Dense weight")
+        _raise_for(fr_model_add_dense(self.ptr, input, outputs, &w[0, 0],
+                                      _vector(b, outputs, "Dense bias"), act, &output),
+                   "adding a Dense layer")
+        return output
+
+    def add_conv(self, int input, const float[:, :, ::1] w, b, int stride, int dilation,
+                 int groups, int pad_left, int pad_right):
+        """w (C_out, C_in / groups, kernel); pad_left SAME_LENGTH for padding
+        from each sequence's length."""
+        cdef int output
+        _raise_for(fr_model_add_conv(self.ptr, input, w.shape[0], w.shape[2], stride, dilation,
+                                     groups, pad_left, pad_right, &w[0, 0, 0],
+                                     _vector(b, w.shape[0], "Conv1d bias"), &output),
+                   "adding a Conv1d layer")
+        return output
+
+    def add_pool(self, int input, str pool, int kernel, int stride, int pad_left, int pad_right,
+                 bint count_padding, bint replicate_edges):
+        cdef fr_pool code = _code(POOLS, pool, "pool")
+        cdef unsigned flags = ((FR_POOL_COUNT_PADDING if count_padding else 0)
+                               | (FR_POOL_REPLICATE_EDGES if replicate_edges else 0))
+        cdef int output
+        _raise_for(fr_model_add_pool(self.ptr, input, code, kernel, stride, pad_left, pad_right,
+                                     flags, &output), "adding a pooling layer")
+        return output
+
+    def add_global_pool(self, int input, str reduce):
+        cdef fr_reduce code = _code(REDUCTIONS, reduce, "global pool")
+        cdef int output
+        _raise_for(fr_model_add_global_pool(self.ptr, input, code, &output),
+                   "adding a global pooling layer")
+        return output
+
+    def add_unary(self, int input, str op, float alpha, float beta, params):
+        cdef fr_unary code = _code(UNARY_OPS, op, "activation")
+        cdef const float *values = NULL
+        cdef Py_ssize_t count = 0
+        cdef const float[::1] vector
+        if params is not None:
+            vector = params
+            count = vector.shape[0]
+            values = &vector[0]
+        cdef int output
+        _raise_for(fr_model_add_unary(self.ptr, input, code, alpha, beta, values, <int>count,
+                                      &output), f"adding a {op} layer")
+        return output
+
+    def add_affine(self, int input, scale, shift):
+        cdef int features = self.features(input), output
+        _raise_for(fr_model_add_affine(self.ptr, input, _vector(scale, features, "scale"),
+                                       _vector(shift, features, "shift"), &output),
+                   "adding an affine layer")
+        return output
+
+    def add_layer_norm(self, int input, float eps, gamma, beta):
+        cdef int features = self.features(input), output
+        _raise_for(fr_model_add_layer_norm(self.ptr, input, eps,
+                                           _vector(gamma, features, "LayerNorm weight"),
+                                           _vector(beta, features, "LayerNorm bias"), &output),
+                   "adding a LayerNorm layer")
+        return output
+
+    def add_binary(self, str op, int a, int b):
+        cdef fr_binary code = _code(BINARY_OPS, op, "operation")
+        cdef int output
+        _raise_for(fr_model_add_binary(self.ptr, code, a, b, &output), f"adding a {op} layer")
+        return output
+
+    def add_binary_constant(self, str op, int a, const float[::1] values, bint constant_first):
+        cdef fr_binary code = _code(BINARY_OPS, op, "operation")
+        cdef int output
+        _raise_for(fr_model_add_binary_constant(self.ptr, code, a, &values[0],
+                                                <int>values.shape[0], constant_first, &output),
+                   f"adding a {op} layer")
+        return output
+
+    def add_concat(self, list inputs):
+        cdef int[::1] tensors = np.asarray(inputs, dtype=np.intc)
+        cdef int output
+        _raise_for(fr_model_add_concat(self.ptr, <int>tensors.shape[0], &tensors[0], &output),
+                   "adding a concatenation")
+        return output
+
+    def add_slice(self, int input, int begin, int end):
+        cdef int output
+        _raise_for(fr_model_add_slice(self.ptr, input, begin, end, &output), "adding a slice")
+        return output
+
+    def add_reduce(self, int input, str reduce):
+        cdef fr_reduce code = _code(REDUCTIONS, reduce, "reduction")
+        cdef int output
+        _raise_for(fr_model_add_reduce(self.ptr, input, code, &output), "adding a reduction")
+        return output
+
+    def set_outputs(self, list tensors):
+        cdef int[::1] outputs = np.asarray(tensors, dtype=np.intc)
+        _raise_for(fr_model_set_outputs(self.ptr, <int>outputs.shape[0], &outputs[0]),
+                   "setting the outputs")
+
+    def output_frames(self, int output, int steps):
+        """The most frames output `output` gives in a run of `steps` steps."""
+        return fr_model_output_frames(self.ptr, output, steps, 0)
+
+    # --- state ---
+
+    def part_shape(self, int layer, int part):
+        """(frames, features) of one sequence's state part."""
+        cdef int frames, features
+        _raise_for(fr_model_state_part_shape(self.ptr, layer, part, &frames, &features),
+                   "state part")
+        return frames, features
 
     def new_state(self, int batch):
         """The zero state of `batch` sequences (flat, the engine's layout)."""
         return np.zeros(fr_model_state_size(self.ptr, batch), dtype=np.float32)
 
     def state_shapes(self, int batch, bint single):
-        """{name: shape} of the state arrays, (units,) or (batch, units)."""
+        """{name: shape} of the state arrays: (features,) or (frames, features)
+        per sequence, after (batch,) unless `single`."""
         rows = () if single else (batch,)
-        return {name: rows + (fr_model_layer_units(self.ptr, layer),)
-                for name, layer, part in self.state_parts}
+        shapes = {}
+        for name, layer, part in self.state_parts:
+            frames, features = self.part_shape(layer, part)
+            shapes[name] = rows + ((features,) if frames == 1 else (frames, features))
+        return shapes
 
     def checked_state(self, state, int batch, bint single, bint finite):
         """The arrays of a state mapping as the engine reads them: every key of
         ``state_parts``, each of ``state_shapes(batch, single)``, as C-contiguous
-        float32 (batch, units); ValueError/TypeError naming what is wrong
-        (finite: NaN and infinity refused too). Nothing is written."""
+        float32 (batch, frames * features); ValueError/TypeError naming what is
+        wrong (finite: NaN and infinity refused too). Nothing is written."""
         if not hasattr(state, "keys"):
             raise TypeError(f"state: expected a mapping of names to arrays (as get_state "
                             f"gives), got {type(state).__name__}")
@@ -408,22 +548,25 @@ cdef class Model:
         return arrays
 
     def read_state(self, const float[::1] state, int batch, bint single):
-        """{name: array (units,) or (batch, units)} of a flat state."""
+        """{name: array} of a flat state (shapes as state_shapes)."""
         cdef float[:, ::1] buffer
-        if not self.state_parts:
-            return {}
-        self._check_state(state, batch)
+        shapes = self.state_shapes(batch, single)
         values = {}
+        if not self.state_parts:
+            return values
+        self._check_state(state, batch)
         for name, layer, part in self.state_parts:
-            array = np.empty((batch, fr_model_layer_units(self.ptr, layer)), dtype=np.float32)
+            frames, features = self.part_shape(layer, part)
+            array = np.empty((batch, frames * features), dtype=np.float32)
             buffer = array
             _raise_for(fr_model_get_state(self.ptr, &state[0], batch, layer, part,
                                           &buffer[0, 0]), "reading the state")
-            values[name] = array[0] if single else array
+            values[name] = array.reshape(shapes[name])
         return values
 
     def write_state(self, float[::1] state, int batch, dict arrays):
-        """Write `arrays` (as checked_state returns them) into a flat state."""
+        """Write `arrays` (as checked_state returns them) into a flat state;
+        ValueError if a counter is out of its range."""
         cdef const float[:, ::1] buffer
         if not self.state_parts:
             return
@@ -431,7 +574,8 @@ cdef class Model:
         for name, layer, part in self.state_parts:
             buffer = arrays[name]
             _raise_for(fr_model_set_state(self.ptr, &state[0], batch, layer, part,
-                                          &buffer[0, 0]), "writing the state")
+                                          &buffer[0, 0]),
+                       f"state[{name!r}] (positions and counts are whole numbers in their range)")
 
     cdef int _check_state(self, const float[::1] state, int batch) except -1:
         cdef size_t size = fr_model_state_size(self.ptr, batch)
@@ -440,24 +584,38 @@ cdef class Model:
                              f"{state.shape[0]}")
         return 0
 
-    def run(self, const float[:, :, ::1] x, float[::1] state, mask, int num_threads):
-        """y = model(x) from `state`, which is updated to the state after the last step.
-
-        x (batch, steps, input_size) -> y (batch, steps, output_size), or
-        (batch, output_size) when the model does not return sequences; mask
-        (batch, steps) bool or None (see fr_model_run).
-        """
-        cdef Py_ssize_t batch = x.shape[0], steps = x.shape[1]
-        if batch < 1 or steps < 1 or batch > _INT_MAX or steps > _INT_MAX:
-            raise ValueError(f"expected at least one sequence of at least one step, got "
-                             f"batch {batch}, steps {steps}")
-        if batch * steps > _INT_MAX:
-            raise ValueError(f"batch * steps = {batch * steps} is too large (max {_INT_MAX})")
-        if x.shape[2] != self.input_size:
-            raise ValueError(f"expected {self.input_size} features per step, got {x.shape[2]}")
+    def run(self, list inputs, float[::1] state, counts, mask, bint final, int num_threads):
+        """One run of whole sequences (or their start, without `final`):
+        inputs[i] (batch, steps, features_i) C-contiguous float32; counts
+        (batch,) int32 or None; mask (batch, steps) bool or None. Returns the
+        outputs [(batch, frames_o, features_o)] and each one's frames per
+        sequence [(batch,) int32]; the state is updated."""
+        cdef Py_ssize_t num_inputs = fr_model_num_inputs(self.ptr)
+        cdef Py_ssize_t num_outputs = fr_model_num_outputs(self.ptr)
+        if len(inputs) != num_inputs:
+            raise ValueError(f"expected {num_inputs} inputs, got {len(inputs)}")
+        cdef const float[:, :, ::1] x
+        cdef Py_ssize_t batch = inputs[0].shape[0], steps = inputs[0].shape[1]
+        if batch < 1 or batch > _INT_MAX or steps > _INT_MAX or batch * steps > _INT_MAX:
+            raise ValueError(f"expected 1 to {_INT_MAX} sequences and frames, got batch "
+                             f"{batch}, steps {steps}")
+        x_arrays = []
+        for i, array in enumerate(inputs):
+            x = array
+            if x.shape[0] != batch or x.shape[1] != steps or x.shape[2] != self.features(i):
+                raise ValueError(f"input {i}: expected shape ({batch}, {steps}, "
+                                 f"{self.features(i)}), got {array.shape}")
+            x_arrays.append(array)
         cdef size_t state_size = fr_model_state_size(self.ptr, batch)
         if <size_t>state.shape[0] != state_size:
             raise ValueError(f"state: expected {state_size} floats, got {state.shape[0]}")
+        cdef const int[::1] counts_view
+        cdef const int *counts_ptr = NULL
+        if counts is not None:
+            counts_view = counts
+            if counts_view.shape[0] != batch:
+                raise ValueError(f"counts: expected {batch} values, got {counts_view.shape[0]}")
+            counts_ptr = &counts_view[0]
         cdef const uint8_t[:, ::1] step_mask
         cdef const uint8_t *mask_ptr = NULL
         if mask is not None:
@@ -466,18 +624,45 @@ cdef class Model:
                 raise ValueError(f"mask: expected shape ({batch}, {steps}), got "
                                  f"({step_mask.shape[0]}, {step_mask.shape[1]})")
             mask_ptr = &step_mask[0, 0]
-        shape = (batch, steps, self.output_size) if self.returns_sequences else (batch, self.output_size)
-        out = np.empty(shape, dtype=np.float32)
-        workspace_array = np.empty(fr_model_workspace_size(self.ptr, batch, steps), dtype=np.float32)
+        outputs, frames = [], np.empty(num_outputs, dtype=np.intc)
+        for o in range(num_outputs):
+            frames[o] = max(self.output_frames(o, <int>steps), 1)
+            outputs.append(np.empty((batch, frames[o], self.features(self.outputs[o])),
+                                    dtype=np.float32))
+        y_counts = np.empty((num_outputs, batch), dtype=np.intc)
+        workspace_array = np.empty(fr_model_workspace_size(self.ptr, batch, steps), np.float32)
+        cdef _Pointers x_ptrs = _Pointers(x_arrays), y_ptrs = _Pointers(outputs)
+        cdef int[::1] frames_view = frames
+        cdef int[:, ::1] counts_out = y_counts
         cdef float[::1] workspace = workspace_array
-        cdef float[::1] y = out.reshape(-1)
         cdef float *state_ptr = &state[0] if state_size > 0 else &workspace[0]
+        cdef unsigned flags = FR_RUN_FINAL if final else 0
         cdef fr_status status
         with nogil:
-            status = fr_model_run(self.ptr, <int>batch, <int>steps, &x[0, 0, 0], mask_ptr, &y[0],
-                                  state_ptr, &workspace[0], 0, num_threads)
+            status = fr_model_run(self.ptr, <int>batch, <int>steps, <const float *const *>x_ptrs.data,
+                                  counts_ptr, mask_ptr, y_ptrs.data, &frames_view[0],
+                                  &counts_out[0, 0], state_ptr, &workspace[0], flags,
+                                  num_threads)
         _raise_for(status, "running the model")
-        return out
+        return outputs, list(y_counts)
+
+
+cdef class _Pointers:
+    """The data pointers of a list of C-contiguous float32 arrays, kept alive."""
+
+    cdef float **data
+    cdef list arrays
+
+    def __cinit__(self, list arrays):
+        self.arrays = arrays
+        self.data = <float **>PyMem_Malloc((len(arrays) + 1) * sizeof(float *))
+        if self.data is NULL:
+            raise MemoryError()
+        for i, array in enumerate(arrays):
+            self.data[i] = <float *>cnp.PyArray_DATA(<cnp.ndarray>array)
+
+    def __dealloc__(self):
+        PyMem_Free(self.data)
 
 
 cdef inline bint _is_float32_c(object array):
@@ -490,13 +675,22 @@ cdef inline bint _is_float32_c(object array):
 
 
 cdef class Stream:
-    """Frames in, outputs out, with the recurrent state carried between calls.
+    """Frames in, outputs out, with the state carried between calls.
 
-    Created by ``Sequential.stream()``. A single stream (``batch_size=None``)
+    Created by ``Model.stream()``. A single stream (``batch_size=None``)
     takes frames ``(F,)`` and chunks ``(T, F)``; a batch of N streams takes
-    ``(N, F)`` and ``(N, T, F)``. Every frame gets an output, even after a
-    layer with ``return_sequences=False``: the output the model would give if
-    the sequence ended at that frame.
+    ``(N, F)`` and ``(N, T, F)`` (a model with several inputs takes a tuple
+    of them). Every frame gets an output, even after a layer that ends the
+    sequence (return_sequences=False, a global pool): the output the model
+    would give if the sequence ended at that frame.
+
+    A model whose outputs lag their inputs or change their rate (padding on
+    the right, strides: ``delay`` and ``rate``) gives the frames completed so
+    far: ``step`` and ``process`` return (frames, O) for one stream and (N,
+    frames, O) for N, frames the most any stream completed, and
+    ``counts`` says how many each stream's are; ``flush()`` ends the
+    sequences and returns the rest. Otherwise a frame in is a frame out:
+    ``step`` returns (O,) or (N, O), ``process`` (T, O) or (N, T, O).
 
     Any chunking of a signal gives exactly the outputs of ``predict`` on the
     whole signal. A failed call (wrong shape or dtype, NaN or infinity with
@@ -514,9 +708,16 @@ cdef class Stream:
     cdef readonly object batch_size
     cdef readonly str nan_policy
     cdef public int num_threads
-    cdef readonly int input_size, output_size
+    cdef readonly int num_inputs, num_outputs
+    cdef readonly tuple input_sizes, output_sizes
+    cdef readonly bint in_step
+    cdef readonly tuple timing
     cdef int batch
     cdef bint single, busy
+    cdef float **x_ptrs
+    cdef float **y_ptrs
+    cdef int[::1] frames
+    cdef object last_counts
 
     def __cinit__(self, Model engine, batch_size, str nan_policy, int num_threads):
         if nan_policy not in NAN_POLICIES:
@@ -538,36 +739,72 @@ cdef class Stream:
         self.batch = 1 if self.single else batch_size
         self.nan_policy = nan_policy
         self.num_threads = num_threads
-        self.input_size = engine.input_size
-        self.output_size = engine.output_size
+        self.num_inputs = engine.num_inputs
+        self.num_outputs = len(engine.outputs)
+        self.input_sizes = tuple(engine.features(i) for i in range(self.num_inputs))
+        self.output_sizes = tuple(engine.features(t) for t in engine.outputs)
+        self.timing = tuple(engine.timing(t) for t in engine.outputs)
+        self.in_step = all(rate == 0 or (rate == 1 and delay == 0) for rate, delay in self.timing)
+        self.x_ptrs = <float **>PyMem_Malloc((self.num_inputs + 1) * sizeof(float *))
+        self.y_ptrs = <float **>PyMem_Malloc((self.num_outputs + 1) * sizeof(float *))
+        if self.x_ptrs is NULL or self.y_ptrs is NULL:
+            raise MemoryError()
+        self.frames = np.empty(self.num_outputs, dtype=np.intc)
+        self.last_counts = np.zeros((self.num_outputs, self.batch), dtype=np.intc)
         _raise_for(fr_stream_create(&self.ptr, engine.ptr, self.batch, nan_policy == "raise"),
                    f"creating a stream of {self.batch} sequences")
 
     def __dealloc__(self):
         fr_stream_destroy(self.ptr)
+        PyMem_Free(self.x_ptrs)
+        PyMem_Free(self.y_ptrs)
 
     def __repr__(self):
         return (f"Stream(batch_size={self.batch_size}, input_size={self.input_size}, "
                 f"output_size={self.output_size}, nan_policy={self.nan_policy!r})")
 
-    cdef tuple _shape(self, Py_ssize_t steps, Py_ssize_t features):
-        """Shape of a frame (steps < 0) or a chunk of `steps` steps, single or batched."""
-        cdef tuple shape
-        if steps < 0:
-            shape = (features,)
-        else:
-            shape = (steps, features)
-        return shape if self.single else (self.batch,) + shape
+    @property
+    def input_size(self):
+        """Features per frame of the (first) input."""
+        return self.input_sizes[0]
 
-    cdef str _describe(self, bint chunk, str features):
-        names = ("T", features) if chunk else (features,)
+    @property
+    def output_size(self):
+        """Features per frame of the (first) output."""
+        return self.output_sizes[0]
+
+    @property
+    def delay(self):
+        """Input frames an output frame lags: output frame j follows input
+        frame j * rate + delay (a tuple for several outputs)."""
+        delays = tuple(delay for _, delay in self.timing)
+        return delays[0] if self.num_outputs == 1 else delays
+
+    @property
+    def rate(self):
+        """Input frames per output frame (0: one per sequence, after a layer
+        that ends it; a tuple for several outputs)."""
+        rates = tuple(rate for rate, _ in self.timing)
+        return rates[0] if self.num_outputs == 1 else rates
+
+    @property
+    def counts(self):
+        """Frames each stream got from the last call, (N,) (one (N,) per
+        output for several outputs)."""
+        counts = self.last_counts[:, 0] if self.single else self.last_counts
+        return counts[0].copy() if self.num_outputs == 1 else tuple(c.copy() for c in counts)
+
+    cdef str _describe(self, bint chunk, int features):
+        names = ("T", str(features)) if chunk else (str(features),)
         if not self.single:
             names = (str(self.batch),) + names
         return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
-    cdef cnp.ndarray _input(self, object data, bint chunk):
-        """`data` as C-contiguous float32 of this stream's frame or chunk shape."""
+    cdef cnp.ndarray _input(self, object data, bint chunk, int index):
+        """`data` as C-contiguous float32 of this stream's frame or chunk shape
+        for input `index`."""
         cdef int ndim = 1 + chunk + (not self.single)
+        cdef int features = self.input_sizes[index]
         cdef cnp.ndarray array
         cdef bint fast = _is_float32_c(data)
         if fast:
@@ -576,13 +813,25 @@ cdef class Stream:
             array = np.asarray(data)
             if array.dtype.kind != "f":
                 raise TypeError(f"expected a floating-point array, got dtype {array.dtype}")
-        if (array.ndim != ndim or array.shape[ndim - 1] != self.input_size
+        if (array.ndim != ndim or array.shape[ndim - 1] != features
                 or (not self.single and array.shape[0] != self.batch)):
-            raise ValueError(f"expected shape {self._describe(chunk, str(self.input_size))} "
-                             f"(F = {self.input_size} features), got {(<object>array).shape}")
+            raise ValueError(f"expected shape {self._describe(chunk, features)} "
+                             f"(F = {features} features), got {(<object>array).shape}")
         if not fast:
             array = np.ascontiguousarray(array, dtype=np.float32)
         return array
+
+    cdef list _inputs(self, object data, bint chunk):
+        if self.num_inputs == 1:
+            return [self._input(data, chunk, 0)]
+        if not isinstance(data, (tuple, list)) or len(data) != self.num_inputs:
+            raise ValueError(f"expected a tuple of {self.num_inputs} arrays, one per input, "
+                             f"got {type(data).__name__}")
+        arrays = [self._input(item, chunk, i) for i, item in enumerate(data)]
+        steps = {a.shape[0 if self.single else 1] for a in arrays} if chunk else {1}
+        if len(steps) != 1:
+            raise ValueError(f"expected the inputs' chunks to have one length, got {steps}")
+        return arrays
 
     cdef cnp.ndarray _output(self, object out, tuple shape):
         cdef cnp.npy_intp dims[3]
@@ -625,25 +874,54 @@ cdef class Stream:
         self.busy = True
         return 0
 
-    cdef object _run(self, cnp.ndarray x, int steps, cnp.ndarray y, cnp.ndarray mask):
-        cdef const float *x_ptr = <const float *>cnp.PyArray_DATA(x)
-        cdef float *y_ptr = <float *>cnp.PyArray_DATA(y)
+    cdef tuple _shape(self, int steps, int index, bint frame):
+        """Shape of an output array: a frame (O,), or `steps` frames."""
+        cdef tuple shape = (self.output_sizes[index],) if frame else (steps, self.output_sizes[index])
+        return shape if self.single else (self.batch,) + shape
+
+    cdef object _run(self, list x, int steps, object out, cnp.ndarray mask, unsigned flags,
+                     bint frame):
+        """Run the stream; returns the outputs: frames as `frame` says, else
+        the most frames any stream completed."""
         cdef const unsigned char *active = NULL
+        cdef int[:, ::1] counts = self.last_counts
         cdef fr_status status
+        outs, capacities = [], []
+        for o in range(self.num_outputs):
+            capacity = steps if self.in_step else max(self.engine.output_frames(o, steps), 1)
+            given = out if self.num_outputs == 1 else (out[o] if out is not None else None)
+            outs.append(self._output(given, self._shape(capacity, o, frame and self.in_step)))
+            capacities.append(capacity)
+        for array in x:
+            if any(np.may_share_memory(array, y) for y in outs):
+                raise ValueError("out must not share memory with the input")
         if mask is not None:
             active = <const unsigned char *>cnp.PyArray_DATA(mask)
-        self._claim()
+        self._claim()               # the pointer tables below are this stream's own
+        for o in range(self.num_outputs):
+            self.frames[o] = capacities[o]
+            self.y_ptrs[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outs[o])
+        for i in range(self.num_inputs):
+            self.x_ptrs[i] = <float *>cnp.PyArray_DATA(<cnp.ndarray>x[i])
         with nogil:
-            status = fr_stream_run(self.ptr, steps, x_ptr, y_ptr, active, self.num_threads)
+            status = fr_stream_run(self.ptr, steps, <const float *const *>self.x_ptrs,
+                                   self.y_ptrs, &self.frames[0], &counts[0, 0], active, flags,
+                                   self.num_threads)
         self.busy = False
         if status == FR_ERR_NONFINITE:
             raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
                              "state is unchanged")
         _raise_for(status, "running the stream")
-        return y
+        if not self.in_step:
+            for o in range(self.num_outputs):
+                most = int(np.max(self.last_counts[o]))
+                outs[o] = outs[o][:most] if self.single else outs[o][:, :most]
+        return outs[0] if self.num_outputs == 1 else tuple(outs)
 
     def step(self, frame, out=None, active=None):
-        """One frame: ``(F,)`` -> ``(O,)``, or ``(N, F)`` -> ``(N, O)`` for N streams.
+        """One frame: ``(F,)`` -> ``(O,)``, or ``(N, F)`` -> ``(N, O)`` for N streams
+        (a model whose outputs lag or change rate: (frames, O) or (N, frames, O),
+        see the class).
 
         Parameters
         ----------
@@ -654,23 +932,26 @@ cdef class Stream:
             Only these streams advance; the others keep their state, cost no
             compute, and get zeros in the output.
         """
-        cdef cnp.ndarray x = self._input(frame, False)
-        cdef cnp.ndarray y = self._output(out, self._shape(-1, self.output_size))
-        return self._run(x, 1, y, self._active(active))
+        return self._run(self._inputs(frame, False), 1, out, self._active(active), 0, True)
 
     def process(self, chunk, out=None, active=None):
         """Several frames at once: ``(T, F)`` -> ``(T, O)``, or ``(N, T, F)`` -> ``(N, T, O)``.
 
         The state carries on from the previous call; T may be 0.
         """
-        cdef cnp.ndarray x = self._input(chunk, True)
-        cdef Py_ssize_t steps = x.shape[0 if self.single else 1]
+        cdef list x = self._inputs(chunk, True)
+        cdef Py_ssize_t steps = x[0].shape[0 if self.single else 1]
         if steps > 2**31 - 1 or steps * self.batch > 2**31 - 1:
             raise ValueError(f"chunk too long: {steps} steps")
-        cdef cnp.ndarray y = self._output(out, self._shape(steps, self.output_size))
-        if np.may_share_memory(x, y):
-            raise ValueError("out must not share memory with the chunk")
-        return self._run(x, <int>steps, y, self._active(active))
+        return self._run(x, <int>steps, out, self._active(active), 0, False)
+
+    def flush(self, active=None):
+        """End the sequences (of the streams in `active`, N streams): the
+        frames still held (look-ahead padding) come out as ``process`` gives
+        them, and those streams start again from zero."""
+        cdef list x = [np.empty((0, f) if self.single else (self.batch, 0, f), np.float32)
+                       for f in self.input_sizes]
+        return self._run(x, 0, None, self._active(active), FR_RUN_FINAL, False)
 
     def reset(self, indices=None):
         """Zero the state of every stream, or of the streams at `indices` (e.g. a
@@ -695,27 +976,26 @@ cdef class Stream:
             raise ValueError(f"indices: expected values in [0, {self.batch}), got "
                              f"{selected[(selected < 0) | (selected >= self.batch)][:5].tolist()}")
         rows = np.ascontiguousarray(selected, dtype=np.intc)
-        if rows.shape[0] == 0:
-            return
         self._claim()
         status = fr_stream_reset(self.ptr, &rows[0], <int>rows.shape[0])
         self.busy = False
         _raise_for(status, "reset")
 
     def get_state(self):
-        """A copy of the state: ``{"layer<i>.h": array, "layer<i>.c": array}`` for
-        each recurrent layer i (c for LSTMs), shape (H,) or (N, H)."""
+        """A copy of the state: ``{"layer<i>.h": array, "layer<i>.c": array, ...}``,
+        each of shape (H,) or (N, H) (see Model.state_names for every layer's parts)."""
         cdef float[:, ::1] buffer
+        shapes = self.engine.state_shapes(self.batch, self.single)
         state = {}
         self._claim()              # a stream running in another thread would tear the copy
         try:
             for name, layer, part in self.engine.state_parts:
-                array = np.empty((self.batch, fr_model_layer_units(self.engine.ptr, layer)),
-                                 dtype=np.float32)
+                frames, features = self.engine.part_shape(layer, part)
+                array = np.empty((self.batch, frames * features), dtype=np.float32)
                 buffer = array
                 _raise_for(fr_stream_get_state(self.ptr, layer, part, &buffer[0, 0]),
                            "get_state")
-                state[name] = array[0] if self.single else array
+                state[name] = array.reshape(shapes[name])
         finally:
             self.busy = False
         return state
@@ -725,12 +1005,20 @@ cdef class Stream:
         Everything is checked before anything is written."""
         arrays = self.engine.checked_state(state, self.batch, self.single,
                                            self.nan_policy == "raise")
+        self._check_counters(arrays)
         cdef const float[:, ::1] buffer
         self._claim()
         try:
             for name, layer, part in self.engine.state_parts:
                 buffer = arrays[name]
                 _raise_for(fr_stream_set_state(self.ptr, layer, part, &buffer[0, 0]),
-                           "set_state")
+                           f"set_state: state[{name!r}]")
         finally:
             self.busy = False
+
+    cdef int _check_counters(self, dict arrays) except -1:
+        """Counters (window positions, counts) are checked by writing them
+        into a scratch state first: a refused one leaves the stream as it was."""
+        scratch = self.engine.new_state(self.batch)
+        self.engine.write_state(scratch, self.batch, arrays)
+        return 0

@@ -18,21 +18,25 @@ def test_the_layers_use_the_engines_names():
 
 
 def test_argument_errors_are_value_errors():
-    with pytest.raises(ValueError, match="creating a model: invalid argument"):
-        _engine.Model(ISAS[0], "float32", 1 << 21)
-    engine = _engine.Model(ISAS[0], "float32", 3)
-    engine.add_lstm(*recurrent_weights(np.random.default_rng(0), 4, 3, 5), False, False)
-    with pytest.raises(ValueError, match="a recurrent layer cannot follow return_sequences = 0"):
-        engine.add_gru(*recurrent_weights(np.random.default_rng(1), 3, 5, 2), True, True, False)
+    engine = _engine.Model(ISAS[0], "float32")
+    with pytest.raises(ValueError, match="adding a model input: invalid argument"):
+        engine.add_input(1 << 21)
+    x = engine.add_input(3)
+    h = engine.add_lstm(x, *recurrent_weights(np.random.default_rng(0), 4, 3, 5), False, False)
+    with pytest.raises(ValueError, match="the layer cannot read that tensor"):
+        engine.add_gru(h, *recurrent_weights(np.random.default_rng(1), 3, 5, 2), True, True,
+                       False)
+    with pytest.raises(ValueError, match="the tensors the layer reads do not fit it"):
+        engine.add_slice(h, 2, 9)
 
 
 @pytest.mark.skipif(not any("float16" in _engine.available_precisions(isa) for isa in ISAS),
                     reason="no float16 kernels on this CPU")
 def test_a_weight_beyond_float16_is_a_range_error():
     isa = next(isa for isa in ISAS if "float16" in _engine.available_precisions(isa))
-    engine = _engine.Model(isa, "float16", 2)
+    engine = _engine.Model(isa, "float16")
     with pytest.raises(ValueError, match="beyond the range of the model's precision"):
-        engine.add_dense(np.full((3, 2), 1e6, np.float32), None, "linear")
+        engine.add_dense(engine.add_input(2), np.full((3, 2), 1e6, np.float32), None, "linear")
 
 
 def test_a_model_of_whole_sequences_refuses_a_stream_in_c_too(rng):
@@ -47,7 +51,7 @@ def test_state_parts_name_every_array_in_the_engines_order(rng):
              fastrnn.Bidirectional(*(fastrnn.GRU(*recurrent_weights(rng, 3, 5, 2))
                                      for _ in range(2))),
              fastrnn.Dense(np.ones((2, 4), np.float32))]
-    assert model.state_parts(stack) == [
+    assert model.state_parts(["layer0", "layer1", "layer2"], stack) == [
         ("layer0.h", 0, 0), ("layer0.c", 0, 1),
         ("layer1.forward.h", 1, 0), ("layer1.backward.h", 1, 1)]
     sequential = fastrnn.Sequential(stack)

@@ -1,12 +1,10 @@
-"""Layers: weights in fastrnn's canonical (PyTorch) layout, checked on construction.
+"""Recurrent layers: LSTM, GRU, SimpleRNN and Bidirectional, weights in
+fastrnn's canonical (PyTorch) layout, checked on construction.
 
-Each layer keeps float32 copies of its weights; a ``Sequential`` packs them
-for the C kernels once, when it is built. Layers know no framework: the
-importers (fastrnn.io) convert other layouts, and attach the ``from_keras``
-constructors (fastrnn.io.keras) to these classes.
-
-Recurrent layers return sequences by default (``return_sequences=True``),
-here and in fastrnn.train.
+Layers know no framework: the importers (fastrnn.io) convert other layouts,
+and attach the ``from_keras`` constructors (fastrnn.io.keras) to these
+classes. Recurrent layers return sequences by default
+(``return_sequences=True``), here and in fastrnn.train.
 """
 
 from __future__ import annotations
@@ -15,59 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from ._engine import ACTIVATIONS as ACTIVATION_CODES
-from ._engine import MERGE_MODES as MERGE_CODES
+from .._engine import MERGE_MODES as MERGE_CODES
+from .base import Layer, as_float32, check_shape
 
-ACTIVATIONS = tuple(ACTIVATION_CODES)
 MERGE_MODES = tuple(MERGE_CODES)
-
-
-def to_numpy(tensor: Any) -> np.ndarray | None:
-    """A tensor (including one that requires grad, or on another device), or any
-    array-like, as a NumPy array; None stays None."""
-    if tensor is None:
-        return None
-    if hasattr(tensor, "detach"):
-        tensor = tensor.detach().cpu()
-    return np.asarray(tensor)
-
-
-def as_float32(array: Any, name: str, ndim: int) -> np.ndarray:
-    """A C-contiguous float32 copy of a real-valued, finite, non-empty array of
-    `ndim` dims."""
-    array = to_numpy(array)
-    if array.dtype.kind not in "fiu" or array.dtype == np.bool_:
-        raise TypeError(f"{name}: expected a real-valued array, got dtype {array.dtype}")
-    if array.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-D array, got shape {array.shape}")
-    if 0 in array.shape:
-        raise ValueError(f"{name}: expected every size >= 1 (a layer needs inputs and "
-                         f"units), got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: contains NaN or infinity")
-    return np.array(array, dtype=np.float32, order="C", copy=True)
-
-
-def _check_shape(array: np.ndarray, expected: tuple, name: str, meaning: str) -> None:
-    if array.shape != expected:
-        raise ValueError(f"{name}: expected shape {expected} = {meaning}, got {array.shape}")
-
-
-class Layer:
-    """Base of all layers: an input size, an output size, and a way into a model."""
-
-    input_size: int
-    output_size: int
-    return_sequences: bool = True
-    recurrent: bool = False
-    state: tuple = ()           # names of the state arrays the engine keeps for the layer
-
-    def weights(self) -> list:
-        """The layer's weight matrices (not biases), canonical layout."""
-        raise NotImplementedError
-
-    def _add_to(self, engine) -> None:
-        raise NotImplementedError
 
 
 class _Recurrent(Layer):
@@ -84,20 +33,26 @@ class _Recurrent(Layer):
         self.weight_ih = as_float32(weight_ih, f"{kind} weight_ih", 2)
         self.input_size = self.weight_ih.shape[1]
         gates = self.gates
-        _check_shape(self.weight_ih, (gates * hidden, self.input_size), f"{kind} weight_ih",
+        check_shape(self.weight_ih, (gates * hidden, self.input_size), f"{kind} weight_ih",
                      f"({gates} * hidden_size, input_size) with hidden_size {hidden} "
                      "from weight_hh")
-        _check_shape(self.weight_hh, (gates * hidden, hidden), f"{kind} weight_hh",
+        check_shape(self.weight_hh, (gates * hidden, hidden), f"{kind} weight_hh",
                      f"({gates} * hidden_size, hidden_size)")
         self.bias_ih = self.bias_hh = None
         for name, value in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
             if value is not None:
                 bias = as_float32(value, f"{kind} {name}", 1)
-                _check_shape(bias, (gates * hidden,), f"{kind} {name}", f"({gates} * hidden_size,)")
+                check_shape(bias, (gates * hidden,), f"{kind} {name}", f"({gates} * hidden_size,)")
                 setattr(self, name, bias)
         self.return_sequences = bool(return_sequences)
         self.go_backwards = bool(go_backwards)
         self.output_size = hidden
+
+    def output_features(self, *features: int) -> int:
+        if features[0] != self.input_size:
+            raise ValueError(f"{self!r} takes {self.input_size} features per frame, got "
+                             f"{features[0]}")
+        return self.hidden_size
 
     def weights(self) -> list:
         return [self.weight_ih, self.weight_hh]
@@ -143,9 +98,9 @@ class LSTM(_Recurrent):
     kind = "LSTM"
     state = ("h", "c")
 
-    def _add_to(self, engine) -> None:
-        engine.add_lstm(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                        self.return_sequences, self.go_backwards)
+    def _add_to(self, engine, tensors: list) -> int:
+        return engine.add_lstm(tensors[0], self.weight_ih, self.weight_hh, self.bias_ih,
+                               self.bias_hh, self.return_sequences, self.go_backwards)
 
 
 class GRU(_Recurrent):
@@ -185,9 +140,10 @@ class GRU(_Recurrent):
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", reset_after={self.reset_after})"
 
-    def _add_to(self, engine) -> None:
-        engine.add_gru(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                       self.reset_after, self.return_sequences, self.go_backwards)
+    def _add_to(self, engine, tensors: list) -> int:
+        return engine.add_gru(tensors[0], self.weight_ih, self.weight_hh, self.bias_ih,
+                              self.bias_hh, self.reset_after, self.return_sequences,
+                              self.go_backwards)
 
 
 class SimpleRNN(_Recurrent):
@@ -231,9 +187,10 @@ class SimpleRNN(_Recurrent):
         return cls(weight_ih, weight_hh, bias_ih, bias_hh, activation=activation,
                    return_sequences=return_sequences)
 
-    def _add_to(self, engine) -> None:
-        engine.add_rnn(self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                       self.activation, self.return_sequences, self.go_backwards)
+    def _add_to(self, engine, tensors: list) -> int:
+        return engine.add_rnn(tensors[0], self.weight_ih, self.weight_hh, self.bias_ih,
+                              self.bias_hh, self.activation, self.return_sequences,
+                              self.go_backwards)
 
 
 class Bidirectional(Layer):
@@ -291,11 +248,16 @@ class Bidirectional(Layer):
     def weights(self) -> list:
         return self.forward.weights() + self.backward.weights()
 
-    def _add_to(self, engine) -> None:
-        self.forward._add_to(engine)
+    def output_features(self, *features: int) -> int:
+        self.forward.output_features(*features)
+        return self.output_size
+
+    def _add_to(self, engine, tensors: list) -> int:
+        output = self.forward._add_to(engine, tensors)
         backward = self.backward
-        engine.make_bidirectional(backward.weight_ih, backward.weight_hh, backward.bias_ih,
-                                  backward.bias_hh, self.merge_mode)
+        engine.make_bidirectional(output, backward.weight_ih, backward.weight_hh,
+                                  backward.bias_ih, backward.bias_hh, self.merge_mode)
+        return output
 
     def merge(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
         return merge_directions(self.merge_mode, forward, backward)
@@ -311,49 +273,6 @@ def merge_directions(merge_mode: str, forward: np.ndarray, backward: np.ndarray)
     if merge_mode == "mul":
         return forward * backward
     return (forward + backward) / 2
-
-
-class Dense(Layer):
-    """``y = activation(W x + b)`` applied to every step.
-
-    ``Dense.from_keras(kernel (I, O), bias (O,), activation)`` (fastrnn.io.keras)
-    takes Keras' arrays.
-
-    Parameters
-    ----------
-    weight : array (output_size, input_size)
-    bias : array (output_size,), optional (zero)
-    activation : None or one of "linear", "relu", "tanh", "sigmoid", "elu"
-        (alpha 1), "softmax" (over the output features)
-    """
-
-    def __init__(self, weight: Any, bias: Any = None, activation: str | None = None):
-        self.weight = as_float32(weight, "Dense weight", 2)
-        self.output_size, self.input_size = self.weight.shape
-        self.bias = None
-        if bias is not None:
-            self.bias = as_float32(bias, "Dense bias", 1)
-            _check_shape(self.bias, (self.output_size,), "Dense bias", "(output_size,)")
-        activation = "linear" if activation is None else activation
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"Dense activation: expected None or one of {ACTIVATIONS}, "
-                             f"got {activation!r}")
-        self.activation = activation
-
-    def weights(self) -> list:
-        return [self.weight]
-
-    def __repr__(self) -> str:
-        return (f"Dense(input_size={self.input_size}, output_size={self.output_size}, "
-                f"activation={self.activation!r})")
-
-    @classmethod
-    def from_torch(cls, weight: Any, bias: Any = None, activation: str | None = None) -> "Dense":
-        """From ``nn.Linear``'s ``weight (O, I)`` and ``bias (O,)``."""
-        return cls(weight, bias, activation)
-
-    def _add_to(self, engine) -> None:
-        engine.add_dense(self.weight, self.bias, self.activation)
 
 
 # The recurrent layer types by the name files and importers use for them
