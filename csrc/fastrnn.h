@@ -353,9 +353,10 @@ int fr_model_output_frames(const fr_model *model, int output, int steps, unsigne
  * counts (batch) or NULL: sequence b has counts[b] <= steps steps in this
  *   run (the rest of its rows of x are not read); NULL: all have `steps`.
  * mask (batch, steps) or NULL: where mask[b, t] == 0, step t of sequence b
- *   is skipped by every recurrent layer (its state carries over the step) and
- *   its output frame is zero. Only models whose outputs keep the input's
- *   timing (rate 1, delay 0, or one frame per sequence) take a mask.
+ *   is skipped by every recurrent layer (its state carries over the step, and
+ *   is its output there; a bidirectional layer outputs zeros there), as
+ *   Keras' Masking. Only models whose outputs keep the input's timing (rate
+ *   1, delay 0, or one frame per sequence) take a mask.
  * y[o] (batch, frames[o], features of output o): the frames this run gives,
  *   y_counts[o * batch + b] of them for sequence b, then zeros; frames[o] >=
  *   fr_model_output_frames(model, o, steps, flags).

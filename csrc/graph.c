@@ -300,10 +300,16 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
                        h_seq + ((size_t)b * T + (backward ? 0 : T - 1)) * padded,
                        padded * sizeof(float));
         }
-        if (keep && layer->directions == 2)
-            for (size_t r = 0; r < rows; r++)
-                merge_frame(layer, padded, out_padded, directions + r * padded,
-                            directions + (rows + r) * padded, out->data + r * out_padded);
+        if (keep && layer->directions == 2)         /* masked steps give zeros (Keras) */
+            for (size_t r = 0; r < rows; r++) {
+                float *o = out->data + r * out_padded;
+                const size_t b = r / T, t = r % T;
+                if (step_mask != NULL && !step_mask[b * mask_steps + t])
+                    memset(o, 0, out_padded * sizeof(float));
+                else
+                    merge_frame(layer, padded, out_padded, directions + r * padded,
+                                directions + (rows + r) * padded, o);
+            }
         if (keep && layer->go_backwards)     /* each sequence's steps in reading order */
             for (int b = 0; b < batch; b++)
                 for (int p = 0; p < in->counts[b]; p++)
@@ -740,21 +746,15 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
     /* Outputs: each sequence's frames after those earlier blocks wrote. */
     for (int o = 0; o < model->num_outputs; o++) {
         const view *v = &views[model->outputs[o]];
-        const fr_tensor *tensor = &model->tensors[model->outputs[o]];
-        const int features = tensor->features;
-        const int timed = run->mask != NULL && tensor->rate == 1 && tensor->delay == 0;
+        const int features = model->tensors[model->outputs[o]].features;
         for (int b = 0; b < batch; b++) {
             const int row = run->rows ? run->rows[b] : b;
             int *written = &run->y_offset[(size_t)o * run->y_batch + row];
             int n = v->counts[b];
             if (*written + n > run->frames[o]) n = run->frames[o] - *written;
-            for (int f = 0; f < n; f++) {
-                float *dst = run->y[o] + ((size_t)row * run->frames[o] + *written + f) * features;
-                if (timed && !run->mask[(size_t)b * run->mask_steps + f])
-                    memset(dst, 0, features * sizeof(float));
-                else
-                    memcpy(dst, frame_at(v, b, f), features * sizeof(float));
-            }
+            for (int f = 0; f < n; f++)
+                memcpy(run->y[o] + ((size_t)row * run->frames[o] + *written + f) * features,
+                       frame_at(v, b, f), features * sizeof(float));
             *written += n;
         }
     }

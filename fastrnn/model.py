@@ -173,9 +173,11 @@ class Model:
         arithmetic stays float32.
     mask_value : float, optional
         As a leading Keras ``Masking`` layer: in ``predict``, steps whose
-        features all equal it are skipped (recurrent states carry over them
-        and their outputs are zero), wherever they are in a sequence. Streams
-        take every frame as given. Not with convolutions or pooling.
+        features all equal it are skipped, wherever they are in a sequence,
+        with Keras' outputs there: a recurrent layer carries its state over
+        them and outputs it again, a Bidirectional layer outputs zeros, and
+        the layers after them compute on that. Streams take every frame as
+        given. Not with convolutions or pooling.
     metadata : dict, optional
         JSON-serialisable data saved with the model (``save``/``load``):
         ``"front_end"`` (``fastrnn.audio.FrontEnd.to_dict()``), ``"labels"``,
