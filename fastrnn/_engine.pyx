@@ -665,6 +665,17 @@ cdef class _Pointers:
         PyMem_Free(self.data)
 
 
+cdef int _check_apart(cnp.ndarray a, cnp.ndarray b) except -1:
+    """ValueError if the data of two C-contiguous arrays overlap (out= given
+    the input's memory: the engine reads the input after writing outputs)."""
+    cdef char *a_start = <char *>cnp.PyArray_DATA(a)
+    cdef char *b_start = <char *>cnp.PyArray_DATA(b)
+    if (a_start < b_start + cnp.PyArray_NBYTES(b) and b_start < a_start + cnp.PyArray_NBYTES(a)
+            and cnp.PyArray_NBYTES(a) and cnp.PyArray_NBYTES(b)):
+        raise ValueError("out must not share memory with the input")
+    return 0
+
+
 cdef inline bint _is_float32_c(object array):
     """True for an exact ndarray of C-contiguous, native-byte-order float32:
     the no-copy fast path."""
@@ -713,11 +724,13 @@ cdef class Stream:
     cdef readonly bint in_step
     cdef readonly tuple timing
     cdef int batch
-    cdef bint single, busy
+    cdef bint single, busy, plain
     cdef float **x_ptrs
     cdef float **y_ptrs
     cdef int[::1] frames
     cdef object last_counts
+    cdef int *counts_data
+    cdef tuple frame_shape
 
     def __cinit__(self, Model engine, batch_size, str nan_policy, int num_threads):
         if nan_policy not in NAN_POLICIES:
@@ -751,6 +764,10 @@ cdef class Stream:
             raise MemoryError()
         self.frames = np.empty(self.num_outputs, dtype=np.intc)
         self.last_counts = np.zeros((self.num_outputs, self.batch), dtype=np.intc)
+        self.counts_data = <int *>cnp.PyArray_DATA(<cnp.ndarray>self.last_counts)
+        # One input, one output, a frame in for a frame out: the lean path of step().
+        self.plain = self.in_step and self.num_inputs == 1 and self.num_outputs == 1
+        self.frame_shape = self._shape(1, 0, True)
         _raise_for(fr_stream_create(&self.ptr, engine.ptr, self.batch, nan_policy == "raise"),
                    f"creating a stream of {self.batch} sequences")
 
@@ -879,13 +896,25 @@ cdef class Stream:
         cdef tuple shape = (self.output_sizes[index],) if frame else (steps, self.output_sizes[index])
         return shape if self.single else (self.batch,) + shape
 
+    cdef int _call(self, int steps, const unsigned char *active, unsigned flags) except -1:
+        """fr_stream_run with the pointer tables filled (the caller holds the stream)."""
+        cdef fr_status status
+        with nogil:
+            status = fr_stream_run(self.ptr, steps, <const float *const *>self.x_ptrs,
+                                   self.y_ptrs, &self.frames[0], self.counts_data, active, flags,
+                                   self.num_threads)
+        self.busy = False
+        if status == FR_ERR_NONFINITE:
+            raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
+                             "state is unchanged")
+        _raise_for(status, "running the stream")
+        return 0
+
     cdef object _run(self, list x, int steps, object out, cnp.ndarray mask, unsigned flags,
                      bint frame):
         """Run the stream; returns the outputs: frames as `frame` says, else
         the most frames any stream completed."""
         cdef const unsigned char *active = NULL
-        cdef int[:, ::1] counts = self.last_counts
-        cdef fr_status status
         outs, capacities = [], []
         for o in range(self.num_outputs):
             capacity = steps if self.in_step else max(self.engine.output_frames(o, steps), 1)
@@ -893,8 +922,8 @@ cdef class Stream:
             outs.append(self._output(given, self._shape(capacity, o, frame and self.in_step)))
             capacities.append(capacity)
         for array in x:
-            if any(np.may_share_memory(array, y) for y in outs):
-                raise ValueError("out must not share memory with the input")
+            for y in outs:
+                _check_apart(array, y)
         if mask is not None:
             active = <const unsigned char *>cnp.PyArray_DATA(mask)
         self._claim()               # the pointer tables below are this stream's own
@@ -903,15 +932,7 @@ cdef class Stream:
             self.y_ptrs[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outs[o])
         for i in range(self.num_inputs):
             self.x_ptrs[i] = <float *>cnp.PyArray_DATA(<cnp.ndarray>x[i])
-        with nogil:
-            status = fr_stream_run(self.ptr, steps, <const float *const *>self.x_ptrs,
-                                   self.y_ptrs, &self.frames[0], &counts[0, 0], active, flags,
-                                   self.num_threads)
-        self.busy = False
-        if status == FR_ERR_NONFINITE:
-            raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
-                             "state is unchanged")
-        _raise_for(status, "running the stream")
+        self._call(steps, active, flags)
         if not self.in_step:
             for o in range(self.num_outputs):
                 most = int(np.max(self.last_counts[o]))
@@ -932,7 +953,18 @@ cdef class Stream:
             Only these streams advance; the others keep their state, cost no
             compute, and get zeros in the output.
         """
-        return self._run(self._inputs(frame, False), 1, out, self._active(active), 0, True)
+        if not self.plain:
+            return self._run(self._inputs(frame, False), 1, out, self._active(active), 0, True)
+        cdef cnp.ndarray x = self._input(frame, False, 0)
+        cdef cnp.ndarray y = self._output(out, self.frame_shape)
+        _check_apart(x, y)
+        cdef cnp.ndarray mask = self._active(active)
+        self._claim()
+        self.frames[0] = 1
+        self.x_ptrs[0] = <float *>cnp.PyArray_DATA(x)
+        self.y_ptrs[0] = <float *>cnp.PyArray_DATA(y)
+        self._call(1, NULL if mask is None else <const unsigned char *>cnp.PyArray_DATA(mask), 0)
+        return y
 
     def process(self, chunk, out=None, active=None):
         """Several frames at once: ``(T, F)`` -> ``(T, O)``, or ``(N, T, F)`` -> ``(N, T, O)``.
