@@ -19,8 +19,9 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/dense.c",
-                  "csrc/train.c", "csrc/kernels.c"]
-COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c"]
+                  "csrc/train.c", "csrc/kernels.c", "csrc/fft.c", "csrc/frame.c"]
+COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/stream.c", "csrc/dispatch.c",
+                  "csrc/fft_plan.c", "csrc/frontend.c"]
 C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-Wno-psabi"]
 ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],

@@ -1,0 +1,138 @@
+/*
+ * frame.c - the features of one frame (compiled once per instruction set,
+ * like fft.c): window, rfft, |X|^power, mel filters, log or dB, DCT, in
+ * float64 and rounded to float32 at the end, as FrontEnd's NumPy path.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "simd.h"
+#ifndef FR_WEIGHTS_F16   /* the float16-weight builds of the kernels need no front end */
+#include "audio.h"
+
+#if defined(FR_KERNELS_AVX512)
+#define FR_ISA_NAME "avx512"
+#elif defined(FR_KERNELS_AVX2)
+#define FR_ISA_NAME "avx2"
+#else
+#define FR_ISA_NAME "generic"
+#endif
+
+static const double ln2 = 0.69314718055994530942;
+static const double ten_over_ln10 = 4.3429448190325182765;   /* 10 log10(x) = this * log(x) */
+static const double smallest_normal = 2.2250738585072014e-308;
+static const double largest_double = 1.7976931348623157e308;
+
+/*
+ * log(x) for normal x > 0: x = 2^k m with m in [sqrt(1/2), sqrt(2)), and
+ *   log x = k ln 2 + 2 atanh(s),  s = (m - 1) / (m + 1),  |s| <= 0.1716,
+ *   2 atanh(s) = 2 s (1 + s^2 / 3 + s^4 / 5 + ... + s^16 / 17)
+ * (the next term, below 0.0295^9 / 19 < 1e-15, is left out). Integer
+ * operations on the bits only, so that a loop of it vectorises.
+ */
+static inline double log_normal(double x)
+{
+    const uint64_t sqrt_half = 0x3fe6a09e667f3bcdull;        /* the bits of sqrt(1/2) */
+    const uint64_t one = 0x3ff0000000000000ull;
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    /* The exponent field of bits - sqrt_half + one is k + 1023. */
+    const uint64_t biased_k = (bits - sqrt_half + one) >> 52;
+    const uint64_t m_bits = bits - ((biased_k - 1023) << 52);
+    const uint64_t k_bits = 0x4330000000000000ull | biased_k;  /* 2^52 + k + 1023 */
+    double m, k;
+    memcpy(&m, &m_bits, sizeof m);
+    memcpy(&k, &k_bits, sizeof k);
+    k -= 4503599627370496.0 + 1023.0;
+    const double s = (m - 1.0) / (m + 1.0), z = s * s;
+    double p = 1.0 / 17;
+    p = p * z + 1.0 / 15;
+    p = p * z + 1.0 / 13;
+    p = p * z + 1.0 / 11;
+    p = p * z + 1.0 / 9;
+    p = p * z + 1.0 / 7;
+    p = p * z + 1.0 / 5;
+    p = p * z + 1.0 / 3;
+    p = p * z + 1.0;
+    return k * ln2 + 2.0 * s * p;
+}
+
+/* y[i] = log(x[i]) for i < n: log_normal where x[i] is a normal positive
+ * number (a loop that vectorises), libm's log elsewhere (0, subnormals,
+ * infinity, NaN, negatives). */
+static void log_of(const double *restrict x, double *restrict y, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const int normal = x[i] >= smallest_normal && x[i] <= largest_double;
+        y[i] = log_normal(normal ? x[i] : 1.0);
+    }
+    for (int i = 0; i < n; i++)
+        if (!(x[i] >= smallest_normal && x[i] <= largest_double)) y[i] = log(x[i]);
+}
+
+/*
+ * base (num_base) = features of samples (n_fft) float32:
+ *   z[j] = window[2j] samples[2j] + i window[2j+1] samples[2j+1]   (rfft's complex points)
+ *   S = |rfft|^power (bins = n_fft / 2 + 1),  M[f] = sum_k mel[f][k] S[k] over the
+ *   filter's bins, L = log(M + log_floor) or 10 log10(max(M, amin)),
+ *   base = L, or dct L (mfcc), rounded to float32.
+ * work (fr_frame_work_size doubles): the FFT's 2 n_fft, then S (bins), M and the
+ * floored M (n_mels each).
+ */
+void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float *base,
+                         double *work)
+{
+    const int h = plan->n_fft / 2, bins = h + 1, n_mels = plan->n_mels;
+    const double *even = plan->window, *odd = plan->window + h;
+    for (int j = 0; j < h; j++) {
+        work[j] = (double)samples[2 * j] * even[j];
+        work[h + j] = (double)samples[2 * j + 1] * odd[j];
+    }
+    const double *z = FR_SUFFIX(fr_rfft_complex)(plan->fft, work);
+    double *spectrum = work + 2 * (size_t)plan->n_fft, *mel = spectrum + bins;
+    double *floored = mel + n_mels;
+    FR_SUFFIX(fr_rfft_power)(plan->fft, z, spectrum);
+    if (plan->power != 2.0) {
+        for (int k = 0; k < bins; k++) spectrum[k] = sqrt(spectrum[k]);
+        if (plan->power != 1.0)
+            for (int k = 0; k < bins; k++) spectrum[k] = pow(spectrum[k], plan->power);
+    }
+
+    const double *weights = plan->mel_weights;
+    for (int f = 0; f < n_mels; f++) {
+        const double *s = spectrum + plan->mel_first[f];
+        double sum = 0.0;
+        for (int k = 0; k < plan->mel_count[f]; k++) sum += weights[k] * s[k];
+        mel[f] = sum;
+        weights += plan->mel_count[f];
+    }
+
+    if (plan->feature == FR_FEATURE_LOG_MEL) {
+        for (int f = 0; f < n_mels; f++) floored[f] = mel[f] + plan->log_floor;
+        log_of(floored, mel, n_mels);
+    } else {                                   /* power_to_db(M, ref=1, top_db=None) */
+        for (int f = 0; f < n_mels; f++) floored[f] = mel[f] < plan->amin ? plan->amin : mel[f];
+        log_of(floored, mel, n_mels);
+        for (int f = 0; f < n_mels; f++) mel[f] *= ten_over_ln10;
+    }
+
+    if (plan->feature == FR_FEATURE_MFCC) {
+        for (int i = 0; i < plan->num_base; i++) {
+            const double *row = plan->dct + (size_t)i * n_mels;
+            double sum = 0.0;
+            for (int f = 0; f < n_mels; f++) sum += row[f] * mel[f];
+            base[i] = (float)sum;
+        }
+    } else {
+        for (int f = 0; f < n_mels; f++) base[f] = (float)mel[f];
+    }
+}
+
+const fr_audio_kernels FR_SUFFIX(fr_audio_kernels) = {
+    .name = FR_ISA_NAME,
+    .rfft = FR_SUFFIX(fr_rfft),
+    .frame = FR_SUFFIX(fr_frame),
+};
+
+#endif
