@@ -10,6 +10,8 @@
 #define FASTRNN_AUDIO_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "fastrnn_audio.h"
 
@@ -47,6 +49,10 @@ struct fr_rfft {
     double *tables;            /* the one allocation holding all the factors */
 };
 
+/* Mel filters are applied FR_MEL_GROUP at a time, over the bins where any
+ * of the group is non-zero: one vector of accumulators per group. */
+#define FR_MEL_GROUP 8
+
 /* What the per-frame kernel reads: sizes and tables of a front end. */
 typedef struct {
     const fr_rfft *fft;
@@ -54,9 +60,12 @@ typedef struct {
     fr_feature feature;
     double power, log_floor, amin;
     const double *window;      /* (2, n_fft / 2): at the even samples, then at the odd */
-    const int *mel_first;      /* (n_mels): each filter's first non-zero bin */
-    const int *mel_count;      /* (n_mels): and its number of bins from there */
-    const double *mel_weights; /* the filters' weights over those bins, filter after filter */
+    int mel_groups;            /* ceil(n_mels / FR_MEL_GROUP) */
+    const int *group_first;    /* (mel_groups): the first bin where a filter of the group is non-zero */
+    const int *group_bins;     /* (mel_groups): bins from there to the last such */
+    /* Group after group, (group_bins, FR_MEL_GROUP): the weight of each filter
+     * of the group at each of those bins (zeros for filters past n_mels). */
+    const double *mel_weights;
     const double *dct;         /* (num_base, n_mels) for FR_FEATURE_MFCC */
 } fr_frame_plan;
 
@@ -80,6 +89,38 @@ double *fr_alloc_doubles(size_t count);
 void fr_free_doubles(double *block);
 
 #ifdef FR_SUFFIX
+/* In the per-instruction-set builds: FR_DLEN doubles, one vector register
+ * (SSE2 or NEON for the generic build), and as many 64-bit integers. */
+#if defined(FR_KERNELS_AVX512)
+#define FR_DLEN 8
+#elif defined(FR_KERNELS_AVX2)
+#define FR_DLEN 4
+#else
+#define FR_DLEN 2
+#endif
+typedef double vdouble __attribute__((vector_size(FR_DLEN * sizeof(double))));
+typedef uint64_t vdouble_bits __attribute__((vector_size(FR_DLEN * sizeof(uint64_t))));
+
+static inline vdouble vdouble_load(const double *p)
+{
+    vdouble v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vdouble_store(double *p, vdouble v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Lanes of two vectors: lane i of the result is lane idx[i] of (a, b)
+ * concatenated; the indices are constants. */
+#if defined(__clang__)
+#define FR_SHUFFLE(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define FR_SHUFFLE(a, b, ...) __builtin_shuffle(a, b, (vdouble_bits){__VA_ARGS__})
+#endif
+
 /* Z (2, h) split complex = DFT of z, h = n / 2 points: z (2, h) split
  * complex in work[0, 2h), work 2n doubles. Returns where Z is, in work. */
 const double *FR_SUFFIX(fr_rfft_complex)(const fr_rfft *plan, double *work);

@@ -30,7 +30,9 @@
  * (length * stride = points), m = length / 4, row i = row of i:
  *   y[(4p + r) stride + q] = w_length^(r p) sum_l x[(p + l m) stride + q] (-i)^(l r)
  * for p < m, q < stride, r < 4. Rows p stride + q for q < stride are
- * contiguous: the inner loop runs over span = stride * cols values.
+ * contiguous: the inner loop runs over span = stride * cols values. The
+ * naive twin of radix4_stage_blocks, for spans that are not a multiple of
+ * FR_DLEN.
  */
 static void radix4_stage(int length, int stride, int cols, size_t half, const double *w,
                          const double *restrict x, double *restrict y)
@@ -94,6 +96,66 @@ static void radix2_stage(int length, int stride, int cols, size_t half, const do
     }
 }
 
+/* radix4_stage with span a multiple of FR_DLEN, FR_DLEN values at a time. */
+static void radix4_stage_blocks(int length, int stride, int cols, size_t half, const double *w,
+                                const double *restrict x, double *restrict y)
+{
+    const int m = length / 4, span = stride * cols;
+    const size_t quarter = (size_t)m * span;
+    for (int p = 0; p < m; p++, w += 6) {
+        const double w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3], w3r = w[4], w3i = w[5];
+        const double *a = x + (size_t)p * span;
+        double *out = y + (size_t)4 * p * span;
+        for (int i = 0; i < span; i += FR_DLEN) {
+            const double *in = a + i;
+            const vdouble ar = vdouble_load(in), ai = vdouble_load(in + half);
+            const vdouble br = vdouble_load(in + quarter), bi = vdouble_load(in + half + quarter);
+            const vdouble cr = vdouble_load(in + 2 * quarter);
+            const vdouble ci = vdouble_load(in + half + 2 * quarter);
+            const vdouble dr = vdouble_load(in + 3 * quarter);
+            const vdouble di = vdouble_load(in + half + 3 * quarter);
+            const vdouble s0r = ar + cr, s0i = ai + ci, d0r = ar - cr, d0i = ai - ci;
+            const vdouble s1r = br + dr, s1i = bi + di, d1r = br - dr, d1i = bi - di;
+            const vdouble t1r = d0r + d1i, t1i = d0i - d1r;     /* d0 - i d1 */
+            const vdouble t2r = s0r - s1r, t2i = s0i - s1i;
+            const vdouble t3r = d0r - d1i, t3i = d0i + d1r;     /* d0 + i d1 */
+            double *o = out + i;
+            vdouble_store(o, s0r + s1r);
+            vdouble_store(o + half, s0i + s1i);
+            vdouble_store(o + span, t1r * w1r - t1i * w1i);
+            vdouble_store(o + half + span, t1r * w1i + t1i * w1r);
+            vdouble_store(o + 2 * span, t2r * w2r - t2i * w2i);
+            vdouble_store(o + half + 2 * span, t2r * w2i + t2i * w2r);
+            vdouble_store(o + 3 * span, t3r * w3r - t3i * w3i);
+            vdouble_store(o + half + 3 * span, t3r * w3i + t3i * w3r);
+        }
+    }
+}
+
+/* radix2_stage with span a multiple of FR_DLEN, FR_DLEN values at a time. */
+static void radix2_stage_blocks(int length, int stride, int cols, size_t half, const double *w,
+                                const double *restrict x, double *restrict y)
+{
+    const int m = length / 2, span = stride * cols;
+    const size_t offset = (size_t)m * span;
+    for (int p = 0; p < m; p++, w += 2) {
+        const double wr = w[0], wi = w[1];
+        const double *a = x + (size_t)p * span;
+        double *out = y + (size_t)2 * p * span;
+        for (int i = 0; i < span; i += FR_DLEN) {
+            const double *in = a + i;
+            const vdouble ar = vdouble_load(in), ai = vdouble_load(in + half);
+            const vdouble br = vdouble_load(in + offset), bi = vdouble_load(in + half + offset);
+            const vdouble dr = ar - br, di = ai - bi;
+            double *o = out + i;
+            vdouble_store(o, ar + br);
+            vdouble_store(o + half, ai + bi);
+            vdouble_store(o + span, dr * wr - di * wi);
+            vdouble_store(o + half + span, dr * wi + di * wr);
+        }
+    }
+}
+
 /*
  * The DFT down every column of x (2, points, cols) split complex; the stages
  * alternate between x and y. Returns the buffer holding the result.
@@ -101,10 +163,15 @@ static void radix2_stage(int length, int stride, int cols, size_t half, const do
 static double *column_fft_run(const fr_column_fft *fft, double *x, double *y)
 {
     const size_t half = (size_t)fft->points * fft->cols;
+    const int blocks = fft->cols % FR_DLEN == 0;     /* every span is a multiple of cols */
     int length = fft->points, stride = 1;
     for (int s = 0; s < fft->num_stages; s++) {
-        if (fft->radix[s] == 4)
+        if (fft->radix[s] == 4 && blocks)
+            radix4_stage_blocks(length, stride, fft->cols, half, fft->twiddles[s], x, y);
+        else if (fft->radix[s] == 4)
             radix4_stage(length, stride, fft->cols, half, fft->twiddles[s], x, y);
+        else if (blocks)
+            radix2_stage_blocks(length, stride, fft->cols, half, fft->twiddles[s], x, y);
         else
             radix2_stage(length, stride, fft->cols, half, fft->twiddles[s], x, y);
         length /= fft->radix[s];
@@ -118,7 +185,7 @@ static double *column_fft_run(const fr_column_fft *fft, double *x, double *y)
 
 /*
  * Step 2: y[c][k2] = x[k2][c] w_h^(c k2); x (2, rows, cols) and y (2, cols, rows)
- * split complex.
+ * split complex. The naive twin of twiddle_transpose_blocks.
  */
 static void twiddle_transpose(const fr_rfft *plan, const double *restrict x,
                               double *restrict y)
@@ -136,13 +203,82 @@ static void twiddle_transpose(const fr_rfft *plan, const double *restrict x,
     }
 }
 
+/* v[j][i] = v[i][j]: the FR_DLEN x FR_DLEN matrix of rows v[0 ..], in
+ * registers. Stage w swaps the off-diagonal w x w blocks of each 2w x 2w block. */
+static inline void transpose_block(vdouble v[FR_DLEN])
+{
+#if FR_DLEN == 8
+    for (int i = 0; i < 8; i += 2) {
+        const vdouble a = v[i], b = v[i + 1];
+        v[i] = FR_SHUFFLE(a, b, 0, 8, 2, 10, 4, 12, 6, 14);
+        v[i + 1] = FR_SHUFFLE(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+    static const int pairs_of_2[4] = {0, 1, 4, 5};      /* with i + 2 */
+    for (int p = 0; p < 4; p++) {
+        const int i = pairs_of_2[p];
+        const vdouble a = v[i], b = v[i + 2];
+        v[i] = FR_SHUFFLE(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
+        v[i + 2] = FR_SHUFFLE(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; i++) {
+        const vdouble a = v[i], b = v[i + 4];
+        v[i] = FR_SHUFFLE(a, b, 0, 1, 2, 3, 8, 9, 10, 11);
+        v[i + 4] = FR_SHUFFLE(a, b, 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+#elif FR_DLEN == 4
+    for (int i = 0; i < 4; i += 2) {
+        const vdouble a = v[i], b = v[i + 1];
+        v[i] = FR_SHUFFLE(a, b, 0, 4, 2, 6);
+        v[i + 1] = FR_SHUFFLE(a, b, 1, 5, 3, 7);
+    }
+    for (int i = 0; i < 2; i++) {
+        const vdouble a = v[i], b = v[i + 2];
+        v[i] = FR_SHUFFLE(a, b, 0, 1, 4, 5);
+        v[i + 2] = FR_SHUFFLE(a, b, 2, 3, 6, 7);
+    }
+#else
+    const vdouble a = v[0], b = v[1];
+    v[0] = FR_SHUFFLE(a, b, 0, 2);
+    v[1] = FR_SHUFFLE(a, b, 1, 3);
+#endif
+}
+
+/* twiddle_transpose by FR_DLEN x FR_DLEN blocks transposed in registers;
+ * rows and cols multiples of FR_DLEN. */
+static void twiddle_transpose_blocks(const fr_rfft *plan, const double *restrict x,
+                                     double *restrict y)
+{
+    const int rows = plan->rows, cols = plan->cols;
+    const size_t half = (size_t)rows * cols;
+    const double *wr = plan->middle, *wi = plan->middle + half;
+    for (int k2 = 0; k2 < rows; k2 += FR_DLEN)
+        for (int c = 0; c < cols; c += FR_DLEN) {
+            vdouble re[FR_DLEN], im[FR_DLEN];
+            for (int i = 0; i < FR_DLEN; i++) {
+                re[i] = vdouble_load(x + (size_t)(k2 + i) * cols + c);
+                im[i] = vdouble_load(x + half + (size_t)(k2 + i) * cols + c);
+            }
+            transpose_block(re);
+            transpose_block(im);
+            for (int j = 0; j < FR_DLEN; j++) {
+                const size_t at = (size_t)(c + j) * rows + k2;
+                const vdouble w_re = vdouble_load(wr + at), w_im = vdouble_load(wi + at);
+                vdouble_store(y + at, re[j] * w_re - im[j] * w_im);
+                vdouble_store(y + half + at, re[j] * w_im + im[j] * w_re);
+            }
+        }
+}
+
 const double *FR_SUFFIX(fr_rfft_complex)(const fr_rfft *plan, double *work)
 {
     const size_t half = (size_t)plan->n / 2;
     double *a = work, *b = work + 2 * half;
     double *y = column_fft_run(&plan->down_rows, a, b);
     double *t = y == a ? b : a;
-    twiddle_transpose(plan, y, t);
+    if (plan->rows % FR_DLEN == 0 && plan->cols % FR_DLEN == 0)
+        twiddle_transpose_blocks(plan, y, t);
+    else
+        twiddle_transpose(plan, y, t);
     return column_fft_run(&plan->down_cols, t, y);
 }
 

@@ -28,26 +28,24 @@ static const double largest_double = 1.7976931348623157e308;
  * log(x) for normal x > 0: x = 2^k m with m in [sqrt(1/2), sqrt(2)), and
  *   log x = k ln 2 + 2 atanh(s),  s = (m - 1) / (m + 1),  |s| <= 0.1716,
  *   2 atanh(s) = 2 s (1 + s^2 / 3 + s^4 / 5 + ... + s^16 / 17)
- * (the next term, below 0.0295^9 / 19 < 1e-15, is left out). Integer
- * operations on the bits only, so that a loop of it vectorises.
+ * (the next term, below 0.0295^9 / 19 < 1e-15, is left out). k and m come
+ * from the bits: the exponent field of bits - bits(sqrt(1/2)) + bits(1) is
+ * k + 1023, and m = x / 2^k.
  */
-static inline double log_normal(double x)
+static inline vdouble vlog_normal(vdouble x)
 {
-    const uint64_t sqrt_half = 0x3fe6a09e667f3bcdull;        /* the bits of sqrt(1/2) */
-    const uint64_t one = 0x3ff0000000000000ull;
-    uint64_t bits;
+    const uint64_t sqrt_half = 0x3fe6a09e667f3bcdull, one = 0x3ff0000000000000ull;
+    vdouble_bits bits;
     memcpy(&bits, &x, sizeof bits);
-    /* The exponent field of bits - sqrt_half + one is k + 1023. */
-    const uint64_t biased_k = (bits - sqrt_half + one) >> 52;
-    const uint64_t m_bits = bits - ((biased_k - 1023) << 52);
-    const uint64_t k_bits = 0x4330000000000000ull | biased_k;  /* 2^52 + k + 1023 */
-    double m, k;
+    const vdouble_bits biased_k = (bits - sqrt_half + one) >> 52;
+    const vdouble_bits m_bits = bits - ((biased_k - 1023) << 52);
+    const vdouble_bits k_bits = biased_k | 0x4330000000000000ull;   /* 2^52 + k + 1023 */
+    vdouble m, k;
     memcpy(&m, &m_bits, sizeof m);
     memcpy(&k, &k_bits, sizeof k);
     k -= 4503599627370496.0 + 1023.0;
-    const double s = (m - 1.0) / (m + 1.0), z = s * s;
-    double p = 1.0 / 17;
-    p = p * z + 1.0 / 15;
+    const vdouble s = (m - 1.0) / (m + 1.0), z = s * s;
+    vdouble p = z * (1.0 / 17) + 1.0 / 15;
     p = p * z + 1.0 / 13;
     p = p * z + 1.0 / 11;
     p = p * z + 1.0 / 9;
@@ -58,27 +56,40 @@ static inline double log_normal(double x)
     return k * ln2 + 2.0 * s * p;
 }
 
-/* y[i] = log(x[i]) for i < n: log_normal where x[i] is a normal positive
- * number (a loop that vectorises), libm's log elsewhere (0, subnormals,
- * infinity, NaN, negatives). */
+/* y[i] = log(x[i]) for i < n, a multiple of FR_DLEN: vlog_normal where x[i]
+ * is a normal positive number, libm's log elsewhere (0, subnormals,
+ * infinity, NaN, negatives: seldom, and then checked value by value). */
 static void log_of(const double *restrict x, double *restrict y, int n)
 {
-    for (int i = 0; i < n; i++) {
-        const int normal = x[i] >= smallest_normal && x[i] <= largest_double;
-        y[i] = log_normal(normal ? x[i] : 1.0);
+    const vdouble_bits zero = {0}, unit = zero + 0x3ff0000000000000ull;
+    vdouble_bits all_normal = ~zero;
+    for (int i = 0; i < n; i += FR_DLEN) {
+        const vdouble v = vdouble_load(x + i);
+        const vdouble_bits normal = (vdouble_bits)((v >= smallest_normal) & (v <= largest_double));
+        vdouble_bits bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits = (bits & normal) | (unit & ~normal);
+        vdouble safe;
+        memcpy(&safe, &bits, sizeof safe);
+        vdouble_store(y + i, vlog_normal(safe));
+        all_normal &= normal;
     }
-    for (int i = 0; i < n; i++)
-        if (!(x[i] >= smallest_normal && x[i] <= largest_double)) y[i] = log(x[i]);
+    for (int lane = 0; lane < FR_DLEN; lane++)
+        if (!all_normal[lane]) {
+            for (int i = 0; i < n; i++)
+                if (!(x[i] >= smallest_normal && x[i] <= largest_double)) y[i] = log(x[i]);
+            return;
+        }
 }
 
 /*
  * base (num_base) = features of samples (n_fft) float32:
  *   z[j] = window[2j] samples[2j] + i window[2j+1] samples[2j+1]   (rfft's complex points)
  *   S = |rfft|^power (bins = n_fft / 2 + 1),  M[f] = sum_k mel[f][k] S[k] over the
- *   filter's bins, L = log(M + log_floor) or 10 log10(max(M, amin)),
+ *   bins of f's group, L = log(M + log_floor) or 10 log10(max(M, amin)),
  *   base = L, or dct L (mfcc), rounded to float32.
  * work (fr_frame_work_size doubles): the FFT's 2 n_fft, then S (bins), M and the
- * floored M (n_mels each).
+ * floored M (mel_groups * FR_MEL_GROUP each: every filter of every group).
  */
 void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float *base,
                          double *work)
@@ -91,7 +102,7 @@ void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float 
     }
     const double *z = FR_SUFFIX(fr_rfft_complex)(plan->fft, work);
     double *spectrum = work + 2 * (size_t)plan->n_fft, *mel = spectrum + bins;
-    double *floored = mel + n_mels;
+    double *floored = mel + plan->mel_groups * FR_MEL_GROUP;
     FR_SUFFIX(fr_rfft_power)(plan->fft, z, spectrum);
     if (plan->power != 2.0) {
         for (int k = 0; k < bins; k++) spectrum[k] = sqrt(spectrum[k]);
@@ -100,20 +111,22 @@ void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float 
     }
 
     const double *weights = plan->mel_weights;
-    for (int f = 0; f < n_mels; f++) {
-        const double *s = spectrum + plan->mel_first[f];
-        double sum = 0.0;
-        for (int k = 0; k < plan->mel_count[f]; k++) sum += weights[k] * s[k];
-        mel[f] = sum;
-        weights += plan->mel_count[f];
+    const int groups = plan->mel_groups, padded = groups * FR_MEL_GROUP;
+    for (int g = 0; g < groups; g++) {
+        const double *s = spectrum + plan->group_first[g];
+        vdouble sum[FR_MEL_GROUP / FR_DLEN] = {{0.0}};
+        for (int k = 0; k < plan->group_bins[g]; k++, weights += FR_MEL_GROUP)
+            for (int v = 0; v < FR_MEL_GROUP / FR_DLEN; v++)
+                sum[v] += vdouble_load(weights + v * FR_DLEN) * s[k];
+        memcpy(mel + g * FR_MEL_GROUP, sum, sizeof sum);
     }
 
     if (plan->feature == FR_FEATURE_LOG_MEL) {
-        for (int f = 0; f < n_mels; f++) floored[f] = mel[f] + plan->log_floor;
-        log_of(floored, mel, n_mels);
+        for (int f = 0; f < padded; f++) floored[f] = mel[f] + plan->log_floor;
+        log_of(floored, mel, padded);
     } else {                                   /* power_to_db(M, ref=1, top_db=None) */
-        for (int f = 0; f < n_mels; f++) floored[f] = mel[f] < plan->amin ? plan->amin : mel[f];
-        log_of(floored, mel, n_mels);
+        for (int f = 0; f < padded; f++) floored[f] = mel[f] < plan->amin ? plan->amin : mel[f];
+        log_of(floored, mel, padded);
         for (int f = 0; f < n_mels; f++) mel[f] *= ten_over_ln10;
     }
 

@@ -30,7 +30,7 @@ struct fr_frontend {
     fr_rfft *fft;
     fr_frame_plan frame;
     int num_base, num_features;
-    int *mel_ranges;          /* first bins (n_mels), then bin counts (n_mels) */
+    int *mel_ranges;          /* first bins (mel_groups), then bin counts (mel_groups) */
     double *tables;           /* window (n_fft), mel weights, dct, delta weights */
     const double *delta_weights;   /* (deltas, delta_width, delta_width) */
     float *normalization;     /* mean (num_features), std (num_features), or NULL */
@@ -50,7 +50,8 @@ struct fr_frontend_stream {
 
 size_t fr_frame_work_size(const fr_frame_plan *plan)
 {
-    return 2 * (size_t)plan->n_fft + (size_t)(plan->n_fft / 2 + 1) + 2 * (size_t)plan->n_mels;
+    return 2 * (size_t)plan->n_fft + (size_t)(plan->n_fft / 2 + 1)
+           + 2 * (size_t)plan->mel_groups * FR_MEL_GROUP;
 }
 
 void fr_frontend_destroy(fr_frontend *frontend)
@@ -87,19 +88,24 @@ static fr_status check_config(const fr_frontend_config *c)
     return FR_OK;
 }
 
-/* The non-zero range [first, last] of each mel filter (first = 1, last = 0
- * for an empty one); the number of weights they hold. */
+/* The bins [first[g], first[g] + count[g]) where a filter of group g (filters
+ * g FR_MEL_GROUP ..) is non-zero, for every group; the number of weights
+ * they hold. */
 static size_t mel_ranges(const double *mel_basis, int n_mels, int bins, int *first, int *count)
 {
+    const int groups = (n_mels + FR_MEL_GROUP - 1) / FR_MEL_GROUP;
     size_t total = 0;
-    for (int f = 0; f < n_mels; f++) {
-        const double *row = mel_basis + (size_t)f * bins;
-        int lo = 0, hi = bins - 1;
-        while (lo < bins && row[lo] == 0.0) lo++;
-        while (hi >= lo && row[hi] == 0.0) hi--;
-        first[f] = lo < bins ? lo : 0;
-        count[f] = hi - lo + 1 > 0 ? hi - lo + 1 : 0;
-        total += (size_t)count[f];
+    for (int g = 0; g < groups; g++) {
+        int lo = bins, hi = -1;
+        for (int f = g * FR_MEL_GROUP; f < n_mels && f < (g + 1) * FR_MEL_GROUP; f++)
+            for (int k = 0; k < bins; k++)
+                if (mel_basis[(size_t)f * bins + k] != 0.0) {
+                    lo = k < lo ? k : lo;
+                    hi = k > hi ? k : hi;
+                }
+        first[g] = hi >= lo ? lo : 0;
+        count[g] = hi >= lo ? hi - lo + 1 : 0;
+        total += (size_t)count[g] * FR_MEL_GROUP;
     }
     return total;
 }
@@ -133,13 +139,14 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
     fe->num_base = num_base;
     fe->num_features = num_features;
     const int h = c.n_fft / 2, bins = h + 1, width = c.deltas ? c.delta_width : 0;
-    fe->mel_ranges = malloc(2 * (size_t)c.n_mels * sizeof(int));
+    const int groups = (c.n_mels + FR_MEL_GROUP - 1) / FR_MEL_GROUP;
+    fe->mel_ranges = malloc(2 * (size_t)groups * sizeof(int));
     status = fe->mel_ranges == NULL ? FR_ERR_NOMEM : fr_rfft_create(c.isa, c.n_fft, &fe->fft);
     if (status != FR_OK) {
         fr_frontend_destroy(fe);
         return status;
     }
-    int *first = fe->mel_ranges, *count = fe->mel_ranges + c.n_mels;
+    int *first = fe->mel_ranges, *count = fe->mel_ranges + groups;
     const size_t num_weights = mel_ranges(mel_basis, c.n_mels, bins, first, count);
     const size_t dct_size = c.feature == FR_FEATURE_MFCC ? (size_t)num_base * c.n_mels : 0;
     const size_t delta_size = (size_t)c.deltas * width * width;
@@ -156,8 +163,14 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
         window_split[j] = window[2 * j];
         window_split[h + j] = window[2 * j + 1];
     }
-    for (int f = 0, at = 0; f < c.n_mels; at += count[f], f++)
-        memcpy(weights + at, mel_basis + (size_t)f * bins + first[f], count[f] * sizeof(double));
+    double *group_weights = weights;
+    for (int g = 0; g < groups; group_weights += (size_t)count[g] * FR_MEL_GROUP, g++)
+        for (int k = 0; k < count[g]; k++)
+            for (int l = 0; l < FR_MEL_GROUP; l++) {
+                const int f = g * FR_MEL_GROUP + l;
+                group_weights[k * FR_MEL_GROUP + l] =
+                    f < c.n_mels ? mel_basis[(size_t)f * bins + first[g] + k] : 0.0;
+            }
     if (dct_size) memcpy(dct_copy, dct, dct_size * sizeof(double));
     if (delta_size) memcpy(delta_copy, delta_weights, delta_size * sizeof(double));
     fe->delta_weights = delta_copy;
@@ -168,8 +181,8 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
     fe->frame = (fr_frame_plan){
         .fft = fe->fft, .n_fft = c.n_fft, .n_mels = c.n_mels, .num_base = num_base,
         .feature = c.feature, .power = c.power, .log_floor = c.log_floor, .amin = c.amin,
-        .window = window_split, .mel_first = first, .mel_count = count, .mel_weights = weights,
-        .dct = dct_copy,
+        .window = window_split, .mel_groups = groups, .group_first = first, .group_bins = count,
+        .mel_weights = weights, .dct = dct_copy,
     };
     *frontend = fe;
     return FR_OK;
@@ -259,12 +272,19 @@ fr_status fr_frontend_stream_count(const fr_frontend_stream *stream, int num_sam
     return FR_OK;
 }
 
-/* out (num_features) = (out - mean) / std in float32, when normalising. */
+/* x (n) = (x - mean) / std, in float32. */
+static void standardize(int n, const float *restrict mean, const float *restrict std,
+                        float *restrict x)
+{
+    for (int i = 0; i < n; i++) x[i] = (x[i] - mean[i]) / std[i];
+}
+
+/* out (num_features) normalised, when the front end normalises. */
 static void normalize(const fr_frontend *fe, float *out)
 {
-    if (fe->normalization == NULL) return;
-    const float *mean = fe->normalization, *std = fe->normalization + fe->num_features;
-    for (int i = 0; i < fe->num_features; i++) out[i] = (out[i] - mean[i]) / std[i];
+    if (fe->normalization != NULL)
+        standardize(fe->num_features, fe->normalization,
+                    fe->normalization + fe->num_features, out);
 }
 
 /*
