@@ -751,12 +751,12 @@ def rfft(str isa, x):
         raise TypeError(f"rfft: expected floating-point samples, got dtype {signal.dtype}")
     if signal.ndim not in (1, 2):
         raise ValueError(f"rfft: expected shape (n,) or (rows, n), got {(<object>signal).shape}")
-    cdef double[:, ::1] rows = np.ascontiguousarray(signal.reshape(-1, signal.shape[signal.ndim - 1]),
-                                                     dtype=np.float64)
-    cdef Py_ssize_t n = rows.shape[1], count = rows.shape[0], r
+    cdef Py_ssize_t n = signal.shape[signal.ndim - 1], r
     if n < cfe.FR_FFT_MIN_SIZE or n > cfe.FR_FFT_MAX_SIZE or n & (n - 1):
         raise ValueError(f"rfft: expected a power of two from {cfe.FR_FFT_MIN_SIZE} to "
                          f"{cfe.FR_FFT_MAX_SIZE} points, got {n}")
+    cdef double[:, ::1] rows = np.ascontiguousarray(signal.reshape(-1, n), dtype=np.float64)
+    cdef Py_ssize_t count = rows.shape[0]
     cdef cfe.fr_rfft *plan = NULL
     _audio_check(cfe.fr_rfft_create(<cfe.fr_isa><int>code, <int>n, &plan), "rfft plan")
     spectrum = np.empty((count, n // 2 + 1), dtype=np.complex128)
