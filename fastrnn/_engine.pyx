@@ -1050,15 +1050,11 @@ cdef class FrontEndStream:
                          "counting frames")
             for b in range(self.batch):
                 largest = counts[b] if counts[b] > largest else largest
-            if <long long>largest * self.batch * self.num_features > _INT_MAX:
-                raise ValueError(f"a block of {n} samples gives too many frames at once; push "
-                                 "it in parts")
             frames = self._frames_out(out, largest)
-            status = self._push(samples, <int>n, active_ptr, frames)
+            _audio_check(self._push(samples, <int>n, active_ptr, frames), "push")
+            return self._result(frames, largest)    # counts copied before another call
         finally:
             self.busy = False
-        _audio_check(status, "push")
-        return self._result(frames, largest)
 
     cdef cfe.fr_status _push(self, cnp.ndarray samples, int n, const unsigned char *active,
                              cnp.ndarray frames):
@@ -1102,7 +1098,6 @@ cdef class FrontEndStream:
         cdef int64_t[::1] known = np.empty(self.batch, dtype=np.int64)
         cdef int *counts = <int *>cnp.PyArray_DATA(self.counts)
         cdef int largest = 0
-        cdef cfe.fr_status status
         self._claim()
         try:
             _audio_check(cfe.fr_frontend_stream_base_frames(self.ptr, &known[0]), "flush")
@@ -1115,13 +1110,12 @@ cdef class FrontEndStream:
                 if self.delta_width and known[b]:
                     largest = self.delay_frames
             frames = self._frames_out(out, largest)
-            status = cfe.fr_frontend_stream_flush(
+            _audio_check(cfe.fr_frontend_stream_flush(
                 self.ptr, rows_ptr, <float *>cnp.PyArray_DATA(frames),
-                frames.shape[0] if self.single else frames.shape[1], counts)
+                frames.shape[0] if self.single else frames.shape[1], counts), "flush")
+            return self._result(frames, largest)
         finally:
             self.busy = False
-        _audio_check(status, "flush")
-        return self._result(frames, largest)
 
     cdef cnp.ndarray _indices(self, object indices):
         selected = np.atleast_1d(np.asarray(indices))
