@@ -66,7 +66,11 @@ typedef struct {
     /* Group after group, (group_bins, FR_MEL_GROUP): the weight of each filter
      * of the group at each of those bins (zeros for filters past n_mels). */
     const double *mel_weights;
-    const double *dct;         /* (num_base, n_mels) for FR_FEATURE_MFCC */
+    /* FR_FEATURE_MFCC: the DCT FR_MEL_GROUP coefficients at a time, block after
+     * block (n_mels, FR_MEL_GROUP): dct[i][f] at [i / G][f][i % G] (zeros for
+     * i >= num_base), as mel filters over all n_mels "bins". */
+    const double *dct;
+    int dct_blocks;            /* ceil(num_base / FR_MEL_GROUP) */
 } fr_frame_plan;
 
 struct fr_audio_kernels {

@@ -83,13 +83,36 @@ static void log_of(const double *restrict x, double *restrict y, int n)
 }
 
 /*
+ * out[l] = sum_k w[k][l] x[k] for l < FR_MEL_GROUP, k < count; w (count,
+ * FR_MEL_GROUP). Four partial sums (k mod 4, the last count % 4 terms in the
+ * first) combined as (s0 + s1) + (s2 + s3): additions that do not wait on
+ * each other.
+ */
+static inline void group_dot(int count, const double *restrict w, const double *restrict x,
+                             double *restrict out)
+{
+    enum { vectors = FR_MEL_GROUP / FR_DLEN };
+    vdouble sum[4][vectors] = {{{0.0}}};
+    int k = 0;
+    for (; k + 4 <= count; k += 4, w += 4 * FR_MEL_GROUP)
+        for (int c = 0; c < 4; c++)
+            for (int v = 0; v < vectors; v++)
+                sum[c][v] += vdouble_load(w + c * FR_MEL_GROUP + v * FR_DLEN) * x[k + c];
+    for (; k < count; k++, w += FR_MEL_GROUP)
+        for (int v = 0; v < vectors; v++) sum[0][v] += vdouble_load(w + v * FR_DLEN) * x[k];
+    for (int v = 0; v < vectors; v++)
+        vdouble_store(out + v * FR_DLEN, (sum[0][v] + sum[1][v]) + (sum[2][v] + sum[3][v]));
+}
+
+/*
  * base (num_base) = features of samples (n_fft) float32:
  *   z[j] = window[2j] samples[2j] + i window[2j+1] samples[2j+1]   (rfft's complex points)
  *   S = |rfft|^power (bins = n_fft / 2 + 1),  M[f] = sum_k mel[f][k] S[k] over the
  *   bins of f's group, L = log(M + log_floor) or 10 log10(max(M, amin)),
- *   base = L, or dct L (mfcc), rounded to float32.
+ *   base = L, or dct L (mfcc), rounded to float32. Sums in group_dot's order.
  * work (fr_frame_work_size doubles): the FFT's 2 n_fft, then S (bins), M and the
- * floored M (mel_groups * FR_MEL_GROUP each: every filter of every group).
+ * floored M, then the cepstrum (mel_groups * FR_MEL_GROUP each: every filter of
+ * every group).
  */
 void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float *base,
                          double *work)
@@ -113,12 +136,9 @@ void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float 
     const double *weights = plan->mel_weights;
     const int groups = plan->mel_groups, padded = groups * FR_MEL_GROUP;
     for (int g = 0; g < groups; g++) {
-        const double *s = spectrum + plan->group_first[g];
-        vdouble sum[FR_MEL_GROUP / FR_DLEN] = {{0.0}};
-        for (int k = 0; k < plan->group_bins[g]; k++, weights += FR_MEL_GROUP)
-            for (int v = 0; v < FR_MEL_GROUP / FR_DLEN; v++)
-                sum[v] += vdouble_load(weights + v * FR_DLEN) * s[k];
-        memcpy(mel + g * FR_MEL_GROUP, sum, sizeof sum);
+        group_dot(plan->group_bins[g], weights, spectrum + plan->group_first[g],
+                  mel + g * FR_MEL_GROUP);
+        weights += (size_t)plan->group_bins[g] * FR_MEL_GROUP;
     }
 
     if (plan->feature == FR_FEATURE_LOG_MEL) {
@@ -131,12 +151,11 @@ void FR_SUFFIX(fr_frame)(const fr_frame_plan *plan, const float *samples, float 
     }
 
     if (plan->feature == FR_FEATURE_MFCC) {
-        for (int i = 0; i < plan->num_base; i++) {
-            const double *row = plan->dct + (size_t)i * n_mels;
-            double sum = 0.0;
-            for (int f = 0; f < n_mels; f++) sum += row[f] * mel[f];
-            base[i] = (float)sum;
-        }
+        double *cepstrum = floored;            /* (dct_blocks * FR_MEL_GROUP) */
+        for (int block = 0; block < plan->dct_blocks; block++)
+            group_dot(n_mels, plan->dct + (size_t)block * n_mels * FR_MEL_GROUP, mel,
+                      cepstrum + block * FR_MEL_GROUP);
+        for (int i = 0; i < plan->num_base; i++) base[i] = (float)cepstrum[i];
     } else {
         for (int f = 0; f < n_mels; f++) base[f] = (float)mel[f];
     }

@@ -148,7 +148,9 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
     }
     int *first = fe->mel_ranges, *count = fe->mel_ranges + groups;
     const size_t num_weights = mel_ranges(mel_basis, c.n_mels, bins, first, count);
-    const size_t dct_size = c.feature == FR_FEATURE_MFCC ? (size_t)num_base * c.n_mels : 0;
+    const int dct_blocks = c.feature == FR_FEATURE_MFCC ? (num_base + FR_MEL_GROUP - 1) / FR_MEL_GROUP
+                                                        : 0;
+    const size_t dct_size = (size_t)dct_blocks * c.n_mels * FR_MEL_GROUP;
     const size_t delta_size = (size_t)c.deltas * width * width;
     fe->tables = fr_alloc_doubles((size_t)c.n_fft + num_weights + dct_size + delta_size);
     if (fe->tables == NULL || (mean != NULL
@@ -171,7 +173,13 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
                 group_weights[k * FR_MEL_GROUP + l] =
                     f < c.n_mels ? mel_basis[(size_t)f * bins + first[g] + k] : 0.0;
             }
-    if (dct_size) memcpy(dct_copy, dct, dct_size * sizeof(double));
+    for (int block = 0; block < dct_blocks; block++)
+        for (int f = 0; f < c.n_mels; f++)
+            for (int l = 0; l < FR_MEL_GROUP; l++) {
+                const int i = block * FR_MEL_GROUP + l;
+                dct_copy[((size_t)block * c.n_mels + f) * FR_MEL_GROUP + l] =
+                    i < num_base ? dct[(size_t)i * c.n_mels + f] : 0.0;
+            }
     if (delta_size) memcpy(delta_copy, delta_weights, delta_size * sizeof(double));
     fe->delta_weights = delta_copy;
     if (mean != NULL) {
@@ -182,7 +190,7 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
         .fft = fe->fft, .n_fft = c.n_fft, .n_mels = c.n_mels, .num_base = num_base,
         .feature = c.feature, .power = c.power, .log_floor = c.log_floor, .amin = c.amin,
         .window = window_split, .mel_groups = groups, .group_first = first, .group_bins = count,
-        .mel_weights = weights, .dct = dct_copy,
+        .mel_weights = weights, .dct = dct_copy, .dct_blocks = dct_blocks,
     };
     *frontend = fe;
     return FR_OK;
