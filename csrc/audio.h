@@ -61,7 +61,7 @@ typedef struct {
     double power, log_floor, amin;
     const double *window;      /* (2, n_fft / 2): at the even samples, then at the odd */
     int mel_groups;            /* ceil(n_mels / FR_MEL_GROUP) */
-    const int *group_first;    /* (mel_groups): the first bin where a filter of the group is non-zero */
+    const int *group_first;    /* (mel_groups): first bin where a filter of the group is non-zero */
     const int *group_bins;     /* (mel_groups): bins from there to the last such */
     /* Group after group, (group_bins, FR_MEL_GROUP): the weight of each filter
      * of the group at each of those bins (zeros for filters past n_mels). */

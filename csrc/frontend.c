@@ -41,7 +41,7 @@ struct fr_frontend_stream {
     int batch, max_threads;
     float *samples;           /* (batch, n_fft): held samples at the front of each row */
     int *held;                /* (batch): how many */
-    float *history;           /* (batch, delta_width, num_base): base frame k at row k % delta_width */
+    float *history;           /* (batch, delta_width, num_base): base frame k at k % delta_width */
     int64_t *num_frames;      /* (batch): base frames since the start */
     float *frames;            /* (max_threads, n_fft): a frame across held samples and block */
     double *work;             /* (max_threads, work_size) */
@@ -79,8 +79,8 @@ static fr_status check_config(const fr_frontend_config *c)
     if (c->feature == FR_FEATURE_MFCC && (c->n_mfcc < 1 || c->n_mfcc > c->n_mels))
         return FR_ERR_ARG;
     if (!positive_finite(c->power)) return FR_ERR_ARG;
-    if (c->feature == FR_FEATURE_LOG_MEL ? !positive_finite(c->log_floor) : !positive_finite(c->amin))
-        return FR_ERR_ARG;
+    const double floor = c->feature == FR_FEATURE_LOG_MEL ? c->log_floor : c->amin;
+    if (!positive_finite(floor)) return FR_ERR_ARG;
     if (c->deltas < 0 || c->deltas > 2) return FR_ERR_ARG;
     if (c->deltas > 0 && (c->delta_width < 3 || c->delta_width % 2 == 0
                           || c->delta_width > FR_FRONTEND_MAX_DELTA_WIDTH))
@@ -108,6 +108,20 @@ static size_t mel_ranges(const double *mel_basis, int n_mels, int bins, int *fir
         total += (size_t)count[g] * FR_MEL_GROUP;
     }
     return total;
+}
+
+/* out (count, FR_MEL_GROUP) = rows g FR_MEL_GROUP .. of matrix (num_rows,
+ * cols) at columns first .. first + count - 1, transposed; zeros for rows
+ * past num_rows. */
+static void pack_group(const double *matrix, int num_rows, int cols, int g, int first,
+                       int count, double *out)
+{
+    for (int k = 0; k < count; k++)
+        for (int l = 0; l < FR_MEL_GROUP; l++) {
+            const int row = g * FR_MEL_GROUP + l;
+            out[k * FR_MEL_GROUP + l] =
+                row < num_rows ? matrix[(size_t)row * cols + first + k] : 0.0;
+        }
 }
 
 fr_status fr_frontend_create(const fr_frontend_config *config, const double *window,
@@ -148,14 +162,13 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
     }
     int *first = fe->mel_ranges, *count = fe->mel_ranges + groups;
     const size_t num_weights = mel_ranges(mel_basis, c.n_mels, bins, first, count);
-    const int dct_blocks = c.feature == FR_FEATURE_MFCC ? (num_base + FR_MEL_GROUP - 1) / FR_MEL_GROUP
-                                                        : 0;
+    const int dct_blocks =
+        c.feature == FR_FEATURE_MFCC ? (num_base + FR_MEL_GROUP - 1) / FR_MEL_GROUP : 0;
     const size_t dct_size = (size_t)dct_blocks * c.n_mels * FR_MEL_GROUP;
     const size_t delta_size = (size_t)c.deltas * width * width;
     fe->tables = fr_alloc_doubles((size_t)c.n_fft + num_weights + dct_size + delta_size);
-    if (fe->tables == NULL || (mean != NULL
-                               && (fe->normalization = fr_alloc_floats(2 * (size_t)num_features))
-                                      == NULL)) {
+    if (mean != NULL) fe->normalization = fr_alloc_floats(2 * (size_t)num_features);
+    if (fe->tables == NULL || (mean != NULL && fe->normalization == NULL)) {
         fr_frontend_destroy(fe);
         return FR_ERR_NOMEM;
     }
@@ -167,19 +180,10 @@ fr_status fr_frontend_create(const fr_frontend_config *config, const double *win
     }
     double *group_weights = weights;
     for (int g = 0; g < groups; group_weights += (size_t)count[g] * FR_MEL_GROUP, g++)
-        for (int k = 0; k < count[g]; k++)
-            for (int l = 0; l < FR_MEL_GROUP; l++) {
-                const int f = g * FR_MEL_GROUP + l;
-                group_weights[k * FR_MEL_GROUP + l] =
-                    f < c.n_mels ? mel_basis[(size_t)f * bins + first[g] + k] : 0.0;
-            }
+        pack_group(mel_basis, c.n_mels, bins, g, first[g], count[g], group_weights);
     for (int block = 0; block < dct_blocks; block++)
-        for (int f = 0; f < c.n_mels; f++)
-            for (int l = 0; l < FR_MEL_GROUP; l++) {
-                const int i = block * FR_MEL_GROUP + l;
-                dct_copy[((size_t)block * c.n_mels + f) * FR_MEL_GROUP + l] =
-                    i < num_base ? dct[(size_t)i * c.n_mels + f] : 0.0;
-            }
+        pack_group(dct, num_base, c.n_mels, block, 0, c.n_mels,
+                   dct_copy + (size_t)block * c.n_mels * FR_MEL_GROUP);
     if (delta_size) memcpy(delta_copy, delta_weights, delta_size * sizeof(double));
     fe->delta_weights = delta_copy;
     if (mean != NULL) {
@@ -314,7 +318,8 @@ static void frame_with_deltas(const fr_frontend *fe, const float *history, int64
     const int position = (int)(index - start);
     memcpy(out, history + (index % width) * num_base, num_base * sizeof(float));
     for (int order = 1; order <= fe->config.deltas; order++) {
-        const double *weights = fe->delta_weights + ((size_t)(order - 1) * width + position) * width;
+        const double *weights =
+            fe->delta_weights + ((size_t)(order - 1) * width + position) * width;
         for (int i = 0; i < num_base; i++) acc[i] = 0.0;
         for (int t = 0; t < width; t++) {
             const float *row = history + ((start + t) % width) * num_base;

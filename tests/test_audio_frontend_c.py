@@ -401,8 +401,8 @@ BAD_BATCH_CALLS = [
     (lambda s: s.push(np.zeros((4, 80), np.float32), active=np.ones(5, bool)), ValueError,
      r"active: expected shape \(4,\), got \(5,\)"),
     (lambda s: s.push(np.zeros((4, 400), np.float32), out=np.empty((4, 1, 40), np.float32)),
-     ValueError, r"out: expected shape \(4, T, 40\) with T >= \d+ \(the most frames this call "
-                 r"gives a stream\), got \(4, 1, 40\)"),
+     ValueError, (r"out: expected shape \(4, T, 40\) with T >= \d+ \(the most frames this "
+                  r"call gives a stream\), got \(4, 1, 40\)")),
     (lambda s: s.push(np.zeros((4, 80), np.float32), out=np.empty((4, 2, 40))), TypeError,
      "out: expected a writable C-contiguous float32 ndarray, got an array of dtype float64"),
     (lambda s: s.push(np.zeros((4, 80), np.float32),
@@ -411,8 +411,8 @@ BAD_BATCH_CALLS = [
     (lambda s: s.reset([4]), ValueError, r"indices: expected values in \[0, 4\), got \[4\]"),
     (lambda s: s.reset([0.5]), TypeError, "indices: expected integers, got float64"),
     (lambda s: s.flush([-1]), ValueError, r"indices: expected values in \[0, 4\), got \[-1\]"),
-    (lambda s: s.set_state({}), ValueError, r"state: expected keys \['num_samples', "
-                                            r"'samples'\]; missing"),
+    (lambda s: s.set_state({}), ValueError, (r"state: expected keys \['num_samples', "
+                                             r"'samples'\]; missing")),
     (lambda s: s.set_state({"samples": np.zeros((4, 255), np.float32),
                             "num_samples": np.full(4, 256)}), ValueError,
      r"state\['num_samples'\]: expected values in \[0, 255\], got \[256, 256, 256, 256\]"),
