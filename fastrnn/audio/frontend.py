@@ -306,7 +306,7 @@ class FrontEnd:
         smallest, largest = _engine.fft_sizes()
         return smallest <= self.n_fft <= largest and self.n_fft & (self.n_fft - 1) == 0
 
-    def _engine(self, normalize: bool, isa: str | None) -> "_engine.FrontEndEngine":
+    def _c_tables(self, normalize: bool, isa: str | None) -> "_engine.FrontEndEngine":
         """The C tables of these features, normalised (when `normalize` and
         mean/std are set) with the statistics set now."""
         if not self.runs_in_c:
@@ -420,7 +420,7 @@ class FrontEnd:
         if batch_size is None and not self.runs_in_c:
             return StreamingFeatures(self, normalize=normalize)
         threads = runtime.get_num_threads() if num_threads is None else num_threads
-        return _engine.FrontEndStream(self, self._engine(normalize, isa), batch_size, threads)
+        return _engine.FrontEndStream(self, self._c_tables(normalize, isa), batch_size, threads)
 
     def fit_normalization(self, signals_or_features) -> "FrontEnd":
         """Set mean/std (in place) from training data: a list of signals (n,)
