@@ -114,11 +114,12 @@ fr_status fr_frontend_stream_count(const fr_frontend_stream *stream, int num_sam
  * Push num_samples samples to each stream: samples (batch, num_samples)
  * float32, row-major; active (batch) flags or NULL for all (inactive rows
  * are not read and keep their state). frames (batch, max_frames,
- * num_features): row b gets the num_frames[b] frames its stream completed,
- * then zeros up to the largest num_frames of the call; rows past that are
- * not written. FR_ERR_ARG, with nothing changed, when a stream would
- * complete more than max_frames frames (see fr_frontend_stream_count).
- * num_threads (<= max_threads) split the streams.
+ * num_features), never NULL: row b gets the num_frames[b] (batch) frames
+ * its stream completed, then zeros up to the largest num_frames of the
+ * call; rows past that are not written. FR_ERR_ARG, with nothing changed,
+ * when a stream would complete more than max_frames frames (see
+ * fr_frontend_stream_count). num_threads (<= max_threads) split the
+ * streams; the frames are the same for any number.
  */
 fr_status fr_frontend_stream_push(fr_frontend_stream *stream, int num_samples,
                                   const float *samples, const unsigned char *active,
@@ -126,12 +127,13 @@ fr_status fr_frontend_stream_push(fr_frontend_stream *stream, int num_samples,
                                   int num_threads);
 
 /*
- * End the signal of the streams whose `rows` flag is set (NULL: all): their
- * frames held back for the deltas, as fr_frontend_stream_push writes them
- * (at most delta_width / 2 each, none without deltas), then they start
- * over. FR_ERR_ARG, with nothing changed, when a flushed stream has 1 to
- * delta_width - 1 base frames (too few for a delta) or max_frames is too
- * small. Samples of an incomplete frame are dropped.
+ * End the signal of the streams whose `rows` (batch) flag is set (NULL:
+ * all): their frames held back for the deltas, written as
+ * fr_frontend_stream_push writes frames (at most delta_width / 2 each, none
+ * without deltas), then they start over. FR_ERR_ARG, with nothing changed,
+ * when a flushed stream has 1 to delta_width - 1 base frames (too few for a
+ * delta) or max_frames is too small. Samples of an incomplete frame are
+ * dropped.
  */
 fr_status fr_frontend_stream_flush(fr_frontend_stream *stream, const unsigned char *rows,
                                    float *frames, int max_frames, int *num_frames);
