@@ -20,9 +20,11 @@ from setuptools.command.build_ext import build_ext
 
 KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/dense.c",
                   "csrc/pointwise.c", "csrc/conv.c", "csrc/kernels.c"]
-TRAIN_SOURCES = ["csrc/train.c"]   # float32 only: once per instruction set
+# Float32 only, once per instruction set: the trainer's kernels, the audio front end's.
+TRAIN_SOURCES = ["csrc/train.c"]
+AUDIO_SOURCES = ["csrc/fft.c", "csrc/frame.c"]
 COMMON_SOURCES = ["csrc/pack.c", "csrc/model.c", "csrc/graph.c", "csrc/stream.c",
-                  "csrc/dispatch.c", "csrc/train_dispatch.c"]
+                  "csrc/dispatch.c", "csrc/train_dispatch.c", "csrc/fft_plan.c", "csrc/frontend.c"]
 # -fno-math-errno: sqrtf and friends compile to instructions (nothing here reads errno).
 C_FLAGS = ["-std=c99", "-O3", "-ffp-contract=fast", "-fno-strict-aliasing", "-fno-math-errno",
            "-Wno-psabi"]
@@ -80,7 +82,7 @@ class BuildExt(build_ext):
         for name, precision_macros in variants:
             isa = name.split("_")[0]
             isa_macros = [("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else []
-            sources = KERNEL_SOURCES + (TRAIN_SOURCES if not precision_macros else [])
+            sources = KERNEL_SOURCES + ([] if precision_macros else TRAIN_SOURCES + AUDIO_SOURCES)
             objects += compiler.compile(
                 sources,
                 output_dir=os.path.join(self.build_temp, name),

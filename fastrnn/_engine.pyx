@@ -1054,3 +1054,520 @@ cdef class Stream:
         scratch = self.engine.new_state(self.batch)
         self.engine.write_state(scratch, self.batch, arrays)
         return 0
+
+# --- audio front end (csrc/frontend.c) ----------------------------------------
+#
+# FrontEndEngine owns an fr_frontend (the C tables of one FrontEnd);
+# FrontEndStream owns an fr_frontend_stream (one stream of samples, or N).
+# The conventions of Stream: shapes and dtypes checked before the GIL is
+# released and before anything changes, out=, active=, reset(indices),
+# get_state/set_state, and a busy flag against a second thread.
+
+from libc.stdint cimport int64_t
+
+from fastrnn cimport _cfrontend as cfe
+
+AUDIO_FEATURES = ("log_mel", "mel_db", "mfcc")
+
+
+cdef int _audio_check(cfe.fr_status status, str what) except -1:
+    if status == cfe.FR_ERR_NOMEM:
+        raise MemoryError(f"{what}: out of memory")
+    if status != cfe.FR_OK:
+        raise RuntimeError(f"{what} failed: "
+                           f"{fr_status_string(<fr_status><int>status).decode()}")
+    return 0
+
+
+def fft_sizes():
+    """(smallest, largest) rfft size of the C front end (powers of two between)."""
+    return cfe.FR_FFT_MIN_SIZE, cfe.FR_FFT_MAX_SIZE
+
+
+def rfft(str isa, x):
+    """numpy.fft.rfft of x (n,) or of each row of x (rows, n), n a power of
+    two in fft_sizes(), computed in float64 by the C FFT of one instruction
+    set: complex128 (n // 2 + 1,) or (rows, n // 2 + 1)."""
+    cdef fr_isa code = _isa_code(isa)
+    cdef cnp.ndarray signal = np.asarray(x)
+    if signal.dtype.kind != "f":
+        raise TypeError(f"rfft: expected floating-point samples, got dtype {signal.dtype}")
+    if signal.ndim not in (1, 2):
+        raise ValueError(f"rfft: expected shape (n,) or (rows, n), got {(<object>signal).shape}")
+    cdef Py_ssize_t n = signal.shape[signal.ndim - 1], r
+    if n < cfe.FR_FFT_MIN_SIZE or n > cfe.FR_FFT_MAX_SIZE or n & (n - 1):
+        raise ValueError(f"rfft: expected a power of two from {cfe.FR_FFT_MIN_SIZE} to "
+                         f"{cfe.FR_FFT_MAX_SIZE} points, got {n}")
+    cdef double[:, ::1] rows = np.ascontiguousarray(signal.reshape(-1, n), dtype=np.float64)
+    cdef Py_ssize_t count = rows.shape[0]
+    cdef cfe.fr_rfft *plan = NULL
+    _audio_check(cfe.fr_rfft_create(<cfe.fr_isa><int>code, <int>n, &plan), "rfft plan")
+    spectrum = np.empty((count, n // 2 + 1), dtype=np.complex128)
+    cdef double *out = <double *>cnp.PyArray_DATA(spectrum)
+    cdef double[::1] work = np.empty(cfe.fr_rfft_work_size(plan), dtype=np.float64)
+    try:
+        with nogil:
+            for r in range(count):
+                cfe.fr_rfft_forward(plan, &rows[r, 0], out + r * (n + 2), &work[0])
+    finally:
+        cfe.fr_rfft_destroy(plan)
+    return spectrum[0] if signal.ndim == 1 else spectrum
+
+
+cdef const double *_table(object table, tuple shape, str name, list keep) except NULL:
+    """The data of `table` as C-contiguous float64 of `shape` (kept alive in `keep`)."""
+    cdef cnp.ndarray array = np.ascontiguousarray(table, dtype=np.float64)
+    if (<object>array).shape != shape:
+        raise ValueError(f"{name}: expected shape {shape}, got {(<object>array).shape}")
+    keep.append(array)
+    return <const double *>cnp.PyArray_DATA(array)
+
+
+cdef class FrontEndEngine:
+    """The C tables of one set of features (fr_frontend): a FrontEnd's
+    parameters and the tables of its NumPy path (window (n_fft,), mel filters
+    (n_mels, n_fft // 2 + 1), DCT (n_mfcc, n_mels), delta weights (deltas,
+    delta_width, delta_width), mean and std (num_features,)), copied once and
+    shared by the FrontEndStreams made from it."""
+
+    cdef cfe.fr_frontend *ptr
+    cdef readonly str isa
+    cdef readonly int n_fft, num_base, num_features, delta_width
+
+    def __cinit__(self, str isa, *, int n_fft, int hop_length, str feature, int n_mels,
+                  int n_mfcc, double power, double log_floor, double amin, int deltas,
+                  int delta_width, window, mel_basis, dct=None, delta_weights=None,
+                  mean=None, std=None):
+        if feature not in AUDIO_FEATURES:
+            raise ValueError(f"feature: expected one of {AUDIO_FEATURES}, got {feature!r}")
+        if n_fft < cfe.FR_FFT_MIN_SIZE or n_fft > cfe.FR_FFT_MAX_SIZE or n_fft & (n_fft - 1):
+            raise ValueError(f"n_fft: the C front end needs a power of two from "
+                             f"{cfe.FR_FFT_MIN_SIZE} to {cfe.FR_FFT_MAX_SIZE}, got {n_fft}")
+        cdef cfe.fr_frontend_config config
+        config.isa = <cfe.fr_isa><int>_isa_code(isa)
+        config.n_fft = n_fft
+        config.hop_length = hop_length
+        config.feature = <cfe.fr_feature><int>AUDIO_FEATURES.index(feature)
+        config.n_mels = n_mels
+        config.n_mfcc = n_mfcc
+        config.power = power
+        config.log_floor = log_floor
+        config.amin = amin
+        config.deltas = deltas
+        config.delta_width = delta_width
+        self.num_base = n_mfcc if feature == "mfcc" else n_mels
+        self.num_features = self.num_base * (1 + deltas)
+        keep = []
+        cdef const double *window_ptr = _table(window, (n_fft,), "window", keep)
+        cdef const double *mel_ptr = _table(mel_basis, (n_mels, n_fft // 2 + 1), "mel_basis",
+                                            keep)
+        cdef const double *dct_ptr = NULL
+        cdef const double *delta_ptr = NULL
+        if feature == "mfcc":
+            dct_ptr = _table(dct, (n_mfcc, n_mels), "dct", keep)
+        if deltas:
+            delta_ptr = _table(delta_weights, (deltas, delta_width, delta_width),
+                               "delta_weights", keep)
+        cdef const float[::1] mean_view, std_view
+        cdef const float *mean_ptr = NULL
+        cdef const float *std_ptr = NULL
+        if (mean is None) != (std is None):
+            raise ValueError("mean/std: expected both or neither")
+        if mean is not None:
+            mean_view = np.ascontiguousarray(mean, dtype=np.float32).reshape(-1)
+            std_view = np.ascontiguousarray(std, dtype=np.float32).reshape(-1)
+            if mean_view.shape[0] != self.num_features or std_view.shape[0] != self.num_features:
+                raise ValueError(f"mean/std: expected {self.num_features} values each, got "
+                                 f"{mean_view.shape[0]} and {std_view.shape[0]}")
+            mean_ptr, std_ptr = &mean_view[0], &std_view[0]
+        status = cfe.fr_frontend_create(&config, window_ptr, mel_ptr, dct_ptr, delta_ptr,
+                                        mean_ptr, std_ptr, &self.ptr)
+        if status == cfe.FR_ERR_ARG:
+            raise ValueError("the C front end rejected these parameters (sizes out of range, "
+                             "a non-positive power, floor or std, or non-finite statistics)")
+        _audio_check(status, "creating the front end")
+        self.isa = isa
+        self.n_fft = n_fft
+        self.delta_width = delta_width if deltas else 0
+
+    def __dealloc__(self):
+        cfe.fr_frontend_destroy(self.ptr)
+
+    def __repr__(self):
+        return (f"FrontEndEngine(isa={self.isa!r}, n_fft={self.n_fft}, "
+                f"num_features={self.num_features})")
+
+
+cdef class FrontEndStream:
+    """Blocks of samples in, feature frames out, for one stream or N, in C.
+
+    Made by ``FrontEnd.stream()`` (one stream) or
+    ``FrontEnd.stream(batch_size=N)``. Each stream keeps the samples of its
+    frame in progress and, with deltas, its last delta_width base frames, so
+    any block sizes give exactly (bit for bit) the frames of
+    ``FrontEnd.features`` on the whole signal, and N streams exactly the
+    frames each would give alone.
+
+    One stream: ``push(block)`` takes samples (n,) and returns the frames
+    they completed, (new_frames, num_features); ``flush()`` the frames held
+    back for the deltas. N streams: ``push(blocks)`` takes (N, n) and
+    returns ``(frames, counts)``: frames (N, T, num_features), counts (N,),
+    row b holding its counts[b] new frames then zeros, T = max(counts);
+    ``active=`` leaves streams out of a push (they keep their state), and
+    ``flush(indices)`` ends the signal of some.
+
+    A failed call (wrong shape or dtype, a bad ``out=``, too few frames for
+    the deltas at a flush) raises before anything changes. Threads: the GIL
+    is released while C runs; a stream used from a second thread while it
+    runs raises RuntimeError (use one stream per thread, or a lock).
+    """
+
+    cdef cfe.fr_frontend_stream *ptr
+    cdef FrontEndEngine engine
+    cdef readonly object front_end, batch_size
+    cdef readonly int num_features, delay_frames
+    cdef public int num_threads
+    cdef int batch, n_fft, delta_width, num_base, max_threads
+    cdef bint single, busy
+    cdef cnp.ndarray counts        # int (batch,): frames of the push being made
+
+    def __cinit__(self, front_end, FrontEndEngine engine, batch_size, int num_threads):
+        if batch_size is not None:
+            try:
+                count = None if isinstance(batch_size, bool) else operator.index(batch_size)
+            except TypeError:
+                count = None
+            if count is None or count < 1 or count > _INT_MAX:
+                raise ValueError(f"batch_size: expected None or an integer >= 1, got "
+                                 f"{batch_size!r}")
+            batch_size = count
+        if num_threads < 1:
+            raise ValueError(f"num_threads: expected >= 1, got {num_threads}")
+        self.front_end = front_end
+        self.engine = engine
+        self.batch_size = batch_size
+        self.single = batch_size is None
+        self.batch = 1 if self.single else batch_size
+        self.max_threads = 1 if self.single else num_threads
+        self.num_threads = num_threads
+        self.num_features = engine.num_features
+        self.n_fft = engine.n_fft
+        self.delta_width = engine.delta_width
+        self.num_base = engine.num_base
+        self.delay_frames = self.delta_width // 2
+        self.counts = np.zeros(self.batch, dtype=np.intc)
+        _audio_check(cfe.fr_frontend_stream_create(engine.ptr, self.batch, self.max_threads,
+                                                   &self.ptr), "creating the feature stream")
+
+    def __dealloc__(self):
+        cfe.fr_frontend_stream_destroy(self.ptr)
+
+    def __repr__(self):
+        return (f"FrontEndStream(batch_size={self.batch_size}, "
+                f"num_features={self.num_features}, isa={self.engine.isa!r})")
+
+    cdef int _claim(self) except -1:
+        if self.busy:
+            raise RuntimeError("this FrontEndStream is being run by another thread; use one "
+                               "stream per thread, or a lock")
+        self.busy = True
+        return 0
+
+    cdef cnp.ndarray _samples(self, object block):
+        """`block` as C-contiguous float32 (n,) or (N, n)."""
+        if self.single and _is_float32_c(block) and (<cnp.ndarray>block).ndim == 1:
+            return <cnp.ndarray>block
+        if self.single:
+            return self.front_end.as_samples(block)
+        cdef cnp.ndarray array = block if _is_float32_c(block) else np.asarray(block)
+        if array.ndim != 2 or array.shape[0] != self.batch:
+            raise ValueError(f"expected samples of shape ({self.batch}, n), got "
+                             f"{(<object>array).shape}")
+        if array.dtype.kind != "f":
+            raise TypeError(f"expected floating-point samples, got dtype {array.dtype} "
+                            "(scale integer PCM to [-1, 1): int16 / 32768)")
+        if array.shape[1] > _INT_MAX:
+            raise ValueError(f"a block of {array.shape[1]} samples is too long (max {_INT_MAX})")
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    cdef cnp.ndarray _mask(self, object mask, str name):
+        """A contiguous bool (N,) mask as uint8-compatible data, or None."""
+        if mask is None:
+            return None
+        if self.single:
+            raise ValueError(f"{name}: only a batch of streams (batch_size=N) takes a mask")
+        cdef cnp.ndarray array = np.asarray(mask)
+        if array.dtype != np.bool_:
+            raise TypeError(f"{name}: expected a boolean array, got dtype {array.dtype}")
+        if array.ndim != 1 or array.shape[0] != self.batch:
+            raise ValueError(f"{name}: expected shape ({self.batch},), got "
+                             f"{(<object>array).shape}")
+        return np.ascontiguousarray(array)
+
+    cdef cnp.ndarray _frames_out(self, object out, int frames):
+        """The (frames, F) or (N, >= frames, F) float32 array a call writes."""
+        cdef cnp.npy_intp dims[3]
+        if out is None:
+            if self.single:
+                dims[0], dims[1] = frames, self.num_features
+                return cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT32, 0)
+            dims[0], dims[1], dims[2] = self.batch, frames, self.num_features
+            return cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
+        if not _is_float32_c(out) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
+            if not isinstance(out, np.ndarray):
+                given = type(out).__name__
+            elif out.dtype != np.float32:
+                given = f"an array of dtype {out.dtype}"
+            elif not out.dtype.isnative:
+                given = f"a byte-swapped array (dtype {out.dtype.str})"
+            elif not out.flags.c_contiguous:
+                given = f"a non-contiguous array (strides {out.strides})"
+            else:
+                given = "a read-only array"
+            raise TypeError(f"out: expected a writable C-contiguous float32 ndarray, got {given}")
+        cdef cnp.ndarray array = <cnp.ndarray>out
+        if self.single:
+            if array.ndim != 2 or array.shape[0] < frames or array.shape[1] != self.num_features:
+                raise ValueError(f"out: expected shape (T, {self.num_features}) with T >= "
+                                 f"{frames} (the frames this call gives), got {out.shape}")
+        elif (array.ndim != 3 or array.shape[0] != self.batch or array.shape[1] < frames
+              or array.shape[2] != self.num_features):
+            raise ValueError(f"out: expected shape ({self.batch}, T, {self.num_features}) with "
+                             f"T >= {frames} (the most frames this call gives a stream), got "
+                             f"{out.shape}")
+        return array
+
+    cdef object _result(self, cnp.ndarray frames, int count):
+        """What push and flush return: frames[:count] for one stream, (frames[:, :count],
+        counts) for N."""
+        if self.single:
+            return frames if frames.shape[0] == count else frames[:count]
+        view = frames if frames.shape[1] == count else frames[:, :count]
+        return view, self.counts.copy()
+
+    def num_new_frames(self, num_samples):
+        """Frames a push of `num_samples` samples would give: an int for one
+        stream, an int array (N,) for N."""
+        cdef Py_ssize_t n = operator.index(num_samples)
+        if n < 0 or n > _INT_MAX:
+            raise ValueError(f"num_samples: expected 0 .. {_INT_MAX}, got {n}")
+        cdef int[::1] counts = np.empty(self.batch, dtype=np.intc)
+        _audio_check(cfe.fr_frontend_stream_count(self.ptr, <int>n, NULL, &counts[0]),
+                     "num_new_frames")
+        return int(counts[0]) if self.single else np.asarray(counts)
+
+    def push(self, block, out=None, active=None):
+        """Add a block of samples to each stream.
+
+        Parameters
+        ----------
+        block : (n,) samples for one stream, (N, n) for N; any floating dtype
+            (C-contiguous float32 avoids a copy); n may be 0
+        out : float32 C-contiguous array, optional
+            (T, F) for one stream, (N, T, F) for N, with T at least the frames
+            this push gives (``num_new_frames``); written and returned (its
+            first rows), so that a real-time loop allocates nothing.
+        active : bool array (N,), optional
+            Only these streams take their row of the block; the others keep
+            their state and get no frames.
+
+        Returns
+        -------
+        frames : float32 (new_frames, F) for one stream; for N streams
+            ``(frames, counts)``: frames (N, T, F) with T = max(counts), row
+            b holding its counts[b] frames then zeros, counts int (N,)
+        """
+        cdef cnp.ndarray samples = self._samples(block)
+        cdef cnp.ndarray mask = self._mask(active, "active")
+        cdef Py_ssize_t n = samples.shape[samples.ndim - 1]
+        if n > _INT_MAX:
+            raise ValueError(f"a block of {n} samples is too long (max {_INT_MAX})")
+        cdef const unsigned char *active_ptr = NULL
+        if mask is not None:
+            active_ptr = <const unsigned char *>cnp.PyArray_DATA(mask)
+        cdef int *counts = <int *>cnp.PyArray_DATA(self.counts)
+        cdef int largest = 0, b
+        self._claim()
+        try:
+            _audio_check(cfe.fr_frontend_stream_count(self.ptr, <int>n, active_ptr, counts),
+                         "counting frames")
+            for b in range(self.batch):
+                largest = counts[b] if counts[b] > largest else largest
+            frames = self._frames_out(out, largest)
+            _audio_check(self._push(samples, <int>n, active_ptr, frames), "push")
+            return self._result(frames, largest)    # counts copied before another call
+        finally:
+            self.busy = False
+
+    cdef cfe.fr_status _push(self, cnp.ndarray samples, int n, const unsigned char *active,
+                             cnp.ndarray frames):
+        cdef const float *x = <const float *>cnp.PyArray_DATA(samples)
+        cdef float *y = <float *>cnp.PyArray_DATA(frames)
+        cdef int max_frames = frames.shape[0] if self.single else frames.shape[1]
+        cdef int *counts = <int *>cnp.PyArray_DATA(self.counts)
+        cdef int threads = min(self.num_threads, self.max_threads)
+        cdef cfe.fr_status status
+        with nogil:
+            status = cfe.fr_frontend_stream_push(self.ptr, n, x, active, y, max_frames, counts,
+                                                 threads)
+        return status
+
+    def flush(self, indices=None, out=None):
+        """End of the signal: the frames held back for the deltas (none
+        without deltas), then the stream starts over (``reset``). Samples of
+        an incomplete frame are dropped, as offline.
+
+        One stream: ``flush()`` -> float32 (delay_frames, F) or no rows. N
+        streams: ``flush(indices=None)`` ends the streams at `indices` (all
+        when None) -> ``(frames, counts)`` as ``push``; the others are not
+        touched and get no frames.
+
+        Raises
+        ------
+        ValueError
+            With deltas, for a stream that gave 1 to delta_width - 1 frames
+            (as ``FrontEnd.features``); nothing changes.
+        """
+        cdef cnp.ndarray rows = None
+        if indices is not None:
+            if self.single:
+                raise ValueError("indices: a single stream (batch_size=None) is flushed as a "
+                                 "whole")
+            rows = np.zeros(self.batch, dtype=np.bool_)
+            rows[self._indices(indices)] = True
+        cdef const unsigned char *rows_ptr = NULL
+        if rows is not None:
+            rows_ptr = <const unsigned char *>cnp.PyArray_DATA(rows)
+        cdef int64_t[::1] known = np.empty(self.batch, dtype=np.int64)
+        cdef int *counts = <int *>cnp.PyArray_DATA(self.counts)
+        cdef int largest = 0
+        self._claim()
+        try:
+            _audio_check(cfe.fr_frontend_stream_base_frames(self.ptr, &known[0]), "flush")
+            for b in range(self.batch):
+                if rows is not None and not rows[b]:
+                    continue
+                if self.delta_width and 0 < known[b] < self.delta_width:
+                    self.front_end._check_delta_frames(known[b],
+                                                       stream=None if self.single else b)
+                if self.delta_width and known[b]:
+                    largest = self.delay_frames
+            frames = self._frames_out(out, largest)
+            _audio_check(cfe.fr_frontend_stream_flush(
+                self.ptr, rows_ptr, <float *>cnp.PyArray_DATA(frames),
+                frames.shape[0] if self.single else frames.shape[1], counts), "flush")
+            return self._result(frames, largest)
+        finally:
+            self.busy = False
+
+    cdef cnp.ndarray _indices(self, object indices):
+        selected = np.atleast_1d(np.asarray(indices))
+        if selected.size and (selected.dtype.kind not in "iu" or selected.ndim != 1):
+            raise TypeError(f"indices: expected integers, got {selected.dtype} of shape "
+                            f"{selected.shape}")
+        if selected.size and (selected.min() < 0 or selected.max() >= self.batch):
+            raise ValueError(f"indices: expected values in [0, {self.batch}), got "
+                             f"{selected[(selected < 0) | (selected >= self.batch)][:5].tolist()}")
+        return np.ascontiguousarray(selected, dtype=np.intc)
+
+    def reset(self, indices=None):
+        """Start every stream, or the streams at `indices` (e.g. a call slot
+        being reused), over: no held samples, no frames."""
+        cdef int[::1] rows
+        if indices is not None and self.single:
+            raise ValueError("indices: a single stream (batch_size=None) is reset as a whole")
+        if indices is not None:
+            rows = self._indices(indices)
+            if rows.shape[0] == 0:
+                return
+        self._claim()
+        try:
+            if indices is None:
+                status = cfe.fr_frontend_stream_reset(self.ptr, NULL, 0)
+            else:
+                status = cfe.fr_frontend_stream_reset(self.ptr, &rows[0], <int>rows.shape[0])
+        finally:
+            self.busy = False
+        _audio_check(status, "reset")
+
+    cdef dict _state_shapes(self):
+        cdef tuple batch = () if self.single else (self.batch,)
+        shapes = {"samples": batch + (self.n_fft - 1,), "num_samples": batch}
+        if self.delta_width:
+            shapes["history"] = batch + (self.delta_width, self.num_base)
+            shapes["num_frames"] = batch
+        return shapes
+
+    def get_state(self):
+        """A copy of the state of every stream: "samples" (N, n_fft - 1)
+        float32, its held samples first then zeros; "num_samples" (N,) how
+        many; with deltas "history" (N, delta_width, num_base) float32, its
+        last min(num_frames, delta_width) base frames oldest first, then
+        zeros, and "num_frames" (N,) its base frames so far. One stream:
+        the same without the N axis."""
+        samples = np.empty((self.batch, self.n_fft - 1), dtype=np.float32)
+        num_samples = np.empty(self.batch, dtype=np.intc)
+        history = np.zeros((self.batch, max(self.delta_width, 1), self.num_base),
+                           dtype=np.float32)
+        num_frames = np.empty(self.batch, dtype=np.int64)
+        cdef float[:, ::1] samples_view = samples
+        cdef int[::1] num_samples_view = num_samples
+        cdef float[:, :, ::1] history_view = history
+        cdef int64_t[::1] num_frames_view = num_frames
+        self._claim()              # a push in another thread would tear the copy
+        try:
+            status = cfe.fr_frontend_stream_get_state(self.ptr, &samples_view[0, 0],
+                                                      &num_samples_view[0],
+                                                      &history_view[0, 0, 0],
+                                                      &num_frames_view[0])
+        finally:
+            self.busy = False
+        _audio_check(status, "get_state")
+        state = {"samples": samples, "num_samples": num_samples.astype(np.int64)}
+        if self.delta_width:
+            state["history"] = history
+            state["num_frames"] = num_frames
+        if self.single:
+            state = {name: value[0] for name, value in state.items()}
+        return state
+
+    def set_state(self, state):
+        """Replace the state with `state`, a mapping as returned by
+        get_state(). Everything is checked before anything is written."""
+        shapes = self._state_shapes()
+        missing = sorted(set(shapes) - set(state))
+        unexpected = sorted(set(state) - set(shapes))
+        if missing or unexpected:
+            raise ValueError(f"state: expected keys {sorted(shapes)}; missing {missing}, "
+                             f"unexpected {unexpected}")
+        arrays = {}
+        for name, shape in shapes.items():
+            value = np.asarray(state[name])
+            kind = "f" if name in ("samples", "history") else "iu"
+            if value.dtype.kind not in kind:
+                expected = "floats" if kind == "f" else "integers"
+                raise TypeError(f"state[{name!r}]: expected {expected}, got dtype {value.dtype}")
+            if value.shape != shape:
+                raise ValueError(f"state[{name!r}]: expected shape {shape}, got {value.shape}")
+            arrays[name] = value.reshape((1,) + shape) if self.single else value
+        if ((arrays["num_samples"] < 0) | (arrays["num_samples"] >= self.n_fft)).any():
+            raise ValueError(f"state['num_samples']: expected values in [0, {self.n_fft - 1}], "
+                             f"got {arrays['num_samples'].tolist()}")
+        if self.delta_width and (arrays["num_frames"] < 0).any():
+            raise ValueError(f"state['num_frames']: expected values >= 0, got "
+                             f"{arrays['num_frames'].tolist()}")
+        cdef float[:, ::1] samples = np.ascontiguousarray(arrays["samples"], dtype=np.float32)
+        cdef int[::1] num_samples = np.ascontiguousarray(arrays["num_samples"], dtype=np.intc)
+        cdef float[:, :, ::1] history = np.zeros((self.batch, max(self.delta_width, 1),
+                                                  self.num_base), dtype=np.float32)
+        cdef int64_t[::1] num_frames = np.zeros(self.batch, dtype=np.int64)
+        if self.delta_width:
+            history = np.ascontiguousarray(arrays["history"], dtype=np.float32)
+            num_frames = np.ascontiguousarray(arrays["num_frames"], dtype=np.int64)
+        self._claim()
+        try:
+            status = cfe.fr_frontend_stream_set_state(self.ptr, &samples[0, 0], &num_samples[0],
+                                                      &history[0, 0, 0], &num_frames[0])
+        finally:
+            self.busy = False
+        _audio_check(status, "set_state")

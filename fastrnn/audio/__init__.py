@@ -10,11 +10,13 @@ stream, time-major (frames, features).
 >>> front_end = audio.FrontEnd(sample_rate=8000, n_fft=256, hop_length=80, n_mels=40)
 >>> x = front_end.features(y)                  # (frames, 40), time-major for models
 >>> frames = front_end.stream().push(block)    # the frames a block completed
+>>> frames, counts = front_end.stream(batch_size=256).push(blocks)   # (256, n) blocks
 
 soundfile and soxr (reading, resampling) are imported by ``load`` and
 ``resample`` only; everything else needs NumPy alone.
 """
 
+from .._engine import FrontEndStream
 from . import feature, filters, util
 from .feature import delta, melspectrogram, mfcc
 from .filters import get_window, hz_to_mel, mel_frequencies, mel_to_hz
@@ -26,4 +28,5 @@ from .util import frame
 __all__ = ["load", "resample", "to_mono", "AudioFileError", "stft", "power_to_db",
            "amplitude_to_db", "db_to_power", "db_to_amplitude", "melspectrogram", "mfcc",
            "delta", "frame", "get_window", "hz_to_mel", "mel_to_hz", "mel_frequencies",
-           "feature", "filters", "util", "FrontEnd", "Normalizer", "StreamingFeatures"]
+           "feature", "filters", "util", "FrontEnd", "FrontEndStream", "Normalizer",
+           "StreamingFeatures"]

@@ -8,14 +8,19 @@ inside the model file (``model.metadata["front_end"] = front_end.to_dict()``).
 ``StreamingFeatures`` that takes blocks of samples of any size, as a sound
 card delivers them, and returns the frames that became complete.
 
-Streamed frames equal the offline ones bit for bit, whatever the block sizes:
-both paths run the same per-frame code (``_FrameKernel``) on the same
-samples, in work arrays of the same shapes and alignment. (Batching frames
-into one matrix product would not do: BLAS picks different kernels, and so
-different summation orders, for one frame and for many.) The per-frame code
-is a handful of NumPy calls on preallocated arrays: window, rfft, |X|^2,
-one matrix-vector product with the mel filters, log (in float64, rounded
-to float32 at the end).
+Both run in C (csrc/frontend.c, through ``fastrnn._engine.FrontEndStream``)
+when n_fft is a power of two from 64 to 4096 (``FrontEnd.runs_in_c``), for one
+stream or N at once (``stream(batch_size=N)``); other sizes, and
+``features(y, reference=True)`` / ``StreamingFeatures``, run the NumPy
+reference path, which the C path is tested against (within 1e-5 of it).
+Each path gives streamed frames equal to its offline ones bit for bit,
+whatever the block sizes: the same per-frame code runs on the same samples.
+The NumPy per-frame code (``_FrameKernel``) is a handful of NumPy calls on
+preallocated arrays of fixed shapes and alignment: window, rfft, |X|^2, one
+matrix-vector product with the mel filters, log (in float64, rounded to
+float32 at the end). (Batching frames into one matrix product would not do:
+BLAS picks different kernels, and so different summation orders, for one
+frame and for many.)
 
 Framing is ``center=False``: frame k covers samples
 [k * hop_length, k * hop_length + n_fft). A frame is complete when its last
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .. import _engine, runtime
 from . import filters
 from .feature import dct_matrix, savgol_coefficients
 from .util import aligned_copy, aligned_empty, pad_center
@@ -254,13 +260,13 @@ class FrontEnd:
             raise ValueError(f"FrontEnd window: {error}") from None
         mel_basis = filters.mel(sr=self.sample_rate, n_fft=self.n_fft, n_mels=self.n_mels,
                                 fmin=self.fmin, fmax=self.fmax, htk=self.htk, norm=self.norm)
-        if self.power == 2:
-            # |X_f|^2 = re_f^2 + im_f^2: the filters repeated for the interleaved
-            # (re, im) pairs of the spectrum apply to its elementwise squares.
-            mel_basis = np.repeat(mel_basis, 2, axis=1)
         constants = {
             "window": aligned_copy(pad_center(window, size=self.n_fft), np.float64),
-            "mel_basis": aligned_copy(mel_basis, np.float64),     # librosa's float32 weights
+            "mel_filters": aligned_copy(mel_basis, np.float64),   # librosa's float32 weights
+            # power 2: |X_f|^2 = re_f^2 + im_f^2, so the filters repeated for the
+            # interleaved (re, im) pairs of the spectrum apply to its elementwise squares.
+            "mel_basis": aligned_copy(np.repeat(mel_basis, 2, axis=1) if self.power == 2
+                                      else mel_basis, np.float64),
             "dct": (aligned_copy(dct_matrix(self.n_mfcc, self.n_mels), np.float64)
                     if self.feature == "mfcc" else None),
             # [order - 1][position]: the weights giving a delta of that order at
@@ -292,6 +298,45 @@ class FrontEnd:
         """The Normalizer of mean/std, or None."""
         return self._normalizer
 
+    @property
+    def runs_in_c(self) -> bool:
+        """Whether ``features`` and ``stream`` run in C: n_fft a power of two
+        from 64 to 4096 (the sizes of the C FFT). Other sizes run the NumPy
+        reference path, one stream at a time."""
+        smallest, largest = _engine.fft_sizes()
+        return smallest <= self.n_fft <= largest and self.n_fft & (self.n_fft - 1) == 0
+
+    def _c_tables(self, normalize: bool, isa: str | None) -> "_engine.FrontEndEngine":
+        """The C tables of these features, normalised (when `normalize` and
+        mean/std are set) with the statistics set now."""
+        if not self.runs_in_c:
+            smallest, largest = _engine.fft_sizes()
+            raise ValueError(f"FrontEnd n_fft: the C front end needs a power of two from "
+                             f"{smallest} to {largest}, got {self.n_fft} (use one NumPy stream: "
+                             f"stream() without batch_size)")
+        constants = self._constants
+        normalizer = self._normalizer if normalize else None
+        return _engine.FrontEndEngine(
+            runtime.default_isa() if isa is None else isa, n_fft=self.n_fft,
+            hop_length=self.hop_length, feature=self.feature, n_mels=self.n_mels,
+            n_mfcc=self.n_mfcc, power=self.power, log_floor=self.log_floor, amin=MEL_DB_AMIN,
+            deltas=self.deltas, delta_width=self.delta_width, window=constants["window"],
+            mel_basis=constants["mel_filters"], dct=constants["dct"],
+            delta_weights=constants["delta_weights"],
+            mean=None if normalizer is None else normalizer._mean,
+            std=None if normalizer is None else normalizer._std)
+
+    def _check_delta_frames(self, num_frames: int, stream: int | None = None) -> None:
+        """ValueError when a signal of num_frames frames is too short for the
+        deltas (1 to delta_width - 1 frames); `stream`: which of N streams."""
+        if self.deltas and 0 < num_frames < self.delta_width:
+            which = "" if stream is None else f" (stream {stream})"
+            raise ValueError(f"FrontEnd deltas: the signal{which} gives {num_frames} frames, "
+                             f"fewer than delta_width={self.delta_width} (the shortest signal "
+                             f"with deltas has n_fft + (delta_width - 1) * hop_length = "
+                             f"{self.n_fft + (self.delta_width - 1) * self.hop_length} "
+                             f"samples)")
+
     def num_frames(self, num_samples: int) -> int:
         """Complete frames in num_samples samples (center=False framing)."""
         if num_samples < self.n_fft:
@@ -309,13 +354,15 @@ class FrontEnd:
                             "(scale integer PCM to [-1, 1): int16 / 32768)")
         return np.ascontiguousarray(y, dtype=np.float32)
 
-    def features(self, y, normalize: bool = True) -> np.ndarray:
+    def features(self, y, normalize: bool = True, *, reference: bool = False) -> np.ndarray:
         """The features of a whole signal.
 
         Parameters
         ----------
         y : (n,) floating-point samples at sample_rate
         normalize : apply mean/std (when set)
+        reference : compute them with the NumPy reference path, even when
+            the C one can (``runs_in_c``)
 
         Returns
         -------
@@ -328,12 +375,16 @@ class FrontEnd:
             "interp" deltas need delta_width frames).
         """
         y = self.as_samples(y)
-        kernel = _FrameKernel(self, normalize)
         num_frames = self.num_frames(len(y))
+        if self.deltas:
+            self._check_delta_frames(num_frames)
+        if self.runs_in_c and not reference:
+            stream = self.stream(normalize=normalize)
+            return np.concatenate([stream.push(y), stream.flush()])
+        kernel = _FrameKernel(self, normalize)
         out = np.empty((num_frames, self.num_features), np.float32)
         hop, n_fft = self.hop_length, self.n_fft
         if self.deltas:
-            _check_delta_frames(self, num_frames)
             base = np.empty((num_frames, self.num_base_features), np.float32)
             for index in range(num_frames):
                 kernel.base_frame(y[index * hop:index * hop + n_fft], base[index])
@@ -344,10 +395,32 @@ class FrontEnd:
                 kernel.frame(y[index * hop:index * hop + n_fft], out[index])
         return out
 
-    def stream(self, normalize: bool = True) -> "StreamingFeatures":
-        """A new stream of these features (see StreamingFeatures), normalised
-        (when `normalize`) with the statistics set now."""
-        return StreamingFeatures(self, normalize=normalize)
+    def stream(self, normalize: bool = True, *, batch_size: int | None = None,
+               isa: str | None = None, num_threads: int | None = None):
+        """A new stream of these features, normalised (when `normalize`) with
+        the statistics set now: blocks of samples in, the frames they
+        completed out, equal bit for bit to ``features`` of the whole signal.
+
+        Parameters
+        ----------
+        normalize : apply mean/std (when set)
+        batch_size : None for one stream (``push(block (n,))``), N for N
+            independent streams in one object (``push(blocks (N, n))``,
+            ``active=``, ``reset(indices)``, ``get_state``/``set_state``);
+            N streams need ``runs_in_c``
+        isa : the C kernels' instruction set (default ``fastrnn``'s)
+        num_threads : threads splitting N streams (default
+            ``fastrnn.get_num_threads()``); the frames are the same for any
+
+        Returns
+        -------
+        fastrnn._engine.FrontEndStream (C) when ``runs_in_c``, else a
+        StreamingFeatures (NumPy, one stream); both push/flush the same way.
+        """
+        if batch_size is None and not self.runs_in_c:
+            return StreamingFeatures(self, normalize=normalize)
+        threads = runtime.get_num_threads() if num_threads is None else num_threads
+        return _engine.FrontEndStream(self, self._c_tables(normalize, isa), batch_size, threads)
 
     def fit_normalization(self, signals_or_features) -> "FrontEnd":
         """Set mean/std (in place) from training data: a list of signals (n,)
@@ -376,15 +449,6 @@ class FrontEnd:
         if unknown:
             raise ValueError(f"FrontEnd.from_dict: unknown parameters {sorted(unknown)}")
         return cls(**data)
-
-
-def _check_delta_frames(front_end: FrontEnd, num_frames: int) -> None:
-    if 0 < num_frames < front_end.delta_width:
-        raise ValueError(f"FrontEnd deltas: the signal gives {num_frames} frames, fewer than "
-                         f"delta_width={front_end.delta_width} (the shortest signal with "
-                         f"deltas has n_fft + (delta_width - 1) * hop_length = "
-                         f"{front_end.n_fft + (front_end.delta_width - 1) * front_end.hop_length}"
-                         f" samples)")
 
 
 class _FrameKernel:
@@ -482,7 +546,9 @@ class _FrameKernel:
 
 
 class StreamingFeatures:
-    """The features of one stream of samples, block by block.
+    """The features of one stream of samples, block by block, on the NumPy
+    reference path (``FrontEnd.stream()`` runs in C when it can, with the
+    same interface).
 
     ``push(block)`` takes any number of samples (0, 1, 80, a whole file) and
     returns the feature frames they completed, float32
@@ -562,7 +628,7 @@ class StreamingFeatures:
         num_frames = self._num_base_frames
         held_back = num_frames - self._num_returned if front_end.deltas and num_frames else 0
         if held_back:
-            _check_delta_frames(front_end, num_frames)
+            front_end._check_delta_frames(num_frames)
         out = np.empty((held_back, front_end.num_features), np.float32)
         for row in range(held_back):
             self._kernel.frame_with_deltas(self._history, self._history_first,
