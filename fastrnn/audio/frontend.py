@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from .. import _engine, runtime
+from .. import runtime
+from .._engine import FrontEndEngine, FrontEndStream, fft_sizes
 from . import filters
 from .feature import dct_matrix, savgol_coefficients
 from .util import aligned_copy, aligned_empty, pad_center
@@ -303,20 +304,20 @@ class FrontEnd:
         """Whether ``features`` and ``stream`` run in C: n_fft a power of two
         from 64 to 4096 (the sizes of the C FFT). Other sizes run the NumPy
         reference path, one stream at a time."""
-        smallest, largest = _engine.fft_sizes()
+        smallest, largest = fft_sizes()
         return smallest <= self.n_fft <= largest and self.n_fft & (self.n_fft - 1) == 0
 
-    def _c_tables(self, normalize: bool, isa: str | None) -> "_engine.FrontEndEngine":
+    def _c_tables(self, normalize: bool, isa: str | None) -> FrontEndEngine:
         """The C tables of these features, normalised (when `normalize` and
         mean/std are set) with the statistics set now."""
         if not self.runs_in_c:
-            smallest, largest = _engine.fft_sizes()
+            smallest, largest = fft_sizes()
             raise ValueError(f"FrontEnd n_fft: the C front end needs a power of two from "
                              f"{smallest} to {largest}, got {self.n_fft} (use one NumPy stream: "
                              f"stream() without batch_size)")
         constants = self._constants
         normalizer = self._normalizer if normalize else None
-        return _engine.FrontEndEngine(
+        return FrontEndEngine(
             runtime.default_isa() if isa is None else isa, n_fft=self.n_fft,
             hop_length=self.hop_length, feature=self.feature, n_mels=self.n_mels,
             n_mfcc=self.n_mfcc, power=self.power, log_floor=self.log_floor, amin=MEL_DB_AMIN,
@@ -420,7 +421,7 @@ class FrontEnd:
         if batch_size is None and not self.runs_in_c:
             return StreamingFeatures(self, normalize=normalize)
         threads = runtime.get_num_threads() if num_threads is None else num_threads
-        return _engine.FrontEndStream(self, self._c_tables(normalize, isa), batch_size, threads)
+        return FrontEndStream(self, self._c_tables(normalize, isa), batch_size, threads)
 
     def fit_normalization(self, signals_or_features) -> "FrontEnd":
         """Set mean/std (in place) from training data: a list of signals (n,)
