@@ -1,5 +1,5 @@
-"""ONNX: the ONNX package's own conformance cases for LSTM, GRU and RNN, and
-torch-exported single-node graphs against ONNX Runtime."""
+"""ONNX: torch-exported graphs against ONNX Runtime, and from_onnx.
+(The ONNX package's conformance cases are in test_onnx_conformance.py.)"""
 
 import io
 import warnings
@@ -10,77 +10,6 @@ from conftest import TOLERANCE, max_abs
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx)")
 
 from fastrnn.onnx import InferenceSession  # noqa: E402
-
-SKIPPED = {
-    "test_lstm_with_peepholes": "LSTM peepholes (input P) are not implemented in fastrnn's kernels",
-}
-
-
-def conformance_cases():
-    from onnx.backend.test.case.node import collect_testcases
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cases = collect_testcases(None)
-    return sorted((c for c in cases if c.name.startswith(
-        ("test_lstm_", "test_gru_", "test_rnn_seq_length", "test_simple_rnn_"))),
-        key=lambda c: c.name)
-
-
-CASES = conformance_cases()
-
-
-def test_all_18_cases_are_collected():
-    assert len(CASES) == 18
-
-
-def with_weights_as_initializers(case, inputs):
-    """The case's model with W, R, B (graph inputs) turned into initializers."""
-    model = onnx.ModelProto()
-    model.CopyFrom(case.model)
-    graph, node = model.graph, model.graph.node[0]
-    weights = {name: value for name, value in zip([i.name for i in graph.input], inputs)
-               if name in list(node.input)[1:4] and name}
-    kept = [i for i in graph.input if i.name not in weights]
-    del graph.input[:]
-    graph.input.extend(kept)
-    graph.initializer.extend(onnx.numpy_helper.from_array(v, n) for n, v in weights.items())
-    feed = {i.name: v for i, v in zip(case.model.graph.input, inputs) if i.name not in weights}
-    return model, feed
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_conformance(case):
-    if case.name in SKIPPED:
-        pytest.skip(SKIPPED[case.name])
-    for inputs, expected in case.data_sets:
-        model, feed = with_weights_as_initializers(case, inputs)
-        session = InferenceSession(model.SerializeToString())
-        outputs = [o.name for o in case.model.graph.output]
-        got = session.run(outputs, feed)
-        assert [g.shape for g in got] == [e.shape for e in expected]
-        for g, e in zip(got, expected):
-            assert max_abs(g, e) <= TOLERANCE["float32"], case.name
-
-
-def test_peepholes_are_refused_naming_the_input():
-    case = next(c for c in CASES if c.name == "test_lstm_with_peepholes")
-    model, _ = with_weights_as_initializers(case, case.data_sets[0][0])
-    with pytest.raises(NotImplementedError, match="peepholes"):
-        InferenceSession(model.SerializeToString())
-
-
-def test_session_interface():
-    case = next(c for c in CASES if c.name == "test_gru_bidirectional")
-    model, feed = with_weights_as_initializers(case, case.data_sets[0][0])
-    session = InferenceSession(model.SerializeToString())
-    assert [i.name for i in session.get_inputs()] == ["X"]
-    assert [o.name for o in session.get_outputs()] == ["Y", "Y_h"]
-    assert session.get_inputs()[0].type == "tensor(float)"
-    assert len(session.run(None, feed)) == 2
-    with pytest.raises(ValueError, match="missing inputs \\['X'\\]"):
-        session.run(None, {})
-
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
