@@ -83,6 +83,8 @@ class _RecurrentStep:
         outputs = [y.transpose(1, 2, 0, 3) if node.layout == 0 else y]
         for p in range(len(self.parts)):
             last = np.stack([final[self.state_name[d, p]] for d in range(node.directions)])
+            if lengths is not None:
+                last[:, lengths == 0] = 0       # as the operator table (ONNX Runtime's rule)
             outputs.append(last if node.layout == 0 else last.transpose(1, 0, 2))
         return outputs
 
@@ -253,11 +255,12 @@ class InferenceSession:
 
 
 def _owned(value: Any) -> np.ndarray:
-    """A writable array owning its data (a copy of constants, inputs, views)."""
+    """A writable C-contiguous array owning its data, as ONNX Runtime
+    returns (constants, inputs and views are copied)."""
     array = np.asarray(value)
-    if array.flags.writeable and array.flags.owndata:
+    if array.flags.writeable and array.flags.owndata and array.flags["C_CONTIGUOUS"]:
         return array
-    return np.array(array)
+    return np.array(array, order="C")
 
 
 class IOBinding:

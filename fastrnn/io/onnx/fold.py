@@ -152,9 +152,12 @@ def rename_uses(graph: Graph, old: str, new: str) -> None:
 def _remove_identities(graph: Graph) -> None:
     """Identity nodes, and inference Dropouts whose mask nobody reads,
     bypassed: their readers read the input. An identity producing a graph
-    output stays (the output keeps its name)."""
+    output renames its input's producer instead (the output keeps its
+    name); one whose input is a graph input, a constant or another output
+    stays."""
     outputs = {o.name for o in graph.outputs}
     readers = graph.consumers()
+    producers = graph.producers()
     kept = []
     for node in graph.nodes:
         unused_mask = len(node.outputs) < 2 or not readers.get(node.outputs[1])
@@ -162,8 +165,16 @@ def _remove_identities(graph: Graph) -> None:
             node.attributes.get("training_mode") is not None
             and bool(np.asarray(node.attributes["training_mode"])))
         identity = node.op == "Identity" or (node.op == "Dropout" and unused_mask and inference)
-        if identity and node.outputs[0] not in outputs:
-            rename_uses(graph, node.outputs[0], node.inputs[0])
+        source, target = node.inputs[0] if node.inputs else "", node.outputs[0]
+        if identity and target not in outputs:
+            rename_uses(graph, target, source)
+            continue
+        if identity and source in producers and source not in outputs:
+            producer = producers[source]
+            producer.outputs = [target if name == source else name for name in producer.outputs]
+            rename_uses(graph, source, target)
+            if source in graph.values:
+                graph.values.setdefault(target, graph.values[source])
             continue
         kept.append(node)
     graph.nodes = kept

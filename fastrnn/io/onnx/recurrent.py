@@ -165,6 +165,10 @@ def _recurrent(op: str, inputs: list, attributes: dict) -> list[np.ndarray]:
             h = np.where(keep, h_new, h).astype(dtype)
             y[index[s], d, columns] = np.where(keep, h_new, 0)
         final_h[d], final_c[d] = h, c
+    # A sequence of length 0 has zero final states (ONNX Runtime's rule; the
+    # spec says nothing), whatever its initial state.
+    final_h[:, lengths == 0] = 0
+    final_c[:, lengths == 0] = 0
     if batch_first:
         outputs = [y.transpose(2, 0, 1, 3), final_h.transpose(1, 0, 2),
                    final_c.transpose(1, 0, 2)]
@@ -213,17 +217,20 @@ def _gru_cell(projected, h, r, r_bias, functions, clipped, linear_before_reset):
 
 def lstm(inputs: list, attributes: dict) -> list[np.ndarray]:
     """ONNX LSTM: [Y, Y_h, Y_c]."""
-    return _recurrent("LSTM", inputs, attributes)
+    with np.errstate(over="ignore"):          # exp of large inputs: inf, then 0 or 1
+        return _recurrent("LSTM", inputs, attributes)
 
 
 def gru(inputs: list, attributes: dict) -> list[np.ndarray]:
     """ONNX GRU: [Y, Y_h]."""
-    return _recurrent("GRU", inputs, attributes)
+    with np.errstate(over="ignore"):
+        return _recurrent("GRU", inputs, attributes)
 
 
 def rnn(inputs: list, attributes: dict) -> list[np.ndarray]:
     """ONNX RNN: [Y, Y_h]."""
-    return _recurrent("RNN", inputs, attributes)
+    with np.errstate(over="ignore"):
+        return _recurrent("RNN", inputs, attributes)
 
 
 def _input(node: Any, index: int) -> str:

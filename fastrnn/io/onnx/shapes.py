@@ -123,6 +123,10 @@ def _rule(node: Node, graph: Graph) -> list[tuple[np.dtype | None, tuple | None]
         dims = shape(first)
         perm = node.attributes.get("perm") or tuple(reversed(range(len(dims))))
         return [(dtype(first), tuple(dims[p] for p in perm))]
+    if node.op == "Reshape" and shape(first) is not None and "shape" in node.attributes:
+        return [(dtype(first), _reshaped(shape(first), node))]
+    if node.op == "Conv" and shape(first) is not None and shape(node.input(1)) is not None:
+        return [(dtype(first), _conv_shape(shape(first), shape(node.input(1)), node))]
     if node.op in RECURRENT and shape(first) is not None and len(shape(first)) == 3:
         x = shape(first)
         steps, batch = (x[1], x[0]) if node.attributes["layout"] else (x[0], x[1])
@@ -138,36 +142,90 @@ def _rule(node: Node, graph: Graph) -> list[tuple[np.dtype | None, tuple | None]
     return []
 
 
+def _unknown(dim: Dim) -> bool:
+    """None, or a placeholder symbol ONNX's inference made up ("unk__3")."""
+    return dim is None or (isinstance(dim, str) and dim.startswith("unk__"))
+
+
+def _reshaped(dims: tuple, node: Node) -> tuple:
+    """Reshape's output: 0 copies the input's dim (unless allowzero), -1 is
+    the rest when every other size is known."""
+    target = [int(d) for d in np.ravel(node.attributes["shape"])]
+    if not node.attributes["allowzero"]:
+        target = [dims[k] if d == 0 and k < len(dims) else d for k, d in enumerate(target)]
+    if -1 in target and all(isinstance(d, int) for d in dims) and all(
+            isinstance(d, int) for d in target):
+        rest = int(np.prod(dims)) // max(int(np.prod([d for d in target if d != -1])), 1)
+        target = [rest if d == -1 else d for d in target]
+    return tuple(None if d == -1 else d for d in target)
+
+
+def _conv_shape(dims: tuple, kernel_dims: tuple, node: Node) -> tuple:
+    """Conv's (N, M, *spatial): a symbolic spatial size is kept when the
+    conv keeps the length (stride 1, pads totalling the kernel extent - 1)."""
+    attributes = node.attributes
+    spatial = len(dims) - 2
+    kernel = kernel_dims[2:]
+    strides = attributes.get("strides") or (1,) * spatial
+    dilations = attributes.get("dilations") or (1,) * spatial
+    pads = attributes.get("pads") or (0,) * (2 * spatial)
+    sizes = []
+    for k in range(spatial):
+        extent = (kernel[k] - 1) * dilations[k] + 1
+        size = dims[2 + k]
+        same = attributes.get("auto_pad") in ("SAME_UPPER", "SAME_LOWER") or (
+            attributes.get("auto_pad", "NOTSET") == "NOTSET"
+            and pads[k] + pads[k + spatial] == extent - 1)
+        if isinstance(size, int) and attributes.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"):
+            total = pads[k] + pads[k + spatial] if attributes.get("auto_pad") != "VALID" else 0
+            sizes.append((size + total - extent) // strides[k] + 1)
+        elif isinstance(size, str) and same and strides[k] == 1:
+            sizes.append(size)
+        else:
+            sizes.append(None)
+    return (dims[0], kernel_dims[0], *sizes)
+
+
 def propagate_shapes(graph: Graph) -> None:
-    """Shapes and dtypes by fastrnn's rules for the outputs ONNX's inference
-    left without one (in place, branches included)."""
+    """Shapes and dtypes by fastrnn's rules where ONNX's inference left a
+    shape or some of its dims unknown (in place, branches included)."""
     for node in graph.nodes:
         for branch in node.branches.values():
             propagate_shapes(branch)
         outputs = [graph.values.setdefault(name, Value(name)) for name in node.outputs if name]
-        if all(v.shape is not None and v.dtype is not None for v in outputs):
+        if all(v.dtype is not None and v.shape is not None and not any(map(_unknown, v.shape))
+               for v in outputs):
             continue
         for value, (dtype, shape) in zip(outputs, _rule(node, graph)):
             value.dtype = value.dtype or dtype
-            value.shape = value.shape if value.shape is not None else shape
+            if shape is None:
+                continue
+            if value.shape is None or len(value.shape) != len(shape):
+                value.shape = tuple(shape)
+            else:
+                value.shape = tuple(r if _unknown(v) and not _unknown(r) else v
+                                    for v, r in zip(value.shape, shape))
 
 
 def check_sizes(graph: Graph) -> None:
-    """ValueError naming the node (or graph input) whose declared or
-    inferred static size exceeds the bound (``proto.MAX_TENSOR_BYTES``)."""
-    producers = graph.producers()
-    for name, value in graph.values.items():
-        shape = value.static_shape
-        if shape is None:
-            continue
-        node = producers.get(name)
-        where = (f"ONNX node {node.name!r} ({node.op}) output {name!r}" if node
-                 else f"graph {graph.name!r} value {name!r}")
-        check_size(shape, value.dtype if value.dtype is not None and value.dtype.kind != "O"
-                   else np.uint8, where)
+    """ValueError naming the graph input or node whose declared or inferred
+    static size exceeds the bound (``proto.MAX_TENSOR_BYTES``), the first
+    in topological order (branches included)."""
+    def check(name: str, where: str) -> None:
+        value = graph.values.get(name)
+        shape = None if value is None else value.static_shape
+        if shape is not None:
+            dtype = value.dtype if value.dtype is not None and value.dtype.kind != "O" else np.uint8
+            check_size(shape, dtype, where)
+
+    for value in graph.inputs:
+        check(value.name, f"graph {graph.name!r} input {value.name!r}")
     for node in graph.nodes:
         for branch in node.branches.values():
             check_sizes(branch)
+        for name in node.outputs:
+            if name:
+                check(name, f"ONNX node {node.name!r} ({node.op}) output {name!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -221,21 +279,46 @@ def _merge_axes(value: Value, axes: tuple) -> bool:
 
 
 def _related_axes(node: Node, graph: Graph) -> list[tuple[str, str, list | None]]:
-    """(from, to, permutation) pairs along which roles flow both ways:
-    permutation[i] is the axis of `from` that axis i of `to` is (None: the
-    same axes)."""
+    """(from, to, mapping) triples along which roles flow both ways:
+    mapping[i] is the axis of `from` that axis i of `to` is (None in it: an
+    axis of its own; None for the whole: the same axes)."""
     data = node.input(0)
     if not data or not node.outputs:
         return []
-    if node.op in SAME_SHAPE or node.op in ("Concat", "Slice", "Split", "Pad"):
-        return [(data, out, None) for out in node.outputs[:1 if node.op != "Split" else None]]
+    out = node.outputs[0]
+    rank_in = len(graph.values.get(data, Value(data)).shape or ())
+    rank_out = len(graph.values.get(out, Value(out)).shape or ())
+    if node.op in SAME_SHAPE or node.op in ("Slice", "Pad"):
+        return [(data, out, None)]
+    if node.op == "Split":
+        return [(data, name, None) for name in node.outputs if name]
+    if node.op == "Concat":
+        return [(name, out, None) for name in node.inputs if name]
     if node.op in BROADCAST:
-        rank = len(graph.values[node.outputs[0]].shape or ())
-        return [(name, node.outputs[0], None) for name in node.inputs if name
-                and len(graph.values.get(name, Value(name)).shape or ()) == rank]
-    if node.op == "Transpose":
-        perm = node.attributes.get("perm")
-        return [(data, node.outputs[0], list(perm))] if perm else []
+        return [(name, out, None) for name in node.inputs if name
+                and len(graph.values.get(name, Value(name)).shape or ()) == rank_out]
+    if node.op == "MatMul" and node.input(1) in graph.constants and np.ndim(
+            graph.constants[node.input(1)]) == 2:
+        return [(data, out, None)]
+    if node.op == "Transpose" and node.attributes.get("perm"):
+        return [(data, out, list(node.attributes["perm"]))]
+    if node.op in ("Squeeze", "Unsqueeze") and "axes" in node.attributes and rank_in:
+        axes = {int(a) % max(rank_in, rank_out) for a in np.ravel(node.attributes["axes"])}
+        if node.op == "Squeeze":
+            return [(data, out, [a for a in range(rank_in) if a not in axes])]
+        kept = iter(range(rank_in))
+        return [(data, out, [None if a in axes else next(kept) for a in range(rank_out)])]
+    if node.op == "Reshape" and rank_in and rank_out:
+        before = graph.values[data].shape
+        after = graph.values[out].shape
+        leading = 0
+        while (leading < min(rank_in, rank_out) - 1 and before[leading] == after[leading]
+               and before[leading] is not None):
+            leading += 1
+        mapping: list = list(range(leading)) + [None] * (rank_out - leading)
+        if rank_out < rank_in and leading == rank_out - 1:
+            mapping[-1] = rank_in - 1                 # trailing axes merged into features
+        return [(data, out, mapping)]
     return []
 
 
@@ -250,18 +333,17 @@ def assign_axes(graph: Graph) -> None:
     changed = True
     while changed:
         changed = False
-        for source, target, perm in relations:
+        for source, target, mapping in relations:
             a = graph.values.setdefault(source, Value(source))
             b = graph.values.setdefault(target, Value(target))
-            if a.axes is not None:
-                forward = a.axes if perm is None else tuple(a.axes[p] for p in perm)
+            if mapping is None:
+                mapping = list(range(len(a.axes or b.axes or ())))
+            if a.axes is not None and b.shape is not None and len(mapping) == len(b.shape):
+                forward = tuple(None if m is None else a.axes[m] for m in mapping)
                 changed |= _merge_axes(b, forward)
-            if b.axes is not None:
-                if perm is None:
-                    backward = b.axes
-                else:
-                    inverse = [0] * len(perm)
-                    for i, p in enumerate(perm):
-                        inverse[p] = i
-                    backward = tuple(b.axes[inverse[k]] for k in range(len(perm)))
-                changed |= _merge_axes(a, backward)
+            if b.axes is not None and a.shape is not None:
+                backward = [None] * len(a.shape)
+                for i, m in enumerate(mapping):
+                    if m is not None and m < len(backward) and i < len(b.axes):
+                        backward[m] = b.axes[i]
+                changed |= _merge_axes(a, tuple(backward))
