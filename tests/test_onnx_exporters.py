@@ -137,6 +137,9 @@ def _batch_and_time_axes(name: str) -> dict:
 
 
 def _export(names, exporter: str, opset: int, dynamic: bool) -> bytes:
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs "
+                                                 "onnxscript (pip install onnxscript)")
     module = Bundle(names).eval()
     inputs = tuple(torch.from_numpy(example_input(n)) for n in names)
     input_names = [f"x_{n}" for n in names]

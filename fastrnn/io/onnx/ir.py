@@ -14,8 +14,26 @@ node's then/else Graphs).
 
 ``build_graph`` reads a GraphProto, refusing (NotImplementedError naming
 the node, the op and the domain) any operator outside the operator table or
-any domain other than the standard one. ``load_graph`` (in
-``fastrnn.io.onnx.compile``) also folds constants and infers shapes.
+any domain other than the standard one. ``load_graph`` (fastrnn.io.onnx.
+load) also folds constants and infers shapes.
+
+What a compiler pass reads, after ``load_graph``:
+
+- ``graph.nodes`` in order; no Constant, Identity or inference Dropout
+  nodes remain, nor anything computable from constants alone.
+- ``node.attributes``: every attribute of the schema at the model's opset,
+  defaults filled in; the parameter inputs (axes, pads, starts/ends/steps,
+  shapes, split sizes, Clip bounds) lifted into attributes of those names
+  when they are constants (then ``node.inputs[i]`` is ""). So ``Squeeze``
+  has ``attributes["axes"]`` whatever the opset, unless the axes are
+  computed at run time.
+- ``graph.constants[name]``: weights as read-only arrays (W/R/B of an LSTM
+  built by Slice/Concat in the file are single arrays here).
+- ``graph.values[name]``: dtype, shape (ints, symbols such as "batch", None
+  for unknown) and ``axes`` (roles "batch", "time", "feature", "direction").
+- If nodes keep both branches (``node.branches``), each a Graph whose
+  ``outer`` lists what it reads from the enclosing scope.
+- ``graph.describe()``: all of this as text, one line per node.
 """
 
 from __future__ import annotations
@@ -90,6 +108,34 @@ class Graph:
     def producers(self) -> dict[str, Node]:
         """{output name: the node computing it}."""
         return {name: node for node in self.nodes for name in node.outputs if name}
+
+    def describe(self, indent: str = "") -> str:
+        """One line per node: op, name, inputs, outputs with shape and axes
+        (branches indented below their If)."""
+        def show(name: str) -> str:
+            if not name:
+                return "-"
+            if name in self.constants:
+                return f"{name}=const{tuple(np.shape(self.constants[name]))}"
+            value = self.values.get(name)
+            if value is None or value.shape is None:
+                return name
+            axes = "" if value.axes is None else " " + ",".join(a or "?" for a in value.axes)
+            return f"{name}{list(value.shape)}{axes}"
+
+        lines = [f"{indent}inputs: {', '.join(show(v.name) for v in self.inputs)}"]
+        for node in self.nodes:
+            lifted = sorted(name for name in OPERATORS[node.op].parameters.values()
+                            if name in node.attributes)
+            lines.append(f"{indent}{node.op} {node.name!r}: "
+                         f"{', '.join(map(show, node.inputs))} -> "
+                         f"{', '.join(map(show, node.outputs))}"
+                         + (f"  (lifted: {', '.join(lifted)})" if lifted else ""))
+            for key, branch in node.branches.items():
+                lines.append(f"{indent}  {key}:")
+                lines.append(branch.describe(indent + "    "))
+        lines.append(f"{indent}outputs: {', '.join(v.name for v in self.outputs)}")
+        return "\n".join(lines)
 
     def consumers(self) -> dict[str, list[Node]]:
         """{name: the nodes reading it, directly or from an If branch}."""

@@ -245,6 +245,9 @@ def fastrnn_refusal(node: Any, constants: dict) -> str | None:
     for index, name in ((1, "W"), (2, "R"), (3, "B")):
         if _input(node, index) and _input(node, index) not in constants:
             return f"weight {name} ({_input(node, index)!r}) is not a constant"
+        if _input(node, index) and constants[_input(node, index)].dtype != np.float32:
+            return f"weight {name} of dtype {constants[_input(node, index)].dtype} (the " \
+                   "kernels compute in float32)"
     if node.op == "LSTM" and _input(node, 7):
         return "peepholes (input P)"
     if attributes.get("clip") is not None:
