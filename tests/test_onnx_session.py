@@ -269,6 +269,13 @@ def test_newer_opset_and_ir_versions_are_refused():
         InferenceSession(model.SerializeToString())
 
 
+def test_softmax_before_opset_13_is_refused():
+    model = make_model([helper.make_node("Softmax", ["x"], ["y"], name="s")],
+                       [("x", FLOAT, [2, 3, 4])], [("y", FLOAT, [2, 3, 4])], opset=12)
+    with pytest.raises(NotImplementedError, match="'s': Softmax-11"):
+        InferenceSession(model)
+
+
 def test_unknown_direction_is_refused(rng):
     model, _, _ = recurrent_model("GRU", rng, {"direction": "sideways"})
     with pytest.raises(ValueError, match="direction must be forward, reverse or bidirectional, "

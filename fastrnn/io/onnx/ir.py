@@ -213,6 +213,10 @@ def build_graph(proto, opset: int, outer: frozenset = frozenset(), name: str = "
                                       f"{node.domain or 'ai.onnx'!r}) is not supported by "
                                       "fastrnn")
         version, attributes = _attributes(node, opset)
+        if node.op_type in ("Softmax", "LogSoftmax") and version < 13:
+            raise NotImplementedError(f"{where}: {node.op_type}-{version} (opsets below 13 "
+                                      "flatten the input to 2-D first) is not supported; "
+                                      "export at opset 13 or later")
         for key in ("direction", "approximate", "auto_pad", "mode"):
             if isinstance(attributes.get(key), bytes):
                 attributes[key] = attributes[key].decode()
