@@ -1,13 +1,18 @@
 """ONNX Runtime's interface over fastrnn: ``fastrnn.onnx.InferenceSession``.
 
 ``InferenceSession(path_or_bytes)`` is a drop-in for
-``onnxruntime.InferenceSession`` on the graphs fastrnn supports: the
-recurrent nodes (``LSTM``, ``GRU`` with ``linear_before_reset`` 0 or 1,
-``RNN``; directions forward, reverse, bidirectional; ``sequence_lens``;
-``initial_h``/``initial_c``; ``layout`` 0 and 1; all of ``Y``, ``Y_h``,
-``Y_c``) run in fastrnn, each as a model built when the session is created
-(fastrnn.io.onnx converts the node); a few glue nodes run in NumPy. Anything
-else raises NotImplementedError naming the node and what is unsupported.
+``onnxruntime.InferenceSession``: ``run(output_names, input_feed)``,
+``get_inputs()`` / ``get_outputs()`` (names, shapes, types), and
+``io_binding()`` / ``run_with_iobinding()`` for outputs written into arrays
+the caller allocated once.
+
+At creation the model is read into fastrnn's IR (``fastrnn.io.onnx.
+load_graph``: checked, constant-folded, shapes inferred, sizes bounded).
+Each recurrent node that uses only what fastrnn's kernels compute (default
+activations or a Relu RNN, no peepholes, clip or input_forget, constant
+weights) runs as a one-layer fastrnn model built once; every other node runs
+the operator table's NumPy implementation (``fastrnn.io.onnx.OPERATORS``);
+an If node evaluates its condition and runs the branch it picks.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from .io.onnx import RecurrentNode, initializers, load_model, node_attributes
+from .io.onnx import RecurrentNode, load_graph
+from .io.onnx.fold import run_operator
+from .io.onnx.ir import Graph, Node, Value
+from .io.onnx.proto import ort_type
+from .io.onnx.recurrent import fastrnn_refusal
 from .model import Sequential
 
-__all__ = ["InferenceSession"]
+__all__ = ["InferenceSession", "IOBinding", "NodeArg"]
 
 
 def _reverse_within(batch: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
@@ -40,6 +49,10 @@ class _RecurrentStep:
         self.node = node
         self.model = Sequential([node.layer])
         self.parts = ("h", "c") if node.op == "LSTM" else ("h",)
+        names = self.model.state_names()
+        # The model's state names: each direction's parts, forward first.
+        self.state_name = {(d, p): names[d * len(self.parts) + p]
+                           for d in range(node.directions) for p in range(len(self.parts))}
 
     def run(self, values: dict) -> list:
         node = self.node
@@ -55,14 +68,10 @@ class _RecurrentStep:
             if name:
                 value = np.asarray(values[name], dtype=np.float32)
                 initial[part] = value if node.layout == 0 else value.transpose(1, 0, 2)
-        # The model's state names: each direction's parts, forward first.
-        names = self.model.state_names()
-        name_of = {(d, p): names[d * len(self.parts) + p]
-                   for d in range(node.directions) for p in range(len(self.parts))}
         state = None
         if initial:
             zeros = np.zeros((node.directions, batch, node.hidden), np.float32)
-            state = {name_of[d, p]: initial.get(part, zeros)[d]
+            state = {self.state_name[d, p]: initial.get(part, zeros)[d]
                      for d in range(node.directions) for p, part in enumerate(self.parts)}
         reverse = node.direction == "reverse"
         if reverse:
@@ -73,103 +82,95 @@ class _RecurrentStep:
         y = y.reshape(y.shape[:2] + (node.directions, node.hidden))          # (B, T, D, H)
         outputs = [y.transpose(1, 2, 0, 3) if node.layout == 0 else y]
         for p in range(len(self.parts)):
-            last = np.stack([final[name_of[d, p]] for d in range(node.directions)])  # (D, B, H)
+            last = np.stack([final[self.state_name[d, p]] for d in range(node.directions)])
+            if lengths is not None:
+                last[:, lengths == 0] = 0       # as the operator table (ONNX Runtime's rule)
             outputs.append(last if node.layout == 0 else last.transpose(1, 0, 2))
         return outputs
 
 
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+class NodeArg:
+    """What get_inputs() / get_outputs() return: .name, .shape, .type (as
+    ONNX Runtime's NodeArg: symbolic dims as str, unknown ones as None)."""
 
-
-# Glue nodes, in NumPy: f(inputs, attributes) -> outputs.
-_GLUE = {
-    "Identity": lambda i, a: [i[0]],
-    "Transpose": lambda i, a: [np.transpose(i[0], a.get("perm"))],
-    "Squeeze": lambda i, a: [np.squeeze(i[0], axis=tuple(np.atleast_1d(
-        i[1] if len(i) > 1 else a.get("axes")).tolist()))],
-    "Unsqueeze": lambda i, a: [np.expand_dims(i[0], axis=tuple(np.atleast_1d(
-        i[1] if len(i) > 1 else a.get("axes")).tolist()))],
-    "Reshape": lambda i, a: [i[0].reshape(tuple(int(s) if s != 0 else i[0].shape[k]
-                                                for k, s in enumerate(i[1])))],
-    "MatMul": lambda i, a: [np.matmul(i[0], i[1])],
-    "Add": lambda i, a: [i[0] + i[1]],
-    "Gemm": lambda i, a: [a.get("alpha", 1.0) * (
-        (i[0].T if a.get("transA") else i[0]) @ (i[1].T if a.get("transB") else i[1]))
-        + (a.get("beta", 1.0) * i[2] if len(i) > 2 else 0)],
-    "Relu": lambda i, a: [np.maximum(i[0], 0)],
-    "Tanh": lambda i, a: [np.tanh(i[0])],
-    "Sigmoid": lambda i, a: [1 / (1 + np.exp(-i[0]))],
-    "Softmax": lambda i, a: [_softmax(i[0], a.get("axis", -1))],
-    "Concat": lambda i, a: [np.concatenate(i, axis=a["axis"])],
-    # What exporters emit to build shapes (e.g. the zero initial states of
-    # torch.onnx.export): evaluated as they come.
-    "Shape": lambda i, a: [np.array(i[0].shape[a.get("start", 0):a.get("end")], np.int64)],
-    "Gather": lambda i, a: [np.take(i[0], i[1], axis=a.get("axis", 0))],
-    "Expand": lambda i, a: [np.broadcast_to(i[0], np.broadcast_shapes(
-        i[0].shape, tuple(int(s) for s in i[1]))).copy()],
-    "ConstantOfShape": lambda i, a: [np.full(tuple(int(s) for s in i[0]),
-                                             a["value"].reshape(-1)[0] if "value" in a else 0.0,
-                                             dtype=np.float32)],
-    "Cast": lambda i, a: [i[0].astype({1: np.float32, 6: np.int32, 7: np.int64,
-                                       11: np.float64}.get(a["to"], np.float32))],
-    "Slice": lambda i, a: [_slice(*i)],
-}
-
-
-def _slice(data, starts, ends, axes=None, steps=None):
-    index = [slice(None)] * data.ndim
-    axes = range(len(starts)) if axes is None else axes
-    steps = [1] * len(starts) if steps is None else steps
-    for start, end, axis, step in zip(starts, ends, axes, steps):
-        index[int(axis)] = slice(int(start), int(end), int(step))
-    return data[tuple(index)]
-
-
-class _Value:
-    """What get_inputs() / get_outputs() return: .name, .shape, .type."""
-
-    def __init__(self, info):
-        self.name = info.name
-        tensor = info.type.tensor_type
-        self.shape = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None)
-                      for d in tensor.shape.dim]
-        self.type = {1: "tensor(float)", 6: "tensor(int32)", 7: "tensor(int64)",
-                     11: "tensor(double)"}.get(tensor.elem_type, f"tensor({tensor.elem_type})")
+    def __init__(self, value: Value):
+        self.name = value.name
+        self.shape = list(value.shape) if value.shape is not None else None
+        self.type = ort_type(value.elem_type) if value.elem_type else "tensor(unknown)"
 
     def __repr__(self) -> str:
         return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape})"
 
 
+def _plan(graph: Graph, outer_constants: dict | None = None) -> list:
+    """(node, how) per node: a _RecurrentStep, {branch: plan} for If, or
+    None (the operator table). `outer_constants`: the enclosing graphs'
+    constants, which an If branch may read."""
+    constants = {**(outer_constants or {}), **graph.constants}
+    plan = []
+    for node in graph.nodes:
+        how = None
+        if node.op in ("LSTM", "GRU", "RNN") and fastrnn_refusal(node, constants) is None:
+            how = _RecurrentStep(RecurrentNode(node, constants))
+        elif node.op == "If":
+            how = {key: _plan(branch, constants) for key, branch in node.branches.items()}
+        plan.append((node, how))
+    return plan
+
+
+def _execute(graph: Graph, plan: list, values: dict) -> None:
+    """Run `plan` over `values` ({name: array}, the enclosing scopes' values
+    included), adding every output."""
+    values.update(graph.constants)
+    for node, how in plan:
+        if isinstance(how, _RecurrentStep):
+            results = how.run(values)
+        elif node.op == "If":
+            results = _run_if(node, how, values)
+        else:
+            results = run_operator(node, [values[name] if name else None
+                                          for name in node.inputs])
+        for name, value in zip(node.outputs, results):
+            if name:
+                values[name] = value
+
+
+def _run_if(node: Node, plans: dict, values: dict) -> list:
+    condition = np.asarray(values[node.inputs[0]])
+    if condition.size != 1:
+        raise ValueError(f"ONNX node {node.name!r} (If): the condition has shape "
+                         f"{condition.shape}, expected one element")
+    key = "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch"
+    branch = node.branches[key]
+    _execute(branch, plans[key], values)
+    return [values[output.name] for output in branch.outputs]
+
+
 class InferenceSession:
-    """Runs an ONNX graph of recurrent nodes (and simple glue) with fastrnn,
-    with ONNX Runtime's interface: ``run(output_names, input_feed)``,
-    ``get_inputs()``, ``get_outputs()``.
+    """Runs an ONNX graph with fastrnn, with ONNX Runtime's interface.
 
     Parameters
     ----------
-    path_or_bytes : str, os.PathLike or bytes (a serialized ModelProto)
+    path_or_bytes : str, os.PathLike, bytes (a serialized ModelProto) or a ModelProto
+    sess_options, providers, provider_options : accepted for ONNX Runtime
+        compatibility and ignored (fastrnn runs on the CPU).
+
+    Raises NotImplementedError for an operator, domain or feature fastrnn
+    does not run, ValueError for an inconsistent or oversized graph (both
+    naming the node).
     """
 
-    def __init__(self, path_or_bytes: Any, *args: Any, **kwargs: Any):
-        graph = load_model(path_or_bytes).graph
-        self._constants = initializers(graph)
-        self._inputs = [_Value(i) for i in graph.input if i.name not in self._constants]
-        self._outputs = [_Value(o) for o in graph.output]
-        self._steps = []
-        for node in graph.node:
-            attributes = node_attributes(node)
-            if node.op_type in ("LSTM", "GRU", "RNN"):
-                self._steps.append((node, _RecurrentStep(
-                    RecurrentNode(node, attributes, self._constants))))
-            elif node.op_type == "Constant":
-                self._constants[node.output[0]] = attributes["value"]
-            elif node.op_type in _GLUE:
-                self._steps.append((node, attributes))
-            else:
-                raise NotImplementedError(f"ONNX node {node.name or node.output[0]!r}: operator "
-                                          f"{node.op_type} is not supported by fastrnn")
+    def __init__(self, path_or_bytes: Any, sess_options: Any = None, providers: Any = None,
+                 provider_options: Any = None, **kwargs: Any):
+        self._graph = load_graph(path_or_bytes)
+        self._plan = _plan(self._graph)
+        self._inputs = [NodeArg(v) for v in self._graph.inputs]
+        self._outputs = [NodeArg(v) for v in self._graph.outputs]
+
+    @property
+    def graph(self) -> Graph:
+        """The IR the session runs (read it, do not modify it)."""
+        return self._graph
 
     def get_inputs(self) -> list:
         return list(self._inputs)
@@ -177,24 +178,160 @@ class InferenceSession:
     def get_outputs(self) -> list:
         return list(self._outputs)
 
-    def run(self, output_names: list | None, input_feed: dict, run_options: Any = None) -> list:
-        expected = {i.name for i in self._inputs}
-        missing = sorted(expected - set(input_feed))
+    def get_providers(self) -> list:
+        return ["CPUExecutionProvider"]
+
+    def _checked_feed(self, input_feed: dict) -> dict:
+        """The feed as arrays, each checked against its declared type and
+        shape (static dims equal, a symbolic dim the same size in every input
+        that names it) before anything runs."""
+        expected = [v.name for v in self._graph.inputs]
+        missing = [name for name in expected if name not in input_feed]
         if missing:
-            raise ValueError(f"input_feed: missing inputs {missing} (expected {sorted(expected)})")
-        values = {**self._constants, **{k: np.asarray(v) for k, v in input_feed.items()}}
-        for node, step in self._steps:
-            if isinstance(step, _RecurrentStep):
-                results = step.run(values)
-            else:
-                results = _GLUE[node.op_type]([values[n] for n in node.input if n], step)
-            for name, value in zip(node.output, results):
-                if name:
-                    values[name] = value
-        names = output_names or [o.name for o in self._outputs]
-        unknown = [n for n in names if n not in values]
+            raise ValueError(f"input_feed: missing inputs {missing} (expected {expected})")
+        unknown = sorted(set(input_feed) - set(expected))
         if unknown:
-            raise ValueError(f"output_names: unknown outputs {unknown}")
-        return [np.asarray(values[n], dtype=np.float32)
-                if np.asarray(values[n]).dtype.kind == "f" else np.asarray(values[n])
-                for n in names]
+            raise ValueError(f"input_feed: unknown inputs {unknown} (expected {expected})")
+        symbols: dict[str, tuple[int, str]] = {}
+        feed = {}
+        for value in self._graph.inputs:
+            array = np.asarray(input_feed[value.name])
+            if value.dtype is not None and array.dtype != value.dtype:
+                raise TypeError(f"input {value.name!r}: expected {ort_type(value.elem_type)} "
+                                f"({value.dtype}), got an array of {array.dtype}")
+            if value.shape is not None:
+                if array.ndim != len(value.shape):
+                    raise ValueError(f"input {value.name!r}: expected shape {list(value.shape)}, "
+                                     f"got {array.shape}")
+                for axis, (dim, size) in enumerate(zip(value.shape, array.shape)):
+                    if isinstance(dim, int) and dim != size:
+                        raise ValueError(f"input {value.name!r}: expected shape "
+                                         f"{list(value.shape)}, got {array.shape}")
+                    if isinstance(dim, str):
+                        seen = symbols.setdefault(dim, (size, value.name))
+                        if seen[0] != size:
+                            raise ValueError(f"input {value.name!r}: dimension {axis} ({dim!r}) "
+                                             f"is {size}, but {dim!r} is {seen[0]} in input "
+                                             f"{seen[1]!r}")
+            feed[value.name] = array
+        return feed
+
+    def _values(self, input_feed: dict) -> dict:
+        values = self._checked_feed(input_feed)
+        _execute(self._graph, self._plan, values)
+        return values
+
+    def run(self, output_names: list | None, input_feed: dict, run_options: Any = None) -> list:
+        """The outputs named (all, in the graph's order, for None) on `input_feed`."""
+        names = output_names or [o.name for o in self._outputs]
+        known = [o.name for o in self._outputs]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"output_names: unknown outputs {unknown} (the graph has {known})")
+        values = self._values(input_feed)
+        return [_owned(values[name]) for name in names]
+
+    def io_binding(self) -> IOBinding:
+        """A new IOBinding for ``run_with_iobinding``."""
+        return IOBinding(self)
+
+    def run_with_iobinding(self, iobinding: IOBinding, run_options: Any = None) -> None:
+        """Run on the binding's inputs; outputs bound to arrays are written
+        into them (no output allocated), the others kept for get_outputs()."""
+        values = self._values(iobinding._inputs)
+        outputs = {}
+        for name in iobinding._output_names or [o.name for o in self._outputs]:
+            result = np.asarray(values[name])
+            target = iobinding._buffers.get(name)
+            if target is None:
+                outputs[name] = _owned(result)
+                continue
+            if target.shape != result.shape or target.dtype != result.dtype:
+                raise ValueError(f"output {name!r}: the bound array is {target.dtype} "
+                                 f"{target.shape}, the output is {result.dtype} {result.shape}")
+            np.copyto(target, result)
+            outputs[name] = target
+        iobinding._results = outputs
+
+
+def _owned(value: Any) -> np.ndarray:
+    """A writable C-contiguous array owning its data, as ONNX Runtime
+    returns (constants, inputs and views are copied)."""
+    array = np.asarray(value)
+    if array.flags.writeable and array.flags.owndata and array.flags["C_CONTIGUOUS"]:
+        return array
+    return np.array(array, order="C")
+
+
+class IOBinding:
+    """ONNX Runtime's IOBinding for fastrnn's session: inputs bound once,
+    outputs written into preallocated arrays on every
+    ``session.run_with_iobinding(binding)``, so that a real-time loop
+    allocates nothing for its outputs.
+
+    ``bind_cpu_input(name, array)``; ``bind_output(name)`` (the session
+    allocates, as ONNX Runtime does without a buffer);
+    ``bind_ortvalue_output(name, array)``: fastrnn's form of ONNX
+    Runtime's preallocated OrtValue, a C-contiguous writable NumPy array of
+    the output's exact dtype and shape; ``get_outputs()`` /
+    ``copy_outputs_to_cpu()``; ``clear_binding_inputs()`` /
+    ``clear_binding_outputs()``.
+    """
+
+    def __init__(self, session: InferenceSession):
+        self._session = session
+        self._inputs: dict[str, np.ndarray] = {}
+        self._output_names: list[str] = []
+        self._buffers: dict[str, np.ndarray] = {}
+        self._results: dict[str, np.ndarray] = {}
+
+    def _check_output(self, name: str) -> None:
+        known = [o.name for o in self._session.get_outputs()]
+        if name not in known:
+            raise ValueError(f"bind_output: unknown output {name!r} (the graph has {known})")
+
+    def bind_cpu_input(self, name: str, array: np.ndarray) -> None:
+        known = [i.name for i in self._session.get_inputs()]
+        if name not in known:
+            raise ValueError(f"bind_cpu_input: unknown input {name!r} (the graph has {known})")
+        self._inputs[name] = array
+
+    def bind_output(self, name: str, device_type: str = "cpu", device_id: int = 0,
+                    element_type: Any = None, shape: Any = None, buffer_ptr: Any = None) -> None:
+        if device_type != "cpu" or buffer_ptr is not None:
+            raise NotImplementedError("bind_output: fastrnn binds CPU outputs only; pass a "
+                                      "preallocated array with bind_ortvalue_output(name, array)")
+        self._check_output(name)
+        if name not in self._output_names:
+            self._output_names.append(name)
+        self._buffers.pop(name, None)
+
+    def bind_ortvalue_output(self, name: str, array: np.ndarray) -> None:
+        self._check_output(name)
+        if not isinstance(array, np.ndarray) or not array.flags.writeable or not array.flags[
+                "C_CONTIGUOUS"]:
+            raise TypeError(f"bind_ortvalue_output({name!r}): expected a writable C-contiguous "
+                            f"NumPy array, got {type(array).__name__}")
+        if name not in self._output_names:
+            self._output_names.append(name)
+        self._buffers[name] = array
+
+    def get_outputs(self) -> list:
+        """The outputs of the last run, in binding order (bound arrays themselves)."""
+        return [self._results[name] for name in self._results]
+
+    def copy_outputs_to_cpu(self) -> list:
+        return [np.array(array) for array in self.get_outputs()]
+
+    def clear_binding_inputs(self) -> None:
+        self._inputs = {}
+
+    def clear_binding_outputs(self) -> None:
+        self._output_names, self._buffers, self._results = [], {}, {}
+
+    def synchronize_inputs(self) -> None:
+        """Nothing to synchronize on the CPU (ONNX Runtime's API)."""
+
+    def synchronize_outputs(self) -> None:
+        """Nothing to synchronize on the CPU (ONNX Runtime's API)."""
+

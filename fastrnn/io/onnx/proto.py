@@ -1,0 +1,167 @@
+"""Reading ONNX files: the model (its IR and opset versions checked), tensors
+as read-only NumPy arrays (their sizes checked before anything is read),
+attributes as Python values, and the element-type table.
+
+Every size a file declares is checked against ``MAX_TENSOR_BYTES`` (4 GiB)
+and ``MAX_TENSOR_ELEMENTS`` (2**31) before an array of that size exists: a
+corrupt or hostile file raises ValueError instead of exhausting memory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+MAX_TENSOR_BYTES = 2**32          # 4 GiB: one tensor, declared or computed
+MAX_TENSOR_ELEMENTS = 2**31       # elements of one tensor (int32 indexing in C kernels)
+STANDARD_DOMAINS = ("", "ai.onnx")
+
+
+def onnx_package():
+    """The onnx module, or ImportError saying how to install it."""
+    try:
+        import onnx
+        import onnx.numpy_helper
+        import onnx.shape_inference
+    except ImportError as error:
+        raise ImportError("reading ONNX models needs the onnx package: "
+                          "pip install 'fastrnn[onnx]'") from error
+    return onnx
+
+
+def check_size(shape: tuple, dtype: Any, where: str) -> None:
+    """ValueError naming `where` if a tensor of `shape` and `dtype` would
+    exceed MAX_TENSOR_ELEMENTS or MAX_TENSOR_BYTES (or has a negative size)."""
+    dims = [int(d) for d in shape]
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{where}: a tensor of shape {tuple(dims)} (negative size)")
+    elements = 1
+    for d in dims:
+        elements *= d                      # Python ints: no overflow
+    nbytes = elements * np.dtype(dtype).itemsize
+    if elements > MAX_TENSOR_ELEMENTS or nbytes > MAX_TENSOR_BYTES:
+        raise ValueError(f"{where}: a tensor of shape {tuple(dims)} ({nbytes / 2**30:.3g} GiB) "
+                         f"exceeds fastrnn's bound of {MAX_TENSOR_ELEMENTS} elements and "
+                         f"{MAX_TENSOR_BYTES // 2**30} GiB per tensor")
+
+
+def load_model(path_or_bytes: Any):
+    """The ModelProto of a path, of serialized bytes or of a ModelProto,
+    refused (ValueError) if its IR version or the opset of its standard
+    domain is newer than the installed onnx package knows."""
+    onnx = onnx_package()
+    if isinstance(path_or_bytes, onnx.ModelProto):
+        model = path_or_bytes
+    elif isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+        model = onnx.load_from_string(bytes(path_or_bytes))
+    else:
+        model = onnx.load(os.fspath(path_or_bytes))
+    if model.ir_version > onnx.IR_VERSION:
+        raise ValueError(f"the model has IR version {model.ir_version}; the installed onnx "
+                         f"{onnx.__version__} knows up to {onnx.IR_VERSION}")
+    known = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in STANDARD_DOMAINS and opset.version > known:
+            raise ValueError(f"the model imports opset {opset.version} of the default domain; "
+                             f"the installed onnx {onnx.__version__} knows up to {known}")
+    return model
+
+
+def model_opset(model) -> int:
+    """The opset version the model imports for the default domain."""
+    versions = [o.version for o in model.opset_import if o.domain in STANDARD_DOMAINS]
+    if not versions:
+        raise ValueError("the model imports no opset of the default ONNX domain")
+    return max(versions)
+
+
+def numpy_dtype(elem_type: int) -> np.dtype:
+    """The NumPy dtype of an ONNX TensorProto element type."""
+    onnx = onnx_package()
+    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+def ort_type(elem_type: int) -> str:
+    """ONNX Runtime's type string of an element type: 'tensor(float)', ..."""
+    onnx = onnx_package()
+    name = onnx.TensorProto.DataType.Name(elem_type).lower()
+    return "tensor(" + {"float": "float", "double": "double", "string": "string"}.get(
+        name, name) + ")"
+
+
+def tensor_array(tensor, where: str) -> np.ndarray:
+    """A TensorProto as a read-only NumPy array, its declared size checked
+    against the bound and against the data it carries before conversion."""
+    onnx = onnx_package()
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        raise NotImplementedError(f"{where}: tensor {tensor.name!r} has external data "
+                                  "(load the model with its data files, e.g. onnx.load)")
+    dtype = numpy_dtype(tensor.data_type) if tensor.data_type else np.dtype(np.float32)
+    check_size(tuple(tensor.dims), dtype if dtype.kind != "O" else np.uint8, where)
+    elements = int(np.prod(tensor.dims, dtype=object)) if len(tensor.dims) else 1
+    if tensor.HasField("raw_data") and dtype.kind != "O":
+        itemsize = dtype.itemsize
+        if tensor.data_type in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4,
+                                onnx.TensorProto.FLOAT4E2M1):
+            itemsize = 0.5
+        if len(tensor.raw_data) < elements * itemsize:
+            raise ValueError(f"{where}: tensor {tensor.name!r} declares shape "
+                             f"{tuple(tensor.dims)} but carries {len(tensor.raw_data)} bytes")
+    array = onnx.numpy_helper.to_array(tensor)
+    array.flags.writeable = False
+    return array
+
+
+def attribute_values(attributes, where: str) -> dict:
+    """{name: value} of AttributeProtos: tensors as read-only arrays, strings
+    as str, graphs as GraphProto (the IR builds them), lists as tuples."""
+    onnx = onnx_package()
+    values = {}
+    for attribute in attributes:
+        if attribute.ref_attr_name:
+            raise NotImplementedError(f"{where}: attribute {attribute.name!r} refers to a "
+                                      "function attribute (ONNX functions are not supported)")
+        value = onnx.helper.get_attribute_value(attribute)
+        if isinstance(value, onnx.TensorProto):
+            value = tensor_array(value, where)
+        elif isinstance(value, bytes):
+            value = value.decode()
+        elif isinstance(value, list):
+            value = tuple(v.decode() if isinstance(v, bytes) else
+                          tensor_array(v, where) if isinstance(v, onnx.TensorProto) else v
+                          for v in value)
+        values[attribute.name] = value
+    return values
+
+
+def node_attributes(node) -> dict:
+    """{name: value} of a NodeProto's attributes (tensors as NumPy arrays)."""
+    return attribute_values(node.attribute, f"ONNX node {node.name or node.output[0]!r}")
+
+
+def initializers(graph) -> dict:
+    """{name: read-only array} of a GraphProto's initializers."""
+    return {t.name: tensor_array(t, f"initializer {t.name!r}") for t in graph.initializer}
+
+
+def schema_defaults(op: str, opset: int, where: str) -> tuple[int, dict, set, set]:
+    """(since_version, {attribute: default}, required attribute names, all
+    attribute names) of the standard operator `op` as opset `opset` defines
+    it."""
+    onnx = onnx_package()
+    try:
+        schema = onnx.defs.get_schema(op, opset, "")
+    except onnx.defs.SchemaError:
+        raise NotImplementedError(f"{where}: operator {op!r} does not exist in opset "
+                                  f"{opset} of the default domain") from None
+    defaults, required = {}, set()
+    for name, attribute in schema.attributes.items():
+        if attribute.required:
+            required.add(name)
+        elif attribute.default_value.type:
+            defaults.update(attribute_values([attribute.default_value], where))
+            if attribute.default_value.name != name:     # the proto carries its own name
+                defaults[name] = defaults.pop(attribute.default_value.name)
+    return schema.since_version, defaults, required, set(schema.attributes)
