@@ -150,6 +150,9 @@ def crnn_stream_case(threads: int, peers: tuple[str, ...] = PEERS,
     Every engine is primed with the same `delay` frames before the first
     call (fastrnn's stream takes them and gives nothing; they fill the
     peers' window), so that every call compared and timed gives one frame.
+    Every engine allocates its outputs: fastrnn's step takes no `out` here,
+    since for outputs that lag it must be shaped by the engine's bound on
+    one step's frames, which the public API does not give.
     """
     spec = _crnn_spec(hidden)
     running, skipped = available(peers)
