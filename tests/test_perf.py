@@ -12,13 +12,15 @@ import pytest
 
 import fastrnn
 from fastrnn import cli
-from fastrnn.perf import cases, peers, report, run, suites, timing
+from fastrnn.perf import cases, models, peers, report, run, suites, timing
 from fastrnn.perf.cases import Case
+from fastrnn.perf.peers import FASTRNN_SEQUENTIAL
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("latency_vs_hidden.png", "throughput_vs_batch.png", "streams_vs_cost.png")
 PEAK = {"gflops": 100.0, "matrix": 1536, "single_thread": True}
-MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0}     # us, the stub timings
+MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0,      # us, the stub timings
+           FASTRNN_SEQUENTIAL: 4.4}
 needs_peers = pytest.mark.skipif(
     not all(map(peers.have, ("torch", "onnxruntime", "onnx"))),
     reason="needs PyTorch and ONNX Runtime: pip install torch==2.13.0 onnxruntime onnx")
@@ -56,12 +58,13 @@ def fixed_medians(monkeypatch):
 
 
 def stub_case(kind="predict", threads=1, engines=("fastrnn", "torch"),
-              skipped=None) -> Case:
-    """A Case whose engines return zeros; params as the plots read them."""
-    params = {"cell": "lstm", "hidden": 8, "batch": 1, "steps": 5, "model": "A",
-              "streams": 4, "threads": threads}
+              skipped=None, name="stub", params=None) -> Case:
+    """A Case whose engines return zeros; params (default) as the plots read them."""
+    if params is None:
+        params = {"cell": "lstm", "hidden": 8, "batch": 1, "steps": 5, "model": "A",
+                  "streams": 4, "threads": threads}
     per = {"predict": 5, "streams": 4}.get(kind, 1)
-    return Case(f"{kind}-stub-threads{threads}", kind, params, "frame", per, 1e5,
+    return Case(f"{kind}-{name}-threads{threads}", kind, params, "frame", per, 1e5,
                 {name: (lambda: np.zeros(3)) for name in engines},
                 {"onnxruntime": "no ORT here"} if skipped is None else skipped)
 
@@ -92,7 +95,8 @@ def test_summary_is_median_and_p99_in_microseconds_and_the_call_count():
 # ratios and results ----------------------------------------------------------------------
 
 def test_ratios_are_peer_median_over_fastrnn_median():
-    assert report.ratios(MEDIANS) == {"torch": 3.0, "onnxruntime": 0.5}
+    assert report.ratios(MEDIANS) == {"torch": 3.0, "onnxruntime": 0.5,
+                                      FASTRNN_SEQUENTIAL: pytest.approx(1.1)}
     assert report.ratios({"torch": 1.0}) == {}
 
 
@@ -144,6 +148,63 @@ def test_check_agree_keeps_a_copy_of_outputs_written_into_one_buffer():
         cases.check_agree({"fastrnn": into_buffer, "torch": lambda: np.zeros(1)}, calls=2)
 
 
+def test_check_agree_on_joined_outputs_compares_every_output_of_a_model():
+    def two_outputs(vad):
+        return lambda: (np.zeros((1, 3), np.float32), np.full((1, 1), vad, np.float32))
+
+    cases.check_agree(cases._joined({"fastrnn": two_outputs(0.5), "torch": two_outputs(0.5)}))
+    with pytest.raises(AssertionError, match=r"onnxruntime differs from fastrnn by 1\.00e-03"):
+        cases.check_agree(cases._joined({"fastrnn": two_outputs(0.5),
+                                         "onnxruntime": two_outputs(0.501)}), tolerance=1e-4)
+
+
+# the CRNN's peers -----------------------------------------------------------------------
+
+def test_window_stepper_starts_full_shifts_a_frame_per_call_and_carries_the_state():
+    seen = []
+
+    def run(window, state):               # gains: the window's last frame; vad: the call count
+        seen.append((window.copy(), state))
+        return [window[:, -1:], np.full((1, 1, 1), state[0] + 1.0), state[0] + 1]
+
+    frames = np.arange(12, dtype=np.float32).reshape(6, 2)
+    step = cases._window_stepper(run, frames[:4], [0])
+    outputs = [step(frames[4]), step(frames[5])]
+    assert [state for _, state in seen] == [[0], [1]]
+    assert np.array_equal(seen[0][0], frames[None, 0:5])
+    assert np.array_equal(seen[1][0], frames[None, 1:6])
+    gains, vad = outputs[-1]
+    assert np.array_equal(gains, frames[5:6]) and np.array_equal(vad, [[2.0]])
+
+
+def test_suppressor_flops_count_each_layer_once_per_frame():
+    spec = models.suppressor_spec()
+    assert (spec.features, spec.channels, spec.hidden, spec.delay, spec.joint) == \
+        (65, (128, 384), 384, 4, 1536)
+    convs = 2 * 3 * (128 * 65 + 384 * 128)
+    grus = 3 * 2 * 3 * 384 * (384 + 384)
+    heads = 2 * 1536 * (65 + 1)
+    assert models.suppressor_flops(spec) == convs + grus + heads == 5_856_000
+    assert spec.weights["gru1.weight_ih_l0"].shape == (3 * 384, 384)
+    assert spec.weights["vad.weight"].shape == (1, 1536)
+
+
+def test_crnn_cases_give_a_frame_per_stream_call_and_count_input_frames(monkeypatch):
+    hide(monkeypatch, "torch", "onnxruntime", "onnx")
+    stream = cases.crnn_stream_case(threads=1, hidden=24)
+    gains, vad = stream.engines["fastrnn"]()           # primed: the first call gives a frame
+    assert gains.shape == (1, 65) and vad.shape == (1, 1)
+    assert (stream.group, stream.unit, stream.per) == ("stream-crnn-h24-batch1-threads1",
+                                                        "frame", 1)
+    spec = models.suppressor_spec(channels=(8, 24), hidden=24)
+    assert stream.flops == models.suppressor_flops(spec)
+    predict = cases.crnn_predict_case(3, 30, threads=1, hidden=24)
+    gains, vad = predict.engines["fastrnn"]()
+    assert gains.shape == (3, 26, 65) and vad.shape == (3, 26, 1)
+    assert (predict.group, predict.per, predict.flops) == (
+        "predict-crnn-h24-b3-t30-threads1", 90, 3 * 26 * models.suppressor_flops(spec))
+
+
 # skipped peers ---------------------------------------------------------------------------
 
 def installed(monkeypatch, *names):
@@ -174,7 +235,9 @@ def test_fastrnn_is_measured_alone_when_the_peers_are_hidden(monkeypatch):
     built = [build(threads=1) for build in run.PROFILES["tiny"]["cases"]]
     built.append(cases.train_case(threads=1, batch=2, steps=3))
     for case in built:
-        assert list(case.engines) == ["fastrnn"], case.group
+        fastrnn_builds = ["fastrnn", FASTRNN_SEQUENTIAL] if case.params.get("graph") \
+            else ["fastrnn"]
+        assert list(case.engines) == fastrnn_builds, case.group
         assert case.skipped["torch"] == peers.NO_TORCH
     assert [case.skipped["onnxruntime"] for case in built] == \
         [peers.NO_ORT] * (len(built) - 1) + [cases.ORT_CANNOT_TRAIN]
@@ -218,9 +281,25 @@ def test_report_json_and_markdown_rows(tmp_path, fixed_medians):
     assert table.startswith("Machine: cpu, 2 cores, fastrnn ISA generic; fastrnn 0.1.0. ")
 
 
+def test_report_gives_a_second_build_of_fastrnn_a_line_of_its_own(tmp_path, fixed_medians):
+    graph = suites.measure(stub_case("stream", engines=("fastrnn", FASTRNN_SEQUENTIAL, "torch"),
+                                     name="graph"), 1.0)
+    report.write(results_of(graph), str(tmp_path), with_plots=False)
+    table = (tmp_path / "results.md").read_text()
+    assert "| stream-graph-threads1 | 4.00 us (p99 11.84) | 12.00 us (p99 35.52) | skipped | " \
+           "x3.00 | - | 25.0 (25%) |" in table
+    assert "\n- stream-graph-threads1: fastrnn Sequential 4.40 us (p99 13.02), x1.10\n" in table
+    assert run._line(graph, PEAK["gflops"]).startswith(
+        "stream-graph-threads1: fastrnn 4.00 us/frame, fastrnn-sequential 4.40 (x1.10), "
+        "torch 12.00 (x3.00), ")
+
+
 @needs_matplotlib
 def test_plots_are_written_as_png(tmp_path, fixed_medians):
-    measured = [suites.measure(stub_case(kind), 1.0) for kind in ("predict", "streams")]
+    crnn = stub_case("predict", name="crnn", params={"model": "crnn", "hidden": 8, "batch": 1,
+                                                     "steps": 5, "threads": 1})
+    measured = [suites.measure(case, 1.0) for case in (stub_case("predict"),
+                                                       stub_case("streams"), crnn)]
     files = report.write(results_of(*measured), str(tmp_path))
     assert files[2:] == [str(tmp_path / name) for name in PLOTS]
     assert all((tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE for name in PLOTS)
@@ -315,12 +394,16 @@ def test_the_default_profile_is_quick_and_profiles_exclude_each_other(capsys):
 
 def test_the_quick_profile_keeps_its_cases():
     *builders, train = run.PROFILES["quick"]["cases"]
-    grid = [(build.func.__name__, build.args) for build in builders]
-    predict = [("predict_case", (cell, hidden, batch, 200)) for cell in ("lstm", "gru")
+    grid = [(build.func.__name__, build.args, build.keywords) for build in builders]
+    predict = [("predict_case", (cell, hidden, batch, 200), {}) for cell in ("lstm", "gru")
                for hidden in (64, 256) for batch in (1, 16, 64)]
-    assert grid[:2] == [("stream_case", ("A",)), ("stream_case", ("B",))]
-    assert grid[2:14] == predict
-    assert grid[14:] == [("streams_case", ("A", count)) for count in (1, 16, 256, 1024)]
+    crnn = {"hidden": 384}
+    assert grid[:4] == [("stream_case", ("A",), {}), ("stream_case", ("B",), {}),
+                        ("stream_case", ("A",), {"graph": True}),
+                        ("crnn_stream_case", (), crnn)]
+    assert grid[4:16] == predict
+    assert grid[16:18] == [("crnn_predict_case", (batch, 1000), crnn) for batch in (1, 16)]
+    assert grid[18:] == [("streams_case", ("A", count), {}) for count in (1, 16, 256, 1024)]
     assert run.PROFILES["quick"]["seconds"] == 0.6
     assert train is cases.train_case
 
@@ -332,7 +415,12 @@ def test_tiny_profile_end_to_end(tmp_path, capsys, fastrnn_threads):
     assert run.main(["--tiny", "--no-plots", "--out", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / "results.json").read_text())
     assert [case["group"] for case in saved["cases"]] == [
-        "stream-modelA-batch1-threads1", "predict-lstm-h64-b1-t20-threads1",
-        "streams-modelA-n1-threads1", "streams-modelA-n16-threads1"]
-    assert all(list(case["engines"]) == list(peers.ENGINES) and case["skipped"] == {}
-               for case in saved["cases"])
+        "stream-modelA-batch1-threads1", "stream-modelA-graph-batch1-threads1",
+        "stream-crnn-h48-batch1-threads1", "predict-lstm-h64-b1-t20-threads1",
+        "predict-crnn-h48-b2-t20-threads1", "streams-modelA-n1-threads1",
+        "streams-modelA-n16-threads1"]
+    for case in saved["cases"]:
+        fastrnn_builds = ["fastrnn", FASTRNN_SEQUENTIAL] if case["params"].get("graph") \
+            else ["fastrnn"]
+        assert list(case["engines"]) == fastrnn_builds + list(peers.PEERS), case["group"]
+        assert case["skipped"] == {}

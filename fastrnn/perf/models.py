@@ -4,6 +4,11 @@ Each model's weights are drawn once with NumPy (seeded, PyTorch's default
 initialisation) and loaded into fastrnn, into PyTorch and, through PyTorch's
 ONNX export, into ONNX Runtime, so that every engine runs the same weights
 and fastrnn is measured even when no peer is installed.
+
+Two families: the recurrent stacks of ModelSpec (models A and B, the predict
+grid), in fastrnn as a Sequential or as the same layers built as a graph;
+and the noise-suppressor CRNN of issue 12 (SuppressorSpec), a fastrnn.Model
+graph.
 """
 
 from __future__ import annotations
@@ -87,6 +92,19 @@ def to_fastrnn(spec: ModelSpec, **options) -> fastrnn.Sequential:
     return fastrnn.Sequential(layers, **options)
 
 
+def to_fastrnn_graph(spec: ModelSpec, **options) -> fastrnn.Model:
+    """The model as a fastrnn.Model graph, built the functional way
+    (fastrnn.Input, then each layer called on the previous one's output):
+    the layers and weights of to_fastrnn (`options` go to fastrnn.Model)."""
+    features = fastrnn.Input(spec.input_size, name="features")
+    y = features
+    for weights in spec.layers:
+        y = CELLS[spec.kind](*weights)(y)
+    if spec.head is not None:
+        y = fastrnn.Dense(*spec.head)(y)
+    return fastrnn.Model(features, y, **options)
+
+
 def torch_module(spec: ModelSpec):
     """The model in PyTorch: nn.LSTM/nn.GRU (batch_first) + optional
     nn.Linear, eval mode; forward(x, *state) -> (y, *state), the state
@@ -134,20 +152,43 @@ def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = T
     time (one step per call when streaming); else x -> y from a zero state.
     One session, intra-op threads = `threads`, inter-op 1.
     """
-    import onnxruntime as ort
     import torch
 
-    module = torch_module(spec)
     state = [torch.from_numpy(s) for s in zero_state(spec, batch)] if with_state else []
     names = STATE_NAMES[:len(state)]
     x = torch.zeros(batch, 1, spec.input_size)
-    buffer = io.BytesIO()
     dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in names}}
+    return exported_session(torch_module(spec), (x, *state), ["x", *names],
+                            ["y", *[n + "_out" for n in names]], dynamic, threads)
+
+
+def exported_session(module, example: tuple, input_names: list[str], output_names: list[str],
+                     dynamic_axes: dict | None, threads: int):
+    """An ONNX Runtime session of a PyTorch module, exported with
+    torch.onnx.export (TorchScript exporter, dynamo=False).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        In eval mode.
+    example : tuple of torch.Tensor
+        The forward's arguments the export traces.
+    input_names, output_names : list of str
+        The graph's names of the forward's arguments and results.
+    dynamic_axes : dict or None
+        {name: {axis: label}} of the axes whose size may vary; None: every
+        shape fixed to the example's.
+    threads : int
+        Intra-op threads (inter-op: 1).
+    """
+    import onnxruntime as ort
+    import torch
+
+    buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, (x, *state), buffer, input_names=["x", *names],
-                          output_names=["y", *[n + "_out" for n in names]],
-                          dynamic_axes=dynamic, dynamo=False)
+        torch.onnx.export(module, example, buffer, input_names=input_names,
+                          output_names=output_names, dynamic_axes=dynamic_axes, dynamo=False)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -180,3 +221,179 @@ def spec_flops(spec: ModelSpec) -> float:
     """step_flops of a whole ModelSpec."""
     head = len(spec.head[1]) if spec.head is not None else 0
     return step_flops(spec.kind, spec.input_size, spec.hidden, spec.num_layers, head)
+
+
+# The noise-suppressor CRNN of issue 12 ------------------------------------------------------
+
+SUPPRESSOR_GRUS = ("gru1", "gru2", "gru3")
+GRU_WEIGHTS = tuple(f"{name}_l0" for name in TORCH_WEIGHTS)     # nn.GRU's names of one layer
+SUPPRESSOR_STATES = tuple(f"h{index + 1}" for index in range(len(SUPPRESSOR_GRUS)))  # ONNX names
+SUPPRESSOR_OUTPUTS = ("gains", "vad")
+
+
+@dataclasses.dataclass
+class SuppressorSpec:
+    """The noise suppressor as canonical (PyTorch-layout) float32 arrays:
+    two kernel-`kernel` tanh convolutions (padding "valid"), three GRUs, the
+    concatenation of the second convolution's output and the three GRU
+    outputs ("joint"), and two sigmoid Dense heads on it, gains (`features`)
+    and a voice-activity probability (1).
+
+    weights: {name in the PyTorch module's state_dict: array}: conv1.weight
+    (C1, F, K), conv1.bias (C1,), conv2.weight (C2, C1, K), conv2.bias (C2,);
+    per GRU of SUPPRESSOR_GRUS, <gru>.weight_ih_l0 (3H, C2 or H),
+    <gru>.weight_hh_l0 (3H, H), <gru>.bias_ih_l0, <gru>.bias_hh_l0 (3H,)
+    (GRU_WEIGHTS); gains.weight (F, C2 + 3H), gains.bias (F,), vad.weight
+    (1, C2 + 3H), vad.bias (1,).
+    """
+
+    features: int
+    channels: tuple[int, int]
+    hidden: int
+    kernel: int
+    weights: dict[str, np.ndarray]
+
+    @property
+    def joint(self) -> int:
+        """Features of the concatenation the heads read."""
+        return self.channels[1] + len(SUPPRESSOR_GRUS) * self.hidden
+
+    @property
+    def delay(self) -> int:
+        """Input frames the outputs lag: the two valid convolutions' (kernel - 1) each."""
+        return 2 * (self.kernel - 1)
+
+
+def suppressor_spec(features: int = 65, channels: tuple[int, int] = (128, 384),
+                    hidden: int = 384, kernel: int = 3, seed: int = 0) -> SuppressorSpec:
+    """Seeded weights of the noise suppressor, drawn as PyTorch initialises
+    nn.Conv1d, nn.GRU and nn.Linear: uniform in +-1/sqrt(fan), fan the
+    input channels x kernel (convolutions), the hidden size (GRUs), the input
+    features (heads).
+
+    Parameters
+    ----------
+    features : int
+        Input features per frame, and gains per frame.
+    channels : (int, int)
+        Output channels of the two convolutions.
+    hidden : int
+        Size of each GRU.
+    kernel : int
+        Kernel of both convolutions.
+    seed : int
+        Seed of the NumPy generator the weights are drawn from.
+
+    Returns
+    -------
+    SuppressorSpec
+        The defaults are the issue's bench shape: 65 features, conv 128 and
+        384, 3 x GRU(384).
+    """
+    rng = np.random.default_rng(seed)
+
+    def uniform(fan: int, *shape: int) -> np.ndarray:
+        bound = 1.0 / np.sqrt(fan)
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+    first, second = channels
+    weights = {"conv1.weight": uniform(features * kernel, first, features, kernel),
+               "conv1.bias": uniform(features * kernel, first),
+               "conv2.weight": uniform(first * kernel, second, first, kernel),
+               "conv2.bias": uniform(first * kernel, second)}
+    for index, gru in enumerate(SUPPRESSOR_GRUS):
+        shapes = ((3 * hidden, second if index == 0 else hidden), (3 * hidden, hidden),
+                  (3 * hidden,), (3 * hidden,))
+        weights.update({f"{gru}.{name}": uniform(hidden, *shape)
+                        for name, shape in zip(GRU_WEIGHTS, shapes, strict=True)})
+    joint = second + len(SUPPRESSOR_GRUS) * hidden
+    for head, size in zip(SUPPRESSOR_OUTPUTS, (features, 1), strict=True):
+        weights[f"{head}.weight"] = uniform(joint, size, joint)
+        weights[f"{head}.bias"] = uniform(joint, size)
+    return SuppressorSpec(features, (first, second), hidden, kernel, weights)
+
+
+def suppressor_to_fastrnn(spec: SuppressorSpec) -> fastrnn.Model:
+    """The noise suppressor as a fastrnn.Model graph; outputs (gains, vad),
+    each lagging the input by spec.delay frames."""
+    weights = spec.weights
+    features = fastrnn.Input(spec.features, name="features")
+    c = features
+    for conv in ("conv1", "conv2"):
+        c = fastrnn.Conv1d(weights[f"{conv}.weight"], weights[f"{conv}.bias"])(c)
+        c = fastrnn.Activation("tanh")(c)
+    grus, h = [], c
+    for gru in SUPPRESSOR_GRUS:
+        h = fastrnn.GRU(*(weights[f"{gru}.{name}"] for name in GRU_WEIGHTS))(h)
+        grus.append(h)
+    joint = fastrnn.Concatenate()(c, *grus)
+    heads = [fastrnn.Dense(weights[f"{head}.weight"], weights[f"{head}.bias"],
+                           activation="sigmoid")(joint) for head in SUPPRESSOR_OUTPUTS]
+    return fastrnn.Model(features, heads, output_names=list(SUPPRESSOR_OUTPUTS),
+                         layer_names=["conv1", "tanh1", "conv2", "tanh2", *SUPPRESSOR_GRUS,
+                                      "joint", *SUPPRESSOR_OUTPUTS])
+
+
+def suppressor_torch(spec: SuppressorSpec):
+    """The noise suppressor in PyTorch, eval mode: forward(x (B, T, F), h1,
+    h2, h3 (1, B, H)) -> (gains (B, T - delay, F), vad (B, T - delay, 1),
+    h1', h2', h3'), the GRU states given and returned explicitly so that
+    the ONNX export takes and returns them."""
+    import torch
+    from torch import nn
+
+    first, second = spec.channels
+
+    class NoiseSuppressor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv1d(spec.features, first, spec.kernel)
+            self.conv2 = nn.Conv1d(first, second, spec.kernel)
+            self.gru1 = nn.GRU(second, spec.hidden, batch_first=True)
+            self.gru2 = nn.GRU(spec.hidden, spec.hidden, batch_first=True)
+            self.gru3 = nn.GRU(spec.hidden, spec.hidden, batch_first=True)
+            self.gains = nn.Linear(spec.joint, spec.features)
+            self.vad = nn.Linear(spec.joint, 1)
+
+        def forward(self, x, h1, h2, h3):
+            c = torch.tanh(self.conv1(x.transpose(1, 2)))
+            c = torch.tanh(self.conv2(c)).transpose(1, 2)
+            g1, h1 = self.gru1(c, h1)
+            g2, h2 = self.gru2(g1, h2)
+            g3, h3 = self.gru3(g2, h3)
+            joint = torch.cat([c, g1, g2, g3], dim=-1)
+            return torch.sigmoid(self.gains(joint)), torch.sigmoid(self.vad(joint)), h1, h2, h3
+
+    module = NoiseSuppressor().eval()
+    module.load_state_dict({name: torch.from_numpy(array)
+                            for name, array in spec.weights.items()})
+    return module
+
+
+def suppressor_zero_state(spec: SuppressorSpec, batch: int) -> list[np.ndarray]:
+    """The GRUs' zero states of `batch` sequences: [h1, h2, h3], each (1, batch, H)."""
+    return [np.zeros((1, batch, spec.hidden), np.float32) for _ in SUPPRESSOR_GRUS]
+
+
+def suppressor_onnx_session(spec: SuppressorSpec, threads: int):
+    """An ONNX Runtime session of suppressor_torch's graph, (x (B, T, F), h1,
+    h2, h3 (1, B, H)) -> (gains, vad, h1_out, h2_out, h3_out), batch and time
+    dynamic: whole sequences, or a stream's window of delay + 1 frames."""
+    import torch
+
+    example = (torch.zeros(1, spec.delay + 1, spec.features),
+               *(torch.from_numpy(h) for h in suppressor_zero_state(spec, 1)))
+    dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in SUPPRESSOR_STATES},
+               **{n: {0: "batch", 1: "time"} for n in SUPPRESSOR_OUTPUTS}}
+    return exported_session(suppressor_torch(spec), example, ["x", *SUPPRESSOR_STATES],
+                            [*SUPPRESSOR_OUTPUTS, *(n + "_out" for n in SUPPRESSOR_STATES)],
+                            dynamic, threads)
+
+
+def suppressor_flops(spec: SuppressorSpec) -> float:
+    """Multiply-adds x 2 of one output frame of one sequence (matrix products
+    only): each convolution once, the three GRUs, the two heads."""
+    first, second = spec.channels
+    convs = 2 * spec.kernel * (first * spec.features + second * first)
+    grus = step_flops("gru", second, spec.hidden, len(SUPPRESSOR_GRUS))
+    return float(convs + grus + 2 * spec.joint * (spec.features + 1))

@@ -1,13 +1,16 @@
 """The engines a benchmark compares, and why a peer cannot run here.
 
 fastrnn always runs; each peer (PyTorch, ONNX Runtime) runs when its
-packages import, else it is skipped with the reason kept here.
+packages import, else it is skipped with the reason kept here. A case may
+also time a second build of fastrnn beside the first (FASTRNN_SEQUENTIAL).
 """
 
 from __future__ import annotations
 
 ENGINES = ("fastrnn", "torch", "onnxruntime")
 PEERS = ENGINES[1:]
+# fastrnn's Sequential, timed beside the same layers built as a graph (cases.stream_case)
+FASTRNN_SEQUENTIAL = "fastrnn-sequential"
 NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
 NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
 ORT_NEEDS_TORCH = "the ONNX graphs are exported with PyTorch (pip install torch==2.13.0)"

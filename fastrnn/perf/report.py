@@ -4,9 +4,10 @@ side-by-side table with ratios) and PNG plots."""
 import json
 import os
 
-from .peers import ENGINES, PEERS
+from .peers import ENGINES, FASTRNN_SEQUENTIAL, PEERS
 
-ENGINE_TITLES = {"fastrnn": "fastrnn", "torch": "PyTorch", "onnxruntime": "ONNX Runtime"}
+ENGINE_TITLES = {"fastrnn": "fastrnn", "torch": "PyTorch", "onnxruntime": "ONNX Runtime",
+                 FASTRNN_SEQUENTIAL: "fastrnn Sequential"}
 
 
 def ratios(medians: dict[str, float]) -> dict[str, float]:
@@ -51,7 +52,9 @@ def _time(engine: dict | None, case: dict) -> str:
 
 
 def markdown(results: dict) -> str:
-    """results.md: the machine, then one table row per case (add_rates first)."""
+    """results.md: the machine, then one table row per case (add_rates
+    first), then a line per case that timed engines beyond ENGINES (a second
+    build of fastrnn) with their times and ratios."""
     machine = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, fastrnn ISA "
@@ -74,11 +77,23 @@ def markdown(results: dict) -> str:
         rate = case.get("fastrnn_gflops")
         cells.append(f"{rate:.1f} ({case['fraction_of_peak']:.0%})" if rate else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    beside = [_beside(case) for case in results["cases"] if set(case["engines"]) - set(ENGINES)]
+    if beside:
+        lines += ["", "Timed beside fastrnn in the same rounds (ratio = its time / fastrnn time):",
+                  "", *beside]
     reasons = sorted({f"{ENGINE_TITLES.get(n, n)}: {why}" for case in results["cases"]
                       for n, why in case["skipped"].items()})
     if reasons:
         lines += ["", "Skipped: " + "; ".join(reasons) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _beside(case: dict) -> str:
+    """The Markdown line of a case's engines beyond ENGINES."""
+    ratios = case.get("ratios", {})
+    cells = [f"{ENGINE_TITLES.get(name, name)} {_time(engine, case)}, x{ratios[name]:.2f}"
+             for name, engine in case["engines"].items() if name not in ENGINES]
+    return f"- {case['group']}: " + "; ".join(cells)
 
 
 PLOTS_NEED_MATPLOTLIB = "the plots need matplotlib: pip install matplotlib (or fastrnn[bench])"
@@ -97,7 +112,8 @@ def plots(results: dict, directory: str) -> list:
     matplotlib.use("Agg")
     import matplotlib.pyplot as pyplot
 
-    predict = [c for c in results["cases"] if c["kind"] == "predict" and c["engines"]]
+    predict = [c for c in results["cases"]            # the one-layer grid, not the CRNN
+               if c["kind"] == "predict" and "cell" in c["params"] and c["engines"]]
     streams = [c for c in results["cases"] if c["kind"] == "streams" and c["engines"]]
     figures = [
         ("latency_vs_hidden.png", "Latency per frame vs hidden size (predict, batch 1, T 200)",

@@ -14,11 +14,22 @@ from .peers import ENGINES, have
 
 
 def _profile(seconds: float, stream_models: list[str], predict: list[tuple], streams: list[int],
-             train: bool) -> dict:
+             train: bool, graph_models: list[str], crnn_hidden: int,
+             crnn_predict: list[tuple]) -> dict:
     """A profile: each engine's seconds per case, and the builders of its
-    cases, each called as build(threads=..., peers=...)."""
+    cases, each called as build(threads=..., peers=...).
+
+    stream_models: stream cases of these models (Sequential), and of
+    graph_models built as graphs beside their Sequential; the CRNN stream
+    case and the CRNN predict cases (batch, steps) with GRUs of crnn_hidden.
+    """
     builders = [functools.partial(cases.stream_case, model) for model in stream_models]
+    builders += [functools.partial(cases.stream_case, model, graph=True)
+                 for model in graph_models]
+    builders += [functools.partial(cases.crnn_stream_case, hidden=crnn_hidden)]
     builders += [functools.partial(cases.predict_case, *grid) for grid in predict]
+    builders += [functools.partial(cases.crnn_predict_case, *grid, hidden=crnn_hidden)
+                 for grid in crnn_predict]
     builders += [functools.partial(cases.streams_case, "A", count) for count in streams]
     builders += [cases.train_case] if train else []
     return {"seconds": seconds, "cases": builders}
@@ -31,11 +42,16 @@ def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
             for batch in (1, 16, 64)]
 
 
+CRNN_PREDICT = [(1, 1000), (16, 1000)]      # (batch, steps) of the CRNN's whole sequences
 PROFILES = {
-    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False),
-    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True),
+    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False,
+                     graph_models=["A"], crnn_hidden=48, crnn_predict=[(2, 20)]),
+    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True,
+                      graph_models=["A"], crnn_hidden=cases.CRNN_HIDDEN,
+                      crnn_predict=CRNN_PREDICT),
     "full": _profile(3.0, ["A", "B"], _predict_grid((64, 256, 1024)), [1, 16, 256, 1024],
-                     train=True),
+                     train=True, graph_models=["A"], crnn_hidden=cases.CRNN_HIDDEN,
+                     crnn_predict=CRNN_PREDICT),
 }
 
 
