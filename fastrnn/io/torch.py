@@ -198,15 +198,25 @@ def _is_leaf(module, torch) -> bool:
 # module keeps them as attributes; a traced one only in its graph's call.
 _RECURRENT_ARGUMENTS = ("input_size", "hidden_size", "num_layers", "bias", "batch_first",
                         "dropout", "bidirectional")
-# Traced modules: the aten operation each calls, and {argument index: constructor argument}.
+# Traced modules: per layer, the aten operations it may call, each with
+# {argument index: constructor argument} and the constructor arguments the
+# operation itself means.
+_RECURRENT_CALL = {7: "bidirectional", 8: "batch_first"}
 _TRACED_CALLS = {
-    "LSTM": ("aten::lstm", {4: "num_layers", 7: "bidirectional", 8: "batch_first"}),
-    "GRU": ("aten::gru", {4: "num_layers", 7: "bidirectional", 8: "batch_first"}),
-    "Conv1d": ("aten::_convolution", {3: "stride", 4: "padding", 5: "dilation", 8: "groups"}),
-    "Softmax": ("aten::softmax", {1: "dim"}), "LogSoftmax": ("aten::log_softmax", {1: "dim"}),
-    "LeakyReLU": ("aten::leaky_relu", {1: "negative_slope"}), "ELU": ("aten::elu", {1: "alpha"}),
-    "GELU": ("aten::gelu", {1: "approximate"}),
-    "Softplus": ("aten::softplus", {1: "beta", 2: "threshold"}),
+    "LSTM": [("aten::lstm", _RECURRENT_CALL, {})],
+    "GRU": [("aten::gru", _RECURRENT_CALL, {})],
+    "RNN": [("aten::rnn_tanh", _RECURRENT_CALL, {"nonlinearity": "tanh"}),
+            ("aten::rnn_relu", _RECURRENT_CALL, {"nonlinearity": "relu"})],
+    "Conv1d": [("aten::_convolution", {3: "stride", 4: "padding", 5: "dilation", 8: "groups"},
+                {}),
+               ("aten::_convolution_mode",                       # padding given as a string
+                {3: "stride", 4: "padding", 5: "dilation", 6: "groups"}, {})],
+    "Softmax": [("aten::softmax", {1: "dim"}, {})],
+    "LogSoftmax": [("aten::log_softmax", {1: "dim"}, {})],
+    "LeakyReLU": [("aten::leaky_relu", {1: "negative_slope"}, {})],
+    "ELU": [("aten::elu", {1: "alpha"}, {})],
+    "GELU": [("aten::gelu", {1: "approximate"}, {})],
+    "Softplus": [("aten::softplus", {1: "beta", 2: "threshold"}, {})],
 }
 _PARAMETERLESS = ("ReLU", "Tanh", "Sigmoid", "SiLU", "SELU", "Hardsigmoid", "Identity", "Dropout")
 
@@ -287,14 +297,16 @@ def _traced_arguments(script, kind: str, where: str) -> dict:
     if kind not in _TRACED_CALLS:
         raise NotImplementedError(f"{where}: a traced {kind} does not keep its settings; "
                                   "script it (torch.jit.script) or import the Python module")
-    operation, positions = _TRACED_CALLS[kind]
-    calls = [node for node in script.graph.nodes() if node.kind() == operation]
-    if len(calls) != 1:
-        raise NotImplementedError(f"{where}: a traced {kind} that does not call {operation} "
-                                  "once; script it (torch.jit.script) or import the Python "
-                                  "module")
-    inputs = list(calls[0].inputs())
-    return {name: _graph_constant(inputs[index]) for index, name in positions.items()}
+    calls = {operation: (positions, means) for operation, positions, means in _TRACED_CALLS[kind]}
+    found = [node for node in script.graph.nodes() if node.kind() in calls]
+    if len(found) != 1:
+        raise NotImplementedError(f"{where}: a traced {kind} that does not call one of "
+                                  f"{sorted(calls)} once; script it (torch.jit.script) or "
+                                  "import the Python module")
+    positions, means = calls[found[0].kind()]
+    inputs = list(found[0].inputs())
+    return {**{name: _graph_constant(inputs[index]) for index, name in positions.items()},
+            **means}
 
 
 def _graph_constant(value):

@@ -116,13 +116,19 @@ class Symbol:
 
 
 @dataclass
+class Computed:
+    """A tensor computed from constants and sizes (``h0.expand(1, B, H)``)."""
+
+
+@dataclass
 class Parts:
     """Several values of one operation (torch.split, torch.max(x, dim)); an
     entry is None where fastrnn does not compute it (the indices of a max)."""
     parts: list
 
 
-_SYMBOLIC = (Frames, Padded, Recurrent, States, Zeros, Symbol, Parts)
+_SYMBOLIC = (Frames, Padded, Recurrent, States, Zeros, Symbol, Computed, Parts)
+_FROM_INPUT = (Frames, Padded, Recurrent, States, Parts)
 
 
 # ---------------------------------------------------------------------------
@@ -310,7 +316,7 @@ class Translator:
     def __init__(self, torch):
         self.torch = torch
         self.uses: dict = {}              # id(tensor) -> _Use
-        self.names: dict = {}             # id(layer) -> name
+        self.names: dict = {}             # id(layer) -> name, distinct
 
     # --- layers and uses ---
 
@@ -323,7 +329,10 @@ class Translator:
             tensor = layer(*[frames.tensor for frames in inputs])
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
-        self.names[id(layer)] = name
+        taken = set(self.names.values())
+        self.names[id(layer)] = next(candidate for candidate in
+                                     [name] + [f"{name}_{k}" for k in range(1, len(taken) + 2)]
+                                     if candidate not in taken)
         return Frames(tensor, inputs[0].layout if layout is None else layout)
 
     def read(self, frames: Frames) -> None:
@@ -557,6 +566,8 @@ class Translator:
         if isinstance(first, Symbol) or (name == "mul" and any(isinstance(a, Symbol)
                                                                for a in args)):
             return Symbol()
+        if not any(isinstance(leaf, _FROM_INPUT) for leaf in _leaves((args, kwargs))):
+            return Computed()
         if name in _NO_OPS or (name == "to" and isinstance(first, Frames)):
             return first if not isinstance(first, Recurrent) else first.output
         if name in _BINARY or name in ("neg", "max", "min") and len(args) == 2 \
@@ -719,6 +730,10 @@ class Translator:
         """A constant that broadcasts over everything but the channels of
         `frames`, as one value per channel (or one)."""
         value = constant.value if isinstance(constant, Constant) else constant
+        if value is None:
+            raise NotImplementedError(f"{where}: an operand that is None: fastrnn models take "
+                                      "one input, and the forward's arguments after the first "
+                                      "are traced as None")
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 and not isinstance(value, self.torch.Tensor):
             raise NotImplementedError(f"{where}: an operand fastrnn cannot use: {_what(constant)}")
@@ -848,6 +863,17 @@ class Translator:
                       x.last_step)
 
 
+def _leaves(structure):
+    """The values in nested tuples, lists and dicts."""
+    if isinstance(structure, (tuple, list)):
+        for item in structure:
+            yield from _leaves(item)
+    elif isinstance(structure, dict):
+        yield from _leaves(list(structure.values()))
+    else:
+        yield structure
+
+
 def _single(value: Any) -> int:
     return value[0] if isinstance(value, (tuple, list)) else value
 
@@ -857,6 +883,7 @@ def _what(value) -> str:
     if isinstance(value, Constant):
         return f"a constant {type(value.value).__name__}"
     return {Zeros: "torch.zeros (an initial state)", Symbol: "a size, device or dtype",
+            Computed: "a tensor computed from parameters, not from the input",
             States: "a recurrent layer's final states", Parts: "the parts of a split",
             Padded: "padded frames"}.get(type(value), type(value).__name__)
 
@@ -988,11 +1015,8 @@ def _describe_node(node, root, root_name: str) -> str:
     return what + node.meta.get("source", "")
 
 
-def _is_constant(structure, torch) -> bool:
-    found = []
-    torch.fx.node.map_aggregate(structure, lambda value: found.append(
-        isinstance(value, _SYMBOLIC)))
-    return not any(found)
+def _is_constant(structure) -> bool:
+    return not any(isinstance(leaf, _SYMBOLIC) for leaf in _leaves(structure))
 
 
 def _evaluate(node, root, args, kwargs, torch):
@@ -1037,10 +1061,10 @@ def translate(module, torch) -> Translation:
         if node.op == "output":
             _collect_outputs(args[0], translator, translation, where)
             break
-        if _is_constant((args, kwargs), torch):
+        if _is_constant((args, kwargs)):
             values[node] = Constant(_evaluate(node, module, args, kwargs, torch))
         elif node.op == "call_module":
-            values[node] = translator.module(module.get_submodule(node.target), node.name,
+            values[node] = translator.module(module.get_submodule(node.target), node.target,
                                              list(args), kwargs, where)
         else:
             name = node.target if node.op == "call_method" else names.get(node.target)
