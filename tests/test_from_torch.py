@@ -271,3 +271,23 @@ def test_torchscript_with_its_own_forward_says_what_to_do(tmp_path):
     with pytest.raises(NotImplementedError, match=r"Sequential\[1\]: a traced Hardtanh does "
                                                   r"not keep its settings; script it"):
         fastrnn.from_torch(traced)
+
+
+def test_scripted_norms_pools_and_parameterized_activations(tmp_path):
+    torch.manual_seed(9)
+    module = nn.Sequential(nn.Conv1d(6, 8, 3, padding=1), nn.BatchNorm1d(8, eps=1e-3),
+                           nn.PReLU(8), nn.AvgPool1d(3, 2, 1, count_include_pad=False),
+                           nn.Hardtanh(-0.5, 0.5), nn.Conv1d(8, 4, 1)).eval()
+    nn.init.uniform_(module[1].running_var, 0.5, 2.0)
+    x = torch.randn(2, 13, 6)
+    expected = torch_script_reference(module, x)
+    torch.jit.script(module).save(tmp_path / "model.jit")
+    model = fastrnn.from_torch(tmp_path / "model.jit")
+    assert max_abs(model.predict(x.numpy()), expected) <= TOLERANCE["float32"]
+
+
+def test_traced_conv_with_its_own_padding_is_refused():
+    conv = nn.Conv1d(3, 3, 3, padding=1, padding_mode="reflect")
+    traced = torch.jit.trace(nn.Sequential(conv), torch.randn(1, 3, 5))
+    with pytest.raises(NotImplementedError, match="pads its input itself"):
+        fastrnn.from_torch(traced)

@@ -189,8 +189,6 @@ def _is_leaf(module, torch) -> bool:
     return type(module).__module__.startswith("torch.nn")
 
 
-
-
 # ---------------------------------------------------------------------------
 # TorchScript: the eager modules a scripted or traced nn.Sequential is made of.
 
@@ -249,44 +247,43 @@ def _is_leaf_class(cls) -> bool:
 
 
 def _script_arguments(script, kind: str, cls, torch, where: str) -> dict:
-    """The constructor arguments of the torch.nn layer `script` was made from."""
+    """The constructor arguments of the torch.nn layer `script` was made
+    from: sizes and biases from its parameters, the rest from the constants
+    a scripted module keeps (the class's __constants__) or, for a traced one,
+    from its graph."""
+    import inspect
+
     state = script.state_dict()
+    known = {}
     if kind in ("LSTM", "GRU", "RNN"):
         names = _RECURRENT_ARGUMENTS + (("proj_size",) if kind == "LSTM" else ()) \
             + (("nonlinearity",) if kind == "RNN" else ())
-        weight_hh = state["weight_hh_l0"]
-        known = {"input_size": state["weight_ih_l0"].shape[1], "hidden_size": weight_hh.shape[1],
-                 "bias": "bias_ih_l0" in state,
+        known = {"input_size": state["weight_ih_l0"].shape[1],
+                 "hidden_size": state["weight_hh_l0"].shape[1],
                  "num_layers": sum(key.startswith("weight_ih_l") and not key.endswith("_reverse")
                                    for key in state),
                  "bidirectional": "weight_ih_l0_reverse" in state}
-    elif kind == "Linear":
-        names = ("in_features", "out_features", "bias")
-        known = {"in_features": state["weight"].shape[1], "out_features": state["weight"].shape[0],
-                 "bias": "bias" in state}
-    elif kind == "Conv1d":
-        names = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                 "groups", "bias", "padding_mode")
-        weight = state["weight"]
-        known = {"out_channels": weight.shape[0], "kernel_size": weight.shape[2],
-                 "bias": "bias" in state}
     else:
-        names = tuple(name for name in list(_constructor_parameters(cls))
-                      if name not in ("device", "dtype", "inplace"))
-        known = {}
-    scripted = {name: getattr(script, name) for name in names
-                if name not in known and hasattr(script, name)}
-    if len(scripted) + len(known) < len(names):
-        scripted = _traced_arguments(script, kind, where)
-    arguments = {**scripted, **known}
+        parameters = inspect.signature(cls.__init__).parameters
+        names = tuple(name for name in getattr(cls, "__constants__", ())
+                      if name in parameters and name != "inplace")
+        if "weight" in state and kind in ("Linear", "Conv1d"):
+            weight = state["weight"]
+            known = ({"in_features": weight.shape[1], "out_features": weight.shape[0]}
+                     if kind == "Linear" else
+                     {"out_channels": weight.shape[0], "kernel_size": weight.shape[2]})
+        if kind == "PReLU":
+            known = {"num_parameters": state["weight"].numel()}
+        if "bias" in parameters:
+            known["bias"] = any(key.startswith("bias") for key in state)
+    if all(hasattr(script, name) for name in names if name not in known):
+        arguments = {name: getattr(script, name) for name in names if name not in known}
+    else:
+        arguments = _traced_arguments(script, kind, where)
+    arguments.update(known)
     if kind == "Conv1d":
         arguments.setdefault("in_channels", state["weight"].shape[1] * arguments["groups"])
     return arguments
-
-
-def _constructor_parameters(cls) -> list:
-    import inspect
-    return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
 
 def _traced_arguments(script, kind: str, where: str) -> dict:
@@ -303,6 +300,9 @@ def _traced_arguments(script, kind: str, where: str) -> dict:
         raise NotImplementedError(f"{where}: a traced {kind} that does not call one of "
                                   f"{sorted(calls)} once; script it (torch.jit.script) or "
                                   "import the Python module")
+    if kind == "Conv1d" and any("pad" in node.kind() for node in script.graph.nodes()):
+        raise NotImplementedError(f"{where}: a traced Conv1d that pads its input itself (a "
+                                  "padding_mode other than zeros); fastrnn pads with zeros")
     positions, means = calls[found[0].kind()]
     inputs = list(found[0].inputs())
     return {**{name: _graph_constant(inputs[index]) for index, name in positions.items()},
