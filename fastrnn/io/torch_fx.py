@@ -20,8 +20,9 @@ numbers out in its own order of axes. Every value of the forward is one of:
   (parameters, buffers, Python numbers, an argument traced as None); an
   operation that reads only constants is evaluated by torch.
 - ``Zeros`` (``torch.zeros``, an initial state), ``Symbol`` (a size, device
-  or dtype, an argument of ``torch.zeros``) and ``Parts`` (``torch.split``,
-  ``torch.max(x, dim)``).
+  or dtype, an argument of ``torch.zeros``), ``Computed`` (a tensor made of
+  constants and sizes, e.g. a learned initial state expanded to the batch)
+  and ``Parts`` (``torch.split``, ``torch.max(x, dim)``).
 
 Anything else raises NotImplementedError naming the module or operation and
 the line of the forward it comes from.
@@ -570,8 +571,8 @@ class Translator:
             return Computed()
         if name in _NO_OPS or (name == "to" and isinstance(first, Frames)):
             return first if not isinstance(first, Recurrent) else first.output
-        if name in _BINARY or name in ("neg", "max", "min") and len(args) == 2 \
-                and isinstance(args[1], (Frames, Constant)):
+        two_tensors = len(args) == 2 and isinstance(args[1], (Frames, Constant))
+        if name in _BINARY or (name in ("max", "min") and two_tensors):
             return self._binary(_BINARY.get(name, name), args, kwargs, node_name, where)
         if name == "cat":
             return self._cat(args, kwargs, node_name, where)
@@ -706,7 +707,7 @@ class Translator:
         raise NotImplementedError(f"{where}: attribute {attribute!r} of {_what(value)}")
 
     def _binary(self, op: str, args: tuple, kwargs: dict, name: str, where: str) -> Frames:
-        if op == "neg" or len(args) != 2 or set(kwargs) - {"alpha"}:
+        if len(args) != 2 or set(kwargs) - {"alpha"}:
             raise NotImplementedError(f"{where}: {op} of {len(args)} arguments {sorted(kwargs)}")
         if kwargs.get("alpha", 1) != 1:
             raise NotImplementedError(f"{where}: {op} with alpha={kwargs['alpha']}")
