@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import Dense
+from ..layers import ACTIVATIONS, Activation, Dense
 
 
 def reorder_gates(blocks: np.ndarray, order: tuple, hidden_size: int) -> np.ndarray:
@@ -24,3 +24,21 @@ def fold_activation(layers: list, activation: str, where: str) -> None:
         raise NotImplementedError(f"{where}: a {activation} activation must follow a Dense "
                                   "(Linear) layer without an activation to run in fastrnn")
     last.activation = activation
+
+
+def fold_activations(layers: list) -> list:
+    """`layers` (a chain) with each Activation that the linear Dense layer
+    right before it can apply folded into that Dense (fastrnn.Model does the
+    same when it packs a graph; folded here, a chain is the Sequential of
+    Dense(activation=...) layers it was before graphs, and saves as one)."""
+    folded = []
+    for layer in layers:
+        before = folded[-1] if folded else None
+        if (isinstance(layer, Activation) and isinstance(before, Dense)
+                and before.activation == "linear" and layer.op in ACTIVATIONS
+                and layer.op != "linear"
+                and (layer.op != "elu" or layer.parameters["alpha"] == 1.0)):
+            before.activation = layer.op
+            continue
+        folded.append(layer)
+    return folded
