@@ -73,6 +73,7 @@ MAX_GRAPH_FEATURES = 1 << 22  # features summed over a graph's tensors: bounds w
 #                               allocates beyond the file's tensors (default scales, ...)
 MAX_JSON_CHARS = 1 << 20      # each of the architecture and metadata texts
 MAX_NAME_CHARS = 256          # an input, node or output name
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class _Invalid(Exception):
@@ -89,12 +90,23 @@ def _safetensors():
     return safetensors.numpy, safe_open
 
 
+def _shown(value: Any) -> str:
+    """A value read from a file, for a message: short, and never the whole of
+    a large or deeply nested one."""
+    if isinstance(value, (list, dict)):
+        items = value.values() if isinstance(value, dict) else value
+        if len(value) > 8 or any(isinstance(item, (list, dict)) for item in items):
+            return f"a JSON {'array' if isinstance(value, list) else 'object'} of {len(value)}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 # --- field checks: the value read from a file -> the value a layer takes --------------------
 
 def _integer(low: int, high: int) -> Callable:
     def check(value: Any) -> int:
         if type(value) is not int or not low <= value <= high:
-            raise ValueError(f"expected an integer in [{low}, {high}], got {value!r}")
+            raise ValueError(f"expected an integer in [{low}, {high}], got {_shown(value)}")
         return value
     return check
 
@@ -105,7 +117,7 @@ _offset = _integer(0, MAX_SIZE)
 
 def _flag(value: Any) -> bool:
     if type(value) is not bool:
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(f"expected true or false, got {_shown(value)}")
     return value
 
 
@@ -114,14 +126,15 @@ def _choice(options) -> Callable:
 
     def check(value: Any) -> str:
         if type(value) is not str or value not in options:
-            raise ValueError(f"expected one of {list(options)}, got {value!r}")
+            raise ValueError(f"expected one of {list(options)}, got {_shown(value)}")
         return value
     return check
 
 
 def _finite(value: Any) -> float:
-    if type(value) not in (int, float) or not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {value!r}")
+    """A number within float32's finite range."""
+    if type(value) not in (int, float) or not abs(value) <= _FLOAT32_MAX:
+        raise ValueError(f"expected a finite number, got {_shown(value)}")
     return float(value)
 
 
@@ -132,14 +145,14 @@ def _padding(value: Any) -> Any:
     if (type(value) is not list or len(value) != 2
             or any(type(p) is not int or not 0 <= p <= MAX_SIZE for p in value)):
         raise ValueError(f"expected [left, right] with each in [0, {MAX_SIZE}], or 'same', "
-                         f"got {value!r}")
+                         f"got {_shown(value)}")
     return tuple(value)
 
 
 def _parameters(value: Any) -> dict:
     if (type(value) is not dict or len(value) > 8
             or any(type(key) is not str for key in value)):
-        raise ValueError(f"expected an object of at most 8 named numbers, got {value!r}")
+        raise ValueError(f"expected an object of at most 8 named numbers, got {_shown(value)}")
     return {key: _finite(number) for key, number in value.items()}
 
 
@@ -210,7 +223,7 @@ def _build_recurrent(config: dict, arrays: dict) -> Layer:
 def _direction(value: Any) -> dict:
     """A Bidirectional layer's direction: a recurrent layer's configuration."""
     if type(value) is not dict or value.get("type") not in RECURRENT_LAYERS:
-        raise ValueError(f"expected a {' / '.join(RECURRENT_LAYERS)} layer, got {value!r}")
+        raise ValueError(f"expected a {' / '.join(RECURRENT_LAYERS)} layer, got {_shown(value)}")
     return _checked_config(value, tuple(RECURRENT_LAYERS))
 
 
@@ -333,10 +346,10 @@ def layer_tensors(layer: Layer, features: list) -> dict:
 def _checked_config(entry: Any, types: tuple | None = None) -> dict:
     """`entry` as a layer configuration, every field checked (ValueError)."""
     if type(entry) is not dict:
-        raise ValueError(f"expected a layer object, got {entry!r}")
+        raise ValueError(f"expected a layer object, got {_shown(entry)}")
     kind = entry.get("type")
     if type(kind) is not str or kind not in (types or _FORMATS):
-        raise ValueError(f"unknown layer type {kind!r}; expected one of "
+        raise ValueError(f"unknown layer type {_shown(kind)}; expected one of "
                          f"{sorted(types or _FORMATS)}")
     fields = _FORMATS[kind].fields
     unknown = sorted(set(entry) - set(fields) - {"type"})
@@ -502,7 +515,7 @@ def _list(value: Any, what: str, most: int = MAX_NODES) -> list:
 def _name(value: Any, what: str) -> str:
     if type(value) is not str or not 1 <= len(value) <= MAX_NAME_CHARS:
         raise _Invalid(f"{what}: expected a name of 1 to {MAX_NAME_CHARS} characters, got "
-                       f"{value!r:.80}")
+                       f"{_shown(value)}")
     return value
 
 
@@ -540,7 +553,7 @@ def _read_graph(file, unread: set, architecture: Any, options: dict) -> Model:
         reads = []
         for read in _list(entry["inputs"], f"node {name!r} inputs"):
             if type(read) is not str or read not in tensors:
-                raise _Invalid(f"node {name!r} reads {read!r:.80}, which is no input and no node "
+                raise _Invalid(f"node {name!r} reads {_shown(read)}, which is no input and no node "
                                "before it")
             reads.append(tensors[read])
         try:
@@ -560,13 +573,15 @@ def _read_graph(file, unread: set, architecture: Any, options: dict) -> Model:
         entry = _object(entry, ("name", "tensor"), f"output {index}")
         output_names.append(_name(entry["name"], f"output {index} name"))
         if type(entry["tensor"]) is not str or entry["tensor"] not in tensors:
-            raise _Invalid(f"output {output_names[-1]!r} is tensor {entry['tensor']!r:.80}, "
+            raise _Invalid(f"output {output_names[-1]!r} is tensor {_shown(entry['tensor'])}, "
                            "which is no input and no node")
         outputs.append(tensors[entry["tensor"]])
     inputs = [t for t in tensors.values() if t.node is None]
     options["mask_value"] = _mask_value(architecture["mask_value"])
-    if type(architecture["sequential"]) is not bool:
-        raise _Invalid(f"sequential: expected true or false, got {architecture['sequential']!r}")
+    try:
+        sequential = _flag(architecture["sequential"])
+    except ValueError as error:
+        raise _Invalid(f"sequential: {error}") from None
     try:
         order = graph_nodes(inputs, outputs)
     except (ValueError, TypeError) as error:
@@ -575,7 +590,7 @@ def _read_graph(file, unread: set, architecture: Any, options: dict) -> Model:
         used = {id(node) for node in order}
         raise _Invalid(f"nodes {sorted(n for i, n in layer_names.items() if i not in used)} "
                        "feed no output")
-    if architecture["sequential"]:
+    if sequential:
         _check_chain(architecture)
         return _built(Sequential, [node.layer for node in order], **options)
     return _built(Model, inputs, outputs, input_names=[t.name for t in inputs],
@@ -635,7 +650,7 @@ _READERS = {1: _read_version_1, 2: _read_graph}
 def _format_version(metadata: dict) -> int:
     version = metadata.get("format_version")
     if type(version) is not str or not re.fullmatch("[1-9][0-9]{0,8}", version):
-        raise _Invalid(f"format_version {version!r:.40} is not a version number (1, 2, ...)")
+        raise _Invalid(f"format_version {_shown(version)} is not a version number (1, 2, ...)")
     if int(version) > FORMAT_VERSION:
         raise _Invalid(f"format version {version}, written by fastrnn "
                        f"{str(metadata.get('fastrnn_version', '?'))[:40]}; this fastrnn reads "
@@ -647,7 +662,7 @@ def _read(file, options: dict) -> Model:
     metadata = file.metadata() or {}
     if metadata.get("format") != FORMAT:
         raise _Invalid(f"a safetensors file but not a fastrnn model (metadata 'format' is "
-                       f"{str(metadata.get('format'))[:40]!r})")
+                       f"{_shown(metadata.get('format'))})")
     reader = _READERS[_format_version(metadata)]
     architecture = _parse_json(metadata.get("architecture"), "architecture")
     model_metadata = _parse_json(metadata.get("metadata", "{}"), "model metadata")
