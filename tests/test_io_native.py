@@ -329,6 +329,17 @@ def edit_text(old, new):
     return damage
 
 
+def wide_untensored_graph(architecture):
+    """Layers that pack to a size no tensor backs: 100 Affine layers of 2**20
+    features (8 MiB of default scale and shift each)."""
+    architecture["inputs"] = [{"name": "features", "features": MAX_SIZE}]
+    reads = ["features"] + [f"affine{i}" for i in range(99)]
+    architecture["nodes"] = [{"name": f"affine{i}", "inputs": [reads[i]],
+                              "layer": {"type": "Affine", "features": MAX_SIZE}}
+                             for i in range(100)]
+    architecture["outputs"] = [{"name": "out", "tensor": "affine99"}]
+
+
 def nested_bidirectional(architecture):
     gru = node(architecture, "gru1")["layer"]
     inner = {"type": "Bidirectional", "merge_mode": "sum", "forward": gru, "backward": gru}
@@ -409,6 +420,7 @@ DAMAGE = {
     "mask_value true": edit_architecture(lambda a: a.update(mask_value=True)),
     "mask_value a string": edit_architecture(lambda a: a.update(mask_value="0")),
     "Bidirectional inside Bidirectional": edit_architecture(nested_bidirectional),
+    "wide layers without tensors": edit_architecture(wide_untensored_graph),
     "missing tensor": lambda p: rewrite(p, tensors=lambda a: {k: v for k, v in a.items()
                                                               if k != "nodes.5.weight_hh"}),
     "extra tensor": lambda p: rewrite(p, tensors=lambda a: {**a,
@@ -440,6 +452,7 @@ def test_damaged_file_raises_format_error(tmp_path, rng, damage):
     ("Bidirectional inside Bidirectional", "expected a LSTM / GRU / SimpleRNN layer"),
     ("mask_value overflowing to infinity", "mask_value: expected a finite number, got inf"),
     ("mask_value NaN", "NaN is not a JSON number"),
+    ("wide layers without tensors", "more than 4,194,304 features in all"),
     ("layer reads a later node (a cycle)", "'gru3', which is no input and no node before it"),
     ("go_backwards not a bool", "'go_backwards': expected true or false, got 1"),
     ("format_version 01", "'01' is not a version number"),
@@ -472,7 +485,8 @@ def version_1_entry(change):
     (lambda layers: layers[0].update(type="Conv1d"), "unknown layer type 'Conv1d'"),
     (lambda layers: layers[0].update(return_sequences=False), "the layers do not form a model"),
     (lambda layers: layers[1]["forward"].update(activation="relu"), "unknown fields"),
-], ids=["go_backwards", "return_sequences", "type", "chain", "unknown field"])
+    (lambda layers: layers[1]["forward"].update(type=["GRU"]), "expected a LSTM / GRU"),
+], ids=["go_backwards", "return_sequences", "type", "chain", "unknown field", "type a list"])
 def test_version_1_files_are_checked_field_by_field(tmp_path, change, message):
     path = tmp_path / "v1.fastrnn"
     path.write_bytes((DATA / "v1_sequential.fastrnn").read_bytes())

@@ -74,6 +74,7 @@ MAX_GRAPH_FEATURES = 1 << 22  # features summed over a graph's tensors: bounds w
 MAX_JSON_CHARS = 1 << 20      # each of the architecture and metadata texts
 MAX_NAME_CHARS = 256          # an input, node or output name
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_RECURRENT_TYPES = tuple(RECURRENT_LAYERS)   # compared by ==: a value read may be unhashable
 
 
 class _Invalid(Exception):
@@ -222,7 +223,7 @@ def _build_recurrent(config: dict, arrays: dict) -> Layer:
 
 def _direction(value: Any) -> dict:
     """A Bidirectional layer's direction: a recurrent layer's configuration."""
-    if type(value) is not dict or value.get("type") not in RECURRENT_LAYERS:
+    if type(value) is not dict or value.get("type") not in _RECURRENT_TYPES:
         raise ValueError(f"expected a {' / '.join(RECURRENT_LAYERS)} layer, got {_shown(value)}")
     return _checked_config(value, tuple(RECURRENT_LAYERS))
 
@@ -639,7 +640,7 @@ def _with_go_backwards(entry: Any) -> Any:
     if entry.get("type") == "Bidirectional":
         return {**entry, **{direction: _with_go_backwards(entry[direction])
                             for direction in ("forward", "backward") if direction in entry}}
-    if entry.get("type") in RECURRENT_LAYERS:
+    if entry.get("type") in _RECURRENT_TYPES:
         return {"go_backwards": False, **entry}
     return entry
 
