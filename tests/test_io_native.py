@@ -450,13 +450,13 @@ def test_damaged_file_raises_format_error(tmp_path, rng, damage):
     ("groups that do not divide", "the layer these tensors and fields make has input_size 24"),
     ("padding 'same' where it is two numbers", "has padding [1, 1]"),
     ("Bidirectional inside Bidirectional", "expected a LSTM / GRU / SimpleRNN layer"),
-    ("mask_value overflowing to infinity", "mask_value: expected a finite number, got inf"),
+    ("mask_value overflowing to infinity", "mask_value: expected a finite float32 number, got inf"),
     ("mask_value NaN", "NaN is not a JSON number"),
     ("wide layers without tensors", "more than 4,194,304 features in all"),
     ("layer reads a later node (a cycle)", "'gru3', which is no input and no node before it"),
     ("go_backwards not a bool", "'go_backwards': expected true or false, got 1"),
     ("format_version 01", "'01' is not a version number"),
-    ("mask_value true", "mask_value: expected a finite number, got True"),
+    ("mask_value true", "mask_value: expected a finite float32 number, got True"),
     ("a node feeds no output", "nodes ['vad'] feed no output"),
     ("architecture nested without end", "RecursionError"),
     ("huge dilation", f"'dilation': expected an integer in [1, {MAX_SIZE}]"),
@@ -536,8 +536,12 @@ def test_what_save_refuses(tmp_path, rng):
         pass
     with pytest.raises(ValueError, match="a Scaled layer cannot be saved"):
         fastrnn.Sequential([Scaled(np.eye(3))]).save(path)
-    with pytest.raises(ValueError, match="mask_value: expected a finite number"):
+    with pytest.raises(ValueError, match="mask_value: expected a finite float32 number"):
         fastrnn.Sequential([fastrnn.Dense(np.eye(3))], mask_value=float("nan")).save(path)
+    with pytest.raises(ValueError, match="layer 'layer1': Activation 'parameters': expected a "
+                                         "finite float32 number, got 1e"):
+        fastrnn.Sequential([fastrnn.Dense(np.eye(3)),
+                            fastrnn.Activation("clip", max=1e300)]).save(path)
     assert not path.exists()
 
 

@@ -20,13 +20,38 @@ Format version 2 (what ``save`` writes). The safetensors metadata holds:
   (one namespace); a node reads only tensors named before it, so the graph
   has no cycles. ``sequential``: the model is a ``Sequential`` (one input
   ``input0``, nodes ``layer<i>`` each reading the one before, one output
-  ``output0``) and loads as one. Each layer type's configuration and
-  tensors are in ``_FORMATS`` (every field required, no other field).
+  ``output0``) and loads as one.
 - ``metadata`` (optional): JSON object, the model's ``metadata``
 
 Tensors: node ``i``'s weights in the canonical layout, float32, named
-``nodes.<i>.<tensor>`` (``nodes.<i>.forward.weight_ih`` for a Bidirectional
-layer's directions); an optional tensor (a bias) may be absent.
+``nodes.<i>.<tensor>``. The layers (``_FORMATS``: every field required, no
+other; tensors marked * optional; F the features of the first tensor read):
+
+=============  ===========================================================
+LSTM, GRU,     input_size, hidden_size, return_sequences, go_backwards;
+SimpleRNN      GRU reset_after, SimpleRNN activation ("tanh", "relu");
+               weight_ih (G H, I), weight_hh (G H, H), bias_ih*, bias_hh*
+Bidirectional  merge_mode, forward, backward (two recurrent layers);
+               forward.<tensor>, backward.<tensor>
+Dense          input_size, output_size, activation; weight (O, I), bias*
+Conv1d         input_size, output_size, kernel_size, stride, dilation,
+               groups, padding ([left, right], or "same" by the sequence's
+               length, strided); weight (O, I / groups, K), bias* (O,)
+Pool1d         pool, kernel_size, stride, padding, count_padding,
+               replicate_edges
+GlobalPool     pool
+Activation     op, parameters ({name: number}; clip's unbounded min and max
+               left out); prelu: slopes (1,) or (F,)
+Affine         features; scale*, shift* (features,)
+LayerNorm      features, eps; weight*, bias* (features,)
+Elementwise    op, constant_first; constant* (1,) or (F,) (then one input)
+Concatenate    -
+Slice          begin, end
+Reduce         op
+=============  ===========================================================
+
+The layer a node's fields and tensors make must have exactly those fields
+(nothing is coerced, nothing disagrees).
 
 Format version 1 (read only): ``architecture`` is ``{"layers": [<layer>,
 ...], "mask_value": ...}``, a Sequential's layers (LSTM, GRU, SimpleRNN,
@@ -135,7 +160,7 @@ def _choice(options) -> Callable:
 def _finite(value: Any) -> float:
     """A number within float32's finite range."""
     if type(value) not in (int, float) or not abs(value) <= _FLOAT32_MAX:
-        raise ValueError(f"expected a finite number, got {_shown(value)}")
+        raise ValueError(f"expected a finite float32 number, got {_shown(value)}")
     return float(value)
 
 
@@ -258,58 +283,67 @@ _FORMATS = {
         Dense,
         {"input_size": Field(_size), "output_size": Field(_size),
          "activation": Field(_choice(ACTIVATIONS))},
-        lambda c, f: {"weight": ({(c["output_size"], c["input_size"])}, True),
-                      "bias": ({(c["output_size"],)}, False)},
-        lambda c, a: Dense(a["weight"], a.get("bias"), c["activation"])),
+        lambda config, features: {
+            "weight": ({(config["output_size"], config["input_size"])}, True),
+            "bias": ({(config["output_size"],)}, False)},
+        lambda config, arrays: Dense(arrays["weight"], arrays.get("bias"),
+                                     config["activation"])),
     "Conv1d": LayerFormat(
         Conv1d,
         {"input_size": Field(_size), "output_size": Field(_size), "kernel_size": Field(_size),
          "stride": Field(_size), "dilation": Field(_size), "groups": Field(_size),
          "padding": Field(_padding, _write_padding)},
-        lambda c, f: {"weight": ({(c["output_size"], c["input_size"] // c["groups"],
-                                   c["kernel_size"])}, True),
-                      "bias": ({(c["output_size"],)}, False)},
-        lambda c, a: Conv1d(a["weight"], a.get("bias"), stride=c["stride"],
-                            dilation=c["dilation"], groups=c["groups"], padding=c["padding"])),
+        lambda config, features: {
+            "weight": ({(config["output_size"], config["input_size"] // config["groups"],
+                         config["kernel_size"])}, True),
+            "bias": ({(config["output_size"],)}, False)},
+        lambda config, arrays: Conv1d(
+            arrays["weight"], arrays.get("bias"), stride=config["stride"],
+            dilation=config["dilation"], groups=config["groups"], padding=config["padding"])),
     "Pool1d": LayerFormat(
         Pool1d,
         {"pool": Field(_choice(POOLS)), "kernel_size": Field(_size), "stride": Field(_size),
          "padding": Field(_padding, _write_padding), "count_padding": Field(_flag),
          "replicate_edges": Field(_flag)},
-        lambda c, f: {},
-        lambda c, a: Pool1d(c["pool"], c["kernel_size"], c["stride"], c["padding"],
-                            count_padding=c["count_padding"],
-                            replicate_edges=c["replicate_edges"])),
+        lambda config, features: {},
+        lambda config, arrays: Pool1d(
+            config["pool"], config["kernel_size"], config["stride"], config["padding"],
+            count_padding=config["count_padding"], replicate_edges=config["replicate_edges"])),
     "GlobalPool": LayerFormat(
-        GlobalPool, {"pool": Field(_choice(("avg", "max")))}, lambda c, f: {},
-        lambda c, a: GlobalPool(c["pool"])),
+        GlobalPool, {"pool": Field(_choice(("avg", "max")))}, lambda config, features: {},
+        lambda config, arrays: GlobalPool(config["pool"])),
     "Activation": LayerFormat(
         Activation,
         {"op": Field(_choice(UNARY_OPS)), "parameters": Field(_parameters, _write_parameters)},
-        lambda c, f: {"slopes": (_per_feature(f), c["op"] == "prelu")},
-        lambda c, a: Activation(c["op"], slopes=a.get("slopes"), **c["parameters"])),
+        lambda config, features: {"slopes": (_per_feature(features), config["op"] == "prelu")},
+        lambda config, arrays: Activation(config["op"], slopes=arrays.get("slopes"),
+                                          **config["parameters"])),
     "Affine": LayerFormat(
         Affine, {"features": Field(_size, lambda layer: layer.input_size)},
-        lambda c, f: {"scale": ({(c["features"],)}, False),
-                      "shift": ({(c["features"],)}, False)},
-        lambda c, a: Affine(a.get("scale"), a.get("shift"), c["features"])),
+        lambda config, features: {"scale": ({(config["features"],)}, False),
+                                  "shift": ({(config["features"],)}, False)},
+        lambda config, arrays: Affine(arrays.get("scale"), arrays.get("shift"),
+                                      config["features"])),
     "LayerNorm": LayerFormat(
         LayerNorm,
         {"features": Field(_size, lambda layer: layer.input_size), "eps": Field(_finite)},
-        lambda c, f: {"weight": ({(c["features"],)}, False),
-                      "bias": ({(c["features"],)}, False)},
-        lambda c, a: LayerNorm(c["features"], a.get("weight"), a.get("bias"), c["eps"])),
+        lambda config, features: {"weight": ({(config["features"],)}, False),
+                                  "bias": ({(config["features"],)}, False)},
+        lambda config, arrays: LayerNorm(config["features"], arrays.get("weight"),
+                                         arrays.get("bias"), config["eps"])),
     "Elementwise": LayerFormat(
         Elementwise, {"op": Field(_choice(BINARY_OPS)), "constant_first": Field(_flag)},
-        lambda c, f: {"constant": (_per_feature(f), False)},
-        lambda c, a: Elementwise(c["op"], a.get("constant"), c["constant_first"])),
-    "Concatenate": LayerFormat(Concatenate, {}, lambda c, f: {}, lambda c, a: Concatenate()),
+        lambda config, features: {"constant": (_per_feature(features), False)},
+        lambda config, arrays: Elementwise(config["op"], arrays.get("constant"),
+                                           config["constant_first"])),
+    "Concatenate": LayerFormat(Concatenate, {}, lambda config, features: {},
+                               lambda config, arrays: Concatenate()),
     "Slice": LayerFormat(
-        Slice, {"begin": Field(_offset), "end": Field(_size)}, lambda c, f: {},
-        lambda c, a: Slice(c["begin"], c["end"])),
+        Slice, {"begin": Field(_offset), "end": Field(_size)}, lambda config, features: {},
+        lambda config, arrays: Slice(config["begin"], config["end"])),
     "Reduce": LayerFormat(
-        Reduce, {"op": Field(_choice(REDUCTIONS))}, lambda c, f: {},
-        lambda c, a: Reduce(c["op"])),
+        Reduce, {"op": Field(_choice(REDUCTIONS))}, lambda config, features: {},
+        lambda config, arrays: Reduce(config["op"])),
 }
 _TYPES = {layer_format.cls: kind for kind, layer_format in _FORMATS.items()}
 _VERSION_1_TYPES = (*RECURRENT_LAYERS, "Bidirectional", "Dense")
@@ -413,21 +447,28 @@ def _architecture(model: Model) -> tuple:
                              "tensors by both; rename one")
     nodes, tensors = [], {}
     for index, (node, name) in enumerate(zip(model.nodes, model.layer_names)):
+        config = layer_config(node.layer)
+        try:
+            _checked_config(config)                 # what load would refuse
+        except ValueError as error:
+            raise ValueError(f"layer {name!r}: {error}: a model file cannot hold it") from None
         nodes.append({"name": name, "inputs": [names[id(t)] for t in node.inputs],
-                      "layer": layer_config(node.layer)})
+                      "layer": config})
         features = [t.features for t in node.inputs]
         for key, array in layer_tensors(node.layer, features).items():
             tensors[f"nodes.{index}.{key}"] = np.ascontiguousarray(array, np.float32)
         names[id(node.output)] = name
-    if model.mask_value is not None and not math.isfinite(model.mask_value):
-        raise ValueError(f"mask_value: expected a finite number, got {model.mask_value}")
+    try:
+        mask_value = None if model.mask_value is None else _finite(model.mask_value)
+    except ValueError as error:
+        raise ValueError(f"mask_value: {error}") from None
     architecture = {
         "inputs": [{"name": name, "features": tensor.features}
                    for tensor, name in zip(model.inputs, model.input_names)],
         "nodes": nodes,
         "outputs": [{"name": name, "tensor": names[id(tensor)]}
                     for tensor, name in zip(model.outputs, model.output_names)],
-        "mask_value": model.mask_value, "sequential": isinstance(model, Sequential)}
+        "mask_value": mask_value, "sequential": isinstance(model, Sequential)}
     return architecture, tensors
 
 
@@ -454,10 +495,9 @@ def save(model: Model, path: str | os.PathLike) -> None:
         format, a layer named like an input, metadata that is not JSON.
     """
     numpy_api, _ = _safetensors()
-    architecture, tensors = _architecture(model)
-    if len(model.inputs) > MAX_NODES or len(model.nodes) > MAX_NODES \
-            or len(model.outputs) > MAX_NODES:
+    if max(len(model.inputs), len(model.nodes), len(model.outputs)) > MAX_NODES:
         raise ValueError(f"a model file holds at most {MAX_NODES} inputs, nodes and outputs")
+    architecture, tensors = _architecture(model)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
                 "fastrnn_version": __version__,
                 "architecture": _json_text(architecture, "the architecture")}
@@ -500,7 +540,7 @@ def _parse_json(text: Any, what: str) -> Any:
 
 def _object(value: Any, keys: tuple, what: str) -> dict:
     if type(value) is not dict or set(value) != set(keys):
-        shown = sorted(value) if type(value) is dict else type(value).__name__
+        shown = sorted(value)[:8] if type(value) is dict else type(value).__name__
         raise _Invalid(f"{what}: expected an object with exactly {list(keys)}, got {shown}")
     return value
 
@@ -583,10 +623,7 @@ def _read_graph(file, unread: set, architecture: Any, options: dict) -> Model:
         sequential = _flag(architecture["sequential"])
     except ValueError as error:
         raise _Invalid(f"sequential: {error}") from None
-    try:
-        order = graph_nodes(inputs, outputs)
-    except (ValueError, TypeError) as error:
-        raise _Invalid(f"the graph: {error}") from None
+    order = graph_nodes(inputs, outputs)      # every tensor is an input's or a node's
     if len(order) != len(layer_names):
         used = {id(node) for node in order}
         raise _Invalid(f"nodes {sorted(n for i, n in layer_names.items() if i not in used)} "
