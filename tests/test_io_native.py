@@ -509,6 +509,18 @@ def test_version_1_files_before_go_backwards(tmp_path):
     assert not model.layers[0].go_backwards and not model.layers[1].forward.go_backwards
 
 
+def test_bidirectional_directions_must_match(tmp_path, rng):
+    """Issue 14 item 8: directions of different activations are refused."""
+    model = fastrnn.Sequential([fastrnn.Bidirectional(
+        recurrent(rng, "SimpleRNN", 4, 3), recurrent(rng, "SimpleRNN", 4, 3))])
+    path = tmp_path / "bidirectional.fastrnn"
+    model.save(path)
+    edit_architecture(lambda a: node(a, "layer0")["layer"]["backward"].update(
+        activation="relu"))(path)
+    with pytest.raises(FormatError, match="the two directions must match"):
+        fastrnn.load(path)
+
+
 def test_missing_file_and_bad_arguments(tmp_path, rng):
     with pytest.raises(FileNotFoundError, match="no fastrnn model file"):
         fastrnn.load(tmp_path / "absent.fastrnn")
