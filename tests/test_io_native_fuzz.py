@@ -8,8 +8,10 @@ that make cycles, and deep nesting. Every outcome must be a model or a
 max(64 MiB, 10 x the file's size): measured with tracemalloc (Python and
 NumPy allocations) and, where Linux lets a process reset its peak resident
 size (/proc/self/clear_refs), by the peak RSS too (the C engine's and
-safetensors' allocations). A failure names its case; rerun with the same
-seed to reproduce it.
+safetensors' allocations). About 3,000 cases, the three files' in turn,
+stopping after TIME_BUDGET_S (a slow machine runs a prefix of the same
+sequence). A failure names its case; rerun with the same seed to reproduce
+it.
 """
 
 import json
@@ -30,7 +32,7 @@ safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors
 
 SEED = 1414
 CASES_PER_KIND = 400
-TIME_BUDGET_S = 20.0
+TIME_BUDGET_S = 15.0          # the loop stops there (a slow machine runs fewer cases)
 MIB = 1 << 20
 
 HUGE = [0, -1, 2**20, 2**20 + 1, 2**31 - 1, 2**31, 2**63, 10**30, 1e300, -(2**40)]
@@ -239,5 +241,5 @@ def test_mutated_files_load_or_raise_format_error(tmp_path):
             limit = max(64 * MIB, 10 * len(data))
             assert traced <= limit, f"{case}: {traced / MIB:.1f} MiB traced"
             assert grown is None or grown <= limit, f"{case}: peak RSS +{grown / MIB:.1f} MiB"
-    assert outcomes["FormatError"] >= 1000, outcomes       # the mutations reach the checks
-    assert outcomes["model"] >= 20, outcomes               # and some leave a loadable file
+    assert outcomes["FormatError"] >= 500, outcomes        # the mutations reach the checks
+    assert outcomes["model"] >= 10, outcomes               # and some leave a loadable file
