@@ -18,7 +18,8 @@ Nothing is read before its size is checked:
 - an archive member that declares more bytes than its share is refused, and
   members are read with a bounded reader;
 - a weight dataset is read only once its declared shape matched the one the
-  config implies (``arrays``' `expected`) and its bytes fit the share;
+  config implies (``arrays``' `expected`), its bytes fit the share and its
+  chunks (HDF5's unit of reading) are no larger than it or 256 Ki values;
 - HDF5 external and soft links, external and virtual datasets are refused:
   they point outside the file (or around it);
 - every failure of zipfile, json or h5py on a damaged file is a
@@ -117,7 +118,11 @@ class FileWeights:
                 if dataset.external or dataset.is_virtual:
                     raise FormatError(f"{self.path!r}: {where} {label}: the dataset's data "
                                       "is outside the file (external or virtual): refused")
-                size += math.prod(dataset.shape) * dataset.dtype.itemsize
+                values = math.prod(dataset.shape)
+                if dataset.chunks is not None and math.prod(dataset.chunks) > max(values, 2**18):
+                    raise FormatError(f"{self.path!r}: {where} {label}: chunks of "
+                                      f"{dataset.chunks} for a dataset of {dataset.shape}")
+                size += values * dataset.dtype.itemsize
             if self.bytes_read + size > self.budget:
                 raise FormatError(f"{self.path!r}: {where}: its weights take {size} bytes, "
                                   f"past the {self.budget} bytes a file of this size may make "
