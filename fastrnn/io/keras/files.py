@@ -22,6 +22,9 @@ Nothing is read before its size is checked:
   chunks (HDF5's unit of reading) are no larger than it or 256 Ki values;
 - HDF5 external and soft links, external and virtual datasets are refused:
   they point outside the file (or around it);
+- a global heap collection (where HDF5 keeps variable-length strings: the
+  config, weight names) with an empty free-space object is refused before
+  HDF5 reads it: HDF5 1.14 loops forever on one (``check_global_heaps``);
 - every failure of zipfile, json or h5py on a damaged file is a
   fastrnn.FormatError naming the file and the problem.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import mmap
 import os
 import re
 import zipfile
@@ -51,6 +55,43 @@ MAX_ENTRIES = 100_000        # HDF5 objects visited under one layer
 def memory_budget(file_size: int) -> int:
     """The most bytes a Keras file of `file_size` bytes may make fastrnn read."""
     return max(MIN_BUDGET, BUDGET_PER_FILE_BYTE * file_size)
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+GLOBAL_HEAP = b"GCOL"
+
+
+def _length_size(data: Any) -> int:
+    """HDF5's "size of lengths" (bytes) from the superblock at offset 0: its
+    byte 14 in versions 0 and 1, 10 in versions 2 and 3."""
+    if data[:8] != HDF5_SIGNATURE or len(data) < 16:
+        return 8
+    return data[14] if data[8] in (0, 1) else data[10]
+
+
+def check_global_heaps(data: Any, where: str) -> None:
+    """FormatError if a global heap collection in the HDF5 bytes `data`
+    would stop HDF5's reader from advancing: it walks the collection's
+    objects (index u16, references u16, reserved u32, size), moving by the
+    size for the free-space object (index 0), which includes its header, and
+    by header + size rounded up to 8 for the others; a free-space size of 0
+    never moves."""
+    length = _length_size(data)
+    header = 8 + length
+    position = data.find(GLOBAL_HEAP)
+    while position != -1:
+        if data[position + 4:position + 5] == b"\x01":                # version 1
+            size = int.from_bytes(data[position + 8:position + 8 + length], "little")
+            end, cursor = min(position + size, len(data)), position + header
+            while cursor + header <= end:
+                index = int.from_bytes(data[cursor:cursor + 2], "little")
+                object_size = int.from_bytes(data[cursor + 8:cursor + 8 + length], "little")
+                step = object_size if index == 0 else header + -(-object_size // 8) * 8
+                if step < header:
+                    raise FormatError(f"{where}: a damaged HDF5 global heap at byte {cursor} "
+                                      "(an object that does not advance the reader)")
+                cursor += step
+        position = data.find(GLOBAL_HEAP, position + 4)
 
 
 def _h5py():
@@ -176,9 +217,13 @@ class KerasFile:
                                                           self.budget // CONFIG_SHARE))
                     image = self._member(archive, "model.weights.h5",
                                          self.budget // WEIGHTS_SHARE)
+                check_global_heaps(image, f"{path!r}: model.weights.h5")
                 self._h5 = _h5py().File(io.BytesIO(image), "r")
                 self.legacy = False
             else:
+                with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0,
+                                                        access=mmap.ACCESS_READ) as data:
+                    check_global_heaps(data, repr(path))
                 self._h5 = _h5py().File(path, "r")
                 self.legacy = True
                 self.config = self._json(self._attribute(self._h5, "model_config"))

@@ -262,6 +262,8 @@ def convert(config: dict, weights_for: Callable, *, isa: str | None = None,
         elif call.kind not in RULES:
             raise NotImplementedError(f"{call.kind} {call.name!r}: not a layer fastrnn can run")
         else:
+            if not call.inputs:
+                raise FormatError(f"{call.where} reads no tensor")
             if call.kind not in MULTI_INPUT and len(call.inputs) != 1:
                 raise NotImplementedError(f"{call.where} reads {len(call.inputs)} tensors; "
                                           "fastrnn runs it on one")
