@@ -152,6 +152,33 @@ def test_files_load_without_keras(saved, monkeypatch, name):
         assert isinstance(model, fastrnn.Sequential) and model.mask_value == 0.0
 
 
+def keras2_nodes(node: dict) -> list:
+    """A Keras 3 inbound node {"args": [...], "kwargs": {...}} written as
+    Keras 2 did: [[layer, call, output, kwargs], ...]."""
+    found, pending = [], [node["args"]]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__":
+            found.append([*item["config"]["keras_history"], {}])
+        elif isinstance(item, list):
+            pending.extend(reversed(item))
+    return found
+
+
+def test_keras_2_configs(saved, tmp_path):
+    """tf.keras (Keras 2) .h5 files name a call's inputs as [layer, call,
+    output, kwargs] lists and the model's inputs as a list of them."""
+    def as_keras2(config):
+        body = config["config"]
+        for layer in body["layers"]:
+            layer["inbound_nodes"] = [keras2_nodes(node) for node in layer["inbound_nodes"]]
+        body["input_layers"] = [body["input_layers"]]
+    path = with_config(saved["graph.h5"], tmp_path / "keras2.h5", as_keras2)
+    x = np.random.default_rng(3).standard_normal((2, 9, 4)).astype(np.float32)
+    assert np.array_equal(fastrnn.from_keras(path).predict(x),
+                          fastrnn.from_keras(saved["graph.h5"]).predict(x))
+
+
 # --- shapes before reading ------------------------------------------------------
 
 

@@ -112,6 +112,7 @@ class Conversion:
         self.names: dict = {}          # id(fastrnn node) -> layer name
         self.mask_value: float | None = None
         self._read: dict = {}
+        self._taken: set = set()
 
     def weights(self, call: Call, expected: list) -> list:
         """The arrays of the layer `call` is a call of, checked against
@@ -124,11 +125,11 @@ class Conversion:
         """layer(*inputs), its node named `name` (made unique)."""
         output = layer(*[value.tensor if isinstance(value, Value) else value
                          for value in inputs])
-        taken = set(self.names.values())
         unique, number = name, 0
-        while unique in taken:
+        while unique in self._taken:
             number += 1
             unique = f"{name}_{number}"
+        self._taken.add(unique)
         self.names[id(output.node)] = unique
         return output
 
@@ -617,10 +618,6 @@ def _inner(call: Call, key: str) -> tuple:
     return inner["class_name"], inner["config"]
 
 
-def _outputs(call: Call, output: Value, states: list, return_state: bool) -> list:
-    return [output, *states] if return_state else [output]
-
-
 def recurrent(conversion: Conversion, call: Call, inputs: list) -> list:
     """LSTM, GRU, SimpleRNN; with return_state, the states follow the output
     as RecurrentStates (h equals the output when it is the last step)."""
@@ -636,7 +633,7 @@ def recurrent(conversion: Conversion, call: Call, inputs: list) -> list:
                    sequence=options["return_sequences"])
     states = [RecurrentState(call.name, part, None if output.sequence or part != "h" else output)
               for part in _RECURRENT[call.kind][2]]
-    return _outputs(call, output, states, flag(config, "return_state", False, where))
+    return [output, *states] if flag(config, "return_state", False, where) else [output]
 
 
 def bidirectional(conversion: Conversion, call: Call, inputs: list) -> list:
@@ -664,7 +661,7 @@ def bidirectional(conversion: Conversion, call: Call, inputs: list) -> list:
     output = Value(conversion.add(layer, [value], call.name), sequence=layer.return_sequences)
     states = [RecurrentState(call.name, f"{direction}.{part}")
               for direction in ("forward", "backward") for part in _RECURRENT[kind][2]]
-    return _outputs(call, output, states, flag(forward_config, "return_state", False, where))
+    return [output, *states] if flag(forward_config, "return_state", False, where) else [output]
 
 
 def masking(conversion: Conversion, call: Call, inputs: list) -> list:
