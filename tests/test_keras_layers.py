@@ -202,7 +202,19 @@ def test_merges(keras, merge):
 
 def test_relabelling_permute_and_reshape(keras):
     check_against_keras(keras, 5, lambda L, x: L.Reshape((-1, 4))(L.Permute((2, 1))(
-        L.Permute((2, 1))(L.Dense(4)(x)))), (1, 12), 5)
+        L.Reshape((4, -1))(L.Permute((2, 1))(L.Dense(4)(x))))), (1, 12), 5)
+
+
+def test_reshape_to_a_known_length(keras):
+    """With a fixed-length Input, Reshape((T, C)) names the length it has."""
+    L = keras.layers
+    x = keras.Input((12, 5))
+    kmodel = randomized(keras.Model(x, L.Dense(3)(L.Reshape((12, 5))(x))), 1)
+    data = np.random.default_rng(2).standard_normal((2, 12, 5)).astype(np.float32)
+    assert_keras_close(fastrnn.from_keras(kmodel).predict(data),
+                       keras.ops.convert_to_numpy(kmodel(data)), 5, "Reshape((12, 5))")
+    with pytest.raises(NotImplementedError, match="target_shape"):
+        fastrnn.from_keras(keras.Model(x, L.Reshape((6, 10))(x)))
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "SimpleRNN"])
@@ -243,6 +255,7 @@ REFUSED = [  # build, message[, the input's length]
     (lambda L, x: L.Permute((2, 1))(L.Dense(3)(x)), "end the model with a Permute"),
     (lambda L, x: L.Softmax(axis=1)(x), "softmax over axis"),
     (lambda L, x: L.Reshape((-1, 2))(L.Dense(4)(x)), "target_shape"),
+    (lambda L, x: L.Reshape((-1,))(L.Dense(4)(x)), r"target_shape \[-1\] moves"),
     (lambda L, x: L.GlobalAveragePooling1D(keepdims=True)(x), "keepdims"),
     (lambda L, x: L.AveragePooling1D(4, strides=3, padding="same")(x),
      "depends on each sequence's length"),

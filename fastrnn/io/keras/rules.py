@@ -548,12 +548,13 @@ def reshape(conversion: Conversion, call: Call, inputs: list) -> list:
     features = value.tensor.features
     if not value.sequence:
         keeps = target == (features,)
+    elif len(target) != 2:
+        keeps = False
     else:
         shape = call.input_shapes[0] if call.input_shapes else None
         length = shape[2 if value.channels_first else 1] if shape and len(shape) == 3 else None
-        time, channels = (target[1], target[0]) if value.channels_first else (
-            target[-1 if len(target) == 1 else 0], target[-1])
-        keeps = len(target) == 2 and channels == features and time in (-1, length)
+        channels, time = target if value.channels_first else target[::-1]
+        keeps = channels == features and time in (-1, length)
     if not keeps:
         raise NotImplementedError(f"{call.where}: target_shape {list(target)} moves values "
                                   "between frames or features; fastrnn reshapes only to the "
