@@ -276,3 +276,12 @@ def test_refused(keras, case):
     with pytest.raises(NotImplementedError, match=message):
         fastrnn.from_keras(kmodel)
 
+
+
+def test_shared_layers(keras):
+    """A layer called twice (Keras node index 1) runs twice with one set of weights."""
+    def build(L, x):
+        shared = L.Dense(4, name="shared")
+        return L.Add()([shared(x), shared(L.Conv1D(3, 3, padding="causal")(x))])
+    model = check_against_keras(keras, 3, build, (1, 11), 9)
+    assert {"shared", "shared_1"} <= set(model.layer_names)

@@ -6,6 +6,8 @@ models and from ``.keras`` / legacy ``.h5`` files read without Keras.
 - files.py: reading Keras files within a memory budget, and the weights of
   live models behind the same interface;
 - options.py: a layer config's options, checked;
+- conversion.py: what a conversion carries from layer to layer (Values,
+  RecurrentStates, Calls, the Conversion);
 - rules.py: what each Keras layer computes, as fastrnn layers;
 - graph.py: a model config's calls in dependency order, to a fastrnn.Model.
 """

@@ -16,7 +16,8 @@ from ...errors import FormatError
 from ...layers import Input
 from ...model import Model, Sequential, _graph_nodes
 from .files import KerasFile, LiveWeights
-from .rules import MULTI_INPUT, RULES, Call, Conversion, RecurrentState, Value
+from .conversion import Call, Conversion, RecurrentState, Value
+from .rules import MULTI_INPUT, RULES
 
 _MODELS = ("Sequential", "Functional", "Model")
 

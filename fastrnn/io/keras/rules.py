@@ -16,16 +16,17 @@ NotImplementedError naming the layer and why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from ...errors import FormatError
-from ...layers import (ACTIVATIONS, GRU, LSTM, Activation, BatchNorm, Bidirectional, Concatenate,
-                       Conv1d, Dense, Elementwise, GlobalPool, LayerNorm, Pool1d, SimpleRNN,
+from ...layers import (ACTIVATIONS, RECURRENT_LAYERS, Activation, BatchNorm, Bidirectional,
+                       Concatenate, Conv1d, Dense, Elementwise, GlobalPool, LayerNorm, Pool1d,
                        Tensor)
 from . import layouts
+from .conversion import Call, Conversion, RecurrentState, Value
 from .options import REQUIRED, axes, choice, flag, integer, number
 
 # Layers that compute nothing at inference.
@@ -35,7 +36,8 @@ IDENTITY_LAYERS = ("Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDrop
 # Keras' built-in activations (the names its configs store) as fastrnn
 # Activation layers [(op, parameters)]; Keras 3's defaults: leaky_relu's slope
 # 0.2, gelu exact, hard_sigmoid x / 6 + 1 / 2, softplus as PyTorch's (its
-# torch backend).
+# torch backend). A Keras 2 file's hard_sigmoid was 0.2 x + 0.5 when it was
+# trained; it runs here as Keras 3 runs it when loading the file.
 KERAS_ACTIVATIONS = {
     "linear": [], "relu": [("relu", {})], "relu6": [("clip", {"min": 0.0, "max": 6.0})],
     "leaky_relu": [("leaky_relu", {"negative_slope": 0.2})], "elu": [("elu", {})],
@@ -48,90 +50,7 @@ KERAS_ACTIVATIONS = {
 # Activations over a frame's features, not of each value alone.
 _FEATURE_ACTIVATIONS = ("softmax", "log_softmax")
 _DEFAULT_RECURRENT = {"activation": "tanh", "recurrent_activation": "sigmoid"}
-_RECURRENT = {"LSTM": (LSTM, 4, ("h", "c")), "GRU": (GRU, 3, ("h",)),
-              "SimpleRNN": (SimpleRNN, 1, ("h",))}
-
-
-@dataclass
-class Value:
-    """A Keras tensor as fastrnn computes it: `tensor`, and how Keras holds
-    it: ``channels_first`` (batch, channels, time), ``sequence`` False for
-    (batch, features)."""
-
-    tensor: Tensor
-    channels_first: bool = False
-    sequence: bool = True
-
-    def feature_axes(self) -> tuple:
-        """The axes (positive and negative) Keras calls this tensor's features."""
-        if not self.sequence:
-            return (1, -1)
-        return (1, -2) if self.channels_first else (2, -1)
-
-
-@dataclass
-class RecurrentState:
-    """A recurrent layer's returned state `part` ("h", "c"): the stream's
-    state, not a tensor of the model. `last_output` is the Value equal to it
-    (a layer returning only its last step outputs its h)."""
-
-    layer: str
-    part: str
-    last_output: Value | None = None
-
-
-@dataclass
-class Call:
-    """One call of a Keras layer: its class, name and config, which call of
-    the layer it is (0 unless shared), and the tensors it reads, as
-    (layer name, call, output index)."""
-
-    kind: str
-    name: str
-    config: dict
-    index: int = 0
-    inputs: list = field(default_factory=list)
-    input_shapes: list = field(default_factory=list)    # Keras' static shapes, when known
-
-    @property
-    def where(self) -> str:
-        return f"{self.kind} {self.name!r}"
-
-
-class Conversion:
-    """The fastrnn layers made so far: their names (Keras', unique), the
-    weights read (once per layer), and a leading Masking's value.
-
-    Parameters
-    ----------
-    weights : files.LiveWeights or files.FileWeights
-    """
-
-    def __init__(self, weights: Any):
-        self.source = weights
-        self.names: dict = {}          # id(fastrnn node) -> layer name
-        self.mask_value: float | None = None
-        self._read: dict = {}
-        self._taken: set = set()
-
-    def weights(self, call: Call, expected: list) -> list:
-        """The arrays of the layer `call` is a call of, checked against
-        `expected` [(label, shape)]."""
-        if call.name not in self._read:
-            self._read[call.name] = self.source.arrays(call.name, expected, call.where)
-        return self._read[call.name]
-
-    def add(self, layer: Any, inputs: list, name: str) -> Tensor:
-        """layer(*inputs), its node named `name` (made unique)."""
-        output = layer(*[value.tensor if isinstance(value, Value) else value
-                         for value in inputs])
-        unique, number = name, 0
-        while unique in self._taken:
-            number += 1
-            unique = f"{name}_{number}"
-        self._taken.add(unique)
-        self.names[id(output.node)] = unique
-        return output
+_RECURRENT = RECURRENT_LAYERS          # LSTM, GRU, SimpleRNN: their gates and state parts
 
 
 def _sequence_input(call: Call, value: Value, channels_first: bool = False) -> None:
@@ -593,7 +512,7 @@ def _recurrent_options(kind: str, config: dict, where: str, backward: bool = Fal
 def _recurrent_expected(kind: str, config: dict, where: str, inputs: int) -> list:
     """[(label, shape)] of a Keras recurrent layer's weights, from its units
     and input features."""
-    _, gates, _ = _RECURRENT[kind]
+    gates = _RECURRENT[kind].gates
     units = integer(config, "units", REQUIRED, where)
     expected = [("kernel", (inputs, gates * units)),
                 ("recurrent_kernel", (units, gates * units))]
@@ -603,10 +522,10 @@ def _recurrent_expected(kind: str, config: dict, where: str, inputs: int) -> lis
     return expected
 
 
-def _recurrent_layer(kind: str, options: dict, arrays: list):
+def _recurrent_layer(kind: str, options: dict, arrays: list) -> Any:
     kernel, recurrent_kernel, *bias = arrays
-    cls = _RECURRENT[kind][0]
-    return cls.from_keras(kernel, recurrent_kernel, bias[0] if bias else None, **options)
+    return _RECURRENT[kind].from_keras(kernel, recurrent_kernel, bias[0] if bias else None,
+                                       **options)
 
 
 def _inner(call: Call, key: str) -> tuple:
@@ -633,7 +552,7 @@ def recurrent(conversion: Conversion, call: Call, inputs: list) -> list:
     output = Value(conversion.add(layer, [value], call.name),
                    sequence=options["return_sequences"])
     states = [RecurrentState(call.name, part, None if output.sequence or part != "h" else output)
-              for part in _RECURRENT[call.kind][2]]
+              for part in _RECURRENT[call.kind].state]
     return [output, *states] if flag(config, "return_state", False, where) else [output]
 
 
@@ -661,7 +580,7 @@ def bidirectional(conversion: Conversion, call: Call, inputs: list) -> list:
         merge_mode)
     output = Value(conversion.add(layer, [value], call.name), sequence=layer.return_sequences)
     states = [RecurrentState(call.name, f"{direction}.{part}")
-              for direction in ("forward", "backward") for part in _RECURRENT[kind][2]]
+              for direction in ("forward", "backward") for part in _RECURRENT[kind].state]
     return [output, *states] if flag(forward_config, "return_state", False, where) else [output]
 
 
