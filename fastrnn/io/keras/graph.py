@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ...errors import FormatError
 from ...layers import Input
-from ...model import Model, Sequential, _graph_nodes
+from ...model import Model, Sequential, graph_nodes
 from .files import KerasFile, LiveWeights
 from .conversion import Call, Conversion, RecurrentState, Value
 from .rules import MULTI_INPUT, RULES
@@ -300,7 +300,7 @@ def _model(graph: KerasGraph, values: dict, conversion: Conversion, isa: str | N
                                       "with a Permute((2, 1))")
     input_tensors = [value.tensor for value in inputs]
     output_tensors = [value.tensor for _, value in kept]
-    nodes = _graph_nodes(input_tensors, output_tensors)
+    nodes = graph_nodes(input_tensors, output_tensors)
     if not nodes:
         raise ValueError("the Keras model has no layers fastrnn can run")
     mask_value = conversion.mask_value
