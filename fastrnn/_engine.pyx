@@ -647,6 +647,203 @@ cdef class Model:
         return outputs, list(y_counts)
 
 
+cdef enum:
+    _CALL_POINTERS = 32     # inputs and outputs a GraphCall keeps its pointers for on the stack
+
+
+cdef class GraphCall:
+    """A compiled ONNX graph segment, called as ONNX Runtime calls a graph:
+    arrays in ONNX layouts in, one engine run from the initial states the
+    call gives, the outputs and final states out in ONNX layouts. Built by
+    fastrnn.io.onnx.compile (CompiledGraph) from plain tuples:
+
+    inputs : ((name, inverse permutation or None), ...), per model input:
+        the ONNX array transposed by it is (B, T, features...)
+    initial : per state part (state_parts order), None (zeros) or (name,
+        index, batch_first): entry `index` of a (D, B, H) value, or of a
+        (B, D, H) one with batch_first
+    finals : ((name, (part, ...), batch_first), ...): outputs joining state
+        parts along their D axis
+    results : ((name, output, input, shape tail, permutation or None), ...):
+        model output `output` (or, when it is -1, model input `input`) as
+        (B, T) + tail, or (B,) + tail for one frame per sequence, transposed
+    lengths : the name of the sequence lengths (B,), or None
+
+    The arrays given are read in place when they are C-contiguous float32
+    already (a state's rows, an input in the engine's layout); outputs are
+    new arrays. Thread-safe: a call keeps nothing between calls.
+    """
+
+    cdef Model engine
+    cdef tuple inputs, initial, finals, results, part_layers, part_numbers, part_sizes
+    cdef tuple timing, input_features, output_features
+    cdef object lengths
+    cdef Py_ssize_t num_inputs, num_outputs
+
+    def __cinit__(self, Model engine, tuple inputs, tuple initial, tuple finals, tuple results,
+                  lengths):
+        if len(initial) != len(engine.state_parts) or len(inputs) != engine.num_inputs:
+            raise ValueError(f"expected {engine.num_inputs} inputs and "
+                             f"{len(engine.state_parts)} state parts, got {len(inputs)} and "
+                             f"{len(initial)}")
+        self.engine = engine
+        self.inputs, self.initial, self.finals, self.results = inputs, initial, finals, results
+        self.lengths = lengths
+        self.part_layers = tuple(layer for _, layer, _ in engine.state_parts)
+        self.part_numbers = tuple(part for _, _, part in engine.state_parts)
+        self.part_sizes = tuple(engine.part_shape(layer, part)[0] * engine.part_shape(
+            layer, part)[1] for _, layer, part in engine.state_parts)
+        self.timing = tuple(engine.timing(tensor) for tensor in engine.outputs)
+        self.input_features = tuple(engine.features(i) for i in range(engine.num_inputs))
+        self.output_features = tuple(engine.features(tensor) for tensor in engine.outputs)
+        self.num_inputs, self.num_outputs = len(inputs), len(engine.outputs)
+
+    def run(self, dict values, int num_threads):
+        """Read the segment's inputs, states and lengths from `values`
+        ({name: array}) and add its outputs to it."""
+        cdef fr_model *model = self.engine.ptr
+        cdef Py_ssize_t k, o, batch, steps, size
+        cdef cnp.npy_intp dims[3]
+        arrays = [_frames(values[name], inverse) for name, inverse in self.inputs]
+        batch, steps = cnp.PyArray_DIM(arrays[0], 0), cnp.PyArray_DIM(arrays[0], 1)
+        if batch < 1 or batch > _INT_MAX or steps > _INT_MAX or batch * steps > _INT_MAX:
+            raise ValueError(f"expected 1 to {_INT_MAX} sequences and frames, got batch "
+                             f"{batch}, steps {steps}")
+        for k in range(self.num_inputs):
+            array = arrays[k]
+            if cnp.PyArray_DIM(array, 0) != batch or cnp.PyArray_DIM(array, 1) != steps \
+                    or cnp.PyArray_DIM(array, 2) != self.input_features[k]:
+                raise ValueError(f"{self.inputs[k][0]!r}: expected ({batch}, {steps}) frames "
+                                 f"of {self.input_features[k]} features, got {array.shape}")
+        counts = None
+        cdef const int *counts_ptr = NULL
+        if self.lengths is not None:
+            counts = _sequence_counts(values[self.lengths], batch, steps, self.lengths)
+            counts_ptr = <const int *>cnp.PyArray_DATA(<cnp.ndarray>counts)
+        dims[0] = max(fr_model_state_size(model, batch), 1)
+        cdef cnp.ndarray state = cnp.PyArray_ZEROS(1, dims, cnp.NPY_FLOAT32, 0)
+        cdef float *state_ptr = <float *>cnp.PyArray_DATA(state)
+        for k, source in enumerate(self.initial):
+            if source is not None:
+                _set_rows(model, state_ptr, batch, self.part_layers[k], self.part_numbers[k],
+                          self.part_sizes[k], source, values)
+        outputs = []
+        cdef int frames[_CALL_POINTERS]
+        cdef float *x_stack[_CALL_POINTERS]
+        cdef float *y_stack[_CALL_POINTERS]
+        if self.num_inputs > _CALL_POINTERS or self.num_outputs > _CALL_POINTERS:
+            raise ValueError(f"a compiled graph takes at most {_CALL_POINTERS} inputs and "
+                             "outputs")
+        for k in range(self.num_inputs):
+            x_stack[k] = <float *>cnp.PyArray_DATA(<cnp.ndarray>arrays[k])
+        for o in range(self.num_outputs):
+            frames[o] = max(fr_model_output_frames(model, o, <int>steps, FR_RUN_FINAL), 1)
+            dims[0], dims[1], dims[2] = batch, frames[o], self.output_features[o]
+            outputs.append(cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0))
+            y_stack[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outputs[o])
+        dims[0], dims[1] = max(self.num_outputs, 1), batch
+        cdef cnp.ndarray y_counts = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
+        dims[0] = max(fr_model_workspace_size(model, batch, steps), 1)
+        cdef cnp.ndarray workspace = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
+        cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
+        cdef int *y_counts_ptr = <int *>cnp.PyArray_DATA(y_counts)
+        cdef fr_status status
+        with nogil:
+            status = fr_model_run(model, <int>batch, <int>steps, <const float *const *>x_stack,
+                                  counts_ptr, NULL, y_stack, frames, y_counts_ptr, state_ptr,
+                                  workspace_ptr, FR_RUN_FINAL, num_threads)
+        if status != FR_OK:
+            _raise_for(status, "running the model")
+        cdef cnp.ndarray joined
+        for name, parts, batch_first in self.finals:
+            size = self.part_sizes[parts[0]]
+            dims[0], dims[1], dims[2] = len(parts), batch, size
+            joined = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
+            for k, part in enumerate(parts):
+                status = fr_model_get_state(model, state_ptr, <int>batch, self.part_layers[part],
+                                            self.part_numbers[part],
+                                            <float *>cnp.PyArray_DATA(joined) + k * batch * size)
+                if status != FR_OK:
+                    _raise_for(status, "reading the final state")
+            if counts is not None:
+                joined[:, counts == 0] = 0          # ONNX Runtime's rule for empty sequences
+            values[name] = np.ascontiguousarray(joined.transpose(1, 0, 2)) if batch_first \
+                else joined
+        for name, output, input, tail, perm in self.results:
+            values[name] = self._result(output, arrays[input] if output < 0 else outputs[output],
+                                        y_counts, tail, perm)
+
+    cdef object _result(self, Py_ssize_t output, object result, cnp.ndarray y_counts, tuple tail,
+                        object perm):
+        """Output `output`'s frames (or an input's, output -1) in its ONNX layout."""
+        per_sequence = False
+        if output >= 0:
+            rate, delay = self.timing[output]
+            per_sequence = rate == 0
+            if per_sequence:
+                result = result[:, 0]
+            elif (rate, delay) != (1, 0):
+                result = result[:, :int(y_counts[output].max())]
+        shape = (result.shape[:1] if per_sequence else result.shape[:2]) + tail
+        if shape != result.shape:
+            result = result.reshape(shape)
+        return result if perm is None else result.transpose(perm)
+
+
+cdef cnp.ndarray _frames(object value, object inverse):
+    """An ONNX input as the engine's (B, T, F) float32 frames (in place
+    when it is laid out so already)."""
+    if inverse is not None:
+        value = np.asarray(value).transpose(inverse)
+    if not _is_float32_c(value):
+        value = np.ascontiguousarray(value, dtype=np.float32)
+    if cnp.PyArray_NDIM(<cnp.ndarray>value) < 2:
+        raise ValueError(f"expected (B, T, features...) frames, got shape {np.shape(value)}")
+    if cnp.PyArray_NDIM(<cnp.ndarray>value) != 3:
+        value = value.reshape(value.shape[:2] + (-1,))
+    return value
+
+
+cdef int _set_rows(fr_model *model, float *state, Py_ssize_t batch, int layer, int part,
+                   Py_ssize_t size, tuple source, dict values) except -1:
+    """A state part's rows from the initial-state value `source` names (see
+    GraphCall), read in place from a C-contiguous float32 (D, B, H) value."""
+    name, index, batch_first = source
+    value = values[name]
+    cdef Py_ssize_t d = 1 if batch_first else 0, b = 0 if batch_first else 1
+    if not _is_float32_c(value):
+        value = np.ascontiguousarray(value, dtype=np.float32)
+    cdef cnp.ndarray array = value
+    if cnp.PyArray_NDIM(array) != 3 or cnp.PyArray_DIM(array, b) != batch \
+            or cnp.PyArray_DIM(array, 2) != size or cnp.PyArray_DIM(array, d) <= index:
+        layout = "(B, D, H)" if batch_first else "(D, B, H)"
+        raise ValueError(f"{name!r}: expected an initial state {layout} with B = {batch}, "
+                         f"H = {size} and more than {index} entries along D, got shape "
+                         f"{np.shape(value)}")
+    cdef const float *rows
+    if batch_first:
+        array = np.ascontiguousarray(array[:, index])
+        rows = <const float *>cnp.PyArray_DATA(array)
+    else:
+        rows = <const float *>cnp.PyArray_DATA(array) + <Py_ssize_t>index * batch * size
+    cdef fr_status status = fr_model_set_state(model, state, <int>batch, layer, part, rows)
+    if status != FR_OK:
+        _raise_for(status, f"initial state {name!r}")
+    return 0
+
+
+cdef object _sequence_counts(object value, Py_ssize_t batch, Py_ssize_t steps, str name):
+    """sequence_lens as the engine's (B,) int32 counts, each in [0, T]."""
+    lengths = np.asarray(value)
+    if lengths.shape != (batch,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"{name!r} (sequence_lens): expected ({batch},) integers, got "
+                         f"{lengths.dtype} {lengths.shape}")
+    if batch and (lengths.min() < 0 or lengths.max() > steps):
+        raise ValueError(f"{name!r} (sequence_lens): expected lengths in [0, {steps}], got "
+                         f"{lengths.min()} to {lengths.max()}")
+    return np.ascontiguousarray(lengths, dtype=np.intc)
+
+
 cdef class _Pointers:
     """The data pointers of a list of C-contiguous float32 arrays, kept alive."""
 

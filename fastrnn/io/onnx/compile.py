@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ... import runtime
 from ...layers import (Activation, BatchNorm, Concatenate, Conv1d, Dense, Elementwise,
                        GlobalPool, Input, LayerNorm, Pool1d, Reduce, Slice, Tensor)
+from ..._engine import GraphCall
 from ...model import Model, graph_nodes
 from .chain import _is_zeros
 from .ir import Graph, Node, reads_of_branches
@@ -42,6 +44,10 @@ UNARY = {
 BINARY = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Max": "max", "Min": "min"}
 REDUCE = {"ReduceMean": "mean", "ReduceSum": "sum", "ReduceMax": "max"}
 RECURRENT = ("LSTM", "GRU", "RNN")
+# Ops whose outputs are never larger than their inputs: no size to check
+# when the engine makes them unnecessary.
+_VIEWS = {"Slice", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "Gather", "Identity", "Shape",
+          "Size", "Split"}
 
 
 @dataclass
@@ -118,6 +124,27 @@ class CompiledGraph:
     size_checks: list = field(default_factory=list)
     symbol_axes: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """The engine's call, worked out once (see _engine.GraphCall)."""
+        engine = self.model._engine
+        part_index = {name: k for k, (name, _, _) in enumerate(engine.state_parts)}
+        initial = tuple(None if source is None else (source.name, source.index,
+                                                     source.batch_first)
+                        for source in (self.states.get(name) for name, _, _ in
+                                       engine.state_parts))
+        finals = tuple((name, tuple(part_index[part.state] for part in how),
+                        bool(self.batch_first_states.get(name)))
+                       for name, how in self.outputs.items() if isinstance(how, list))
+        output_index = {name: k for k, name in enumerate(self.model.output_names)}
+        input_index = {name: k for k, (name, _) in enumerate(self.inputs)}
+        results = tuple((name, output_index.get(source, -1), input_index.get(source, -1),
+                         tuple(layout.feature_shape), _permutation(layout.perm))
+                        for name, how in self.outputs.items() if isinstance(how, tuple)
+                        for source, layout in [how])
+        inputs = tuple((name, _permutation(tuple(np.argsort(layout.perm))))
+                       for name, layout in self.inputs)
+        self._call = GraphCall(engine, inputs, initial, finals, results, self.lengths)
+
     @property
     def reads(self) -> set:
         """The values the segment reads: inputs, initial states, lengths."""
@@ -125,51 +152,19 @@ class CompiledGraph:
                 | ({self.lengths} if self.lengths else set()))
 
     def run(self, values: dict) -> None:
-        """The compiled nodes on `values` ({name: array}), adding their outputs."""
+        """The compiled nodes on `values` ({name: array}), adding their
+        outputs: one engine call from the initial states given."""
         for node, name, shape, dtype in self.size_checks:
             sizes = tuple(dim if isinstance(dim, int) else np.shape(
                 values[self.symbol_axes[dim][0]])[self.symbol_axes[dim][1]] for dim in shape)
             check_size(sizes, dtype, f"ONNX node {node.name!r} ({node.op}) output {name!r}")
-        arrays = [_to_frames(np.asarray(values[name]), layout) for name, layout in self.inputs]
-        batch = arrays[0].shape[0]
-        state = None
-        if self.states:
-            shapes = self.model._engine.state_shapes(batch, False)
-            state = {name: np.zeros(shape, np.float32) for name, shape in shapes.items()}
-            for name, source in self.states.items():
-                value = np.asarray(values[source.name], dtype=np.float32)
-                state[name] = value[:, source.index] if source.batch_first else value[source.index]
-        lengths = None if self.lengths is None else np.asarray(values[self.lengths]).astype(
-            np.intc)
-        result, final = self.model.predict(arrays if len(arrays) > 1 else arrays[0],
-                                           lengths=lengths, initial_state=state,
-                                           return_state=True)
-        results = dict(zip(self.model.output_names,
-                           result if isinstance(result, tuple) else (result,)))
-        results.update((name, array) for (name, _), array in zip(self.inputs, arrays))
-        for name, how in self.outputs.items():
-            if isinstance(how, tuple):
-                model_output, layout = how
-                values[name] = _from_frames(results[model_output], layout)
-                continue
-            parts = [final[part.state] for part in how]
-            if lengths is not None:
-                for part in parts:
-                    part[lengths == 0] = 0     # ONNX Runtime's rule for empty sequences
-            values[name] = np.stack(parts, axis=1 if self.batch_first_states.get(name) else 0)
+        self._call.run(values, runtime.get_num_threads())
 
 
-def _to_frames(array: np.ndarray, layout: Sequence) -> np.ndarray:
-    """An ONNX array as the (B, T, F) frames the engine takes."""
-    inverse = np.argsort(layout.perm)
-    canonical = array.transpose(inverse)
-    return np.ascontiguousarray(canonical.reshape(canonical.shape[:2] + (-1,)), np.float32)
-
-
-def _from_frames(frames: np.ndarray, layout: Sequence) -> np.ndarray:
-    """The engine's frames ((B, T, F), or (B, F) per sequence) in the ONNX layout."""
-    lead = frames.shape[:1] if layout.per_sequence else frames.shape[:2]
-    return frames.reshape(lead + tuple(layout.feature_shape)).transpose(layout.perm)
+def _permutation(perm: tuple) -> tuple | None:
+    """`perm` as ints, or None for the identity (no transpose needed)."""
+    perm = tuple(int(axis) for axis in perm)
+    return None if perm == tuple(range(len(perm))) else perm
 
 
 class _Compiler:
@@ -894,7 +889,7 @@ def _live(before: list, compiler: _Compiler, after: list, needed: set,
         if unknown or any(name in wanted for name, _ in shapes):
             live.append(node)
             wanted |= set(node.inputs) | (reads_of_branches(node) if node.op == "If" else set())
-        else:
+        elif node.op not in _VIEWS:
             checks += [(node, name, shape, graph.values[name].dtype or np.float32)
                        for name, shape in shapes if any(isinstance(dim, str) for dim in shape)]
     return live[::-1], checks[::-1]

@@ -3,8 +3,9 @@ constant condition inlined, constant parameters lifted into attributes,
 identities removed, dead nodes and constants dropped.
 
 A node is folded when every input it reads is a constant (initializer,
-Constant node, or folded before it), or when it is Shape/Size of a value
-whose shape is static: the operator table (``ops.OPERATORS``) computes it,
+Constant node, or folded before it), when it is Shape/Size of a value
+whose shape is static, or CastLike of a constant to a value whose type is
+known: the operator table (``ops.OPERATORS``) computes it,
 exactly as the session would at run time.
 """
 
@@ -124,6 +125,10 @@ def fold_constants(graph: Graph, outer_constants: dict | None = None) -> None:
             if shape is not None:
                 _store(graph, node, [shape])
                 continue
+        target = graph.values.get(node.inputs[1]) if node.op == "CastLike" else None
+        if target is not None and target.dtype is not None and node.inputs[0] in constants:
+            _store(graph, node, [np.asarray(constants[node.inputs[0]]).astype(target.dtype)])
+            continue                        # CastLike reads only its second input's type
         names = [name for name in node.inputs if name]
         if all(name in constants for name in names):
             inputs = [constants[name] if name else None for name in node.inputs]
