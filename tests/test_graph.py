@@ -317,14 +317,14 @@ def test_state_round_trip_mid_stream(rng):
     first = model.stream()
     head = first.process(x[:17])
     saved = first.get_state()
-    assert saved["conv1.frames"].shape == (2, 12) and saved["conv1.position"].shape == (4,)
+    assert saved["conv1.frames"].shape == (2, 12) and saved["conv1.position"].shape == (5,)
     second = model.stream()
     second.set_state(saved)
     tail = second.process(x[17:])
     rest = second.flush()
     for o in range(2):
         assert np.array_equal(np.concatenate([head[o], tail[o], rest[o]]), whole[o])
-    broken = dict(saved, **{"conv1.position": np.array([0.0, 5.0, 0.0, 0.0], np.float32)})
+    broken = dict(saved, **{"conv1.position": np.array([0.0, 5.0, 0.0, 0.0, 1.0], np.float32)})
     with pytest.raises(ValueError, match="conv1.position"):
         second.set_state(broken)
 

@@ -148,7 +148,9 @@ class GlobalPool(Layer):
     """The mean or max of every frame of a sequence, feature by feature
     (``x.mean(dim=1)``, Keras' GlobalAveragePooling1D / GlobalMaxPooling1D):
     one frame per sequence, which ends it (only frame layers may follow). A
-    stream answers every frame with the pool so far.
+    stream answers each frame of its input with the pool so far (so at its
+    input's rate: after a strided layer, every other frame), and flush()
+    gives the final pool.
 
     Parameters
     ----------
