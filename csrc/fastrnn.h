@@ -307,13 +307,15 @@ fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, i
  * The frames a stream gives of tensor `tensor`: frame j follows input frame
  * j * *rate + *delay as fr_model_tensor_timing says, except after a layer
  * that ends the sequence (rate 0), which in a stream answers every frame
- * of its input (FR_RUN_EVERY_STEP): the input's rate and delay. *tail: the
- * frames the sequence's end (FR_RUN_FINAL) may add past those (look-ahead
- * padding: exact at rate 1, at most otherwise); a layer that ends the
- * sequence gives its final answer at the end besides (fr_stream_run).
+ * of its input (FR_RUN_EVERY_STEP): the input's rate and delay. *in_step:
+ * 1 if every input frame gives exactly one frame, at once, and the end
+ * adds none (no stride, look-ahead or left padding beyond a window's span
+ * on the way; a layer that ends the sequence still gives its final answer
+ * at the end, fr_stream_run); 0 if the frames may come otherwise (the
+ * sequence's end may add some: fr_model_sequence_frames counts them).
  */
 fr_status fr_model_stream_timing(const fr_model *model, int tensor, int *rate, int *delay,
-                                 int *tail);
+                                 int *in_step);
 /* Frames output `output` gives over one whole sequence of `steps` steps from
  * a zero state (each layer's count, e.g. a convolution's floor((T + left +
  * right - span) / stride) + 1, none of no frames; 1 after a layer that ends
@@ -394,8 +396,8 @@ int fr_model_output_frames(const fr_model *model, int output, int steps, unsigne
  * mask (batch, steps) or NULL: where mask[b, t] == 0, step t of sequence b
  *   is skipped by every recurrent layer (its state carries over the step, and
  *   is its output there; a bidirectional layer outputs zeros there), as
- *   Keras' Masking. Only models whose outputs keep the input's timing (rate
- *   1, delay 0, or one frame per sequence) take a mask.
+ *   Keras' Masking. Only models whose outputs keep the input's timing (in
+ *   step, fr_model_stream_timing, or one frame per sequence) take a mask.
  * y[o] (batch, frames[o], features of output o): the frames this run gives,
  *   y_counts[o * batch + b] of them for sequence b, then zeros; frames[o] >=
  *   fr_model_output_frames(model, o, steps, flags).

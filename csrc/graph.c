@@ -609,7 +609,9 @@ static void merge_one(const fr_model *model, const fr_layer *layer, const float 
  * A binary or concat layer. Inputs in step (no queues, equal frames): one
  * pass. Otherwise sequence by sequence: each input's waiting frames, then
  * this block's; as many frames out as the input with the fewest has; the
- * rest wait (dropped at the sequence's end).
+ * rest wait (dropped at the sequence's end). Of tensors with one frame per
+ * sequence (answers so far, in a stream), the last frame at the end pairs
+ * each input's last: the final answers.
  */
 static void run_merge(const fr_model *model, int index, int batch, const view *views,
                       view *out, float *state, unsigned flags)
@@ -622,7 +624,9 @@ static void run_merge(const fr_model *model, int index, int batch, const view *v
         queued |= layer->queue_frames[i] > 0;
         same_frames &= in[i]->frames == in[0]->frames;
     }
-    if (!queued && same_frames) {
+    const int final = (flags & FR_RUN_FINAL) != 0;
+    const int answers = final && model->tensors[layer->output].rate == 0;
+    if (!queued && same_frames && !answers) {
         out->frames = in[0]->frames;
         for (int b = 0; b < batch; b++) {
             out->counts[b] = in[0]->counts[b];
@@ -663,16 +667,17 @@ static void run_merge(const fr_model *model, int index, int batch, const view *v
         frames = fewest > frames ? fewest : frames;
     }
     out->frames = frames;
-    const int final = (flags & FR_RUN_FINAL) != 0;
     for (int b = 0; b < batch; b++) {
         for (int f = 0; f < out->counts[b]; f++) {
             const float *sources[FR_MAX_INPUTS];
             for (int i = 0; i < layer->num_inputs; i++) {
                 const int features = model->tensors[layer->inputs[i]].features;
                 const int waiting = counts[i] ? (int)counts[i][b] : 0;
-                sources[i] = f < waiting
-                             ? queues[i] + ((size_t)b * layer->queue_frames[i] + f) * features
-                             : frame_at(in[i], b, f - waiting);
+                const int g = answers && f == out->counts[b] - 1
+                              ? waiting + in[i]->counts[b] - 1 : f;
+                sources[i] = g < waiting
+                             ? queues[i] + ((size_t)b * layer->queue_frames[i] + g) * features
+                             : frame_at(in[i], b, g - waiting);
             }
             merge_one(model, layer, sources, frame_at(out, b, f));
         }
@@ -777,7 +782,7 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
         const fr_tensor *source = &model->tensors[layer->inputs[0]];
         switch (layer->kind) {
         case LAYER_LSTM: case LAYER_GRU: case LAYER_RNN: {
-            const int timed = source->rate == 1 && source->delay == 0 && source->tail == 0;
+            const int timed = source->in_step;
             run_recurrent(model, l, batch, in, out, state, scratch, timed ? run->mask : NULL,
                           run->mask_steps, run->flags, run->num_threads);
             break;
@@ -879,8 +884,7 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
     if (mask != NULL)
         for (int o = 0; o < model->num_outputs; o++) {
             const fr_tensor *out = &model->tensors[model->outputs[o]];
-            if (out->rate != 0 && (out->rate != 1 || out->delay != 0 || out->tail != 0))
-                return FR_ERR_LAYOUT;
+            if (out->rate != 0 && !out->in_step) return FR_ERR_LAYOUT;
         }
     if (num_threads < 1) num_threads = 1;
 

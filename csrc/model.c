@@ -120,7 +120,7 @@ static fr_status new_tensor(fr_model *model, int features, int padded, int rate,
         model->tensors = tensors;
         model->tensor_capacity = capacity;
     }
-    fr_tensor t = {features, padded, rate, delay, rate, delay, 0, producer, -1, 0};
+    fr_tensor t = {features, padded, rate, delay, rate, delay, 1, producer, -1, 0};
     model->tensors[model->num_tensors] = t;
     *tensor = model->num_tensors++;
     return FR_OK;
@@ -166,14 +166,14 @@ fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, i
 }
 
 fr_status fr_model_stream_timing(const fr_model *model, int tensor, int *rate, int *delay,
-                                 int *tail)
+                                 int *in_step)
 {
-    if (model == NULL || rate == NULL || delay == NULL || tail == NULL
+    if (model == NULL || rate == NULL || delay == NULL || in_step == NULL
         || !valid_tensor(model, tensor))
         return FR_ERR_ARG;
     *rate = model->tensors[tensor].stream_rate;
     *delay = model->tensors[tensor].stream_delay;
-    *tail = model->tensors[tensor].tail;
+    *in_step = model->tensors[tensor].in_step;
     return FR_OK;
 }
 
@@ -232,17 +232,14 @@ static void add_part(fr_layer *layer, part_kind kind, int frames, int width, int
 
 /* The frames a stream gives of a layer's output (fr_model_stream_timing),
  * from its timing and its inputs'. A tensor of one frame per sequence
- * follows its (latest) input's frames. The frames the end adds: a window's
- * ceil((tail + pad_right) / stride) of its input's; a merge's, its inputs'
- * paired in order: min_i (tail_i + ceil((delay - delay_i) / rate)), with
- * `delay` the latest input's (exact at rate 1: each input i gives T -
- * delay_i + tail_i frames of T). */
+ * follows its (latest) input's frames. In step: every input is, and a
+ * window neither strides, looks ahead, nor pads the left beyond its span
+ * (a causal window: pad_left = span - 1). */
 static void set_stream_timing(const fr_model *model, const fr_layer *layer, fr_tensor *out)
 {
     const fr_tensor *in = &model->tensors[layer->inputs[0]];
     out->stream_rate = out->rate;
     out->stream_delay = out->delay;
-    out->tail = in->tail;
     if (out->rate == 0) {
         out->stream_rate = in->stream_rate;
         for (int i = 0; i < layer->num_inputs; i++) {
@@ -250,17 +247,13 @@ static void set_stream_timing(const fr_model *model, const fr_layer *layer, fr_t
             if (i == 0 || delay > out->stream_delay) out->stream_delay = delay;
         }
     }
+    out->in_step = 1;
+    for (int i = 0; i < layer->num_inputs; i++)
+        out->in_step &= model->tensors[layer->inputs[i]].in_step;
     if (layer->kind == LAYER_CONV || layer->kind == LAYER_POOL) {
         const fr_window *w = &layer->window;
-        out->tail = (in->tail + fr_window_pad_right(w) + w->stride - 1) / w->stride;
-    } else if (layer->num_inputs > 1) {
-        const int rate = out->stream_rate > 0 ? out->stream_rate : 1;
-        for (int i = 0; i < layer->num_inputs; i++) {
-            const fr_tensor *input = &model->tensors[layer->inputs[i]];
-            const int tail = input->tail + (out->stream_delay - input->stream_delay + rate - 1)
-                                           / rate;
-            if (i == 0 || tail < out->tail) out->tail = tail;
-        }
+        out->in_step &= w->stride == 1 && !w->same_length && w->pad_left == w->span - 1
+                        && w->pad_right == 0;
     }
 }
 

@@ -32,8 +32,9 @@ typedef struct {
     int padded;            /* floats per frame in a buffer: features rounded up to whole
                               vectors (a model input: features) */
     int rate, delay;       /* see fastrnn.h; rate 0: one frame per sequence */
-    int stream_rate, stream_delay, tail;   /* fr_model_stream_timing: the frames a stream
-                                              gives (an ending layer's follow its input's) */
+    int stream_rate, stream_delay, in_step;   /* fr_model_stream_timing: the frames a
+                                                 stream gives (an ending layer's follow
+                                                 its input's) */
     int producer;          /* the layer that makes it, -1 for a model input */
     int last_reader;       /* the last layer that reads it, -1 if none */
     int is_output;

@@ -144,7 +144,7 @@ cdef extern from "fastrnn.h" nogil:
     int fr_model_tensor_features(const fr_model *model, int tensor)
     fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, int *delay)
     fr_status fr_model_stream_timing(const fr_model *model, int tensor, int *rate, int *delay,
-                                     int *tail)
+                                     int *in_step)
     int fr_model_sequence_frames(const fr_model *model, int output, int steps)
     int fr_model_needs_sequences(const fr_model *model)
     int fr_model_num_layers(const fr_model *model)

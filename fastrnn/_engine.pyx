@@ -319,14 +319,14 @@ cdef class Model:
         return rate, delay
 
     def stream_timing(self, int tensor):
-        """(rate, delay, tail) of the frames a stream gives of tensor `tensor`:
-        frame j follows input frame j * rate + delay (after a layer that ends
-        the sequence: its input's frames), and the sequence's end may give
-        `tail` more (exactly that many at rate 1)."""
-        cdef int rate, delay, tail
-        _raise_for(fr_model_stream_timing(self.ptr, tensor, &rate, &delay, &tail),
+        """(rate, delay, in_step) of the frames a stream gives of tensor
+        `tensor`: frame j follows input frame j * rate + delay (after a layer
+        that ends the sequence: its input's frames); in_step: a frame for a
+        frame, none added at the end."""
+        cdef int rate, delay, in_step
+        _raise_for(fr_model_stream_timing(self.ptr, tensor, &rate, &delay, &in_step),
                    "stream timing")
-        return rate, delay, tail
+        return rate, delay, bool(in_step)
 
     def sequence_frames(self, int output, int steps):
         """Frames output `output` gives over one whole sequence of `steps` steps."""
@@ -804,8 +804,7 @@ cdef class Stream:
         self.input_sizes = tuple(engine.features(i) for i in range(self.num_inputs))
         self.output_sizes = tuple(engine.features(t) for t in engine.outputs)
         self.timing = tuple(engine.stream_timing(t)[:2] for t in engine.outputs)
-        self.in_step = all(timing == (1, 0, 0)
-                           for timing in map(engine.stream_timing, engine.outputs))
+        self.in_step = all(engine.stream_timing(t)[2] for t in engine.outputs)
         self.x_ptrs = <float **>PyMem_Malloc((self.num_inputs + 1) * sizeof(float *))
         self.y_ptrs = <float **>PyMem_Malloc((self.num_outputs + 1) * sizeof(float *))
         if self.x_ptrs is NULL or self.y_ptrs is NULL:
