@@ -3,7 +3,7 @@
     fastrnn demo                      the bundled digit model on the bundled recordings
     fastrnn run MODEL AUDIO...        a model with a front end on files or folders
     fastrnn convert IN OUT [--from torch|keras|onnx|fastrnn] [--trust-pickle]
-    fastrnn info MODEL
+    fastrnn info MODEL                the graph: inputs, layers, outputs, timing, sizes
     fastrnn bench [--quick|--full|--tiny] [--out DIR]   beside PyTorch and ONNX Runtime
 
 Exit status: 0 ok, 2 usage error, 1 any other error (one line on stderr;
@@ -48,7 +48,7 @@ def detect_source(path: str) -> str:
 
 
 def load_any(path: str, source: str | None = None, trust_pickle: bool = False):
-    """A fastrnn.Sequential from any supported model file."""
+    """A fastrnn model (a Model, or a Sequential) from any supported model file."""
     import fastrnn
 
     if not os.path.isfile(path):
@@ -64,31 +64,59 @@ def load_any(path: str, source: str | None = None, trust_pickle: bool = False):
 
 
 def describe(model, path: str | None = None) -> str:
-    """Layers, shapes, parameter count and file size, for `fastrnn info`."""
-    lines = []
-    if path is not None:
-        lines.append(f"{path}: {os.path.getsize(path):,} bytes")
-    total = 0
-    for index, layer in enumerate(model.layers):
-        count = sum(w.size for w in layer.weights()) + sum(
-            b.size for b in _biases(layer))
-        total += count
-        lines.append(f"  {index}: {layer!r}  ({count:,} parameters)")
-    lines.append(f"input: {model.input_size} features per step; output: {model.output_size} "
-                 f"per {'step' if model.returns_sequences else 'sequence'}")
-    lines.append(f"parameters: {total:,}")
+    """The graph for `fastrnn info`: the inputs; per layer its name, the
+    tensors it reads, its output (features, rate, delay), parameters, state
+    and type; the outputs with their timing; the totals."""
+    import math
+
+    from .io.native import layer_tensors
+
+    lines = [] if path is None else [f"{path}: {os.path.getsize(path):,} bytes"]
+    lines.append(f"{type(model).__name__}: {_count(len(model.inputs), 'input')}, "
+                 f"{_count(len(model.nodes), 'layer')}, {_count(len(model.outputs), 'output')}; "
+                 f"isa {model.isa}, precision {model.precision}")
+    lines.append("inputs:")
+    lines += [f"  {name}: {_count(tensor.features, 'feature')} per frame, rate 1, delay 0"
+              for tensor, name in zip(model.inputs, model.input_names)]
+    shapes = model.state_shapes()
+    rows = [("layer", "reads", "features", "rate", "delay", "parameters", "state", "type")]
+    totals = {"parameters": 0, "state": 0}
+    tensor_names = {id(t): name for t, name in zip(model.inputs, model.input_names)}
+    for node, name in zip(model.nodes, model.layer_names):
+        rate, delay = model.tensor_timing(node.output)
+        parameters = sum(array.size for array in layer_tensors(
+            node.layer, [t.features for t in node.inputs]).values())
+        state = sum(math.prod(shape) for key, shape in shapes.items()   # a merge's queues too
+                    if key.startswith(f"{name}."))
+        totals["parameters"] += parameters
+        totals["state"] += state
+        rows.append((name, ", ".join(tensor_names[id(t)] for t in node.inputs),
+                     str(node.output.features), str(rate), str(delay), f"{parameters:,}",
+                     f"{state:,}", repr(node.layer)))
+        tensor_names[id(node.output)] = name
+    lines.append("layers:")
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) if column < 2 else cell.rjust(width)
+                 for column, (cell, width) in enumerate(zip(row, widths))]
+        lines.append("  " + "  ".join(cells + [row[-1]]))
+    lines.append("  (rate r, delay d: output frame j follows input frame j * r + d; rate 0: one "
+                 "frame per sequence; state: floats per stream)")
+    lines.append("outputs:")
+    for tensor, name, (rate, delay) in zip(model.outputs, model.output_names, model.timing):
+        lines.append(f"  {name} (from {tensor_names[id(tensor)]}): "
+                     f"{_count(tensor.features, 'feature')} per frame, rate {rate}, delay {delay}")
+    lines.append(f"parameters: {totals['parameters']:,}; state: {totals['state']:,} floats per "
+                 f"stream; packed weights: {model.weight_bytes:,} bytes")
+    if model.needs_sequences:
+        lines.append("streams: none (a layer reads whole sequences): predict only")
     if model.mask_value is not None:
         lines.append(f"mask_value: {model.mask_value}")
     return "\n".join(lines)
 
 
-def _biases(layer) -> list:
-    from .layers import Bidirectional
-
-    if isinstance(layer, Bidirectional):
-        return _biases(layer.forward) + _biases(layer.backward)
-    names = ("bias",) if hasattr(layer, "bias") else ("bias_ih", "bias_hh")
-    return [getattr(layer, n) for n in names if getattr(layer, n, None) is not None]
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def command_convert(args) -> None:
@@ -300,7 +328,8 @@ def parser() -> argparse.ArgumentParser:
     model_options(convert)
     convert.set_defaults(run=command_convert)
 
-    info = commands.add_parser("info", help="layers, shapes and size of a model file")
+    info = commands.add_parser("info", help="the graph of a model file: inputs, layers, "
+                                            "outputs, timing, parameters, state")
     info.add_argument("model")
     model_options(info)
     info.set_defaults(run=command_info)

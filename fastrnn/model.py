@@ -60,28 +60,31 @@ def _as_list(tensors) -> list:
     return list(tensors) if isinstance(tensors, (list, tuple)) else [tensors]
 
 
-def _graph_nodes(inputs: list, outputs: list) -> list:
-    """The nodes computing `outputs` from `inputs`, each after those it reads."""
-    order, seen = [], set()
-
-    def visit(tensor: Tensor, path: tuple) -> None:
-        if tensor.node is None:
-            if all(tensor is not given for given in inputs):
-                raise ValueError(f"{path[-1]!r} reads {tensor!r}, which is not one of the "
-                                 "model's inputs")
-            return
-        node = tensor.node
-        if id(node) in seen:
-            return
-        for read in node.inputs:
-            visit(read, path + (node.layer,))
-        seen.add(id(node))
-        order.append(node)
-
+def graph_nodes(inputs: list, outputs: list) -> list:
+    """The nodes computing `outputs` from `inputs`, each after those it reads:
+    depth first from each output, a node's inputs in order (iterative, so a
+    graph of any depth is fine)."""
+    order, done = [], set()
     for tensor in outputs:
         if not isinstance(tensor, Tensor):
             raise TypeError(f"outputs: expected fastrnn tensors, got {type(tensor).__name__}")
-        visit(tensor, ("the model",))
+        pending = [(tensor, "the model", False)]      # (tensor, its reader, inputs visited)
+        while pending:
+            tensor, reader, visited = pending.pop()
+            node = tensor.node
+            if node is None:
+                if all(tensor is not given for given in inputs):
+                    raise ValueError(f"{reader!r} reads {tensor!r}, which is not one of the "
+                                     "model's inputs")
+                continue
+            if id(node) in done:
+                continue
+            if visited:
+                done.add(id(node))
+                order.append(node)
+                continue
+            pending.append((tensor, reader, True))
+            pending.extend((read, node.layer, False) for read in reversed(node.inputs))
     return order
 
 
@@ -198,7 +201,7 @@ class Model:
         for tensor in self.inputs:
             if not isinstance(tensor, Tensor) or tensor.node is not None:
                 raise TypeError(f"inputs: expected fastrnn.Input tensors, got {tensor!r}")
-        self.nodes = _graph_nodes(self.inputs, self.outputs)
+        self.nodes = graph_nodes(self.inputs, self.outputs)
         if not self.nodes:
             raise ValueError("the model has no layers: every output is an input")
         self.layer_names = self._names(layer_names, len(self.nodes), "layer_names", "layer")
@@ -224,7 +227,7 @@ class Model:
                     raise ValueError(f"layer {name} ({node.layer!r}) has a weight of magnitude "
                                      f"{largest:g}, beyond float16's range ({FLOAT16_MAX:g}); "
                                      "use precision='float32'")
-        self._engine = self._build()
+        self._engine, self._engine_tensors = self._build()
 
     @staticmethod
     def _names(names, count: int, what: str, prefix: str, given: list | None = None) -> list:
@@ -235,7 +238,8 @@ class Model:
             raise ValueError(f"{what}: expected {count} distinct names, got {names}")
         return names
 
-    def _build(self) -> EngineModel:
+    def _build(self) -> tuple:
+        """The packed engine model, and the engine tensor of each tensor (by id)."""
         engine = EngineModel(self.isa, self.precision)
         tensors = {id(t): engine.add_input(t.features) for t in self.inputs}
         ends = set()                        # tensors after a sequence's end
@@ -253,12 +257,27 @@ class Model:
             engine_names.append(name)
         engine.set_outputs([tensors[id(t)] for t in self.outputs])
         engine.state_parts = state_parts(engine_names, engine_layers, engine)
-        return engine
+        return engine, tensors
 
     def state_names(self) -> list:
         """Keys of the state dicts (predict's initial_state and return_state,
         Stream.get_state): "<layer name>.<part>" (see ``state_parts``)."""
         return [name for name, _, _ in self._engine.state_parts]
+
+    def state_shapes(self) -> dict:
+        """{state name: shape} of one sequence's state: (features,), or
+        (frames, features) for a window's history."""
+        return self._engine.state_shapes(1, True)
+
+    def tensor_timing(self, tensor: Tensor) -> tuple:
+        """(rate, delay) of one of the model's tensors (an input or a node's
+        output), as ``timing`` gives them for the outputs."""
+        while id(tensor) not in self._engine_tensors:
+            readers = [node for node in self.nodes if any(read is tensor for read in node.inputs)]
+            if all(node is not tensor.node for node in self.nodes) or len(readers) != 1:
+                raise ValueError(f"{tensor!r} is not a tensor of this model")
+            tensor = readers[0].output      # folded into its one reader, which keeps its timing
+        return self._engine.timing(self._engine_tensors[id(tensor)])
 
     @property
     def layers(self) -> list:

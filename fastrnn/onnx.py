@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .io.onnx import RecurrentNode, load_graph
+from .io.onnx.compile import CompiledGraph, compile_plan
 from .io.onnx.fold import run_operator
 from .io.onnx.ir import Graph, Node, Value
 from .io.onnx.proto import ort_type
@@ -103,18 +104,21 @@ class NodeArg:
 
 
 def _plan(graph: Graph, outer_constants: dict | None = None) -> list:
-    """(node, how) per node: a _RecurrentStep, {branch: plan} for If, or
-    None (the operator table). `outer_constants`: the enclosing graphs'
-    constants, which an If branch may read."""
+    """(step, how) per step: a compiled segment (CompiledGraph, None), or a
+    node with a _RecurrentStep, {branch: plan} for If, or None (the operator
+    table). `outer_constants`: the enclosing graphs' constants, which an If
+    branch may read."""
     constants = {**(outer_constants or {}), **graph.constants}
     plan = []
-    for node in graph.nodes:
+    for step in compile_plan(graph, outer_constants):
         how = None
-        if node.op in ("LSTM", "GRU", "RNN") and fastrnn_refusal(node, constants) is None:
-            how = _RecurrentStep(RecurrentNode(node, constants))
-        elif node.op == "If":
-            how = {key: _plan(branch, constants) for key, branch in node.branches.items()}
-        plan.append((node, how))
+        if isinstance(step, CompiledGraph):
+            pass
+        elif step.op in ("LSTM", "GRU", "RNN") and fastrnn_refusal(step, constants) is None:
+            how = _RecurrentStep(RecurrentNode(step, constants))
+        elif step.op == "If":
+            how = {key: _plan(branch, constants) for key, branch in step.branches.items()}
+        plan.append((step, how))
     return plan
 
 
@@ -122,15 +126,18 @@ def _execute(graph: Graph, plan: list, values: dict) -> None:
     """Run `plan` over `values` ({name: array}, the enclosing scopes' values
     included), adding every output."""
     values.update(graph.constants)
-    for node, how in plan:
+    for step, how in plan:
+        if isinstance(step, CompiledGraph):
+            step.run(values)
+            continue
         if isinstance(how, _RecurrentStep):
             results = how.run(values)
-        elif node.op == "If":
-            results = _run_if(node, how, values)
+        elif step.op == "If":
+            results = _run_if(step, how, values)
         else:
-            results = run_operator(node, [values[name] if name else None
-                                          for name in node.inputs])
-        for name, value in zip(node.outputs, results):
+            results = run_operator(step, [values[name] if name else None
+                                          for name in step.inputs])
+        for name, value in zip(step.outputs, results):
             if name:
                 values[name] = value
 

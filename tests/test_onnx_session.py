@@ -152,13 +152,17 @@ def test_activation_defaults_follow_the_spec(rng):
 
 
 def test_kernels_run_what_they_can(rng):
-    """Default activations go through fastrnn's kernels; peepholes run in
-    the operator table (the session's plan says which)."""
+    """Default activations compile onto the engine; a reverse-only node runs
+    fastrnn's kernels on its own; peepholes run in the operator table (the
+    session's plan says which)."""
+    from fastrnn.io.onnx.compile import CompiledGraph
     from fastrnn.onnx import _RecurrentStep
 
     plain, _, _ = recurrent_model("LSTM", rng, {})
+    reverse, _, _ = recurrent_model("LSTM", rng, {"direction": "reverse"})
     peepholes, _, _ = recurrent_model("LSTM", rng, {}, peepholes=True)
-    assert isinstance(InferenceSession(plain)._plan[0][1], _RecurrentStep)
+    assert [type(step) for step, _ in InferenceSession(plain)._plan] == [CompiledGraph]
+    assert isinstance(InferenceSession(reverse)._plan[0][1], _RecurrentStep)
     assert InferenceSession(peepholes)._plan[0][1] is None
 
 

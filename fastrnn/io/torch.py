@@ -53,7 +53,7 @@ import zipfile
 from typing import Any
 
 from ..layers import Dense
-from ..model import Model, Sequential, _graph_nodes
+from ..model import Model, Sequential, graph_nodes
 from .convert import fold_activations
 from .torch_fx import RECURRENT_TENSORS, recurrent_layers, translate
 
@@ -97,7 +97,7 @@ def _model(translation, isa: str | None, precision: str) -> Model:
         names = {id(layer): f"layer{index}" for index, layer in enumerate(layers)}
         metadata = {"torch_states": _state_names(translation.returned_states, names)}
         return Sequential(layers, isa=isa, precision=precision, metadata=metadata)
-    nodes = _graph_nodes([translation.input], translation.outputs)
+    nodes = graph_nodes([translation.input], translation.outputs)
     metadata = {"torch_states": _state_names(translation.returned_states, translation.names)}
     return Model(translation.input, translation.outputs, isa=isa, precision=precision,
                  layer_names=[translation.names[id(node.layer)] for node in nodes],
