@@ -240,6 +240,11 @@ fr_status fr_model_add_conv(fr_model *model, int input, int out_channels, int ke
                                       frames of the sequence in the window */
 #define FR_POOL_REPLICATE_EDGES 2u /* pad with copies of the first and last frames
                                       (Keras' torch backend, uneven "same") */
+#define FR_POOL_REPLICATE_UNEVEN 4u /* with FR_PAD_SAME_LENGTH: replicate the edges of a
+                                       sequence whose padding is uneven (odd total), and
+                                       average the real frames of one whose padding is even
+                                       (Keras' torch backend for every length); whole
+                                       sequences only if that moves the left edge's mode */
 
 /*
  * Pooling over time, feature by feature: y[t] = max or average of x[t stride + k

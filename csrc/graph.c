@@ -360,6 +360,7 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
  * `first` on), `right` padding frames. */
 typedef struct {
     int lead, held, fresh, right;
+    int replicate;            /* the padding repeats the edge frames, counted as frames */
     const float *kept, *block, *pad_first, *pad_last;
     ptrdiff_t ld_block;
     int channels;
@@ -375,17 +376,21 @@ static const float *window_frame(const window_sources *s, int position)
     return s->pad_last;
 }
 
-/* A window's padding for sequence b of this block: (left, right). The right
- * padding only comes at the end; TensorFlow's "same" takes both from the
- * length modulo the stride (a whole sequence when the left varies). */
+/* A window's padding for sequence b of this block: (left, right), and
+ * whether it repeats the edges. The right padding only comes at the end;
+ * TensorFlow's "same" takes both from the length modulo the stride (a whole
+ * sequence when the left varies), and so does replicating uneven padding
+ * (before the end, from the length so far: no padding is used then). */
 static void window_padding(const fr_window *w, const float *counters, int frames, int final,
-                           int *left, int *right)
+                           int *left, int *right, int *replicate)
 {
     *left = w->pad_left;
     *right = final ? w->pad_right : 0;
+    *replicate = w->replicate;
     if (!w->same_length) return;
     int phase = ((int)counters[WINDOW_PHASE] + frames) % w->stride, same_left;
     fr_same_length_padding(w, phase, &same_left, right);
+    if (w->replicate_uneven) *replicate = (same_left + *right) % 2;
     if (!w->fixed_left) *left = same_left;
     *right = final ? *right + same_left - *left : 0;
 }
@@ -401,7 +406,7 @@ static int window_row(const fr_window *w, const float *counters, int count, int 
                       window_sources *s, int *dropped)
 {
     int pad_left, pad_right;
-    window_padding(w, counters, count, final, &pad_left, &pad_right);
+    window_padding(w, counters, count, final, &pad_left, &pad_right, &s->replicate);
     const int skip = (int)counters[WINDOW_SKIP];
     *dropped = skip < count ? skip : count;
     s->lead = pad_left - (int)counters[WINDOW_LEAD_USED];
@@ -452,7 +457,7 @@ static void run_window(const fr_model *model, int index, int batch, const view *
         s.ld_block = in->ld;
         s.channels = channels;
         const int real = s.held + s.fresh;
-        if (w->replicate && real > 0) {
+        if (s.replicate && real > 0) {
             s.pad_first = window_frame(&s, s.lead);
             s.pad_last = window_frame(&s, s.lead + real - 1);
         }
@@ -470,7 +475,7 @@ static void run_window(const fr_model *model, int index, int batch, const view *
                        channels * sizeof(float));
                 inside += position >= s.lead && position < s.lead + real;
             }
-            divisors[(size_t)b * frames + j] = w->count_padding || w->replicate ? (float)kernel
+            divisors[(size_t)b * frames + j] = w->count_padding || s.replicate ? (float)kernel
                                                                                 : (float)inside;
         }
         /* What the next block needs: drop the frames behind the next window;

@@ -672,7 +672,9 @@ fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel
                             int pad_left, int pad_right, unsigned flags, int *output)
 {
     if ((pool != FR_POOL_MAX && pool != FR_POOL_AVG)
-        || (flags & ~(FR_POOL_COUNT_PADDING | FR_POOL_REPLICATE_EDGES)))
+        || (flags & ~(FR_POOL_COUNT_PADDING | FR_POOL_REPLICATE_EDGES | FR_POOL_REPLICATE_UNEVEN))
+        || ((flags & FR_POOL_REPLICATE_UNEVEN)
+            && ((flags & FR_POOL_REPLICATE_EDGES) || pad_left != FR_PAD_SAME_LENGTH)))
         return FR_ERR_ARG;
     fr_layer *layer;
     fr_status status = new_layer(model, LAYER_POOL, 1, &input, 0, &layer);
@@ -683,6 +685,17 @@ fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel
     layer->pool = pool;
     layer->window.pad_value = pool == FR_POOL_MAX ? -__builtin_inff() : 0.0f;
     layer->window.replicate = (flags & FR_POOL_REPLICATE_EDGES) != 0;
+    layer->window.replicate_uneven = (flags & FR_POOL_REPLICATE_UNEVEN) != 0;
+    if (layer->window.replicate_uneven && layer->window.pad_left > 0) {
+        /* the left edge's windows wait for no length only if its mode is fixed too */
+        int left, right, parity;
+        fr_same_length_padding(&layer->window, 0, &left, &right);
+        parity = (left + right) % 2;
+        for (int phase = 1; phase < stride; phase++) {
+            fr_same_length_padding(&layer->window, phase, &left, &right);
+            if ((left + right) % 2 != parity) layer->window.fixed_left = 0;
+        }
+    }
     layer->window.count_padding = (flags & FR_POOL_COUNT_PADDING) != 0;
     layer->units = layer->input_size;
     const int features = layer->input_size;

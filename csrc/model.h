@@ -51,6 +51,7 @@ typedef struct {
     int span;                  /* (kernel - 1) dilation + 1 frames */
     float pad_value;           /* 0, or -inf for a max pool */
     int replicate;             /* pad with copies of the first and last frames */
+    int replicate_uneven;      /* same_length: replicate when the total padding is odd */
     int count_padding;         /* average: divide by the kernel */
 } fr_window;
 

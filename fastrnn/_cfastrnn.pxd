@@ -85,6 +85,7 @@ cdef extern from "fastrnn.h" nogil:
     unsigned FR_GO_BACKWARDS
     unsigned FR_POOL_COUNT_PADDING
     unsigned FR_POOL_REPLICATE_EDGES
+    unsigned FR_POOL_REPLICATE_UNEVEN
     int FR_PAD_SAME_LENGTH
     unsigned FR_RUN_EVERY_STEP
     unsigned FR_RUN_FINAL

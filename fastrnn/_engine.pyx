@@ -430,10 +430,12 @@ cdef class Model:
         return output
 
     def add_pool(self, int input, str pool, int kernel, int stride, int pad_left, int pad_right,
-                 bint count_padding, bint replicate_edges):
+                 bint count_padding, replicate_edges):
+        """replicate_edges: True, False or "uneven" (FR_POOL_REPLICATE_UNEVEN)."""
         cdef fr_pool code = _code(POOLS, pool, "pool")
         cdef unsigned flags = ((FR_POOL_COUNT_PADDING if count_padding else 0)
-                               | (FR_POOL_REPLICATE_EDGES if replicate_edges else 0))
+                               | (FR_POOL_REPLICATE_UNEVEN if replicate_edges == "uneven"
+                                  else FR_POOL_REPLICATE_EDGES if replicate_edges else 0))
         cdef int output
         _raise_for(fr_model_add_pool(self.ptr, input, code, kernel, stride, pad_left, pad_right,
                                      flags, &output), "adding a pooling layer")

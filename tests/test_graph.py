@@ -876,3 +876,34 @@ def test_merge_of_streams_at_different_rates_needs_sequences(rng):
     data = frames(rng, 2, 9, 3)
     close(model.predict(data), rg.global_avg_pool(data) + rg.global_avg_pool(
         rg.conv1d(data, conv.weight, conv.bias, stride=2, padding=(1, 1))), 9)
+
+
+@pytest.mark.parametrize("kernel, stride, streams", [(2, 2, True), (2, 3, True), (2, 5, True),
+                                                     (4, 2, False), (3, 2, False),
+                                                     (6, 2, False), (4, 3, False)])
+def test_average_pool_same_as_keras_torch_backend(kernel, stride, streams, rng):
+    """replicate_edges="uneven": for each length, Keras' torch backend's
+    "same" average (reference_graph.keras_avg_pool, backend "torch"): even
+    padding excluded from the mean, uneven padding of repeated edge frames
+    over the kernel. It streams when the left edge's padding and mode stay
+    the same for every length (then the end decides), else predict only."""
+    layer = fastrnn.Pool1d("avg", kernel, stride, "same", count_padding=False,
+                           replicate_edges="uneven")
+    model = fastrnn.Sequential([fastrnn.Dense(np.eye(3, dtype=np.float32)), layer])
+    assert model.needs_sequences != streams
+    for steps in range(12, 12 + 2 * stride):
+        x = frames(rng, 2, steps, 3, 2.0)
+        close(model.predict(x), rg.keras_avg_pool(x, kernel, stride, "same", backend="torch"))
+        if streams:
+            for chunk in CHUNKINGS:
+                got = joined(stream_calls(model.stream(batch_size=2), x, chunk), 0, True)
+                assert np.array_equal(got, model.predict(x)), (steps, chunk)
+
+
+def test_uneven_replication_with_fixed_padding(rng):
+    """With padding fixed once for all (stride 1), "uneven" is decided at
+    once: replicate if left != right."""
+    assert fastrnn.Pool1d("avg", 4, 1, "same", replicate_edges="uneven").replicate_edges is True
+    assert fastrnn.Pool1d("avg", 3, 1, "same", replicate_edges="uneven").replicate_edges is False
+    with pytest.raises(ValueError, match="uneven"):
+        fastrnn.Pool1d("avg", 3, 2, "same", replicate_edges="sometimes")

@@ -21,17 +21,16 @@ import fastrnn
 
 KERAS_CASES = [name for name, make in crnn_models.CASES.items()
                if make().keras_model is not None]
-# Cases Keras expresses that fastrnn's engine cannot run yet: the reason the
-# importer gives (test_engine_gaps_are_named checks it).
-ENGINE_GAPS = {"pooled": "depends on each sequence's length"}
-IMPORTED = [name for name in KERAS_CASES if name not in ENGINE_GAPS]
+IMPORTED = KERAS_CASES
 # (rate, delay) of each output, by hand from the Keras layers: valid kernel-3
 # convs look 2 frames ahead each; "same" kernel 5 pads (2, 2), kernel 4 (1, 2);
 # a causal conv with stride 2 looks at none and halves the rate.
 TIMING = {"noise_suppressor": [(1, 4), (1, 4)], "noise_suppressor_full": [(1, 4), (1, 4)],
           "same_gated": [(1, 4)], "causal_residual": [(2, 0)], "activations": [(1, 0)]}
-# Models whose strided Keras "same" padding moves with the sequence's length.
-WHOLE_SEQUENCES = ("vad", "keyword_spotter")
+# Models whose strided Keras "same" padding moves with the sequence's length
+# (pooled: its average pool's left edge, and whether it repeats the edge
+# frames or averages the real ones).
+WHOLE_SEQUENCES = ("vad", "keyword_spotter", "pooled")
 CHUNKS = [1, 3, 7, 64, None]          # None: the whole sequence in one call
 
 
@@ -204,12 +203,3 @@ def test_state_round_trip_mid_stream(imported):
     for o, expected in enumerate(whole):
         assert np.array_equal(np.concatenate([head[o], tail[o], rest[o]]), expected)
     assert set(saved) == set(model.state_names())
-
-
-@pytest.mark.parametrize("name", sorted(ENGINE_GAPS))
-def test_engine_gaps_are_named(keras, name):
-    """What the engine cannot run yet is refused by name, not run wrongly:
-    Keras' torch backend averages a strided "same" pool two ways by length."""
-    case = crnn_models.CASES[name]()
-    with pytest.raises(NotImplementedError, match=ENGINE_GAPS[name]):
-        fastrnn.from_keras(case.keras_model(keras, case.weights))
