@@ -373,8 +373,9 @@ size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
 
 /* Copy part `part` of layer `layer`'s state in `state`, a state buffer for
  * `batch` sequences, out of or into (batch, frames * features) rows (see
- * fr_model_state_part_shape). set refuses a position out of range
- * (FR_ERR_ARG) and zeroes the padding the kernels keep beside the units. */
+ * fr_model_state_part_shape). set refuses a position out of range or that
+ * no sequence reaches, and a count out of range (FR_ERR_ARG), and zeroes
+ * the padding the kernels keep beside the units. */
 fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
                              int part, float *dst);
 fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int layer,

@@ -1037,6 +1037,27 @@ static int valid_state_value(const fr_layer *layer, int part, size_t index, floa
     return value <= (float)layer->part_frames[part - 1];                 /* a queue's count */
 }
 
+/*
+ * Whether the counters c (whole numbers within their ranges) are a position
+ * a sequence can reach: nothing fed, all zero; else the window's next
+ * start lies past the left padding before it skips frames, fewer than
+ * span padded frames wait before it (or one more frame would have ended a
+ * window), and it starts at a multiple of the stride:
+ *     lead_used + frames_seen - held + skip = 0 (mod stride),
+ * frames_seen = phase (mod stride). A window whose left padding depends on
+ * the length reads whole sequences: zero only.
+ */
+static int valid_window_position(const fr_window *w, const float *c)
+{
+    const int lead_used = (int)c[WINDOW_LEAD_USED], held = (int)c[WINDOW_HELD];
+    const int skip = (int)c[WINDOW_SKIP], phase = (int)c[WINDOW_PHASE];
+    if (c[WINDOW_FED] == 0.0f || (w->same_length && !w->fixed_left))
+        return lead_used == 0 && held == 0 && skip == 0 && phase == 0 && c[WINDOW_FED] == 0.0f;
+    if (skip > 0 && (held > 0 || lead_used < w->pad_left)) return 0;
+    if (w->pad_left - lead_used + held > w->span - 1) return 0;
+    return (lead_used + phase - held + skip) % w->stride == 0;
+}
+
 fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
                              int part, float *dst)
 {
@@ -1063,6 +1084,10 @@ fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int
     for (size_t row = 0; row < (size_t)batch * frames; row++)
         for (size_t i = 0; i < features; i++)
             if (!valid_state_value(found, part, i, src[row * features + i])) return FR_ERR_ARG;
+    if (found->part_kinds[part] == PART_WINDOW_POSITION)
+        for (size_t row = 0; row < (size_t)batch; row++)
+            if (!valid_window_position(&found->window, src + row * WINDOW_COUNTERS))
+                return FR_ERR_ARG;
     for (size_t row = 0; row < (size_t)batch * frames; row++) {
         memcpy(dst + row * width, src + row * features, features * sizeof(float));
         memset(dst + row * width + features, 0, (width - features) * sizeof(float));

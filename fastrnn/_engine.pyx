@@ -608,7 +608,8 @@ cdef class Model:
             buffer = arrays[name]
             _raise_for(fr_model_set_state(self.ptr, &state[0], batch, layer, part,
                                           &buffer[0, 0]),
-                       f"state[{name!r}] (positions and counts are whole numbers in their range)")
+                       f"state[{name!r}] (positions and counts are whole numbers in their "
+                       f"range, and a position one a sequence reaches)")
 
     cdef int _check_state(self, const float[::1] state, int batch) except -1:
         cdef size_t size = fr_model_state_size(self.ptr, batch)

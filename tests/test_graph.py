@@ -907,3 +907,62 @@ def test_uneven_replication_with_fixed_padding(rng):
     assert fastrnn.Pool1d("avg", 3, 1, "same", replicate_edges="uneven").replicate_edges is False
     with pytest.raises(ValueError, match="uneven"):
         fastrnn.Pool1d("avg", 3, 2, "same", replicate_edges="sometimes")
+
+
+def window_position(rng, left: int, span: int, stride: int) -> list:
+    """A random position a window can reach: nothing fed (zeros), or its next
+    start past `lead used` of its left padding with `held` frames kept (fewer
+    than span padded frames waiting), or past every frame by `skip`; the
+    phase the stride makes of them (lead used + frames - held + skip = 0
+    mod stride)."""
+    if rng.random() < 0.2:
+        return [0, 0, 0, 0, 0]
+    lead_used = int(rng.integers(max(0, left - (span - 1)), left + 1))
+    held, skip = 0, 0
+    if lead_used == left and stride > 1 and rng.random() < 0.5:
+        skip = int(rng.integers(1, stride))
+    else:
+        held = int(rng.integers(0, span - 1 - (left - lead_used) + 1))
+    return [lead_used, held, skip, (held - skip - lead_used) % stride, 1]
+
+
+@pytest.mark.parametrize("name", ["strided", "gap", "pooled"])
+def test_any_reachable_state_runs_within_bounds(name, rng):
+    """set_state takes any position a window can reach (whatever the frames
+    held, h or pooled values), refuses counters that no sequence reaches
+    (each within its range), and every chunking and flush from an accepted
+    state runs within the engine's frame bounds and gives the same frames."""
+    model = strided_models(rng)[name]
+    layers = dict(zip(model.layer_names, model.layers))
+    x = frames(rng, 2, 9, 3)
+    refused = 0
+    for trial in range(30):
+        state, counters = {}, {}
+        for key, shape in model.state_shapes().items():
+            layer_name, part = key.split(".", 1)
+            if part == "position":
+                window = layers[layer_name]
+                span = (window.kernel_size - 1) * getattr(window, "dilation", 1) + 1
+                state[key] = np.array(window_position(rng, window.padding[0], span,
+                                                      window.stride), np.float32)
+                limits = [window.padding[0], span - 1, window.stride - 1, window.stride - 1, 1]
+                counters[key] = np.array([rng.integers(0, limit + 1) for limit in limits],
+                                         np.float32)
+            elif part.endswith("count"):
+                state[key] = np.zeros(shape, np.float32)
+            else:
+                state[key] = rng.standard_normal(shape).astype(np.float32)
+        try:                        # counters in range, drawn at random: most are refused
+            model.stream().set_state(dict(state, **counters))
+        except ValueError as error:
+            assert "position" in str(error) and "reaches" in str(error)
+            refused += 1
+        results = []
+        for chunk in (1, 4, None):
+            stream = model.stream(batch_size=2)
+            stream.set_state({k: np.stack([v, v]) for k, v in state.items()})
+            calls = stream_calls(stream, x, chunk)
+            results.append([joined(calls, o, True) for o in range(len(model.timing))])
+        for other in results[1:]:
+            assert all(np.array_equal(a, b) for a, b in zip(results[0], other)), trial
+    assert refused > 0
