@@ -45,15 +45,17 @@ def check_stack(layers: list) -> None:
                              f"which has return_sequences=False (only Dense layers may)")
 
 
-def state_parts(names: list, layers: list, engine: EngineModel) -> list:
+def state_parts(names: list, layers: list, engine: EngineModel | None = None) -> list:
     """(name, layer index, part index) of every state array, in the engine's
     order: "<layer name>.<part>", e.g. "layer0.h", "layer0.c" (LSTM),
     "layer1.forward.h" (Bidirectional), "conv.frames", "sub.input1.frames"
-    (a merge's queue, whose parts the engine decides: ``Layer.state_names``).
+    (a merge's queue, whose parts the `engine` the layers were added to
+    decides: ``Layer.state_names``; without it, each layer's ``state``).
     The one place state names are made."""
     return [(f"{name}.{part}", index, number)
             for index, (name, layer) in enumerate(zip(names, layers))
-            for number, part in enumerate(layer.state_names(engine.part_kinds(index)))]
+            for number, part in enumerate(layer.state if engine is None else
+                                          layer.state_names(engine.part_kinds(index)))]
 
 
 def _as_list(tensors) -> list:
