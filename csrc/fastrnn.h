@@ -53,8 +53,9 @@ typedef enum {
     FR_ERR_NONFINITE = 6, /* an input holds NaN or infinity (streams that check) */
     FR_ERR_RANGE = 7,     /* a weight is beyond the range of the model's precision */
     FR_ERR_SEQUENCE = 8   /* the model reads whole sequences (a bidirectional or
-                             go_backwards layer, padding that depends on the length):
-                             it cannot stream */
+                             go_backwards layer, padding that depends on the length, a
+                             merge of tensors a stream gives at different rates): it
+                             cannot stream */
 } fr_status;
 
 /* The largest finite float16: a float16 model refuses weights beyond it. */

@@ -29,8 +29,9 @@ const char *fr_status_string(fr_status status)
     case FR_ERR_NONFINITE: return "input holds NaN or infinity";
     case FR_ERR_RANGE: return "a weight is beyond the range of the model's precision";
     case FR_ERR_SEQUENCE: return "the model reads whole sequences (a bidirectional or "
-                                 "go_backwards layer, or padding that depends on the length) "
-                                 "and cannot stream";
+                                 "go_backwards layer, padding that depends on the length, or "
+                                 "a merge of tensors a stream gives at different rates) and "
+                                 "cannot stream";
     default: return "unknown status";
     }
 }
