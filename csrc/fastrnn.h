@@ -53,8 +53,9 @@ typedef enum {
     FR_ERR_NONFINITE = 6, /* an input holds NaN or infinity (streams that check) */
     FR_ERR_RANGE = 7,     /* a weight is beyond the range of the model's precision */
     FR_ERR_SEQUENCE = 8   /* the model reads whole sequences (a bidirectional or
-                             go_backwards layer, padding that depends on the length):
-                             it cannot stream */
+                             go_backwards layer, padding that depends on the length, a
+                             merge of tensors a stream gives at different rates): it
+                             cannot stream */
 } fr_status;
 
 /* The largest finite float16: a float16 model refuses weights beyond it. */
@@ -218,7 +219,9 @@ fr_status fr_model_add_dense(fr_model *model, int input, int output_size, const 
 /* Padding of a convolution or pooling that depends on the sequence's length
  * (TensorFlow's and Keras' "same" with a stride): pass as pad_left; the
  * layer pads each sequence by (total / 2, total - total / 2), total =
- * max((ceil(T / stride) - 1) stride + span - T, 0). Whole sequences only. */
+ * max((ceil(T / stride) - 1) stride + span - T, 0). Whole sequences only,
+ * unless the left padding is the same for every length (then only the
+ * right one follows the length, which a stream knows at the end). */
 #define FR_PAD_SAME_LENGTH (-1)
 
 /*
@@ -238,6 +241,11 @@ fr_status fr_model_add_conv(fr_model *model, int input, int out_channels, int ke
                                       frames of the sequence in the window */
 #define FR_POOL_REPLICATE_EDGES 2u /* pad with copies of the first and last frames
                                       (Keras' torch backend, uneven "same") */
+#define FR_POOL_REPLICATE_UNEVEN 4u /* with FR_PAD_SAME_LENGTH: replicate the edges of a
+                                       sequence whose padding is uneven (odd total), and
+                                       average the real frames of one whose padding is even
+                                       (Keras' torch backend for every length); whole
+                                       sequences only if that moves the left edge's mode */
 
 /*
  * Pooling over time, feature by feature: y[t] = max or average of x[t stride + k
@@ -249,7 +257,8 @@ fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel
 
 /* The MEAN or MAX of every frame of a sequence, feature by feature: ends the
  * sequence (one frame per sequence, as a recurrent layer without
- * FR_RETURN_SEQUENCES; a stream answers the pool so far). */
+ * FR_RETURN_SEQUENCES; a stream answers each frame of the input with the
+ * pool so far, and the final pool at the end). */
 fr_status fr_model_add_global_pool(fr_model *model, int input, fr_reduce reduce, int *output);
 
 /* y = op(x) (fr_unary); params: FR_UNARY_PRELU's slopes (I of them, or 1),
@@ -300,7 +309,27 @@ int fr_model_tensor_features(const fr_model *model, int tensor);
 /* *rate, *delay of tensor `tensor` (see the top of this file); rate 0: one
  * frame per sequence, after its end. */
 fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, int *delay);
-/* 1 if some layer needs whole sequences (no streams). */
+/*
+ * The frames a stream gives of tensor `tensor`: frame j follows input frame
+ * j * *rate + *delay as fr_model_tensor_timing says, except after a layer
+ * that ends the sequence (rate 0), which in a stream answers every frame
+ * of its input (FR_RUN_EVERY_STEP): the input's rate and delay. *in_step:
+ * 1 if every input frame gives exactly one frame, at once, and the end
+ * adds none (no stride, look-ahead or left padding beyond a window's span
+ * on the way; a layer that ends the sequence still gives its final answer
+ * at the end, fr_stream_run); 0 if the frames may come otherwise (the
+ * sequence's end may add some: fr_model_sequence_frames counts them).
+ */
+fr_status fr_model_stream_timing(const fr_model *model, int tensor, int *rate, int *delay,
+                                 int *in_step);
+/* Frames output `output` gives over one whole sequence of `steps` steps from
+ * a zero state (each layer's count, e.g. a convolution's floor((T + left +
+ * right - span) / stride) + 1, none of no frames; 1 after a layer that ends
+ * the sequence); -1 if out of range. */
+int fr_model_sequence_frames(const fr_model *model, int output, int steps);
+/* 1 if some layer needs whole sequences (no streams): a bidirectional or
+ * go_backwards layer, padding that depends on the length, or a merge of
+ * tensors that a stream gives at different rates. */
 int fr_model_needs_sequences(const fr_model *model);
 
 /* Layers are numbered in the order they were added. */
@@ -313,11 +342,29 @@ int fr_model_layer_gates(const fr_model *model, int layer);
  * h, c (forward then backward for a bidirectional layer); a GRU or
  * SimpleRNN h; a convolution or pooling its window of frames and its
  * position; a global pool its value and count; a merge waiting frames and
- * their count per input that can come first. */
+ * their count per input that can come first. Each is canonical: the same
+ * numbers at the same point of a sequence, whatever the chunking (frames
+ * a window or queue does not hold are zero). At a sequence's end
+ * (FR_RUN_FINAL) the recurrent states keep their final values and the
+ * rest (windows, queues, pools: what is in flight within a sequence) go
+ * back to zero. */
 int fr_model_layer_state_parts(const fr_model *model, int layer);
 /* Shape of one sequence's part `part`: *frames x *features floats. */
 fr_status fr_model_state_part_shape(const fr_model *model, int layer, int part, int *frames,
                                     int *features);
+
+/* What a state part holds. */
+typedef enum {
+    FR_PART_VALUES = 0,   /* floats: recurrent states, frames, running values */
+    FR_PART_POSITION = 1, /* a window's position: whole numbers, each in its range */
+    FR_PART_COUNT = 2     /* a whole number: frames pooled, or frames waiting in a queue */
+} fr_part_kind;
+
+/* *kind of part `part` of layer `layer`, and *input: for a merge's queue
+ * (its waiting frames and their count) the layer input they come from,
+ * else -1. */
+fr_status fr_model_state_part_kind(const fr_model *model, int layer, int part,
+                                   fr_part_kind *kind, int *input);
 
 /* Bytes of the packed weights and biases the model holds. */
 size_t fr_model_weight_bytes(const fr_model *model);
@@ -327,8 +374,9 @@ size_t fr_model_workspace_size(const fr_model *model, int batch, int steps);
 
 /* Copy part `part` of layer `layer`'s state in `state`, a state buffer for
  * `batch` sequences, out of or into (batch, frames * features) rows (see
- * fr_model_state_part_shape). set refuses a position out of range
- * (FR_ERR_ARG) and zeroes the padding the kernels keep beside the units. */
+ * fr_model_state_part_shape). set refuses a position out of range or that
+ * no sequence reaches, and a count out of range (FR_ERR_ARG), and zeroes
+ * the padding the kernels keep beside the units. */
 fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
                              int part, float *dst);
 fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int layer,
@@ -355,8 +403,8 @@ int fr_model_output_frames(const fr_model *model, int output, int steps, unsigne
  * mask (batch, steps) or NULL: where mask[b, t] == 0, step t of sequence b
  *   is skipped by every recurrent layer (its state carries over the step, and
  *   is its output there; a bidirectional layer outputs zeros there), as
- *   Keras' Masking. Only models whose outputs keep the input's timing (rate
- *   1, delay 0, or one frame per sequence) take a mask.
+ *   Keras' Masking. Only models whose outputs keep the input's timing (in
+ *   step, fr_model_stream_timing, or one frame per sequence) take a mask.
  * y[o] (batch, frames[o], features of output o): the frames this run gives,
  *   y_counts[o * batch + b] of them for sequence b, then zeros; frames[o] >=
  *   fr_model_output_frames(model, o, steps, flags).
@@ -390,11 +438,18 @@ void fr_stream_destroy(fr_stream *stream);
 /*
  * Run `steps` steps (FR_RUN_EVERY_STEP): x and y as in fr_model_run, y[o]
  * (batch, frames[o], features); the frames each sequence completed are
- * counted in y_counts[o * batch + b].
+ * counted in y_counts[o * batch + b] (fr_model_stream_timing says when
+ * they come). A layer that ends the sequence answers each frame of its
+ * input with its answer so far.
  * active: NULL for all rows, or `batch` flags; rows whose flag is 0 cost
  *   nothing, keep their state, and give no frames.
  * flags: FR_RUN_FINAL ends the active rows' sequences (steps may be 0): the
- *   frames still held come out, and those rows start again from zero.
+ *   frames still held come out, a layer that ends the sequence gives its
+ *   final answer (one more frame if its input gave none; a global pool once
+ *   it has pooled a frame), and the state is the state at the sequence's
+ *   end, as fr_model_run with FR_RUN_FINAL leaves it (recurrent states
+ *   final, windows, queues and pools empty): the next run starts a new
+ *   sequence from those recurrent states; fr_stream_reset starts from zero.
  * On any error (FR_ERR_NONFINITE included) the state is unchanged.
  * Allocates only when `steps` is larger than in every earlier call (growing
  * the workspace); a one-step call never allocates.

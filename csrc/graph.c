@@ -231,6 +231,22 @@ static void merge_frame(const fr_layer *layer, int padded, int out_padded, const
     }
 }
 
+/* Sequence b's answer from a recurrent layer's state: h, both directions merged. */
+static void final_state(const fr_model *model, int index, int batch, float *state, int b,
+                        float *o)
+{
+    const fr_layer *layer = &model->layers[index];
+    const int padded = fr_layer_padded(model, layer);
+    const int out_padded = model->tensors[layer->output].padded;
+    const int parts = layer->num_parts / layer->directions;
+    const float *h = fr_state_part(model, state, batch, index, 0) + (size_t)b * padded;
+    if (layer->directions == 2)          /* the backward direction's state: its step at 0 */
+        merge_frame(layer, padded, out_padded, h,
+                    fr_state_part(model, state, batch, index, parts) + (size_t)b * padded, o);
+    else
+        memcpy(o, h, padded * sizeof(float));
+}
+
 static void run_recurrence(const fr_model *model, const fr_layer *layer, int direction,
                            int batch, int steps, const float *xproj, const uint8_t *mask,
                            float *h, float *c, float *h_seq, float *gru_scratch,
@@ -285,7 +301,7 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
             for (int b = 0; b < batch; b++)
                 for (int t = 0; t < T; t++)
                     mask[(size_t)b * T + t] = t < in->counts[b]
-                                              && (step_mask == NULL
+                                              && (step_mask == NULL || t >= mask_steps
                                                   || step_mask[(size_t)b * mask_steps + t]);
         for (int d = 0; d < layer->directions; d++) {
             float *h = fr_state_part(model, state, batch, index, d * parts);
@@ -304,7 +320,7 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
             for (size_t r = 0; r < rows; r++) {
                 float *o = out->data + r * out_padded;
                 const size_t b = r / T, t = r % T;
-                if (step_mask != NULL && !step_mask[b * mask_steps + t])
+                if (step_mask != NULL && t < (size_t)mask_steps && !step_mask[b * mask_steps + t])
                     memset(o, 0, out_padded * sizeof(float));
                 else
                     merge_frame(layer, padded, out_padded, directions + r * padded,
@@ -317,22 +333,23 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
                            directions + ((size_t)b * T + in->counts[b] - 1 - p) * padded,
                            padded * sizeof(float));
     }
+    const int last = (flags & FR_RUN_FINAL) != 0;
     if (keep) {
         memcpy(out->counts, in->counts, batch * sizeof(int));
+        if (layer->return_sequences || !last) return;
+        /* A stream's end: the final answer once more where the input gave no frame. */
+        if (out->frames == 0) out->frames = 1;
+        for (int b = 0; b < batch; b++) {
+            if (in->counts[b] > 0) continue;
+            out->counts[b] = 1;
+            final_state(model, index, batch, state, b, frame_at(out, b, 0));
+        }
         return;
     }
-    const int last = (flags & FR_RUN_FINAL) != 0;
     out->frames = last;
     for (int b = 0; b < batch; b++) {
         out->counts[b] = last;
-        if (!last) continue;
-        const float *h = fr_state_part(model, state, batch, index, 0) + (size_t)b * padded;
-        float *o = out->data + (size_t)b * out_padded;
-        if (layer->directions == 2)      /* the backward direction's state: its step at 0 */
-            merge_frame(layer, padded, out_padded, h,
-                        fr_state_part(model, state, batch, index, parts) + (size_t)b * padded, o);
-        else
-            memcpy(o, h, padded * sizeof(float));
+        if (last) final_state(model, index, batch, state, b, out->data + (size_t)b * out_padded);
     }
 }
 
@@ -343,6 +360,7 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
  * `first` on), `right` padding frames. */
 typedef struct {
     int lead, held, fresh, right;
+    int replicate;            /* the padding repeats the edge frames, counted as frames */
     const float *kept, *block, *pad_first, *pad_last;
     ptrdiff_t ld_block;
     int channels;
@@ -358,19 +376,46 @@ static const float *window_frame(const window_sources *s, int position)
     return s->pad_last;
 }
 
-/* A window's padding for sequence b of this block: (left, right). The right
- * padding only comes at the end; TensorFlow's "same" takes both from the
- * length modulo the stride (a whole sequence when the left varies). */
+/* A window's padding for sequence b of this block: (left, right), and
+ * whether it repeats the edges. The right padding only comes at the end;
+ * TensorFlow's "same" takes both from the length modulo the stride (a whole
+ * sequence when the left varies), and so does replicating uneven padding
+ * (before the end, from the length so far: no padding is used then). */
 static void window_padding(const fr_window *w, const float *counters, int frames, int final,
-                           int *left, int *right)
+                           int *left, int *right, int *replicate)
 {
     *left = w->pad_left;
     *right = final ? w->pad_right : 0;
+    *replicate = w->replicate;
     if (!w->same_length) return;
     int phase = ((int)counters[WINDOW_PHASE] + frames) % w->stride, same_left;
     fr_same_length_padding(w, phase, &same_left, right);
+    if (w->replicate_uneven) *replicate = (same_left + *right) % 2;
     if (!w->fixed_left) *left = same_left;
     *right = final ? *right + same_left - *left : 0;
+}
+
+/*
+ * Where sequence b's padded input stands in this block, `count` frames in
+ * (s without its pointers; *dropped: frames of the block skipped before the
+ * next window), and the output frames it completes:
+ *     frames = floor((lead + held + fresh + right - span) / stride) + 1,
+ * none until the sequence has given the window a frame (FED).
+ */
+static int window_row(const fr_window *w, const float *counters, int count, int final,
+                      window_sources *s, int *dropped)
+{
+    int pad_left, pad_right;
+    window_padding(w, counters, count, final, &pad_left, &pad_right, &s->replicate);
+    const int skip = (int)counters[WINDOW_SKIP];
+    *dropped = skip < count ? skip : count;
+    s->lead = pad_left - (int)counters[WINDOW_LEAD_USED];
+    s->held = (int)counters[WINDOW_HELD];
+    s->fresh = count - *dropped;
+    s->right = pad_right;
+    if (counters[WINDOW_FED] == 0.0f && count == 0) return 0;
+    const int length = s->lead + s->held + s->fresh + s->right;
+    return length >= w->span ? (length - w->span) / w->stride + 1 : 0;
 }
 
 static void run_window(const fr_model *model, int index, int batch, const view *in, view *out,
@@ -387,14 +432,10 @@ static void run_window(const fr_model *model, int index, int batch, const view *
     /* How many output frames each sequence completes. */
     int frames = 0;
     for (int b = 0; b < batch; b++) {
-        const float *counters = counters_all + (size_t)b * WINDOW_COUNTERS;
-        int pad_left, pad_right;
-        window_padding(w, counters, in->counts[b], final, &pad_left, &pad_right);
-        int skip = (int)counters[WINDOW_SKIP], fresh = in->counts[b];
-        fresh -= skip < fresh ? skip : fresh;
-        int length = pad_left - (int)counters[WINDOW_LEAD_USED] + (int)counters[WINDOW_HELD]
-                     + fresh + pad_right;
-        out->counts[b] = length >= w->span ? (length - w->span) / w->stride + 1 : 0;
+        window_sources s;
+        int dropped;
+        out->counts[b] = window_row(w, counters_all + (size_t)b * WINDOW_COUNTERS,
+                                    in->counts[b], final, &s, &dropped);
         frames = out->counts[b] > frames ? out->counts[b] : frames;
     }
     out->frames = frames;
@@ -406,16 +447,17 @@ static void run_window(const fr_model *model, int index, int batch, const view *
     for (int b = 0; b < batch; b++) {
         float *counters = counters_all + (size_t)b * WINDOW_COUNTERS;
         float *kept = kept_all + (size_t)b * kept_floats;
-        int pad_left, pad_right;
-        window_padding(w, counters, in->counts[b], final, &pad_left, &pad_right);
-        int skip = (int)counters[WINDOW_SKIP], fresh = in->counts[b];
-        int dropped = skip < fresh ? skip : fresh;
-        fresh -= dropped;
-        window_sources s = {pad_left - (int)counters[WINDOW_LEAD_USED], (int)counters[WINDOW_HELD],
-                            fresh, pad_right, kept, frame_at(in, b, dropped), pad, pad, in->ld,
-                            channels};
+        window_sources s;
+        int dropped;
+        window_row(w, counters, in->counts[b], final, &s, &dropped);
+        const int skip = (int)counters[WINDOW_SKIP];
+        s.kept = kept;
+        s.block = frame_at(in, b, dropped);
+        s.pad_first = s.pad_last = pad;
+        s.ld_block = in->ld;
+        s.channels = channels;
         const int real = s.held + s.fresh;
-        if (w->replicate && real > 0) {
+        if (s.replicate && real > 0) {
             s.pad_first = window_frame(&s, s.lead);
             s.pad_last = window_frame(&s, s.lead + real - 1);
         }
@@ -433,30 +475,37 @@ static void run_window(const fr_model *model, int index, int batch, const view *
                        channels * sizeof(float));
                 inside += position >= s.lead && position < s.lead + real;
             }
-            divisors[(size_t)b * frames + j] = w->count_padding || w->replicate ? (float)kernel
+            divisors[(size_t)b * frames + j] = w->count_padding || s.replicate ? (float)kernel
                                                                                 : (float)inside;
         }
-        /* What the next block needs: drop the frames behind the next window. */
+        /* What the next block needs: drop the frames behind the next window;
+         * the rest of the frames part is zero (the state is canonical), and all
+         * of it at the sequence's end. */
         int consumed = out->counts[b] * w->stride;
         int lead_gone = consumed < s.lead ? consumed : s.lead;
         consumed -= lead_gone;
         if (final) {
             memset(counters, 0, WINDOW_COUNTERS * sizeof(float));
+            memset(kept, 0, kept_floats * sizeof(float));
             continue;
         }
         counters[WINDOW_PHASE] = (float)(((int)counters[WINDOW_PHASE] + in->counts[b])
                                          % w->stride);
         counters[WINDOW_LEAD_USED] += (float)lead_gone;
+        if (in->counts[b] > 0) counters[WINDOW_FED] = 1.0f;
+        int held = 0;
         if (consumed >= real) {
-            counters[WINDOW_HELD] = 0.0f;
             counters[WINDOW_SKIP] = (float)(skip - dropped + consumed - real);
-            continue;
+        } else {
+            for (int q = consumed; q < real; q++)   /* moves down: safe in place */
+                memmove(kept + (size_t)(q - consumed) * channels, window_frame(&s, s.lead + q),
+                        channels * sizeof(float));
+            held = real - consumed;
+            counters[WINDOW_SKIP] = 0.0f;
         }
-        for (int q = consumed; q < real; q++)       /* moves down: safe in place */
-            memmove(kept + (size_t)(q - consumed) * channels, window_frame(&s, s.lead + q),
-                    channels * sizeof(float));
-        counters[WINDOW_HELD] = (float)(real - consumed);
-        counters[WINDOW_SKIP] = 0.0f;
+        counters[WINDOW_HELD] = (float)held;
+        memset(kept + (size_t)held * channels, 0,
+               (kept_floats - (size_t)held * channels) * sizeof(float));
     }
     if (frames == 0) return;
 
@@ -496,6 +545,20 @@ static void run_window(const fr_model *model, int index, int batch, const view *
 
 /* --- the global pool -------------------------------------------------------------------- */
 
+/* The pool so far of one sequence: mean = sum / seen, or the max. */
+static void pool_answer(const fr_layer *layer, const float *value, float seen, float *o)
+{
+    for (int j = 0; j < layer->units; j++)
+        o[j] = layer->op == FR_REDUCE_MEAN ? value[j] / seen : value[j];
+}
+
+/*
+ * The mean or max of every frame of each sequence, running in `values`
+ * (sum or max) and `seen` (frames). Whole sequences: one frame at the end.
+ * Streams (every step): the pool so far after each frame of the input, and
+ * at the end the final pool once more if the input gave no frame then. The
+ * end empties the state.
+ */
 static void run_global_pool(const fr_model *model, int index, int batch, const view *in,
                             view *out, float *state, unsigned flags)
 {
@@ -504,9 +567,10 @@ static void run_global_pool(const fr_model *model, int index, int batch, const v
     const int final = (flags & FR_RUN_FINAL) != 0;
     float *values = fr_state_part(model, state, batch, index, 0);
     float *seen = fr_state_part(model, state, batch, index, 1);
-    out->frames = every ? in->frames : final;
+    out->frames = every ? (final && in->frames == 0 ? 1 : in->frames) : final;
     for (int b = 0; b < batch; b++) {
         float *value = values + (size_t)b * features;
+        int made = 0;
         for (int f = 0; f < in->counts[b]; f++) {
             const float *x = frame_at(in, b, f);
             for (int j = 0; j < features; j++) {
@@ -515,17 +579,14 @@ static void run_global_pool(const fr_model *model, int index, int batch, const v
                 else value[j] = x[j] > value[j] || x[j] != x[j] ? x[j] : value[j];
             }
             seen[b] += 1.0f;
-            if (every) {
-                float *o = frame_at(out, b, f);
-                for (int j = 0; j < features; j++)
-                    o[j] = layer->op == FR_REDUCE_MEAN ? value[j] / seen[b] : value[j];
-            }
+            if (every) pool_answer(layer, value, seen[b], frame_at(out, b, made++));
         }
-        out->counts[b] = every ? in->counts[b] : final;
-        if (!every && final) {
-            float *o = frame_at(out, b, 0);
-            for (int j = 0; j < features; j++)
-                o[j] = layer->op == FR_REDUCE_MEAN ? value[j] / seen[b] : value[j];
+        if (final && made == 0 && seen[b] > 0.0f)
+            pool_answer(layer, value, seen[b], frame_at(out, b, made++));
+        out->counts[b] = made;
+        if (final) {
+            memset(value, 0, features * sizeof(float));
+            seen[b] = 0.0f;
         }
     }
 }
@@ -553,7 +614,9 @@ static void merge_one(const fr_model *model, const fr_layer *layer, const float 
  * A binary or concat layer. Inputs in step (no queues, equal frames): one
  * pass. Otherwise sequence by sequence: each input's waiting frames, then
  * this block's; as many frames out as the input with the fewest has; the
- * rest wait (dropped at the sequence's end).
+ * rest wait (dropped at the sequence's end). Of tensors with one frame per
+ * sequence (answers so far, in a stream), the last frame at the end pairs
+ * each input's last: the final answers.
  */
 static void run_merge(const fr_model *model, int index, int batch, const view *views,
                       view *out, float *state, unsigned flags)
@@ -566,7 +629,9 @@ static void run_merge(const fr_model *model, int index, int batch, const view *v
         queued |= layer->queue_frames[i] > 0;
         same_frames &= in[i]->frames == in[0]->frames;
     }
-    if (!queued && same_frames) {
+    const int final = (flags & FR_RUN_FINAL) != 0;
+    const int answers = final && model->tensors[layer->output].rate == 0;
+    if (!queued && same_frames && !answers) {
         out->frames = in[0]->frames;
         for (int b = 0; b < batch; b++) {
             out->counts[b] = in[0]->counts[b];
@@ -607,32 +672,38 @@ static void run_merge(const fr_model *model, int index, int batch, const view *v
         frames = fewest > frames ? fewest : frames;
     }
     out->frames = frames;
-    const int final = (flags & FR_RUN_FINAL) != 0;
     for (int b = 0; b < batch; b++) {
         for (int f = 0; f < out->counts[b]; f++) {
             const float *sources[FR_MAX_INPUTS];
             for (int i = 0; i < layer->num_inputs; i++) {
                 const int features = model->tensors[layer->inputs[i]].features;
                 const int waiting = counts[i] ? (int)counts[i][b] : 0;
-                sources[i] = f < waiting
-                             ? queues[i] + ((size_t)b * layer->queue_frames[i] + f) * features
-                             : frame_at(in[i], b, f - waiting);
+                const int g = answers && f == out->counts[b] - 1
+                              ? waiting + in[i]->counts[b] - 1 : f;
+                sources[i] = g < waiting
+                             ? queues[i] + ((size_t)b * layer->queue_frames[i] + g) * features
+                             : frame_at(in[i], b, g - waiting);
             }
             merge_one(model, layer, sources, frame_at(out, b, f));
         }
         for (int i = 0; i < layer->num_inputs; i++) {    /* what is left waits */
             if (!queues[i]) continue;
             const int features = model->tensors[layer->inputs[i]].features;
-            float *queue = queues[i] + (size_t)b * layer->queue_frames[i] * features;
+            const int capacity = layer->queue_frames[i];
+            float *queue = queues[i] + (size_t)b * capacity * features;
             const int waiting = (int)counts[i][b];
-            const int left = final ? 0 : waiting + in[i]->counts[b] - out->counts[b];
-            for (int q = 0; q < left && q < layer->queue_frames[i]; q++) {
+            int left = final ? 0 : waiting + in[i]->counts[b] - out->counts[b];
+            left = left < capacity ? left : capacity;
+            for (int q = 0; q < left; q++) {
                 int f = out->counts[b] + q;
                 const float *src = f < waiting ? queue + (size_t)f * features
                                                : frame_at(in[i], b, f - waiting);
                 memmove(queue + (size_t)q * features, src, features * sizeof(float));
             }
-            counts[i][b] = (float)(left < layer->queue_frames[i] ? left : layer->queue_frames[i]);
+            /* the rest of the queue is zero: the state is canonical */
+            memset(queue + (size_t)left * features, 0,
+                   (size_t)(capacity - left) * features * sizeof(float));
+            counts[i][b] = (float)left;
         }
     }
 }
@@ -704,8 +775,9 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
         for (int b = 0; b < batch; b++) {
             const int row = run->rows ? run->rows[b] : b;
             v->counts[b] = run->counts ? run->counts[b] : steps;
-            memcpy(frame_at(v, b, 0), run->x[i] + (size_t)row * run->x_steps * features,
-                   (size_t)v->counts[b] * features * sizeof(float));
+            if (v->counts[b] > 0)               /* (a flush has no input frames, nor x) */
+                memcpy(frame_at(v, b, 0), run->x[i] + (size_t)row * run->x_steps * features,
+                       (size_t)v->counts[b] * features * sizeof(float));
         }
         zero_tails(v, batch);
     }
@@ -716,7 +788,7 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
         const fr_tensor *source = &model->tensors[layer->inputs[0]];
         switch (layer->kind) {
         case LAYER_LSTM: case LAYER_GRU: case LAYER_RNN: {
-            const int timed = source->rate == 1 && source->delay == 0;
+            const int timed = source->in_step;
             run_recurrent(model, l, batch, in, out, state, scratch, timed ? run->mask : NULL,
                           run->mask_steps, run->flags, run->num_threads);
             break;
@@ -818,7 +890,7 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
     if (mask != NULL)
         for (int o = 0; o < model->num_outputs; o++) {
             const fr_tensor *out = &model->tensors[model->outputs[o]];
-            if (out->rate != 0 && (out->rate != 1 || out->delay != 0)) return FR_ERR_LAYOUT;
+            if (out->rate != 0 && !out->in_step) return FR_ERR_LAYOUT;
         }
     if (num_threads < 1) num_threads = 1;
 

@@ -3,6 +3,7 @@
  * layer is added, each tensor's timing, and the layout of the state (see
  * fastrnn.h and model.h). graph.c runs what this builds.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,8 +29,9 @@ const char *fr_status_string(fr_status status)
     case FR_ERR_NONFINITE: return "input holds NaN or infinity";
     case FR_ERR_RANGE: return "a weight is beyond the range of the model's precision";
     case FR_ERR_SEQUENCE: return "the model reads whole sequences (a bidirectional or "
-                                 "go_backwards layer, or padding that depends on the length) "
-                                 "and cannot stream";
+                                 "go_backwards layer, padding that depends on the length, or "
+                                 "a merge of tensors a stream gives at different rates) and "
+                                 "cannot stream";
     default: return "unknown status";
     }
 }
@@ -119,7 +121,7 @@ static fr_status new_tensor(fr_model *model, int features, int padded, int rate,
         model->tensors = tensors;
         model->tensor_capacity = capacity;
     }
-    fr_tensor t = {features, padded, rate, delay, producer, -1, 0};
+    fr_tensor t = {features, padded, rate, delay, rate, delay, 1, producer, -1, 0};
     model->tensors[model->num_tensors] = t;
     *tensor = model->num_tensors++;
     return FR_OK;
@@ -161,6 +163,18 @@ fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, i
         return FR_ERR_ARG;
     *rate = model->tensors[tensor].rate;
     *delay = model->tensors[tensor].delay;
+    return FR_OK;
+}
+
+fr_status fr_model_stream_timing(const fr_model *model, int tensor, int *rate, int *delay,
+                                 int *in_step)
+{
+    if (model == NULL || rate == NULL || delay == NULL || in_step == NULL
+        || !valid_tensor(model, tensor))
+        return FR_ERR_ARG;
+    *rate = model->tensors[tensor].stream_rate;
+    *delay = model->tensors[tensor].stream_delay;
+    *in_step = model->tensors[tensor].in_step;
     return FR_OK;
 }
 
@@ -213,7 +227,35 @@ static void add_part(fr_layer *layer, part_kind kind, int frames, int width, int
     layer->part_frames[layer->num_parts] = frames;
     layer->part_width[layer->num_parts] = width;
     layer->part_features[layer->num_parts] = features;
+    layer->part_inputs[layer->num_parts] = -1;
     layer->num_parts++;
+}
+
+/* The frames a stream gives of a layer's output (fr_model_stream_timing),
+ * from its timing and its inputs'. A tensor of one frame per sequence
+ * follows its (latest) input's frames. In step: every input is, and a
+ * window neither strides, looks ahead, nor pads the left beyond its span
+ * (a causal window: pad_left = span - 1). */
+static void set_stream_timing(const fr_model *model, const fr_layer *layer, fr_tensor *out)
+{
+    const fr_tensor *in = &model->tensors[layer->inputs[0]];
+    out->stream_rate = out->rate;
+    out->stream_delay = out->delay;
+    if (out->rate == 0) {
+        out->stream_rate = in->stream_rate;
+        for (int i = 0; i < layer->num_inputs; i++) {
+            const int delay = model->tensors[layer->inputs[i]].stream_delay;
+            if (i == 0 || delay > out->stream_delay) out->stream_delay = delay;
+        }
+    }
+    out->in_step = 1;
+    for (int i = 0; i < layer->num_inputs; i++)
+        out->in_step &= model->tensors[layer->inputs[i]].in_step;
+    if (layer->kind == LAYER_CONV || layer->kind == LAYER_POOL) {
+        const fr_window *w = &layer->window;
+        out->in_step &= w->stride == 1 && !w->same_length && w->pad_left == w->span - 1
+                        && w->pad_right == 0;
+    }
 }
 
 /*
@@ -234,6 +276,7 @@ static fr_status finish_layer(fr_model *model, fr_layer *layer, fr_status status
     }
     for (int i = 0; i < layer->num_inputs; i++)
         model->tensors[layer->inputs[i]].last_reader = model->num_layers;
+    set_stream_timing(model, layer, &model->tensors[layer->output]);
     *output = layer->output;
     model->num_layers++;
     return FR_OK;
@@ -630,7 +673,9 @@ fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel
                             int pad_left, int pad_right, unsigned flags, int *output)
 {
     if ((pool != FR_POOL_MAX && pool != FR_POOL_AVG)
-        || (flags & ~(FR_POOL_COUNT_PADDING | FR_POOL_REPLICATE_EDGES)))
+        || (flags & ~(FR_POOL_COUNT_PADDING | FR_POOL_REPLICATE_EDGES | FR_POOL_REPLICATE_UNEVEN))
+        || ((flags & FR_POOL_REPLICATE_UNEVEN)
+            && ((flags & FR_POOL_REPLICATE_EDGES) || pad_left != FR_PAD_SAME_LENGTH)))
         return FR_ERR_ARG;
     fr_layer *layer;
     fr_status status = new_layer(model, LAYER_POOL, 1, &input, 0, &layer);
@@ -641,6 +686,17 @@ fr_status fr_model_add_pool(fr_model *model, int input, fr_pool pool, int kernel
     layer->pool = pool;
     layer->window.pad_value = pool == FR_POOL_MAX ? -__builtin_inff() : 0.0f;
     layer->window.replicate = (flags & FR_POOL_REPLICATE_EDGES) != 0;
+    layer->window.replicate_uneven = (flags & FR_POOL_REPLICATE_UNEVEN) != 0;
+    if (layer->window.replicate_uneven && layer->window.pad_left > 0) {
+        /* the left edge's windows wait for no length only if its mode is fixed too */
+        int left, right, parity;
+        fr_same_length_padding(&layer->window, 0, &left, &right);
+        parity = (left + right) % 2;
+        for (int phase = 1; phase < stride; phase++) {
+            fr_same_length_padding(&layer->window, phase, &left, &right);
+            if ((left + right) % 2 != parity) layer->window.fixed_left = 0;
+        }
+    }
     layer->window.count_padding = (flags & FR_POOL_COUNT_PADDING) != 0;
     layer->units = layer->input_size;
     const int features = layer->input_size;
@@ -736,21 +792,25 @@ fr_status fr_model_add_layer_norm(fr_model *model, int input, float eps, const f
     return finish_frames(model, layer, status, features, output);
 }
 
-/* Frames each input of a merge may run ahead of the slowest: the difference
- * of their delays in frames of their rate (rounded up), plus one. */
+/* Frames each input of a merge may run ahead of the slowest in a stream:
+ * the difference of their delays in frames of their rate (rounded up), plus
+ * one. Part 2q holds the q-th queue's frames, part 2q + 1 their count. */
 static void set_queues(const fr_model *model, fr_layer *layer)
 {
-    int latest = 0;
-    for (int i = 0; i < layer->num_inputs; i++)
-        if (model->tensors[layer->inputs[i]].delay > latest)
-            latest = model->tensors[layer->inputs[i]].delay;
+    int latest = model->tensors[layer->inputs[0]].stream_delay;
+    for (int i = 1; i < layer->num_inputs; i++)
+        if (model->tensors[layer->inputs[i]].stream_delay > latest)
+            latest = model->tensors[layer->inputs[i]].stream_delay;
     for (int i = 0; i < layer->num_inputs; i++) {
         const fr_tensor *in = &model->tensors[layer->inputs[i]];
-        int ahead = in->rate > 0 ? (latest - in->delay + in->rate - 1) / in->rate : 0;
+        const int rate = in->stream_rate;
+        int ahead = rate > 0 ? (latest - in->stream_delay + rate - 1) / rate : 0;
         layer->queue_frames[i] = ahead > 0 ? ahead + 1 : 0;
         if (layer->queue_frames[i] > 0) {
             add_part(layer, PART_VALUES, layer->queue_frames[i], in->features, in->features);
+            layer->part_inputs[layer->num_parts - 1] = i;
             add_part(layer, PART_COUNT, 1, 1, 1);
+            layer->part_inputs[layer->num_parts - 1] = i;
         }
     }
 }
@@ -848,6 +908,10 @@ int fr_model_needs_sequences(const fr_model *model)
             || ((layer->kind == LAYER_CONV || layer->kind == LAYER_POOL)
                 && layer->window.same_length && !layer->window.fixed_left))
             return 1;
+        for (int i = 1; i < layer->num_inputs; i++)     /* a stream could not pair them */
+            if (model->tensors[layer->inputs[i]].stream_rate
+                != model->tensors[layer->inputs[0]].stream_rate)
+                return 1;
     }
     return 0;
 }
@@ -887,6 +951,17 @@ fr_status fr_model_state_part_shape(const fr_model *model, int layer, int part, 
         return FR_ERR_ARG;
     *frames = found->part_frames[part];
     *features = found->part_features[part];
+    return FR_OK;
+}
+
+fr_status fr_model_state_part_kind(const fr_model *model, int layer, int part,
+                                   fr_part_kind *kind, int *input)
+{
+    const fr_layer *found = layer_at(model, layer);
+    if (found == NULL || part < 0 || part >= found->num_parts || kind == NULL || input == NULL)
+        return FR_ERR_ARG;
+    *kind = (fr_part_kind)found->part_kinds[part];
+    *input = found->part_inputs[part];
     return FR_OK;
 }
 
@@ -956,11 +1031,32 @@ static int valid_state_value(const fr_layer *layer, int part, size_t index, floa
     if (kind == PART_WINDOW_POSITION) {
         const fr_window *w = &layer->window;
         const int limits[WINDOW_COUNTERS] = {w->pad_left, w->span - 1, w->stride - 1,
-                                             w->stride - 1};
+                                             w->stride - 1, 1};
         return value <= (float)limits[index];
     }
     if (layer->kind == LAYER_GLOBAL_POOL) return value <= 16777216.0f;   /* 2^24: exact */
     return value <= (float)layer->part_frames[part - 1];                 /* a queue's count */
+}
+
+/*
+ * Whether the counters c (whole numbers within their ranges) are a position
+ * a sequence can reach: nothing fed, all zero; else the window's next
+ * start lies past the left padding before it skips frames, fewer than
+ * span padded frames wait before it (or one more frame would have ended a
+ * window), and it starts at a multiple of the stride:
+ *     lead_used + frames_seen - held + skip = 0 (mod stride),
+ * frames_seen = phase (mod stride). A window whose left padding depends on
+ * the length reads whole sequences: zero only.
+ */
+static int valid_window_position(const fr_window *w, const float *c)
+{
+    const int lead_used = (int)c[WINDOW_LEAD_USED], held = (int)c[WINDOW_HELD];
+    const int skip = (int)c[WINDOW_SKIP], phase = (int)c[WINDOW_PHASE];
+    if (c[WINDOW_FED] == 0.0f || (w->same_length && !w->fixed_left))
+        return lead_used == 0 && held == 0 && skip == 0 && phase == 0 && c[WINDOW_FED] == 0.0f;
+    if (skip > 0 && (held > 0 || lead_used < w->pad_left)) return 0;
+    if (w->pad_left - lead_used + held > w->span - 1) return 0;
+    return (lead_used + phase - held + skip) % w->stride == 0;
 }
 
 fr_status fr_model_get_state(const fr_model *model, const float *state, int batch, int layer,
@@ -989,6 +1085,10 @@ fr_status fr_model_set_state(const fr_model *model, float *state, int batch, int
     for (size_t row = 0; row < (size_t)batch * frames; row++)
         for (size_t i = 0; i < features; i++)
             if (!valid_state_value(found, part, i, src[row * features + i])) return FR_ERR_ARG;
+    if (found->part_kinds[part] == PART_WINDOW_POSITION)
+        for (size_t row = 0; row < (size_t)batch; row++)
+            if (!valid_window_position(&found->window, src + row * WINDOW_COUNTERS))
+                return FR_ERR_ARG;
     for (size_t row = 0; row < (size_t)batch * frames; row++) {
         memcpy(dst + row * width, src + row * features, features * sizeof(float));
         memset(dst + row * width + features, 0, (width - features) * sizeof(float));
@@ -1013,8 +1113,13 @@ void fr_frame_bounds(const fr_model *model, int steps, int *frames)
             frames[t] = in > 1 ? in : 1;
             break;
         case LAYER_CONV: case LAYER_POOL: {
+            /* the padded frames in reach: left padding not yet behind the window
+             * (at most pad_left), frames held (at most span - 1), these, the right */
             const fr_window *w = &layer->window;
-            frames[t] = (in + w->span - 1 + fr_window_pad_right(w)) / w->stride + 1;
+            const long long reach = (long long)w->pad_left + w->span - 1 + in
+                                    + fr_window_pad_right(w);
+            const long long bound = reach >= w->span ? (reach - w->span) / w->stride + 1 : 0;
+            frames[t] = bound < INT_MAX ? (int)bound : INT_MAX;
             break;
         }
         case LAYER_BINARY: case LAYER_CONCAT:
@@ -1029,6 +1134,57 @@ void fr_frame_bounds(const fr_model *model, int steps, int *frames)
             break;
         }
     }
+}
+
+/* frames[t]: the frames tensor t has over one whole sequence of `steps`
+ * steps from a zero state (fr_model_sequence_frames), tensors in order. */
+static void sequence_frames(const fr_model *model, int steps, long long *frames)
+{
+    for (int t = 0; t < model->num_tensors; t++) {
+        const int producer = model->tensors[t].producer;
+        if (producer < 0) {
+            frames[t] = steps;
+            continue;
+        }
+        const fr_layer *layer = &model->layers[producer];
+        const long long in = frames[layer->inputs[0]];
+        switch (layer->kind) {
+        case LAYER_LSTM: case LAYER_GRU: case LAYER_RNN:
+            frames[t] = layer->return_sequences ? in : 1;
+            break;
+        case LAYER_GLOBAL_POOL:
+            frames[t] = 1;
+            break;
+        case LAYER_CONV: case LAYER_POOL: {
+            /* floor((T + left + right - span) / stride) + 1 */
+            const fr_window *w = &layer->window;
+            int left = w->pad_left, right = w->pad_right;
+            if (w->same_length) fr_same_length_padding(w, (int)(in % w->stride), &left, &right);
+            const long long reach = in + left + right - w->span;
+            frames[t] = in > 0 && reach >= 0 ? reach / w->stride + 1 : 0;
+            break;
+        }
+        case LAYER_BINARY: case LAYER_CONCAT:        /* frames pair up in order */
+            frames[t] = in;
+            for (int i = 1; i < layer->num_inputs; i++)
+                if (frames[layer->inputs[i]] < frames[t]) frames[t] = frames[layer->inputs[i]];
+            break;
+        default:
+            frames[t] = in;
+            break;
+        }
+    }
+}
+
+int fr_model_sequence_frames(const fr_model *model, int output, int steps)
+{
+    if (model == NULL || output < 0 || output >= model->num_outputs || steps < 0) return -1;
+    long long *frames = malloc(model->num_tensors * sizeof(long long));
+    if (frames == NULL) return -1;
+    sequence_frames(model, steps, frames);
+    long long count = frames[model->outputs[output]];
+    free(frames);
+    return count > INT_MAX ? INT_MAX : (int)count;
 }
 
 int fr_model_output_frames(const fr_model *model, int output, int steps, unsigned flags)

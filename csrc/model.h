@@ -32,6 +32,9 @@ typedef struct {
     int padded;            /* floats per frame in a buffer: features rounded up to whole
                               vectors (a model input: features) */
     int rate, delay;       /* see fastrnn.h; rate 0: one frame per sequence */
+    int stream_rate, stream_delay, in_step;   /* fr_model_stream_timing: the frames a
+                                                 stream gives (an ending layer's follow
+                                                 its input's) */
     int producer;          /* the layer that makes it, -1 for a model input */
     int last_reader;       /* the last layer that reads it, -1 if none */
     int is_output;
@@ -48,14 +51,17 @@ typedef struct {
     int span;                  /* (kernel - 1) dilation + 1 frames */
     float pad_value;           /* 0, or -inf for a max pool */
     int replicate;             /* pad with copies of the first and last frames */
+    int replicate_uneven;      /* same_length: replicate when the total padding is odd */
     int count_padding;         /* average: divide by the kernel */
 } fr_window;
 
-/* What a state part holds: any floats, or counters set_state checks. */
+/* What a state part holds (fastrnn.h, fr_part_kind): any floats, or counters
+ * set_state checks. */
 typedef enum {
-    PART_VALUES,          /* states, frames, running sums */
-    PART_WINDOW_POSITION, /* a window's WINDOW_COUNTERS */
-    PART_COUNT            /* frames seen (global pool) or waiting (merge queue) */
+    PART_VALUES = FR_PART_VALUES,            /* states, frames, running sums */
+    PART_WINDOW_POSITION = FR_PART_POSITION, /* a window's WINDOW_COUNTERS */
+    PART_COUNT = FR_PART_COUNT               /* frames seen (global pool) or waiting (merge
+                                                queue) */
 } part_kind;
 
 typedef struct {
@@ -100,6 +106,7 @@ typedef struct {
     int num_parts;
     int part_frames[FR_MAX_PARTS], part_width[FR_MAX_PARTS], part_features[FR_MAX_PARTS];
     part_kind part_kinds[FR_MAX_PARTS];
+    int part_inputs[FR_MAX_PARTS];   /* the input a merge queue part holds frames of, or -1 */
 } fr_layer;
 
 struct fr_model {
@@ -113,12 +120,15 @@ struct fr_model {
     fr_layer *layers;
 };
 
-/* A window's position part: 4 whole numbers per sequence. LEAD_USED: left
+/* A window's position part: 5 whole numbers per sequence. LEAD_USED: left
  * padding frames already behind it (of pad_left); HELD: input frames kept
- * in its frames part (at most span - 1); SKIP: input frames to drop before
- * the next window starts (at most stride - 1); PHASE: input frames seen,
- * modulo the stride. All zero: a fresh sequence. */
-enum { WINDOW_LEAD_USED, WINDOW_HELD, WINDOW_SKIP, WINDOW_PHASE, WINDOW_COUNTERS };
+ * in its frames part (at most span - 1; the rest of the part is zero);
+ * SKIP: input frames to drop before the next window starts (at most stride
+ * - 1); PHASE: input frames seen, modulo the stride; FED: 1 once the
+ * sequence has given it a frame (a window that has had none gives none, not
+ * even padding). All zero: a fresh sequence, and a sequence's end leaves
+ * them so. */
+enum { WINDOW_LEAD_USED, WINDOW_HELD, WINDOW_SKIP, WINDOW_PHASE, WINDOW_FED, WINDOW_COUNTERS };
 
 /* Units of a recurrent or Dense layer (of one direction) rounded up to whole panels. */
 int fr_layer_padded(const fr_model *model, const fr_layer *layer);

@@ -159,8 +159,8 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, flo
         fr_graph_run(model, &run, stream->batch, state, stream->workspace);
         if (steps == 0) break;
     }
-    if (flags & FR_RUN_FINAL)                   /* the sequences ended: they start again */
-        memset(state, 0, fr_model_state_size(model, count) * sizeof(float));
+    /* FR_RUN_FINAL: the graph left the state as at the sequences' end (recurrent
+     * states final, windows, queues and pools empty), where the next run starts. */
     if (compact) move_state_rows(stream, stream->rows, count, state, 0);
     return FR_OK;
 }

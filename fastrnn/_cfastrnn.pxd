@@ -30,6 +30,10 @@ cdef extern from "fastrnn.h" nogil:
         FR_ACT_SIGMOID
         FR_ACT_ELU
         FR_ACT_SOFTMAX
+    ctypedef enum fr_part_kind:
+        FR_PART_VALUES
+        FR_PART_POSITION
+        FR_PART_COUNT
     ctypedef enum fr_merge:
         FR_MERGE_CONCAT
         FR_MERGE_SUM
@@ -81,6 +85,7 @@ cdef extern from "fastrnn.h" nogil:
     unsigned FR_GO_BACKWARDS
     unsigned FR_POOL_COUNT_PADDING
     unsigned FR_POOL_REPLICATE_EDGES
+    unsigned FR_POOL_REPLICATE_UNEVEN
     int FR_PAD_SAME_LENGTH
     unsigned FR_RUN_EVERY_STEP
     unsigned FR_RUN_FINAL
@@ -139,6 +144,9 @@ cdef extern from "fastrnn.h" nogil:
     int fr_model_output_tensor(const fr_model *model, int index)
     int fr_model_tensor_features(const fr_model *model, int tensor)
     fr_status fr_model_tensor_timing(const fr_model *model, int tensor, int *rate, int *delay)
+    fr_status fr_model_stream_timing(const fr_model *model, int tensor, int *rate, int *delay,
+                                     int *in_step)
+    int fr_model_sequence_frames(const fr_model *model, int output, int steps)
     int fr_model_needs_sequences(const fr_model *model)
     int fr_model_num_layers(const fr_model *model)
     int fr_model_layer_units(const fr_model *model, int layer)
@@ -146,6 +154,8 @@ cdef extern from "fastrnn.h" nogil:
     int fr_model_layer_state_parts(const fr_model *model, int layer)
     fr_status fr_model_state_part_shape(const fr_model *model, int layer, int part, int *frames,
                                         int *features)
+    fr_status fr_model_state_part_kind(const fr_model *model, int layer, int part,
+                                       fr_part_kind *kind, int *input)
     size_t fr_model_weight_bytes(const fr_model *model)
     size_t fr_model_state_size(const fr_model *model, int batch)
     size_t fr_model_workspace_size(const fr_model *model, int batch, int steps)

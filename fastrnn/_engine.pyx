@@ -44,6 +44,7 @@ BINARY_OPS = {"add": FR_BINARY_ADD, "sub": FR_BINARY_SUB, "mul": FR_BINARY_MUL,
 REDUCTIONS = {"sum": FR_REDUCE_SUM, "mean": FR_REDUCE_MEAN, "max": FR_REDUCE_MAX,
               "min": FR_REDUCE_MIN}
 POOLS = {"max": FR_POOL_MAX, "avg": FR_POOL_AVG}
+PART_KINDS = {FR_PART_VALUES: "values", FR_PART_POSITION: "position", FR_PART_COUNT: "count"}
 SAME_LENGTH = FR_PAD_SAME_LENGTH
 NAN_POLICIES = ("raise", "propagate")
 FLOAT16_MAX = FR_FLOAT16_MAX
@@ -317,6 +318,23 @@ cdef class Model:
         _raise_for(fr_model_tensor_timing(self.ptr, tensor, &rate, &delay), "timing")
         return rate, delay
 
+    def stream_timing(self, int tensor):
+        """(rate, delay, in_step) of the frames a stream gives of tensor
+        `tensor`: frame j follows input frame j * rate + delay (after a layer
+        that ends the sequence: its input's frames); in_step: a frame for a
+        frame, none added at the end."""
+        cdef int rate, delay, in_step
+        _raise_for(fr_model_stream_timing(self.ptr, tensor, &rate, &delay, &in_step),
+                   "stream timing")
+        return rate, delay, bool(in_step)
+
+    def sequence_frames(self, int output, int steps):
+        """Frames output `output` gives over one whole sequence of `steps` steps."""
+        cdef int frames = fr_model_sequence_frames(self.ptr, output, steps)
+        if frames < 0:
+            raise ValueError(f"sequence_frames: no output {output} or steps {steps} < 0")
+        return frames
+
     @property
     def num_inputs(self):
         return fr_model_num_inputs(self.ptr)
@@ -412,10 +430,12 @@ cdef class Model:
         return output
 
     def add_pool(self, int input, str pool, int kernel, int stride, int pad_left, int pad_right,
-                 bint count_padding, bint replicate_edges):
+                 bint count_padding, replicate_edges):
+        """replicate_edges: True, False or "uneven" (FR_POOL_REPLICATE_UNEVEN)."""
         cdef fr_pool code = _code(POOLS, pool, "pool")
         cdef unsigned flags = ((FR_POOL_COUNT_PADDING if count_padding else 0)
-                               | (FR_POOL_REPLICATE_EDGES if replicate_edges else 0))
+                               | (FR_POOL_REPLICATE_UNEVEN if replicate_edges == "uneven"
+                                  else FR_POOL_REPLICATE_EDGES if replicate_edges else 0))
         cdef int output
         _raise_for(fr_model_add_pool(self.ptr, input, code, kernel, stride, pad_left, pad_right,
                                      flags, &output), "adding a pooling layer")
@@ -507,6 +527,19 @@ cdef class Model:
                    "state part")
         return frames, features
 
+    def part_kinds(self, int layer):
+        """[(kind, input)] of layer `layer`'s state parts, in order: kind
+        "values", "position" or "count" (PART_KINDS); input, for a merge's
+        queue, the layer input its frames come from, else -1."""
+        cdef fr_part_kind kind
+        cdef int input
+        kinds = []
+        for part in range(fr_model_layer_state_parts(self.ptr, layer)):
+            _raise_for(fr_model_state_part_kind(self.ptr, layer, part, &kind, &input),
+                       "state part")
+            kinds.append((PART_KINDS[kind], input))
+        return kinds
+
     def new_state(self, int batch):
         """The zero state of `batch` sequences (flat, the engine's layout)."""
         return np.zeros(fr_model_state_size(self.ptr, batch), dtype=np.float32)
@@ -575,7 +608,8 @@ cdef class Model:
             buffer = arrays[name]
             _raise_for(fr_model_set_state(self.ptr, &state[0], batch, layer, part,
                                           &buffer[0, 0]),
-                       f"state[{name!r}] (positions and counts are whole numbers in their range)")
+                       f"state[{name!r}] (positions and counts are whole numbers in their "
+                       f"range, and a position one a sequence reaches)")
 
     cdef int _check_state(self, const float[::1] state, int batch) except -1:
         cdef size_t size = fr_model_state_size(self.ptr, batch)
@@ -888,20 +922,36 @@ cdef class Stream:
     Created by ``Model.stream()``. A single stream (``batch_size=None``)
     takes frames ``(F,)`` and chunks ``(T, F)``; a batch of N streams takes
     ``(N, F)`` and ``(N, T, F)`` (a model with several inputs takes a tuple
-    of them). Every frame gets an output, even after a layer that ends the
-    sequence (return_sequences=False, a global pool): the output the model
-    would give if the sequence ended at that frame.
+    of them).
 
-    A model whose outputs lag their inputs or change their rate (padding on
-    the right, strides: ``delay`` and ``rate``) gives the frames completed so
-    far: ``step`` and ``process`` return (frames, O) for one stream and (N,
-    frames, O) for N, frames the most any stream completed, and
+    Timing: output frame j follows input frame ``j * rate + delay``
+    (``rate``, ``delay``). A model whose outputs lag their inputs or change
+    their rate (padding on the right, strides) gives the frames completed
+    so far: ``step`` and ``process`` return (frames, O) for one stream and
+    (N, frames, O) for N, frames the most any stream completed, and
     ``counts`` says how many each stream's are; ``flush()`` ends the
-    sequences and returns the rest. Otherwise a frame in is a frame out:
-    ``step`` returns (O,) or (N, O), ``process`` (T, O) or (N, T, O).
+    sequences and returns the rest (the frames look-ahead padding adds).
+    Otherwise a frame in is a frame out: ``step`` returns (O,) or (N, O),
+    ``process`` (T, O) or (N, T, O).
 
-    Any chunking of a signal gives exactly the outputs of ``predict`` on the
-    whole signal. A failed call (wrong shape or dtype, NaN or infinity with
+    An output that predict gives once per sequence (after a layer with
+    return_sequences=False, or a GlobalPool) answers, in a stream, each
+    frame of that layer's input with its answer so far: the output predict
+    would give if the sequence ended there. Its frames follow that input's
+    rate and delay (after a strided convolution, one answer per two frames
+    in), and ``flush()`` gives the final answer, the value predict gives,
+    as its last frame (after look-ahead, the frames the end completes; else
+    the last answer once more).
+
+    Any chunking of a signal, ended by ``flush()``, gives exactly the
+    outputs of ``predict`` on the whole signal, and ``get_state()`` at any
+    point is the same whatever the chunking was (set_state on another
+    stream carries on exactly). After ``flush()`` the state is the state at
+    the sequence's end, what ``predict(x, return_state=True)`` returns: the
+    recurrent states final, convolution windows, merge queues and global
+    pools empty. The next frame starts a new sequence from it (as
+    ``predict(x2, initial_state=...)`` would); ``reset()`` starts from
+    zero. A failed call (wrong shape or dtype, NaN or infinity with
     ``nan_policy="raise"``) raises before the state is touched.
 
     Threads: the GIL is released while the model runs, so different streams
@@ -953,8 +1003,8 @@ cdef class Stream:
         self.num_outputs = len(engine.outputs)
         self.input_sizes = tuple(engine.features(i) for i in range(self.num_inputs))
         self.output_sizes = tuple(engine.features(t) for t in engine.outputs)
-        self.timing = tuple(engine.timing(t) for t in engine.outputs)
-        self.in_step = all(rate == 0 or (rate == 1 and delay == 0) for rate, delay in self.timing)
+        self.timing = tuple(engine.stream_timing(t)[:2] for t in engine.outputs)
+        self.in_step = all(engine.stream_timing(t)[2] for t in engine.outputs)
         self.x_ptrs = <float **>PyMem_Malloc((self.num_inputs + 1) * sizeof(float *))
         self.y_ptrs = <float **>PyMem_Malloc((self.num_outputs + 1) * sizeof(float *))
         if self.x_ptrs is NULL or self.y_ptrs is NULL:
@@ -990,14 +1040,15 @@ cdef class Stream:
     @property
     def delay(self):
         """Input frames an output frame lags: output frame j follows input
-        frame j * rate + delay (a tuple for several outputs)."""
+        frame j * rate + delay (a tuple for several outputs); for an output
+        predict gives once per sequence, the frames of the layer's input it
+        answers."""
         delays = tuple(delay for _, delay in self.timing)
         return delays[0] if self.num_outputs == 1 else delays
 
     @property
     def rate(self):
-        """Input frames per output frame (0: one per sequence, after a layer
-        that ends it; a tuple for several outputs)."""
+        """Input frames per output frame (a tuple for several outputs)."""
         rates = tuple(rate for rate, _ in self.timing)
         return rates[0] if self.num_outputs == 1 else rates
 
@@ -1112,9 +1163,10 @@ cdef class Stream:
         """Run the stream; returns the outputs: frames as `frame` says, else
         the most frames any stream completed."""
         cdef const unsigned char *active = NULL
+        cdef bint trim = not self.in_step or flags & FR_RUN_FINAL
         outs, capacities = [], []
         for o in range(self.num_outputs):
-            capacity = steps if self.in_step else max(self.engine.output_frames(o, steps), 1)
+            capacity = steps if not trim else max(self.engine.output_frames(o, steps), 1)
             given = out if self.num_outputs == 1 else (out[o] if out is not None else None)
             outs.append(self._output(given, self._shape(capacity, o, frame and self.in_step)))
             capacities.append(capacity)
@@ -1130,7 +1182,7 @@ cdef class Stream:
         for i in range(self.num_inputs):
             self.x_ptrs[i] = <float *>cnp.PyArray_DATA(<cnp.ndarray>x[i])
         self._call(steps, active, flags)
-        if not self.in_step:
+        if trim:
             for o in range(self.num_outputs):
                 most = int(np.max(self.last_counts[o]))
                 outs[o] = outs[o][:most] if self.single else outs[o][:, :most]
@@ -1177,7 +1229,16 @@ cdef class Stream:
     def flush(self, active=None):
         """End the sequences (of the streams in `active`, N streams): the
         frames still held (look-ahead padding) come out as ``process`` gives
-        them, and those streams start again from zero."""
+        them, (frames, O) or (N, frames, O), and for an output predict gives
+        once per sequence, its final answer as the last frame.
+
+        The state is then as at the sequences' end (``predict(x,
+        return_state=True)``'s): recurrent states final, windows, queues and
+        pools empty; the next frame starts a new sequence from it, and
+        ``reset()`` starts from zero instead. Flushing again with no frame
+        between ends an empty sequence: no frames, but for an output after a
+        recurrent layer with return_sequences=False, its answer (its state)
+        once more; a GlobalPool that has pooled nothing gives none."""
         cdef list x = [np.empty((0, f) if self.single else (self.batch, 0, f), np.float32)
                        for f in self.input_sizes]
         return self._run(x, 0, None, self._active(active), FR_RUN_FINAL, False)
@@ -1212,7 +1273,11 @@ cdef class Stream:
 
     def get_state(self):
         """A copy of the state: ``{"layer<i>.h": array, "layer<i>.c": array, ...}``,
-        each of shape (H,) or (N, H) (see Model.state_names for every layer's parts)."""
+        each of shape (H,) or (N, H) (see Model.state_names for every layer's parts:
+        a convolution's frames and position, a global pool's value and count, a
+        merge's waiting frames and their count per input). The same at the same
+        point of a sequence whatever the chunking; after flush(), the state at
+        the sequence's end (what predict(return_state=True) returns)."""
         cdef float[:, ::1] buffer
         shapes = self.engine.state_shapes(self.batch, self.single)
         state = {}

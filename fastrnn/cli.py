@@ -86,7 +86,8 @@ def describe(model, path: str | None = None) -> str:
         rate, delay = model.tensor_timing(node.output)
         parameters = sum(array.size for array in layer_tensors(
             node.layer, [t.features for t in node.inputs]).values())
-        state = sum(math.prod(shapes[f"{name}.{part}"]) for part in node.layer.state)
+        state = sum(math.prod(shape) for key, shape in shapes.items()   # a merge's queues too
+                    if key.startswith(f"{name}."))
         totals["parameters"] += parameters
         totals["state"] += state
         rows.append((name, ", ".join(tensor_names[id(t)] for t in node.inputs),

@@ -45,14 +45,17 @@ def check_stack(layers: list) -> None:
                              f"which has return_sequences=False (only Dense layers may)")
 
 
-def state_parts(names: list, layers: list) -> list:
+def state_parts(names: list, layers: list, engine: EngineModel | None = None) -> list:
     """(name, layer index, part index) of every state array, in the engine's
     order: "<layer name>.<part>", e.g. "layer0.h", "layer0.c" (LSTM),
-    "layer1.forward.h" (Bidirectional), "conv.frames". The one place state
-    names are made."""
+    "layer1.forward.h" (Bidirectional), "conv.frames", "sub.input1.frames"
+    (a merge's queue, whose parts the `engine` the layers were added to
+    decides: ``Layer.state_names``; without it, each layer's ``state``).
+    The one place state names are made."""
     return [(f"{name}.{part}", index, number)
             for index, (name, layer) in enumerate(zip(names, layers))
-            for number, part in enumerate(layer.state)]
+            for number, part in enumerate(layer.state if engine is None else
+                                          layer.state_names(engine.part_kinds(index)))]
 
 
 def _as_list(tensors) -> list:
@@ -255,7 +258,7 @@ class Model:
             engine_layers.append(layer)
             engine_names.append(name)
         engine.set_outputs([tensors[id(t)] for t in self.outputs])
-        engine.state_parts = state_parts(engine_names, engine_layers)
+        engine.state_parts = state_parts(engine_names, engine_layers, engine)
         return engine, tensors
 
     def state_names(self) -> list:
@@ -344,9 +347,10 @@ class Model:
         fastrnn.Stream
         """
         if self.needs_sequences:
-            raise ValueError("a model with a Bidirectional or go_backwards layer, or padding "
-                             "that depends on the sequence's length, needs whole sequences "
-                             "(it reads them from the end): use predict")
+            raise ValueError("a model with a Bidirectional or go_backwards layer, padding "
+                             "that depends on the sequence's length, or a merge of tensors a "
+                             "stream gives at different rates needs whole sequences: use "
+                             "predict")
         threads = runtime.get_num_threads() if num_threads is None else num_threads
         return Stream(self._engine, batch_size, nan_policy, threads)
 
@@ -399,9 +403,11 @@ class Model:
 
         Returns
         -------
-        float32 array (T_out, O) or (B, T_out, O) per output (T_out = T for
-        layers that keep the timing; fewer after a stride or "valid"
-        padding); (O,) or (B, O) for an output with one frame per sequence.
+        float32 array (T_out, O) or (B, T_out, O) per output (T_out: the
+        frames a sequence of T steps gives, as the framework's layers count
+        them: T for layers that keep the timing, fewer after a stride or
+        "valid" padding, more after padding beyond a kernel's span); (O,) or
+        (B, O) for an output with one frame per sequence.
         A tuple of them for several outputs; with return_state,
         ``(outputs, state)``.
         """
@@ -433,11 +439,12 @@ class Model:
         outputs, frames = engine.run(inputs, state, None if counts is None else counts,
                                      mask, True, runtime.get_num_threads())
         results = []
-        for (rate, delay), y, made in zip(self.timing, outputs, frames):
+        for index, ((rate, _), y, made) in enumerate(zip(self.timing, outputs, frames)):
             if rate == 0:
                 y = y[:, 0]
-            else:
-                y = y[:, :steps if (rate, delay) == (1, 0) else int(made.max(initial=0))]
+            else:       # a whole sequence's frames (a shorter one's then zeros), or more
+                width = max(engine.sequence_frames(index, steps), int(made.max(initial=0)))
+                y = y[:, :width]
             y = y[:num_sequences]
             results.append(y[0] if single else y)
         result = results[0] if len(results) == 1 else tuple(results)

@@ -52,7 +52,7 @@ def test_info_prints_the_graph(tmp_path, rng, capsys):
     out = capsys.readouterr().out
     assert "Model: 1 input, 10 layers, 2 outputs" in out
     assert "  features: 12 features per frame, rate 1, delay 0" in out
-    assert row(out, "conv1")[:6] == ["features", "8", "1", "2", f"{8 * 12 * 3 + 8}", "28"]
+    assert row(out, "conv1")[:6] == ["features", "8", "1", "2", f"{8 * 12 * 3 + 8}", "29"]
     assert row(out, "conv2")[:4] == ["tanh1", "8", "1", "4"]
     assert row(out, "concat") == ["tanh2,", "gru1,", "gru2,", "gru3", "26", "1", "4", "0", "0",
                                   "Concatenate()"]

@@ -91,24 +91,13 @@ TIMING = {"vad": [(256, 511)], "noise_suppressor": [(1, 4), (1, 4)],
           "causal_residual": [(2, 0)], "same_gated": [(1, 4)], "pooled": [(0, 0)],
           "activations": [(1, 0)]}
 
-
-# Engine gaps these cases meet (reported to the lead; strict, so they flip when fixed):
-# a stream's global pool after a layer that strides or looks ahead answers
-# zeros for some frames and flush() gives no final answer; a merge (Subtract,
-# Concatenate) of inputs of different delays queues frames that
-# get_state/set_state do not carry.
-POOL_AFTER_STRIDE = pytest.mark.xfail(strict=True, reason="engine: a global pool after a "
-                                      "strided or look-ahead layer streams zeros, flush gives "
-                                      "no final answer")
-MERGE_QUEUE = pytest.mark.xfail(strict=True, reason="engine: a merge's queued frames are not "
-                                "in get_state/set_state")
-STREAM_GAPS = {"keyword_spotter": POOL_AFTER_STRIDE, "pooled": POOL_AFTER_STRIDE}
-ROUND_TRIP_GAPS = {**STREAM_GAPS, "same_gated": MERGE_QUEUE}
-
-
-def case_params(gaps: dict) -> list:
-    return [pytest.param(name, marks=gaps[name]) if name in gaps else name
-            for name in TORCH_CASES]
+# A stream's output with one frame per sequence (a global pool) answers each
+# frame of the pool's input, and flush() gives the final answer: the keyword
+# spotter's GRU frames come at stride 2 (dw1), conv0 and dw1 look 1 frame
+# ahead each and the dilated dw2 2 of its frames (+4); the pooled model's
+# at stride 2 x 2 (max pool, average pool), delay 2 (valid conv1) + 1 (max
+# pool) + 2 (conv2) + 2 (average pool).
+STREAM_TIMING = {"keyword_spotter": [(2, 6)], "pooled": [(4, 7)]}
 
 
 @pytest.fixture(scope="module")
@@ -154,23 +143,25 @@ def test_crnn_predict_matches_torch(crnn):
 
 def test_crnn_timing(crnn):
     """The reported (rate, delay), and a stream's output frames appearing
-    exactly when input frame j * rate + delay is in."""
+    exactly when input frame j * rate + delay is in (the stream's timing:
+    an output with one frame per sequence answers its input's frames)."""
     case, _, model = crnn
     assert model.timing == TIMING[case.name]
     x = crnn_input(case, case.lengths[0], batch=1)[0]
     stream = model.stream()
+    timing = list(zip(as_tuple(stream.rate), as_tuple(stream.delay)))
+    assert timing == STREAM_TIMING.get(case.name, TIMING[case.name])
     made = [0] * len(model.timing)
     step = max(1, len(x) // 300)           # the VAD's raw samples: every 17th
     for t in range(0, len(x), step):
         outputs = as_tuple(stream.process(x[t:t + step]))
         last = min(t + step, len(x)) - 1
-        for index, ((rate, delay), output) in enumerate(zip(model.timing, outputs)):
+        for index, ((rate, delay), output) in enumerate(zip(timing, outputs)):
             made[index] += output.shape[0]
-            expected = last + 1 if rate == 0 else max(0, (last - delay) // rate + 1)
-            assert made[index] == expected, (case.name, index, t)
+            assert made[index] == max(0, (last - delay) // rate + 1), (case.name, index, t)
 
 
-@pytest.mark.parametrize("name", case_params(STREAM_GAPS))
+@pytest.mark.parametrize("name", TORCH_CASES)
 @pytest.mark.parametrize("chunk", CHUNKS)
 def test_crnn_streams_equal_predict(name, chunk, imported):
     case, _, model = imported(name)
@@ -181,14 +172,13 @@ def test_crnn_streams_equal_predict(name, chunk, imported):
             assert np.array_equal(got, want), (case.name, chunk, length)
 
 
-@pytest.mark.parametrize("name", case_params(ROUND_TRIP_GAPS))
+@pytest.mark.parametrize("name", TORCH_CASES)
 def test_crnn_state_round_trip_mid_stream(name, imported):
     """get_state after part of a sequence, set_state on a fresh stream, the
-    rest: the frames of predict, the recurrent states of an unbroken stream
-    (a strided conv's history may hold stale frames that depend on the
-    chunking: it is checked by the frames it gives); and where nothing waits
-    for a flush, the states predict returns (those the torch forward
-    returns). flush() starts a stream again from zero."""
+    rest: the frames of predict, every state of an unbroken stream (the
+    state is canonical: the same whatever the chunking); and where nothing
+    waits for a flush, the states predict returns (those the torch forward
+    returns)."""
     case, _, model = imported(name)
     x = crnn_input(case, case.lengths[1], batch=1)[0]
     expected, final = model.predict(x, return_state=True)
@@ -201,8 +191,7 @@ def test_crnn_state_round_trip_mid_stream(name, imported):
     second.set_state(first.get_state())
     rest = as_tuple(second.process(x[split:]))
     state, whole = second.get_state(), unbroken.get_state()
-    recurrent = [name for name in state if name.endswith((".h", ".c"))]
-    assert all(np.array_equal(state[name], whole[name]) for name in recurrent)
+    assert all(np.array_equal(state[name], whole[name]) for name in state)
     tail = as_tuple(second.flush())
     for index, ((rate, _), want) in enumerate(zip(model.timing, as_tuple(expected))):
         frames = [head[index], rest[index], tail[index]]
@@ -294,9 +283,6 @@ def conv_grid(count: int, seed: int = 12) -> list:
             total = 0 if padding == "valid" else span - 1
         else:
             total = 2 * padding if isinstance(padding, int) else sum(padding[1:])
-        left = padding[1] if isinstance(padding, tuple) else None
-        if left == (kernel - 1) * dilation and padding[2] > 0:
-            continue                # the engine gap test_conv_padded_past_its_span shows
         if steps + total >= span:
             grid.append((inputs, outputs, kernel, stride, dilation, groups, padding, steps))
     return grid
@@ -319,8 +305,6 @@ def test_conv1d(inputs, outputs, kernel, stride, dilation, groups, padding, step
     assert model.timing == [(stride, (kernel - 1) * dilation - left)]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a conv whose left padding covers its span "
-                   "(delay 0) drops the frames its right padding adds")
 def test_conv_padded_past_its_span():
     torch.manual_seed(1)
     x = np.random.default_rng(1).standard_normal((1, 10, 3)).astype(np.float32)

@@ -68,7 +68,8 @@ CONVS = [{"padding": "valid"}, {"padding": "causal", "dilation": 2}, {"padding":
          {"groups": 6, "padding": 1}, {"padding": (0, 3), "bias": False}]
 POOLS = [("max", 3, 2, (1, 1), {}), ("avg", 3, 2, (1, 1), {"count_padding": False}),
          ("avg", 4, 1, (1, 2), {"replicate_edges": True}), ("max", 3, 2, "same", {}),
-         ("avg", 2, None, 0, {})]
+         ("avg", 2, None, 0, {}),
+         ("avg", 3, 2, "same", {"count_padding": False, "replicate_edges": "uneven"})]
 
 
 def conv(rng, options):

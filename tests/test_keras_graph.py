@@ -21,21 +21,16 @@ import fastrnn
 
 KERAS_CASES = [name for name, make in crnn_models.CASES.items()
                if make().keras_model is not None]
-# Cases Keras expresses that fastrnn's engine cannot run yet: the reason the
-# importer gives (test_engine_gaps_are_named checks it).
-ENGINE_GAPS = {"pooled": "depends on each sequence's length"}
-IMPORTED = [name for name in KERAS_CASES if name not in ENGINE_GAPS]
+IMPORTED = KERAS_CASES
 # (rate, delay) of each output, by hand from the Keras layers: valid kernel-3
 # convs look 2 frames ahead each; "same" kernel 5 pads (2, 2), kernel 4 (1, 2);
 # a causal conv with stride 2 looks at none and halves the rate.
 TIMING = {"noise_suppressor": [(1, 4), (1, 4)], "noise_suppressor_full": [(1, 4), (1, 4)],
           "same_gated": [(1, 4)], "causal_residual": [(2, 0)], "activations": [(1, 0)]}
-# Engine gaps in a stream's state: get_state/set_state miss the frames a
-# merge queues from its earlier input (Subtract(mix: delay 4, skip: delay 0)):
-# Elementwise and Concatenate declare no state parts. Strict: passes once fixed.
-STATE_GAPS = {"same_gated": "get_state misses the Subtract's queued frames"}
-# Models whose strided Keras "same" padding moves with the sequence's length.
-WHOLE_SEQUENCES = ("vad", "keyword_spotter")
+# Models whose strided Keras "same" padding moves with the sequence's length
+# (pooled: its average pool's left edge, and whether it repeats the edge
+# frames or averages the real ones).
+WHOLE_SEQUENCES = ("vad", "keyword_spotter", "pooled")
 CHUNKS = [1, 3, 7, 64, None]          # None: the whole sequence in one call
 
 
@@ -191,12 +186,12 @@ def test_delay(imported):
             assert released[o] == due, f"output {o} after {n} frames"
 
 
-def test_state_round_trip_mid_stream(imported, request):
+def test_state_round_trip_mid_stream(imported):
+    """Every state part (a merge's queued frames too: same_gated's Subtract
+    of mix, delay 4, and skip, delay 0) carries a stream across."""
     model = imported.models[".keras"]
     if imported.case.name in WHOLE_SEQUENCES:
         return
-    if imported.case.name in STATE_GAPS:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=STATE_GAPS[imported.case.name]))
     x = inputs(imported.case.name)[imported.case.lengths[1]][0]
     whole = as_tuple(model.predict(x))
     first = model.stream()
@@ -208,12 +203,3 @@ def test_state_round_trip_mid_stream(imported, request):
     for o, expected in enumerate(whole):
         assert np.array_equal(np.concatenate([head[o], tail[o], rest[o]]), expected)
     assert set(saved) == set(model.state_names())
-
-
-@pytest.mark.parametrize("name", sorted(ENGINE_GAPS))
-def test_engine_gaps_are_named(keras, name):
-    """What the engine cannot run yet is refused by name, not run wrongly:
-    Keras' torch backend averages a strided "same" pool two ways by length."""
-    case = crnn_models.CASES[name]()
-    with pytest.raises(NotImplementedError, match=ENGINE_GAPS[name]):
-        fastrnn.from_keras(case.keras_model(keras, case.weights))

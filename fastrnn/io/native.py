@@ -38,7 +38,7 @@ Conv1d         input_size, output_size, kernel_size, stride, dilation,
                groups, padding ([left, right], or "same" by the sequence's
                length, strided); weight (O, I / groups, K), bias* (O,)
 Pool1d         pool, kernel_size, stride, padding, count_padding,
-               replicate_edges
+               replicate_edges (true, false or "uneven")
 GlobalPool     pool
 Activation     op, parameters ({name: number}; clip's unbounded min and max
                left out); prelu: slopes (1,) or (F,)
@@ -144,6 +144,13 @@ _offset = _integer(0, MAX_SIZE)
 def _flag(value: Any) -> bool:
     if type(value) is not bool:
         raise ValueError(f"expected true or false, got {_shown(value)}")
+    return value
+
+
+def _replicate(value: Any) -> bool | str:
+    """Pool1d's replicate_edges: true, false or "uneven"."""
+    if type(value) is not bool and value != "uneven":
+        raise ValueError(f"expected true, false or \"uneven\", got {_shown(value)}")
     return value
 
 
@@ -304,7 +311,7 @@ _FORMATS = {
         Pool1d,
         {"pool": Field(_choice(POOLS)), "kernel_size": Field(_size), "stride": Field(_size),
          "padding": Field(_padding, _write_padding), "count_padding": Field(_flag),
-         "replicate_edges": Field(_flag)},
+         "replicate_edges": Field(_replicate)},
         lambda config, features: {},
         lambda config, arrays: Pool1d(
             config["pool"], config["kernel_size"], config["stride"], config["padding"],

@@ -131,6 +131,15 @@ class Layer:
         """The layer's weight arrays (not biases), canonical layout."""
         return []
 
+    def state_names(self, parts: list) -> tuple:
+        """The names of the state parts the engine keeps for this layer, given
+        as [(kind, input)] (``fastrnn._engine.Model.part_kinds``): ``state``,
+        whose length the engine's count must match."""
+        if len(parts) != len(self.state):
+            raise RuntimeError(f"{self!r}: the engine keeps {len(parts)} state parts, the "
+                               f"layer names {len(self.state)} ({self.state})")
+        return self.state
+
     def _add_to(self, engine, tensors: list) -> int:
         raise NotImplementedError
 

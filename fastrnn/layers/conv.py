@@ -115,21 +115,36 @@ class Pool1d(Layer):
         Average: divide by the kernel, padding included (PyTorch's
         count_include_pad, its default); False: by the frames of the
         sequence in the window (Keras, symmetric "same").
-    replicate_edges : bool
+    replicate_edges : bool or "uneven"
         Pad with copies of the first and last frames, counted as frames
         (what Keras computes on the torch backend for an uneven "same").
+        "uneven": do so for a sequence whose padding is uneven (left !=
+        right), and average its real frames (count_padding) when it is even:
+        Keras' torch backend for "same", whatever the length. With a stride,
+        where that choice moves with the length, a stream knows it at the
+        end; if it moves the left edge's too, the layer needs whole
+        sequences.
     """
 
     state = ("frames", "position")
 
     def __init__(self, pool: str, kernel: int, stride: int | None = None, padding: Any = 0, *,
-                 count_padding: bool = True, replicate_edges: bool = False):
+                 count_padding: bool = True, replicate_edges: bool | str = False):
         if pool not in POOLS:
             raise ValueError(f"pool: expected one of {tuple(POOLS)}, got {pool!r}")
         self.pool, self.kernel_size = pool, _positive(kernel, "kernel")
         self.stride = self.kernel_size if stride is None else _positive(stride, "stride")
         self.padding = window_padding(padding, self.kernel_size, self.stride, 1)
-        self.count_padding, self.replicate_edges = bool(count_padding), bool(replicate_edges)
+        if isinstance(replicate_edges, str):
+            if replicate_edges != "uneven":
+                raise ValueError(f"replicate_edges: expected True, False or 'uneven', got "
+                                 f"{replicate_edges!r}")
+            left, right = self.padding
+            if left != SAME_LENGTH:             # fixed padding: uneven or not, once for all
+                replicate_edges = left != right
+        self.count_padding = bool(count_padding)
+        self.replicate_edges = replicate_edges if replicate_edges == "uneven" \
+            else bool(replicate_edges)
 
     def __repr__(self) -> str:
         return (f"Pool1d({self.pool!r}, kernel={self.kernel_size}, stride={self.stride}, "
@@ -148,7 +163,9 @@ class GlobalPool(Layer):
     """The mean or max of every frame of a sequence, feature by feature
     (``x.mean(dim=1)``, Keras' GlobalAveragePooling1D / GlobalMaxPooling1D):
     one frame per sequence, which ends it (only frame layers may follow). A
-    stream answers every frame with the pool so far.
+    stream answers each frame of its input with the pool so far (so at its
+    input's rate: after a strided layer, every other frame), and flush()
+    gives the final pool.
 
     Parameters
     ----------

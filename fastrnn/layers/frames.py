@@ -157,6 +157,14 @@ class LayerNorm(Layer):
         return engine.add_layer_norm(tensors[0], self.eps, self.weight, self.bias)
 
 
+def merge_state_names(parts: list) -> tuple:
+    """A merge's state: for each input that can come first in a stream (less
+    look-ahead than another), the frames waiting for the others and their
+    count, "input<i>.frames" and "input<i>.count"."""
+    return tuple(f"input{source}.{'count' if kind == 'count' else 'frames'}"
+                 for kind, source in parts)
+
+
 class Elementwise(Layer):
     """``y = a op b`` of two tensors of one rate (b with a's features or one),
     or of a tensor and a constant vector (`constant`: one value per feature,
@@ -185,6 +193,9 @@ class Elementwise(Layer):
                              f"{features[0]} or 1)")
         return features[0]
 
+    def state_names(self, parts: list) -> tuple:
+        return merge_state_names(parts)
+
     def _add_to(self, engine, tensors: list) -> int:
         if self.constant is not None:
             return engine.add_binary_constant(self.op, tensors[0], self.constant,
@@ -209,8 +220,9 @@ def Multiply(constant: Any = None) -> Elementwise:
 
 class Concatenate(Layer):
     """The features of several tensors of one rate side by side, in order
-    (Keras Concatenate, ``torch.cat(dim=-1)``); a tensor that comes first
-    (less look-ahead) waits for the others."""
+    (Keras Concatenate, ``torch.cat(dim=-1)``); in a stream, a tensor that
+    comes first (less look-ahead) waits for the others, its frames part of
+    the state (``merge_state_names``)."""
 
     num_inputs = None
 
@@ -221,6 +233,9 @@ class Concatenate(Layer):
         if len(features) < 1:
             raise ValueError("Concatenate: expected at least one tensor")
         return sum(features)
+
+    def state_names(self, parts: list) -> tuple:
+        return merge_state_names(parts)
 
     def _add_to(self, engine, tensors: list) -> int:
         return engine.add_concat(list(tensors))

@@ -197,41 +197,19 @@ def separable_conv1d(conversion: Conversion, call: Call, inputs: list) -> list:
                       config.get("activation", "linear"))]
 
 
-def _keras_same_average_modes(kernel: int, stride: int) -> set:
-    """How Keras' torch backend averages a "same" pool over each length
-    modulo the stride: "even" padding (left == right, the real frames
-    averaged) or "uneven" (edge frames repeated, divided by the kernel); no
-    padding is either."""
-    modes = set()
-    for phase in range(stride):
-        total = max(kernel - (stride if phase == 0 else phase), 0)
-        if total:
-            modes.add("even" if total % 2 == 0 else "uneven")
-    return modes
-
-
 def pooling1d(conversion: Conversion, call: Call, inputs: list) -> list:
     """MaxPooling1D / AveragePooling1D: strides default to pool_size;
     "same" is the convolution's rule (length-dependent with a stride). A
     max pool's padding never wins; an average pool's "same" follows Keras'
     torch backend: even padding excluded from the count, uneven padding
-    made of repeated edge frames, every window divided by pool_size."""
+    made of repeated edge frames, every window divided by pool_size
+    (replicate_edges="uneven", decided for each sequence's length)."""
     (value,) = inputs
     channels_first = _data_format(call)
     _sequence_input(call, value, channels_first)
     window = _window(call, ("valid", "same"), pool=True)
     pool = "max" if call.kind == "MaxPooling1D" else "avg"
-    replicate = False
-    if pool == "avg" and window.padding == "same":
-        modes = _keras_same_average_modes(window.kernel, window.stride)
-        if len(modes) > 1:
-            raise NotImplementedError(
-                f"{call.where}: padding 'same' with pool_size {window.kernel} and strides "
-                f"{window.stride}: Keras' torch backend averages the real frames when a "
-                "sequence's padding is even and repeats its edge frames when it is uneven, "
-                "which depends on each sequence's length; fastrnn's Pool1d does one or the "
-                "other for every length")
-        replicate = modes == {"uneven"}
+    replicate = "uneven" if pool == "avg" and window.padding == "same" else False
     layer = Pool1d(pool, window.kernel, window.stride, window.padding, count_padding=False,
                    replicate_edges=replicate)
     return [Value(conversion.add(layer, [value], call.name), channels_first)]
