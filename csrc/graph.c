@@ -858,7 +858,7 @@ int fr_block_steps(const fr_model *model, int batch, int steps)
     return steps < longest ? steps : longest;
 }
 
-/* Past the graph's workspace: each sequence's steps in the block, and the
+/* Before the graph's workspace: each sequence's steps in the block, and the
  * inputs' pointers at the block. */
 static size_t run_extras_floats(const fr_model *model, int batch)
 {
@@ -900,9 +900,9 @@ fr_status fr_model_run(const fr_model *model, int batch, int steps, const float 
         memset(y_counts + (size_t)o * batch, 0, batch * sizeof(int));
     }
     const int block = steps > 0 ? fr_block_steps(model, batch, steps) : 0;
-    const size_t graph = fr_graph_workspace_size(model, batch, block);
-    int *block_counts = (int *)(workspace + graph);
-    const float **block_x = (const float **)(workspace + graph + floats_for(batch, sizeof(int)));
+    int *block_counts = (int *)workspace;
+    const float **block_x = (const float **)(workspace + floats_for(batch, sizeof(int)));
+    workspace += run_extras_floats(model, batch);
     fr_graph_plan(model, batch, block, workspace);
     for (int t0 = 0; t0 < steps || (t0 == 0 && steps == 0); t0 += block) {
         const int n = steps - t0 < block ? steps - t0 : block;

@@ -15,6 +15,7 @@ import numpy as np
 cimport numpy as cnp
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint8_t
+from libc.string cimport memset
 
 from fastrnn._cfastrnn cimport *
 
@@ -682,6 +683,65 @@ cdef class Model:
 
 
 cdef enum:
+    _FEED_SYMBOLS = 64      # the named dimensions a FeedCheck compares (more: every check fails)
+
+
+cdef class FeedCheck:
+    """The inputs a graph declares, checked against a feed in one pass:
+    ``check(feed)`` is {name: array} when every declared input is there
+    with its dtype and shape (ints equal, a symbol the same size wherever
+    it appears) and nothing else is, else None (the caller then says what
+    is wrong). specs: ((name, dtype or None, shape tuple or None), ...),
+    shape entries ints, symbol strings or None (unknown)."""
+
+    cdef tuple names, dtypes, shapes      # shapes: per axis a size, -1 unknown, -2 - symbol
+    cdef Py_ssize_t num_symbols
+
+    def __cinit__(self, tuple specs):
+        symbols = {}
+        self.names = tuple(name for name, _, _ in specs)
+        self.dtypes = tuple(None if dtype is None else np.dtype(dtype) for _, dtype, _ in specs)
+        self.shapes = tuple(None if shape is None else tuple(
+            -1 if dim is None else -2 - symbols.setdefault(dim, len(symbols))
+            if isinstance(dim, str) else int(dim) for dim in shape) for _, _, shape in specs)
+        self.num_symbols = len(symbols)
+
+    def check(self, dict feed):
+        cdef Py_ssize_t i, axis, dim, size, count = len(self.names)
+        cdef Py_ssize_t seen[_FEED_SYMBOLS]
+        cdef cnp.ndarray array
+        if len(feed) != count or self.num_symbols > _FEED_SYMBOLS:
+            return None
+        for i in range(self.num_symbols):
+            seen[i] = -1
+        checked = {}
+        for i in range(count):
+            name = self.names[i]
+            value = feed.get(name)
+            if value is None:
+                return None
+            array = value if cnp.PyArray_CheckExact(value) else np.asarray(value)
+            dtype, shape = self.dtypes[i], self.shapes[i]
+            if dtype is not None and <object>cnp.PyArray_DESCR(array) is not dtype \
+                    and array.dtype != dtype:
+                return None
+            if shape is not None:
+                if cnp.PyArray_NDIM(array) != len(<tuple>shape):
+                    return None
+                for axis in range(len(<tuple>shape)):
+                    dim, size = (<tuple>shape)[axis], cnp.PyArray_DIM(array, axis)
+                    if dim <= -2:
+                        if seen[-2 - dim] < 0:
+                            seen[-2 - dim] = size
+                        elif seen[-2 - dim] != size:
+                            return None
+                    elif dim >= 0 and dim != size:
+                        return None
+            checked[name] = array
+        return checked
+
+
+cdef enum:
     _CALL_POINTERS = 32     # inputs and outputs a GraphCall keeps its pointers for on the stack
 
 
@@ -705,14 +765,19 @@ cdef class GraphCall:
 
     The arrays given are read in place when they are C-contiguous float32
     already (a state's rows, an input in the engine's layout); outputs are
-    new arrays. Thread-safe: a call keeps nothing between calls.
+    new arrays. The state, counts and workspace buffers of the last call's
+    (batch, steps) are kept for the next call of that size; a call while
+    another runs (in another thread) takes buffers of its own.
     """
 
     cdef Model engine
     cdef tuple inputs, initial, finals, results, part_layers, part_numbers, part_sizes
-    cdef tuple timing, input_features, output_features
+    cdef tuple timing, input_features, output_features, as_computed
     cdef object lengths
     cdef Py_ssize_t num_inputs, num_outputs
+    cdef Py_ssize_t kept_batch, kept_steps
+    cdef object kept                    # (state, y_counts, workspace) or None
+    cdef bint busy
 
     def __cinit__(self, Model engine, tuple inputs, tuple initial, tuple finals, tuple results,
                   lengths):
@@ -731,6 +796,10 @@ cdef class GraphCall:
         self.input_features = tuple(engine.features(i) for i in range(engine.num_inputs))
         self.output_features = tuple(engine.features(tensor) for tensor in engine.outputs)
         self.num_inputs, self.num_outputs = len(inputs), len(engine.outputs)
+        self.as_computed = tuple(        # the engine's array is the result as it is
+            output >= 0 and self.timing[output] == (1, 0) and perm is None
+            and tail == (self.output_features[output],)
+            for _, output, _, tail, perm in results)
 
     def run(self, dict values, int num_threads):
         """Read the segment's inputs, states and lengths from `values`
@@ -754,9 +823,14 @@ cdef class GraphCall:
         if self.lengths is not None:
             counts = _sequence_counts(values[self.lengths], batch, steps, self.lengths)
             counts_ptr = <const int *>cnp.PyArray_DATA(<cnp.ndarray>counts)
-        dims[0] = max(fr_model_state_size(model, batch), 1)
-        cdef cnp.ndarray state = cnp.PyArray_ZEROS(1, dims, cnp.NPY_FLOAT32, 0)
+        buffers = self.kept if not self.busy and self.kept is not None \
+            and self.kept_batch == batch and self.kept_steps == steps else None
+        if buffers is None:
+            buffers = self._buffers(batch, steps)
+        cdef bint owns = buffers is self.kept   # no other call uses them while this one runs
+        cdef cnp.ndarray state = buffers[0], y_counts = buffers[1], workspace = buffers[2]
         cdef float *state_ptr = <float *>cnp.PyArray_DATA(state)
+        memset(state_ptr, 0, cnp.PyArray_NBYTES(state))
         for k, source in enumerate(self.initial):
             if source is not None:
                 _set_rows(model, state_ptr, batch, self.part_layers[k], self.part_numbers[k],
@@ -775,17 +849,19 @@ cdef class GraphCall:
             dims[0], dims[1], dims[2] = batch, frames[o], self.output_features[o]
             outputs.append(cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0))
             y_stack[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outputs[o])
-        dims[0], dims[1] = max(self.num_outputs, 1), batch
-        cdef cnp.ndarray y_counts = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
-        dims[0] = max(fr_model_workspace_size(model, batch, steps), 1)
-        cdef cnp.ndarray workspace = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
         cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
         cdef int *y_counts_ptr = <int *>cnp.PyArray_DATA(y_counts)
         cdef fr_status status
-        with nogil:
-            status = fr_model_run(model, <int>batch, <int>steps, <const float *const *>x_stack,
-                                  counts_ptr, NULL, y_stack, frames, y_counts_ptr, state_ptr,
-                                  workspace_ptr, FR_RUN_FINAL, num_threads)
+        self.busy = self.busy or owns
+        try:
+            with nogil:
+                status = fr_model_run(model, <int>batch, <int>steps,
+                                      <const float *const *>x_stack, counts_ptr, NULL, y_stack,
+                                      frames, y_counts_ptr, state_ptr, workspace_ptr,
+                                      FR_RUN_FINAL, num_threads)
+        finally:
+            if owns:
+                self.busy = False
         if status != FR_OK:
             _raise_for(status, "running the model")
         cdef cnp.ndarray joined
@@ -803,15 +879,34 @@ cdef class GraphCall:
                 joined[:, counts == 0] = 0          # ONNX Runtime's rule for empty sequences
             values[name] = np.ascontiguousarray(joined.transpose(1, 0, 2)) if batch_first \
                 else joined
-        for name, output, input, tail, perm in self.results:
-            values[name] = self._result(output, arrays[input] if output < 0 else outputs[output],
-                                        y_counts, tail, perm)
+        for k, (name, output, input, tail, perm) in enumerate(self.results):
+            values[name] = outputs[output] if self.as_computed[k] else self._result(
+                output, arrays[input] if output < 0 else outputs[output], y_counts, tail, perm)
+
+    cdef tuple _buffers(self, Py_ssize_t batch, Py_ssize_t steps):
+        """New (state, y_counts, workspace) buffers for a call of this size,
+        kept for the next one when no other call holds the kept ones."""
+        cdef fr_model *model = self.engine.ptr
+        cdef cnp.npy_intp dims[2]
+        dims[0] = max(fr_model_state_size(model, batch), 1)
+        state = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
+        dims[0], dims[1] = max(self.num_outputs, 1), batch
+        y_counts = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
+        dims[0] = max(fr_model_workspace_size(model, batch, steps), 1)
+        workspace = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
+        buffers = (state, y_counts, workspace)
+        if not self.busy:
+            self.kept, self.kept_batch, self.kept_steps = buffers, batch, steps
+        return buffers
 
     cdef object _result(self, Py_ssize_t output, object result, cnp.ndarray y_counts, tuple tail,
                         object perm):
-        """Output `output`'s frames (or an input's, output -1) in its ONNX layout."""
+        """Output `output`'s frames (or a copy of an input's, output -1) in
+        its ONNX layout, C-contiguous."""
         per_sequence = False
-        if output >= 0:
+        if output < 0:
+            result = np.array(result)
+        else:
             rate, delay = self.timing[output]
             per_sequence = rate == 0
             if per_sequence:
@@ -821,7 +916,7 @@ cdef class GraphCall:
         shape = (result.shape[:1] if per_sequence else result.shape[:2]) + tail
         if shape != result.shape:
             result = result.reshape(shape)
-        return result if perm is None else result.transpose(perm)
+        return np.ascontiguousarray(result if perm is None else result.transpose(perm))
 
 
 cdef cnp.ndarray _frames(object value, object inverse):

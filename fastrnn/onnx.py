@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from . import runtime
+from ._engine import FeedCheck, GraphCall
 from .io.onnx import RecurrentNode, load_graph
 from .io.onnx.compile import CompiledGraph, compile_plan
 from .io.onnx.fold import run_operator
@@ -142,6 +144,18 @@ def _execute(graph: Graph, plan: list, values: dict) -> None:
                 values[name] = value
 
 
+def _direct_call(graph: Graph, plan: list) -> GraphCall | None:
+    """The engine call of the one compiled segment that is the whole plan
+    and computes every graph output (then a run is the feed check and that
+    call)."""
+    if len(plan) != 1 or not isinstance(plan[0][0], CompiledGraph):
+        return None
+    segment = plan[0][0]
+    if segment.size_checks or any(value.name not in segment.outputs for value in graph.outputs):
+        return None
+    return segment.call
+
+
 def _run_if(node: Node, plans: dict, values: dict) -> list:
     condition = np.asarray(values[node.inputs[0]])
     if condition.size != 1:
@@ -173,6 +187,10 @@ class InferenceSession:
         self._plan = _plan(self._graph)
         self._inputs = [NodeArg(v) for v in self._graph.inputs]
         self._outputs = [NodeArg(v) for v in self._graph.outputs]
+        self._output_names = [o.name for o in self._outputs]
+        self._feed_check = FeedCheck(tuple((v.name, v.dtype, v.shape)
+                                           for v in self._graph.inputs))
+        self._direct = _direct_call(self._graph, self._plan)
 
     @property
     def graph(self) -> Graph:
@@ -224,18 +242,33 @@ class InferenceSession:
         return feed
 
     def _values(self, input_feed: dict) -> dict:
-        values = self._checked_feed(input_feed)
-        _execute(self._graph, self._plan, values)
+        """Every value of a run on `input_feed`: the checked inputs, then
+        what the plan computes."""
+        values = self._feed_check.check(input_feed) if type(input_feed) is dict else None
+        if values is None:
+            values = self._checked_feed(input_feed)     # says what is wrong, or converts
+        if self._direct is not None:
+            self._direct.run(values, runtime.get_num_threads())
+        else:
+            _execute(self._graph, self._plan, values)
         return values
 
     def run(self, output_names: list | None, input_feed: dict, run_options: Any = None) -> list:
         """The outputs named (all, in the graph's order, for None) on `input_feed`."""
-        names = output_names or [o.name for o in self._outputs]
-        known = [o.name for o in self._outputs]
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ValueError(f"output_names: unknown outputs {unknown} (the graph has {known})")
+        if self._direct is not None and not output_names and type(input_feed) is dict:
+            values = self._feed_check.check(input_feed)
+            if values is not None:                  # the per-step fast path
+                self._direct.run(values, runtime.get_num_threads())
+                return [values[name] for name in self._output_names]
+        names = output_names or self._output_names
+        if output_names:
+            unknown = [n for n in names if n not in self._output_names]
+            if unknown:
+                raise ValueError(f"output_names: unknown outputs {unknown} (the graph has "
+                                 f"{self._output_names})")
         values = self._values(input_feed)
+        if self._direct is not None:        # its outputs are new C-contiguous arrays
+            return [values[name] for name in names]
         return [_owned(values[name]) for name in names]
 
     def io_binding(self) -> IOBinding:
@@ -247,7 +280,7 @@ class InferenceSession:
         into them (no output allocated), the others kept for get_outputs()."""
         values = self._values(iobinding._inputs)
         outputs = {}
-        for name in iobinding._output_names or [o.name for o in self._outputs]:
+        for name in iobinding._output_names or self._output_names:
             result = np.asarray(values[name])
             target = iobinding._buffers.get(name)
             if target is None:

@@ -8,6 +8,7 @@ issue's 1e-5, relative to the output's scale for unbounded activations).
 """
 
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -190,6 +191,25 @@ def test_session_interface(rng):
         session.run(None, {"X": feed["X"].astype(np.float64)})
     with pytest.raises(ValueError, match="expected shape"):
         session.run(None, {"X": feed["X"][:, :1]})
+
+
+def test_concurrent_runs_give_each_their_own_results(rng):
+    """Runs from several threads at once (the engine call keeps buffers
+    between calls, taken by one call at a time) equal runs one by one;
+    every result is a new array owning its data."""
+    model, _, _ = recurrent_model("LSTM", rng, {}, initial=True)
+    session = InferenceSession(model)
+    feeds = [recurrent_model("LSTM", np.random.default_rng(seed), {}, initial=True)[1]
+             for seed in range(8)]
+    alone = [session.run(None, feed) for feed in feeds]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda k: session.run(None, feeds[k % 8]), range(64)))
+    for k, outputs in enumerate(together):
+        for got, expected in zip(outputs, alone[k % 8], strict=True):
+            np.testing.assert_array_equal(got, expected)
+            assert got.flags.owndata and got.flags.writeable and got.flags.c_contiguous
+    first, again = session.run(None, feeds[0]), session.run(None, feeds[0])
+    assert not any(np.shares_memory(a, b) for a in first for b in again)
 
 
 def test_symbolic_dims_must_agree_across_inputs():

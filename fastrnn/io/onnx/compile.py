@@ -109,6 +109,7 @@ class CompiledGraph:
     lengths : the ONNX value of the sequence lengths, or None
     size_checks, symbol_axes : the sizes of the nodes the engine made
         unnecessary, checked on every run (see ``_live``)
+    call : the engine call (_engine.GraphCall), made from the above
     outputs : {ONNX name: (the model output computing it, its Sequence), or
         a list of FinalState (joined along axis 0, or axis 1 when batch_first)}
     """
@@ -143,7 +144,7 @@ class CompiledGraph:
                         for source, layout in [how])
         inputs = tuple((name, _permutation(tuple(np.argsort(layout.perm))))
                        for name, layout in self.inputs)
-        self._call = GraphCall(engine, inputs, initial, finals, results, self.lengths)
+        self.call = GraphCall(engine, inputs, initial, finals, results, self.lengths)
 
     @property
     def reads(self) -> set:
@@ -158,7 +159,7 @@ class CompiledGraph:
             sizes = tuple(dim if isinstance(dim, int) else np.shape(
                 values[self.symbol_axes[dim][0]])[self.symbol_axes[dim][1]] for dim in shape)
             check_size(sizes, dtype, f"ONNX node {node.name!r} ({node.op}) output {name!r}")
-        self._call.run(values, runtime.get_num_threads())
+        self.call.run(values, runtime.get_num_threads())
 
 
 def _permutation(perm: tuple) -> tuple | None:
