@@ -704,8 +704,9 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
         for (int b = 0; b < batch; b++) {
             const int row = run->rows ? run->rows[b] : b;
             v->counts[b] = run->counts ? run->counts[b] : steps;
-            memcpy(frame_at(v, b, 0), run->x[i] + (size_t)row * run->x_steps * features,
-                   (size_t)v->counts[b] * features * sizeof(float));
+            if (v->counts[b] > 0)           /* x may be NULL for a run of no steps */
+                memcpy(frame_at(v, b, 0), run->x[i] + (size_t)row * run->x_steps * features,
+                       (size_t)v->counts[b] * features * sizeof(float));
         }
         zero_tails(v, batch);
     }

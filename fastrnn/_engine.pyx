@@ -1065,7 +1065,7 @@ cdef class Stream:
         if selected.size and (selected.min() < 0 or selected.max() >= self.batch):
             raise ValueError(f"indices: expected values in [0, {self.batch}), got "
                              f"{selected[(selected < 0) | (selected >= self.batch)][:5].tolist()}")
-        rows = np.ascontiguousarray(selected, dtype=np.intc)
+        rows = np.unique(selected).astype(np.intc)      # at most batch rows, as C needs
         self._claim()
         status = fr_stream_reset(self.ptr, &rows[0], <int>rows.shape[0])
         self.busy = False
