@@ -458,8 +458,9 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, flo
                         const int *frames, int *y_counts, const unsigned char *active,
                         unsigned flags, int num_threads);
 
-/* Zero the state of `count` rows listed in `rows`, or of every row when rows
- * is NULL. All indices are checked before any row changes. */
+/* Zero the state of `count` rows listed in `rows` (count at most the stream's
+ * rows: the list is gathered into a compact state of that many), or of every
+ * row when rows is NULL. All indices are checked before any row changes. */
 fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count);
 
 /* fr_model_get_state / fr_model_set_state on the stream's state. */

@@ -167,7 +167,8 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, flo
 
 fr_status fr_stream_reset(fr_stream *stream, const int *rows, int count)
 {
-    if (stream == NULL || (rows != NULL && count < 0)) return FR_ERR_ARG;
+    if (stream == NULL || (rows != NULL && (count < 0 || count > stream->batch)))
+        return FR_ERR_ARG;
     const size_t total = fr_model_state_size(stream->model, stream->batch);
     if (rows == NULL) {
         memset(stream->state, 0, total * sizeof(float));

@@ -9,6 +9,7 @@ table (_raise_for) to one Python exception.
 """
 
 import operator
+import os
 
 import numpy as np
 
@@ -64,6 +65,49 @@ cdef int _raise_for(fr_status status, str what) except -1:
         raise _EXCEPTIONS.get(status, RuntimeError)(
             f"{what}: {fr_status_string(status).decode()}")
     return 0
+
+
+cdef Py_ssize_t _count(object value, str name, Py_ssize_t largest, str expected) except -1:
+    """`value` as an integer from 1 to `largest`; otherwise ValueError
+    "<name>: expected <expected>, got <value>"."""
+    try:
+        count = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        count = None
+    if count is None or not 1 <= count <= largest:
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return count
+
+
+THREADS_PER_CORE = 4
+
+
+def cores():
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def max_threads():
+    """The most threads a call may use: THREADS_PER_CORE per core. More
+    threads than cores only share them (useful to test an uneven split);
+    thousands make OpenMP end the process when it cannot create them."""
+    return THREADS_PER_CORE * cores()
+
+
+def check_num_threads(value):
+    """`value` as a thread count, 1 to max_threads(); ValueError otherwise."""
+    largest = max_threads()
+    return _count(value, "num_threads", largest,
+                  f"an integer from 1 to {largest} ({THREADS_PER_CORE} per core this process "
+                  f"may run on)")
+
+
+def as_c_float32(data):
+    """`data` as an aligned, C-contiguous, native float32 array: what a C
+    kernel may read through a float pointer (a copy only when it is not one)."""
+    return np.require(data, np.float32, "CA")
 
 
 cdef fr_isa _isa_code(str isa) except *:
@@ -578,7 +622,7 @@ cdef class Model:
                 raise ValueError(f"state[{name!r}]: expected shape {shape}, got {value.shape}")
             if finite and not np.all(np.isfinite(value)):
                 raise ValueError(f"state[{name!r}]: contains NaN or infinity")
-            arrays[name] = np.ascontiguousarray(value, dtype=np.float32).reshape(batch, -1)
+            arrays[name] = as_c_float32(value).reshape(batch, -1)
         return arrays
 
     def read_state(self, const float[::1] state, int batch, bint single):
@@ -1003,12 +1047,36 @@ cdef int _check_apart(cnp.ndarray a, cnp.ndarray b) except -1:
 
 
 cdef inline bint _is_float32_c(object array):
-    """True for an exact ndarray of C-contiguous, native-byte-order float32:
-    the no-copy fast path."""
-    return (cnp.PyArray_CheckExact(array)
-            and cnp.PyArray_TYPE(<cnp.ndarray>array) == cnp.NPY_FLOAT32
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array)
-            and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>array))
+    """True for an exact ndarray of aligned, C-contiguous, native-byte-order
+    float32: the no-copy fast path."""
+    return cnp.PyArray_CheckExact(array) and _is_c_float32(<cnp.ndarray>array)
+
+
+cdef inline bint _is_c_float32(cnp.ndarray array):
+    return (cnp.PyArray_TYPE(array) == cnp.NPY_FLOAT32 and cnp.PyArray_IS_C_CONTIGUOUS(array)
+            and cnp.PyArray_ISNOTSWAPPED(array) and cnp.PyArray_ISALIGNED(array))
+
+
+cdef cnp.ndarray _writable_out(object out):
+    """`out` if the engine can write it in place: an ndarray (or subclass) of
+    aligned, C-contiguous, native float32, writable; TypeError saying what
+    it is otherwise."""
+    if isinstance(out, np.ndarray) and _is_c_float32(<cnp.ndarray>out) \
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
+        return <cnp.ndarray>out
+    if not isinstance(out, np.ndarray):
+        given = type(out).__name__
+    elif out.dtype != np.float32:
+        given = f"an array of dtype {out.dtype}"
+    elif not out.dtype.isnative:
+        given = f"a byte-swapped array (dtype {out.dtype.str})"
+    elif not out.flags.c_contiguous:
+        given = f"a non-contiguous array (strides {out.strides})"
+    elif not out.flags.aligned:
+        given = "a misaligned array (its data address is not a multiple of 4)"
+    else:
+        given = "a read-only array"
+    raise TypeError(f"out: expected a writable C-contiguous float32 ndarray, got {given}")
 
 
 cdef class Stream:
@@ -1060,7 +1128,7 @@ cdef class Stream:
     cdef Model engine
     cdef readonly object batch_size
     cdef readonly str nan_policy
-    cdef public int num_threads
+    cdef int threads
     cdef readonly int num_inputs, num_outputs
     cdef readonly tuple input_sizes, output_sizes
     cdef readonly bint in_step
@@ -1074,26 +1142,18 @@ cdef class Stream:
     cdef int *counts_data
     cdef tuple frame_shape
 
-    def __cinit__(self, Model engine, batch_size, str nan_policy, int num_threads):
+    def __cinit__(self, Model engine, batch_size, nan_policy, num_threads):
         if nan_policy not in NAN_POLICIES:
             raise ValueError(f"nan_policy: expected one of {NAN_POLICIES}, got {nan_policy!r}")
         if batch_size is not None:
-            try:
-                count = None if isinstance(batch_size, bool) else operator.index(batch_size)
-            except TypeError:
-                count = None
-            if count is None or count < 1:
-                raise ValueError(f"batch_size: expected None or an integer >= 1, got "
-                                 f"{batch_size!r}")
-            batch_size = count
-        if num_threads < 1:
-            raise ValueError(f"num_threads: expected >= 1, got {num_threads}")
+            batch_size = _count(batch_size, "batch_size", _INT_MAX,
+                                f"None or an integer from 1 to {_INT_MAX}")
+        self.num_threads = num_threads
         self.engine = engine
         self.batch_size = batch_size
         self.single = batch_size is None
         self.batch = 1 if self.single else batch_size
         self.nan_policy = nan_policy
-        self.num_threads = num_threads
         self.num_inputs = engine.num_inputs
         self.num_outputs = len(engine.outputs)
         self.input_sizes = tuple(engine.features(i) for i in range(self.num_inputs))
@@ -1121,6 +1181,15 @@ cdef class Stream:
     def __repr__(self):
         return (f"Stream(batch_size={self.batch_size}, input_size={self.input_size}, "
                 f"output_size={self.output_size}, nan_policy={self.nan_policy!r})")
+
+    @property
+    def num_threads(self):
+        """Threads a call may use, 1 to ``max_threads()``; settable."""
+        return self.threads
+
+    @num_threads.setter
+    def num_threads(self, value):
+        self.threads = check_num_threads(value)
 
     @property
     def input_size(self):
@@ -1178,7 +1247,7 @@ cdef class Stream:
             raise ValueError(f"expected shape {self._describe(chunk, features)} "
                              f"(F = {features} features), got {(<object>array).shape}")
         if not fast:
-            array = np.ascontiguousarray(array, dtype=np.float32)
+            array = as_c_float32(array)
         return array
 
     cdef list _inputs(self, object data, bint chunk):
@@ -1199,21 +1268,10 @@ cdef class Stream:
             for axis, size in enumerate(shape):
                 dims[axis] = size
             return cnp.PyArray_EMPTY(len(shape), dims, cnp.NPY_FLOAT32, 0)
-        if not _is_float32_c(out) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
-            if not isinstance(out, np.ndarray):
-                given = type(out).__name__
-            elif out.dtype != np.float32:
-                given = f"an array of dtype {out.dtype}"
-            elif not out.dtype.isnative:
-                given = f"a byte-swapped array (dtype {out.dtype.str})"
-            elif not out.flags.c_contiguous:
-                given = f"a non-contiguous array (strides {out.strides})"
-            else:
-                given = "a read-only array"
-            raise TypeError(f"out: expected a writable C-contiguous float32 ndarray, got {given}")
-        if out.shape != shape:
-            raise ValueError(f"out: expected shape {shape}, got {out.shape}")
-        return <cnp.ndarray>out
+        cdef cnp.ndarray array = _writable_out(out)
+        if (<object>array).shape != shape:
+            raise ValueError(f"out: expected shape {shape}, got {(<object>array).shape}")
+        return array
 
     cdef cnp.ndarray _active(self, object active):
         if active is None:
@@ -1245,7 +1303,7 @@ cdef class Stream:
         with nogil:
             status = fr_stream_run(self.ptr, steps, <const float *const *>self.x_ptrs,
                                    self.y_ptrs, &self.frames[0], self.counts_data, active, flags,
-                                   self.num_threads)
+                                   self.threads)
         self.busy = False
         if status == FR_ERR_NONFINITE:
             raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
@@ -1360,7 +1418,7 @@ cdef class Stream:
         if selected.size and (selected.min() < 0 or selected.max() >= self.batch):
             raise ValueError(f"indices: expected values in [0, {self.batch}), got "
                              f"{selected[(selected < 0) | (selected >= self.batch)][:5].tolist()}")
-        rows = np.ascontiguousarray(selected, dtype=np.intc)
+        rows = np.unique(selected).astype(np.intc)      # at most batch rows, as C needs
         self._claim()
         status = fr_stream_reset(self.ptr, &rows[0], <int>rows.shape[0])
         self.busy = False
@@ -1583,30 +1641,21 @@ cdef class FrontEndStream:
     cdef FrontEndEngine engine
     cdef readonly object front_end, batch_size
     cdef readonly int num_features, delay_frames
-    cdef public int num_threads
-    cdef int batch, n_fft, delta_width, num_base, max_threads
+    cdef int threads, batch, n_fft, delta_width, num_base, max_threads
     cdef bint single, busy
     cdef cnp.ndarray counts        # int (batch,): frames of the push being made
 
-    def __cinit__(self, front_end, FrontEndEngine engine, batch_size, int num_threads):
+    def __cinit__(self, front_end, FrontEndEngine engine, batch_size, num_threads):
         if batch_size is not None:
-            try:
-                count = None if isinstance(batch_size, bool) else operator.index(batch_size)
-            except TypeError:
-                count = None
-            if count is None or count < 1 or count > _INT_MAX:
-                raise ValueError(f"batch_size: expected None or an integer >= 1, got "
-                                 f"{batch_size!r}")
-            batch_size = count
-        if num_threads < 1:
-            raise ValueError(f"num_threads: expected >= 1, got {num_threads}")
+            batch_size = _count(batch_size, "batch_size", _INT_MAX,
+                                f"None or an integer from 1 to {_INT_MAX}")
+        self.num_threads = num_threads
         self.front_end = front_end
         self.engine = engine
         self.batch_size = batch_size
         self.single = batch_size is None
         self.batch = 1 if self.single else batch_size
-        self.max_threads = 1 if self.single else num_threads
-        self.num_threads = num_threads
+        self.max_threads = 1 if self.single else self.threads
         self.num_features = engine.num_features
         self.n_fft = engine.n_fft
         self.delta_width = engine.delta_width
@@ -1618,6 +1667,16 @@ cdef class FrontEndStream:
 
     def __dealloc__(self):
         cfe.fr_frontend_stream_destroy(self.ptr)
+
+    @property
+    def num_threads(self):
+        """Threads a push may use, 1 to ``max_threads()``; settable (a push
+        runs on at most as many as the stream was made with)."""
+        return self.threads
+
+    @num_threads.setter
+    def num_threads(self, value):
+        self.threads = check_num_threads(value)
 
     def __repr__(self):
         return (f"FrontEndStream(batch_size={self.batch_size}, "
@@ -1645,7 +1704,7 @@ cdef class FrontEndStream:
                             "(scale integer PCM to [-1, 1): int16 / 32768)")
         if array.shape[1] > _INT_MAX:
             raise ValueError(f"a block of {array.shape[1]} samples is too long (max {_INT_MAX})")
-        return np.ascontiguousarray(array, dtype=np.float32)
+        return as_c_float32(array)
 
     cdef cnp.ndarray _mask(self, object mask, str name):
         """A contiguous bool (N,) mask as uint8-compatible data, or None."""
@@ -1670,19 +1729,7 @@ cdef class FrontEndStream:
                 return cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT32, 0)
             dims[0], dims[1], dims[2] = self.batch, frames, self.num_features
             return cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
-        if not _is_float32_c(out) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
-            if not isinstance(out, np.ndarray):
-                given = type(out).__name__
-            elif out.dtype != np.float32:
-                given = f"an array of dtype {out.dtype}"
-            elif not out.dtype.isnative:
-                given = f"a byte-swapped array (dtype {out.dtype.str})"
-            elif not out.flags.c_contiguous:
-                given = f"a non-contiguous array (strides {out.strides})"
-            else:
-                given = "a read-only array"
-            raise TypeError(f"out: expected a writable C-contiguous float32 ndarray, got {given}")
-        cdef cnp.ndarray array = <cnp.ndarray>out
+        cdef cnp.ndarray array = _writable_out(out)
         if self.single:
             if array.ndim != 2 or array.shape[0] < frames or array.shape[1] != self.num_features:
                 raise ValueError(f"out: expected shape (T, {self.num_features}) with T >= "
@@ -1762,7 +1809,7 @@ cdef class FrontEndStream:
         cdef float *y = <float *>cnp.PyArray_DATA(frames)
         cdef int max_frames = frames.shape[0] if self.single else frames.shape[1]
         cdef int *counts = <int *>cnp.PyArray_DATA(self.counts)
-        cdef int threads = min(self.num_threads, self.max_threads)
+        cdef int threads = min(self.threads, self.max_threads)
         cdef cfe.fr_status status
         with nogil:
             status = cfe.fr_frontend_stream_push(self.ptr, n, x, active, y, max_frames, counts,
@@ -1891,6 +1938,9 @@ cdef class FrontEndStream:
     def set_state(self, state):
         """Replace the state with `state`, a mapping as returned by
         get_state(). Everything is checked before anything is written."""
+        if not hasattr(state, "keys"):
+            raise TypeError(f"state: expected a mapping of names to arrays (as get_state "
+                            f"gives), got {type(state).__name__}")
         shapes = self._state_shapes()
         missing = sorted(set(shapes) - set(state))
         unexpected = sorted(set(state) - set(shapes))

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 
 from . import runtime
-from ._engine import FLOAT16_MAX, Stream
+from ._engine import FLOAT16_MAX, Stream, as_c_float32
 from ._engine import Model as EngineModel
 from .layers import (ACTIVATIONS, Activation, Affine, Conv1d, Dense, GlobalPool, Input, Layer,
                      Pool1d, Tensor)
@@ -431,8 +431,8 @@ class Model:
                                     for node in self.nodes):
             raise NotImplementedError("go_backwards with masked steps is not supported")
         run_sequences = max(num_sequences, 1)    # no sequences: shapes from a zero sequence
-        inputs = [np.ascontiguousarray(b if num_sequences else np.zeros((1,) + b.shape[1:]),
-                                       dtype=np.float32) for b in batches]
+        inputs = [as_c_float32(b if num_sequences else np.zeros((1,) + b.shape[1:]))
+                  for b in batches]
         state = engine.new_state(run_sequences)
         if initial and num_sequences:
             engine.write_state(state, num_sequences, initial)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from importlib import metadata
 
-from ._engine import available_isas, best_isa, build_info
+from ._engine import available_isas, best_isa, build_info, check_num_threads, cores, max_threads
 
 try:
     __version__ = metadata.version("fastrnn")
@@ -14,10 +14,11 @@ except metadata.PackageNotFoundError:  # a source tree that was never installed
 
 
 def _default_threads() -> int:
+    """OMP_NUM_THREADS (at most max_threads()), else the cores."""
     value = os.environ.get("OMP_NUM_THREADS", "")
     if value.isdigit() and int(value) > 0:
-        return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return min(int(value), max_threads())
+    return cores()
 
 
 def _default_isa() -> str:
@@ -36,12 +37,11 @@ _isa = _default_isa()
 
 def set_num_threads(num_threads: int) -> None:
     """Threads used by ``predict`` (OpenMP over the batch, or over hidden units
-    for a large layer with a small batch). Results are bit-for-bit identical
-    for every thread count."""
+    for a large layer with a small batch) and by new streams: 1 to
+    ``max_threads()``, the cores this process may run on (ValueError
+    otherwise). Results are bit-for-bit identical for every thread count."""
     global _num_threads
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ValueError(f"num_threads: expected an integer >= 1, got {num_threads!r}")
-    _num_threads = num_threads
+    _num_threads = check_num_threads(num_threads)
 
 
 def get_num_threads() -> int:

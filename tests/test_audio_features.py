@@ -233,10 +233,14 @@ def test_delta(cepstra, width, order, mode):
 
 def test_delta_axis_and_errors(cepstra):
     np.testing.assert_array_equal(audio.delta(cepstra.T, axis=0), audio.delta(cepstra).T)
-    with pytest.raises(ValueError, match="width: expected an odd integer >= 3, got 4"):
+    with pytest.raises(ValueError, match="width: expected an odd integer from 3 to 255, got 4"):
         audio.delta(cepstra, width=4)
-    with pytest.raises(ValueError, match="order: expected a positive integer, got 0"):
-        audio.delta(cepstra, order=0)
+    for order in (0, 9):
+        with pytest.raises(ValueError, match=r"order: expected a positive integer below "
+                                             rf"width \(9\), got {order}"):
+            audio.delta(cepstra, order=order)
+    with pytest.raises(ValueError, match="width: expected an odd integer from 3 to 255, got 257"):
+        audio.delta(cepstra, width=257, mode="nearest")
     with pytest.raises(ValueError, match="width=9 cannot exceed data.shape"):
         audio.delta(cepstra[:, :5])
 

@@ -23,7 +23,7 @@ def signal():
     (dict(hop_length=0), "FrontEnd hop_length: expected an integer >= 1, got 0"),
     (dict(hop_length=-80), "FrontEnd hop_length: expected an integer >= 1, got -80"),
     (dict(n_fft=256, hop_length=300), r"FrontEnd hop_length: expected at most n_fft \(256\)"),
-    (dict(n_fft=0), "FrontEnd n_fft: expected an integer >= 1, got 0"),
+    (dict(n_fft=0), "FrontEnd n_fft: expected an integer from 1 to 65536, got 0"),
     (dict(n_fft=256, win_length=400), r"FrontEnd win_length: expected at most n_fft \(256\)"),
     (dict(win_length=0), "FrontEnd win_length: expected an integer >= 1, got 0"),
     (dict(window="no-such-window"), "FrontEnd window: .*no-such-window"),
@@ -41,7 +41,13 @@ def signal():
     (dict(power=0), "FrontEnd power: expected a number > 0.0, got 0"),
     (dict(log_floor=0.0), "FrontEnd log_floor: expected a number > 0.0, got 0.0"),
     (dict(deltas=3), "FrontEnd deltas: expected 0, 1 or 2, got 3"),
-    (dict(deltas=1, delta_width=4), "FrontEnd delta_width: expected an odd integer >= 3"),
+    (dict(deltas=1, delta_width=4),
+     "FrontEnd delta_width: expected an odd integer from 3 to 255, got 4"),
+    (dict(deltas=1, delta_width=257),
+     "FrontEnd delta_width: expected an odd integer from 3 to 255, got 257"),
+    (dict(n_fft=2 ** 16 + 1), "FrontEnd n_fft: expected an integer from 1 to 65536"),
+    (dict(n_fft=4096, n_mels=1024), "FrontEnd n_mels: 1024 mel filters of 2049 FFT bins are "
+                                    "2098176 weights, more than the 2097152 allowed"),
     (dict(delta_width=1), "FrontEnd delta_width: expected an integer >= 3, got 1"),
     (dict(mean=[0.0] * 40), "FrontEnd mean/std: expected both or neither"),
     (dict(n_mels=40, mean=[0.0], std=[1.0]), r"FrontEnd mean/std: expected 40 values each"),
@@ -52,6 +58,23 @@ def signal():
 def test_bad_parameters_raise_value_error_naming_them(parameters, message):
     with pytest.raises(ValueError, match=message):
         audio.FrontEnd(**parameters)
+
+
+def test_sizes_from_a_model_file_are_bounded_before_anything_is_built():
+    """Issue 14 item 11: model metadata with delta_width=10001 cost 9.6 s and
+    3.2 GB (its delta weights are delta_width**2 per order); large n_fft /
+    n_mels asked for GiB of mel filters."""
+    for data, message in [
+            ({"deltas": 2, "delta_width": 10001}, "delta_width: expected an odd integer from 3"),
+            ({"n_fft": 2 ** 30}, "n_fft: expected an integer from 1 to 65536"),
+            ({"n_fft": 65536, "n_mels": 128}, "n_mels: 128 mel filters of 32769 FFT bins"),
+            ({"mean": [{}] * 40, "std": [1.0] * 40}, "mean/std: expected numbers")]:
+        with pytest.raises(ValueError, match=message):
+            audio.FrontEnd.from_dict(data)
+    with pytest.raises(ValueError, match="mel n_mels: 128 mel filters of 32769 FFT bins"):
+        audio.filters.mel(sr=16000, n_fft=65536, n_mels=128)
+    with pytest.raises(ValueError, match="stft n_fft: expected an integer from 1 to 65536"):
+        audio.stft(np.zeros(100, np.float32), n_fft=2 ** 30, win_length=4)
 
 
 def test_from_dict_rejects_what_it_does_not_know():

@@ -3,6 +3,7 @@ and clear errors; against librosa.load, the definition, where it is
 installed. Files are written into tmp_path with soundfile."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -154,12 +155,33 @@ def test_bad_arguments(tmp_path, tone):
     soundfile.write(path, tone, 8000)
     with pytest.raises(audio.AudioFileError, match="offset 2.0 s is past the end"):
         audio.load(path, offset=2.0)
-    with pytest.raises(ValueError, match="expected offset >= 0"):
-        audio.load(path, offset=-1.0)
-    with pytest.raises(ValueError, match="sr: expected a sample rate > 0"):
-        audio.load(path, sr=0)
-    with pytest.raises(ValueError, match="dtype: expected a floating-point dtype"):
-        audio.load(path, dtype=np.int16)
+    for arguments, message in [
+            (dict(offset=-1.0), "load offset: expected a finite number >= 0, got -1.0"),
+            (dict(offset="1"), "load offset: expected a finite number >= 0, got '1'"),
+            (dict(duration=np.nan), "load duration: expected a finite number >= 0, got nan"),
+            (dict(sr=0), "load sr: expected a finite number >= 1, got 0"),
+            (dict(sr="8000"), "load sr: expected a finite number >= 1, got '8000'"),
+            (dict(sr=float("inf")), "load sr: expected a finite number >= 1, got inf"),
+            (dict(dtype=np.int16), "dtype: expected a floating-point dtype")]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            audio.load(path, **arguments)
+
+
+def test_sample_rates_are_bounded_before_resampling(tmp_path):
+    """Issue 14 item 11: a 16 KB WAV declaring 1 Hz, loaded at 8 kHz, became
+    64 M samples (546 MB); sr=1e-9 hung inside soxr beyond interruption."""
+    path = tmp_path / "one_hertz.wav"
+    soundfile.write(path, np.zeros(8000, np.float32), 1, subtype="PCM_16")
+    assert audio.load(path)[0].shape == (8000,)           # read as it is: the file's size
+    with pytest.raises(ValueError, match=re.escape(
+            "resample: 1 Hz to 8000 Hz makes 8000 samples of each, more than "
+            f"MAX_UPSAMPLING = {audio.io.MAX_UPSAMPLING}")):
+        audio.load(path, sr=8000)
+    assert audio.load(path, sr=audio.io.MAX_UPSAMPLING)[0].shape == (8000 * 256,)
+    with pytest.raises(ValueError, match="load sr: expected a finite number >= 1, got 1e-09"):
+        audio.load(path, sr=1e-9)
+    with pytest.raises(ValueError, match="resample target_sr: expected a finite number >= 1"):
+        audio.resample(np.zeros(100, np.float32), orig_sr=8000, target_sr=1e-9)
 
 
 def test_numpy_parts_work_without_soundfile_and_soxr(tmp_path):

@@ -1,5 +1,7 @@
 """Bidirectional layers vs PyTorch (bidirectional=True, packed sequences) and Keras."""
 
+import json
+
 import numpy as np
 import pytest
 from conftest import GATES, TOLERANCE, dense_weights, max_abs, recurrent_weights
@@ -89,6 +91,28 @@ def test_errors(rng):
         fastrnn.Bidirectional(fastrnn.Dense(np.ones((2, 6))), lstm)
     with pytest.raises(ValueError, match="cannot stream|needs whole sequences"):
         fastrnn.Sequential([fastrnn.Bidirectional(lstm, lstm)]).stream()
+
+
+def test_directions_of_different_activations_are_refused(tmp_path, rng):
+    """Issue 14 item 8: SimpleRNN tanh forward and relu backward were accepted,
+    and the engine ran both with the forward's activation (77 off the
+    lengths= path, which ran each with its own); the same from a file."""
+    weights = recurrent_weights(rng, 1, 6, 9)
+    tanh, relu = fastrnn.SimpleRNN(*weights), fastrnn.SimpleRNN(*weights, activation="relu")
+    with pytest.raises(ValueError, match="the two directions must match"):
+        fastrnn.Bidirectional(tanh, relu)
+    path = tmp_path / "bi.fastrnn"
+    fastrnn.Sequential([fastrnn.Bidirectional(tanh, tanh)]).save(path)
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+    with safe_open(path, "np") as file:
+        tensors = {name: file.get_tensor(name) for name in file.keys()}
+        metadata = file.metadata()
+    architecture = json.loads(metadata["architecture"])
+    architecture["layers"][0]["backward"]["activation"] = "relu"
+    save_file(tensors, path, {**metadata, "architecture": json.dumps(architecture)})
+    with pytest.raises(fastrnn.FormatError, match="the two directions must match"):
+        fastrnn.load(path)
 
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])

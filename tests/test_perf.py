@@ -361,7 +361,9 @@ def test_without_matplotlib_the_command_says_so_and_writes_no_plots(
 @pytest.mark.parametrize("arguments, message", [
     (["--engines", "fastrnn,tensorflow"], "ValueError: --engines: unknown ['tensorflow']; "
                                           "expected some of ('fastrnn', 'torch', 'onnxruntime')"),
-    (["--threads", "0"], "ValueError: num_threads: expected an integer >= 1, got 0"),
+    (["--threads", "0"], f"ValueError: num_threads: expected an integer from 1 to "
+                         f"{fastrnn.runtime.max_threads()} (4 per core this process may run on), "
+                         f"got 0"),
 ])
 def test_a_bad_argument_exits_1_with_one_line_before_any_case(
         tmp_path, capsys, stub_profile, fastrnn_threads, arguments, message):

@@ -85,6 +85,35 @@ def test_lengths_errors(rng):
         model.predict(x, initial_state={"layer0.h": np.zeros((2, 10))})
 
 
+def test_initial_state_of_another_shape_or_type_is_refused(rng):
+    """Issue 14 items 13 and 12: a transposed (H, B) state was accepted for a
+    bidirectional model (1.67 off), a (2, 4) state for H = 8 (its 8 values
+    read as a vector), and a non-mapping state raised AttributeError."""
+    weights = [recurrent_weights(rng, 4, 6, 8) for _ in range(2)]
+    bidirectional = fastrnn.Sequential([
+        fastrnn.Bidirectional(fastrnn.LSTM(*weights[0]), fastrnn.LSTM(*weights[1]))])
+    x = rng.standard_normal((3, 5, 6)).astype(np.float32)
+    transposed = {name: np.zeros((8, 3)) for name in bidirectional.state_names()}
+    with pytest.raises(ValueError, match=r"state\['layer0.forward.h'\]: expected shape "
+                                         r"\(3, 8\), got \(8, 3\)"):
+        bidirectional.predict(x, initial_state=transposed)
+    single = fastrnn.Sequential([fastrnn.LSTM(*weights[0])])
+    with pytest.raises(ValueError, match=r"state\['layer0.h'\]: expected shape \(8,\), "
+                                         r"got \(2, 4\)"):
+        single.predict(x[0], initial_state={"layer0.h": np.zeros((2, 4)),
+                                            "layer0.c": np.zeros(8)})
+    for state in ([np.zeros(8), np.zeros(8)], "layer0.h"):
+        with pytest.raises(TypeError, match="state: expected a mapping of names to arrays"):
+            single.predict(x[0], initial_state=state)
+
+
+def test_sequences_of_no_steps(rng):
+    """Issue 14 item 12: predict(zeros((2, 0, 4)), lengths=[0, 0]) raised IndexError."""
+    model, _, _ = two_layer(rng, "gru")
+    y, state = model.predict(np.zeros((2, 0, 6)), lengths=[0, 0], return_state=True)
+    assert y.shape == (2, 0, 8) and not state["layer1.h"].any()
+
+
 def test_empty_batch_with_state(rng):
     model, _, _ = two_layer(rng, "lstm")
     y, state = model.predict(np.zeros((0, 4, 6), np.float32), return_state=True)

@@ -2,6 +2,8 @@
 conversions and layouts, empty inputs, errors, info()."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -287,7 +289,28 @@ def test_set_num_threads(restore_threads):
     assert fastrnn.get_num_threads() == 1 and fastrnn.info()["num_threads"] == 1
     fastrnn.set_num_threads(3)
     assert fastrnn.get_num_threads() == 3
-    for bad in (0, -1, 1.5, True, "2", None):
-        with pytest.raises(ValueError, match=r"num_threads: expected an integer >= 1, got"):
+    for bad in (0, -1, 1.5, True, "2", None, fastrnn.runtime.max_threads() + 1):
+        with pytest.raises(ValueError, match=r"num_threads: expected an integer from 1 to"):
             fastrnn.set_num_threads(bad)
     assert fastrnn.get_num_threads() == 3
+
+
+def test_submodules_load_on_first_use():
+    """Issue 14 item 6: ``import fastrnn; fastrnn.onnx.InferenceSession``
+    raised AttributeError. fastrnn.audio, .onnx and .train load when first
+    named, not with the package."""
+    script = (
+        "import sys, fastrnn\n"
+        "lazy = ('fastrnn.audio', 'fastrnn.onnx', 'fastrnn.train')\n"
+        "assert not [name for name in lazy if name in sys.modules]\n"
+        "print(fastrnn.onnx.InferenceSession.__name__, fastrnn.audio.load.__name__,\n"
+        "      fastrnn.train.Sequential.__name__)\n"
+        "try:\n"
+        "    fastrnn.no_such_module\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.splitlines() == [
+        "InferenceSession load Sequential",
+        "module 'fastrnn' has no attribute 'no_such_module'"]

@@ -17,6 +17,7 @@ tests/conftest.py and tests/reference.py.
 """
 
 import io
+import os
 import re
 import threading
 import time
@@ -343,6 +344,8 @@ def test_reset_some_streams(spec):
     (3, [3]), (np.int64(2), [2]), (np.array([0, 5], np.uint16), [0, 5]),
     ((5, 0, 2), [0, 2, 5]), (range(6), list(range(6))),
     ([], []), (np.array([], np.int64), []),
+    # Repeated: more indices than streams read past the C state (ASan, the fuzz suite).
+    ([1, 1, 4, 1, 4, 4, 1, 1], [1, 4]),
 ])
 def test_reset_index_forms(indices, rows):
     model = build("lstm")
@@ -628,6 +631,15 @@ def _aliased_chunk(single):
     return chunk.reshape(shape + (F,)), out.reshape(shape + (OUTPUTS,))
 
 
+def _aliased_frames(single):
+    """Frames and an out= sharing one buffer (issue 14 item 7: step computed on
+    the zeroed out= and corrupted the state)."""
+    rows = 1 if single else N_ERR
+    buffer = np.full(rows * F, 0.25, np.float32)
+    frames, out = buffer.reshape(rows, F), buffer[:rows * OUTPUTS].reshape(rows, OUTPUTS)
+    return (frames[0], out[0]) if single else (frames, out)
+
+
 # (id, call, error, patterns the message must hold: what was expected, what was given)
 SINGLE_ERRORS = [
     ("frame too long", lambda s: s.step(_frame(F + 1)), ValueError,
@@ -674,6 +686,8 @@ SINGLE_ERRORS = [
      TypeError, ["float32", "float16"]),
     ("chunk out shares the chunk", lambda s: s.process(*_aliased_chunk(True)), ValueError,
      ["share memory"]),
+    ("step out shares the frame", lambda s: s.step(*_aliased_frames(True)), ValueError,
+     ["share memory"]),
     ("active on a single stream", lambda s: s.step(_frame(F), active=np.ones(1, bool)),
      ValueError, ["active", "batch"]),
 ]
@@ -714,6 +728,11 @@ BATCH_ERRORS = [
      ValueError, [r"\(4, 3, 6\)", r"\(4, 2, 6\)"]),
     ("chunk out shares the chunk", lambda s: s.process(*_aliased_chunk(False)), ValueError,
      ["share memory"]),
+    ("step out shares the frames", lambda s: s.step(*_aliased_frames(False)), ValueError,
+     ["share memory"]),
+    ("step out shares the frames, some active",
+     lambda s: s.step(*_aliased_frames(False), active=np.array([True, False, True, True])),
+     ValueError, ["share memory"]),
     ("mask too short", lambda s: s.step(_frame(N_ERR, F), active=np.ones(3, bool)), ValueError,
      [r"\(4,\)", r"\(3,\)"]),
     ("int mask", lambda s: s.step(_frame(N_ERR, F), active=np.ones(4, np.int32)), TypeError,
@@ -778,7 +797,10 @@ def test_nan_policy_propagate_lets_nan_through():
     ({"batch_size": True}, ValueError, ["batch_size", "got True"]),
     ({"batch_size": 2.0}, ValueError, ["batch_size", "got 2.0"]),
     ({"nan_policy": "ignore"}, ValueError, ["'raise'", "'propagate'", "'ignore'"]),
+    ({"batch_size": 2**31}, ValueError, ["batch_size", "from 1 to 2147483647", "got 2147483648"]),
     ({"num_threads": 0}, ValueError, ["num_threads", "got 0"]),
+    ({"num_threads": 2000}, ValueError, ["num_threads", "per core", "got 2000"]),
+    ({"num_threads": 2**31}, ValueError, ["num_threads", "got 2147483648"]),
 ])
 def test_stream_arguments_are_checked(kwargs, error, patterns):
     with pytest.raises(error) as raised:
@@ -1006,6 +1028,28 @@ def test_batch_stream_results_do_not_depend_on_thread_count(spec, batch, hidden)
     assert_same_bits(single_two.process(x[0]), single_one.process(x[0]), "single stream")
 
 
+def _resident_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"),
+                    reason="reads the resident size from /proc (Linux)")
+def test_a_long_chunk_leaves_no_buffer_behind():
+    """Issue 14 item 16: a stream's buffers only grew (490 MB kept after one
+    long process call: with an active mask, copies of the active rows'
+    chunk and outputs). A stream now runs a chunk in blocks of bounded size,
+    reading and writing the caller's arrays: after 20,000 frames of 512
+    outputs for two active rows (78 MB) it holds what it held after 10."""
+    model = build([("lstm", 64), ("dense", 512, None)])
+    stream = model.stream(batch_size=3)
+    active = np.array([True, True, False])
+    stream.process(signal("memory", (3, 10, F)), active=active)
+    before = _resident_bytes()
+    stream.process(signal("memory, long", (3, 20000, F)), active=active)
+    assert _resident_bytes() - before < 16 * 2**20
+
+
 # ------------------------------------------------- 8. dtypes and strides
 
 def misaligned(array):
@@ -1051,6 +1095,21 @@ def test_input_dtypes_and_strides_give_the_float32_results(batch):
     half = x.astype(np.float16)
     assert_same_bits(model.stream(batch).process(half),
                      model.stream(batch).process(half.astype(np.float32)), "float16")
+
+
+class _ArraySubclass(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("batch", [None, 3])
+def test_out_may_be_an_ndarray_subclass(batch):
+    """Issue 14 item 12: a writable subclass was refused as "a read-only array"."""
+    model = build("lstm")
+    rows = () if batch is None else (batch,)
+    frame = signal(("out subclass", batch), rows + (F,))
+    out = np.zeros(rows + (OUTPUTS,), np.float32).view(_ArraySubclass)
+    assert model.stream(batch).step(frame, out=out) is out
+    assert_same_bits(np.asarray(out), model.stream(batch).step(frame), "out= a subclass")
 
 
 @pytest.mark.parametrize("batch", [None, 3])

@@ -1,6 +1,9 @@
 """Threads change nothing: thread-count invariance, batch invariance, and
 predict called from several Python threads at once. All bit-for-bit."""
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -88,3 +91,38 @@ def test_concurrent_predict_equals_serial(rng):
         parallel = list(pool.map(lambda job: job[0].predict(job[1]), jobs))
     for index, (a, b) in enumerate(zip(serial, parallel)):
         assert np.array_equal(a, b), f"job {index}"
+
+
+def test_thread_counts_beyond_the_cores_are_refused(rng):
+    """Issue 14 item 9: set_num_threads(2000) or stream(num_threads=2000)
+    ended the process (libgomp "Thread creation failed", exit 1). Every
+    thread count is checked where it is given: 1 to 4 per core this process
+    may run on."""
+    limit = fastrnn.runtime.max_threads()
+    message = rf"num_threads: expected an integer from 1 to {limit} \(4 per core"
+    with pytest.raises(ValueError, match=message):
+        fastrnn.set_num_threads(2000)
+    model = model_of(rng, "gru", 8, 16)
+    with pytest.raises(ValueError, match=message):
+        model.stream(num_threads=2000)
+    stream = model.stream(batch_size=4)
+    with pytest.raises(ValueError, match=message):
+        stream.num_threads = limit + 1
+    assert stream.num_threads == fastrnn.get_num_threads()
+    front_end = fastrnn.audio.FrontEnd(sample_rate=8000, n_fft=256, hop_length=80)
+    with pytest.raises(ValueError, match=message):
+        front_end.stream(batch_size=4, num_threads=2**31)
+    features = front_end.stream(batch_size=4)
+    with pytest.raises(ValueError, match=message):
+        features.num_threads = 0
+    fastrnn.set_num_threads(limit)
+    stream.num_threads = limit
+    assert stream.step(np.zeros((4, 8), np.float32)).shape == (4, 5)
+
+
+def test_omp_num_threads_beyond_the_cores_is_capped():
+    script = "import fastrnn; print(fastrnn.get_num_threads(), fastrnn.runtime.max_threads())"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "2000"}, check=True)
+    threads, limit = result.stdout.split()
+    assert threads == limit

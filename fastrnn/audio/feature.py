@@ -8,6 +8,10 @@ import numpy as np
 from . import filters
 from .spectral import power_to_db, stft
 
+# The widest delta an argument (or a model file's front end) may ask for: its
+# weights are width x width per order.
+MAX_DELTA_WIDTH = 255
+
 # delta's edge modes other than "interp" -> the np.pad mode that extends the
 # data the same way (scipy.signal.savgol_filter's meaning of each).
 _DELTA_PAD_MODES = {"mirror": "reflect", "nearest": "edge", "constant": "constant",
@@ -161,9 +165,9 @@ def delta(data: np.ndarray, width: int = 9, order: int = 1, axis: int = -1,
     Parameters
     ----------
     data : (..., frames) features, e.g. the output of mfcc
-    width : odd number >= 3 of frames in each fit; with mode "interp" at most
-        the number of frames
-    order : 1 (delta), 2 (delta-delta), ...
+    width : odd number of frames in each fit, 3 to MAX_DELTA_WIDTH; with mode
+        "interp" at most the number of frames
+    order : 1 (delta), 2 (delta-delta), ..., below width
     axis : the time axis
     mode : at the edges, "interp" fits the polynomial to the first / last
         `width` frames; "mirror", "nearest", "constant" (zeros) and "wrap"
@@ -174,10 +178,13 @@ def delta(data: np.ndarray, width: int = 9, order: int = 1, axis: int = -1,
     delta_data : same shape and floating dtype as data
     """
     data = np.atleast_1d(data)
-    if not (isinstance(width, (int, np.integer)) and width >= 3 and width % 2 == 1):
-        raise ValueError(f"delta width: expected an odd integer >= 3, got {width!r}")
-    if not (isinstance(order, (int, np.integer)) and order >= 1):
-        raise ValueError(f"delta order: expected a positive integer, got {order!r}")
+    if not (isinstance(width, (int, np.integer)) and 3 <= width <= MAX_DELTA_WIDTH
+            and width % 2 == 1):
+        raise ValueError(f"delta width: expected an odd integer from 3 to {MAX_DELTA_WIDTH}, "
+                         f"got {width!r}")
+    if not (isinstance(order, (int, np.integer)) and 1 <= order < width):
+        raise ValueError(f"delta order: expected a positive integer below width ({width}), "
+                         f"got {order!r}")
     if mode != "interp" and mode not in _DELTA_PAD_MODES:
         raise ValueError(f"delta mode: expected 'interp' or one of {sorted(_DELTA_PAD_MODES)}, "
                          f"got {mode!r}")

@@ -4,6 +4,13 @@ import warnings
 
 import numpy as np
 
+# The largest sizes an argument (or a model file's front end) may ask for, so
+# that none makes fastrnn allocate without bound: frames (FFTs, windows) of
+# MAX_N_FFT samples (4 s at 16 kHz), and mel filters of MAX_MEL_WEIGHTS
+# weights (16 MB in float64: n_mels 1023 at n_fft 4096, 63 at 65536).
+MAX_N_FFT = 2 ** 16
+MAX_MEL_WEIGHTS = 2 ** 21
+
 # Windows computed here, with scipy.signal.get_window's exact arithmetic (so
 # the values are bit for bit scipy's): name -> cosine-sum coefficients.
 COSINE_WINDOWS = {
@@ -27,6 +34,23 @@ def _cosine_window(coefficients: tuple, length: int, fftbins: bool) -> np.ndarra
     return window[:length] if fftbins else window
 
 
+def check_fft_size(n_fft, name: str) -> None:
+    """ValueError unless n_fft is an integer from 1 to MAX_N_FFT."""
+    if not (isinstance(n_fft, (int, np.integer)) and not isinstance(n_fft, bool)
+            and 1 <= n_fft <= MAX_N_FFT):
+        raise ValueError(f"{name}: expected an integer from 1 to {MAX_N_FFT}, got {n_fft!r}")
+
+
+def check_mel_size(n_fft: int, n_mels: int, name: str) -> None:
+    """ValueError if n_mels filters of 1 + n_fft // 2 bins hold more than
+    MAX_MEL_WEIGHTS weights (n_fft checked by check_fft_size first)."""
+    weights = n_mels * (1 + n_fft // 2)
+    if weights > MAX_MEL_WEIGHTS:
+        raise ValueError(f"{name}: {n_mels} mel filters of {1 + n_fft // 2} FFT bins are "
+                         f"{weights} weights, more than the {MAX_MEL_WEIGHTS} allowed; use "
+                         f"fewer n_mels or a smaller n_fft")
+
+
 def get_window(window, Nx: int, fftbins: bool = True) -> np.ndarray:
     """A window of Nx samples (librosa.filters.get_window), float64 (Nx,).
 
@@ -36,12 +60,11 @@ def get_window(window, Nx: int, fftbins: bool = True) -> np.ndarray:
         computed here; any other name, tuple such as ("kaiser", 8.0) or number
         goes to scipy.signal.get_window; a callable is called with Nx; an
         array of Nx values is returned as is
-    Nx : window length
+    Nx : window length, 1 to MAX_N_FFT
     fftbins : periodic (True, for spectral analysis, librosa's default) or
         symmetric (False)
     """
-    if not (isinstance(Nx, (int, np.integer)) and Nx >= 1):
-        raise ValueError(f"window length: expected an integer >= 1, got {Nx!r}")
+    check_fft_size(Nx, "window length")
     if callable(window):
         return window(Nx)
     if isinstance(window, str) and window in COSINE_WINDOWS:
@@ -118,8 +141,8 @@ def mel(sr: float, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     Parameters
     ----------
     sr : sample rate (Hz) of the signal the spectra come from
-    n_fft : FFT size of those spectra
-    n_mels : number of filters
+    n_fft : FFT size of those spectra, 1 to MAX_N_FFT
+    n_mels : number of filters; n_mels * (1 + n_fft // 2) at most MAX_MEL_WEIGHTS
     fmin, fmax : lowest and highest frequency (Hz); fmax None means sr / 2
     htk : HTK's mel scale instead of Slaney's
     norm : "slaney" (each filter divided by its width in Hz / 2: constant
@@ -139,10 +162,10 @@ def mel(sr: float, n_fft: int, n_mels: int = 128, fmin: float = 0.0,
     """
     if not sr > 0:
         raise ValueError(f"mel sr: expected a sample rate > 0, got {sr!r}")
-    if not (isinstance(n_fft, (int, np.integer)) and n_fft >= 1):
-        raise ValueError(f"mel n_fft: expected an integer >= 1, got {n_fft!r}")
+    check_fft_size(n_fft, "mel n_fft")
     if not (isinstance(n_mels, (int, np.integer)) and n_mels >= 1):
         raise ValueError(f"mel n_mels: expected an integer >= 1, got {n_mels!r}")
+    check_mel_size(n_fft, n_mels, "mel n_mels")
     fmax = float(sr) / 2 if fmax is None else fmax
     if not 0 <= fmin < fmax:
         raise ValueError(f"mel fmin/fmax: expected 0 <= fmin < fmax, got fmin={fmin}, "

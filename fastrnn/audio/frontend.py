@@ -34,9 +34,9 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .. import runtime
-from .._engine import FrontEndEngine, FrontEndStream, fft_sizes
+from .._engine import FrontEndEngine, FrontEndStream, as_c_float32, fft_sizes
 from . import filters
-from .feature import dct_matrix, savgol_coefficients
+from .feature import MAX_DELTA_WIDTH, dct_matrix, savgol_coefficients
 from .util import aligned_copy, aligned_empty, pad_center
 
 FEATURES = ("log_mel", "mel_db", "mfcc")
@@ -56,7 +56,11 @@ class Normalizer:
     """
 
     def __init__(self, mean, std) -> None:
-        mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        try:
+            mean, std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"Normalizer mean/std: expected numbers, got {type(mean).__name__} "
+                             f"and {type(std).__name__}") from None
         if mean.ndim != 1 or mean.shape != std.shape or mean.size == 0:
             raise ValueError(f"Normalizer mean/std: expected two 1-D arrays of the same "
                              f"length, got shapes {mean.shape} and {std.shape}")
@@ -142,7 +146,7 @@ class FrontEnd:
     Parameters
     ----------
     sample_rate : Hz, of the samples given to ``features`` / ``stream``
-    n_fft : samples per frame (and FFT size)
+    n_fft : samples per frame (and FFT size), at most ``filters.MAX_N_FFT``
     hop_length : samples between frame starts, 1..n_fft
     win_length : window length (zero-padded to n_fft), default n_fft
     window : window name (see ``filters.get_window``), periodic
@@ -151,15 +155,17 @@ class FrontEnd:
         (no top_db: it would depend on the whole signal);
         "mfcc": the first n_mfcc coefficients of the orthonormal DCT-II of
         mel_db (librosa.feature.mfcc of it)
-    n_mels, fmin, fmax, htk, norm : the mel filters (``filters.mel``); fmax
-        at most sample_rate / 2
+    n_mels, fmin, fmax, htk, norm : the mel filters (``filters.mel``: n_mels
+        * (1 + n_fft // 2) at most ``filters.MAX_MEL_WEIGHTS``); fmax at most
+        sample_rate / 2
     n_mfcc : coefficients kept when feature == "mfcc", at most n_mels
     power : exponent of the STFT magnitude (2: power)
     log_floor : added to the mel power before "log_mel"'s log
     deltas : 0, 1 (append the deltas) or 2 (append deltas and delta-deltas),
         librosa.feature.delta(base, width=delta_width, order=k) with its
         default mode "interp"
-    delta_width : odd >= 3, frames in each delta's fit
+    delta_width : odd, 3 to ``feature.MAX_DELTA_WIDTH`` (255), frames in each
+        delta's fit
     mean, std : per-feature normalisation statistics (num_features values
         each), or None for none; ``fit_normalization`` computes them
 
@@ -192,8 +198,10 @@ class FrontEnd:
     std: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("sample_rate", "n_fft", "hop_length", "n_mels", "n_mfcc"):
+        filters.check_fft_size(self.n_fft, "FrontEnd n_fft")
+        for name in ("sample_rate", "hop_length", "n_mels", "n_mfcc"):
             _check_integer(name, getattr(self, name), 1)
+        filters.check_mel_size(self.n_fft, self.n_mels, "FrontEnd n_mels")
         if self.hop_length > self.n_fft:
             raise ValueError(f"FrontEnd hop_length: expected at most n_fft ({self.n_fft}), "
                              f"got {self.hop_length}")
@@ -230,9 +238,9 @@ class FrontEnd:
                 or not isinstance(self.deltas, (int, np.integer)):
             raise ValueError(f"FrontEnd deltas: expected 0, 1 or 2, got {self.deltas!r}")
         _check_integer("delta_width", self.delta_width, 3)
-        if self.delta_width % 2 != 1:
-            raise ValueError(f"FrontEnd delta_width: expected an odd integer >= 3, got "
-                             f"{self.delta_width}")
+        if self.delta_width % 2 != 1 or self.delta_width > MAX_DELTA_WIDTH:
+            raise ValueError(f"FrontEnd delta_width: expected an odd integer from 3 to "
+                             f"{MAX_DELTA_WIDTH}, got {self.delta_width}")
         self._set_normalization(self.mean, self.std)
         self._build()
 
@@ -345,15 +353,15 @@ class FrontEnd:
         return 1 + (num_samples - self.n_fft) // self.hop_length
 
     def as_samples(self, y) -> np.ndarray:
-        """y as contiguous float32 mono samples (n,), without a copy when it
-        already is; ValueError / TypeError for other shapes and dtypes."""
+        """y as aligned, contiguous float32 mono samples (n,), without a copy
+        when it already is; ValueError / TypeError for other shapes and dtypes."""
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"FrontEnd: expected mono samples (n,), got shape {y.shape}")
         if y.dtype.kind != "f":
             raise TypeError(f"FrontEnd: expected floating-point samples, got dtype {y.dtype} "
                             "(scale integer PCM to [-1, 1): int16 / 32768)")
-        return np.ascontiguousarray(y, dtype=np.float32)
+        return as_c_float32(y)
 
     def features(self, y, normalize: bool = True, *, reference: bool = False) -> np.ndarray:
         """The features of a whole signal.

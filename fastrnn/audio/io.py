@@ -11,6 +11,13 @@ from .util import fix_length
 
 # librosa's res_type names for soxr's qualities.
 SOXR_QUALITIES = ("soxr_vhq", "soxr_hq", "soxr_mq", "soxr_lq", "soxr_qq")
+# Resampling bounds, so that neither a file's header nor an argument makes
+# fastrnn allocate without bound: rates of at least 1 Hz (soxr does not return
+# below 1e-5 Hz), and at most MAX_UPSAMPLING output samples per input sample
+# (8 kHz to 384 kHz is 48; a 16 KB file declaring 1 Hz read at 8 kHz would be
+# 8000, 546 MB).
+MIN_SAMPLE_RATE = 1
+MAX_UPSAMPLING = 256
 
 
 class AudioFileError(ValueError):
@@ -24,6 +31,13 @@ def _import(module: str):
     except ImportError as error:
         raise ImportError(f"fastrnn.audio needs {module} to read and resample audio: "
                           "pip install fastrnn[audio]") from error
+
+
+def _check_number(value, name: str, minimum: float) -> None:
+    """ValueError unless `value` is a finite real number >= minimum."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+            or not np.isfinite(value) or value < minimum):
+        raise ValueError(f"{name}: expected a finite number >= {minimum}, got {value!r}")
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:
@@ -40,7 +54,8 @@ def resample(y: np.ndarray, orig_sr: float, target_sr: float, res_type: str = "s
     Parameters
     ----------
     y : (..., n) samples; each channel is resampled on its own, as librosa does
-    orig_sr, target_sr : sample rates (Hz)
+    orig_sr, target_sr : sample rates (Hz), at least MIN_SAMPLE_RATE, and
+        target_sr at most MAX_UPSAMPLING * orig_sr
     res_type : soxr quality: "soxr_hq" (librosa's default), "soxr_vhq",
         "soxr_mq", "soxr_lq" or "soxr_qq"
     fix : trim or zero-pad the result to exactly ceil(n * target_sr / orig_sr)
@@ -50,9 +65,12 @@ def resample(y: np.ndarray, orig_sr: float, target_sr: float, res_type: str = "s
     -------
     y_hat : (..., ceil(n * target_sr / orig_sr)) with fix, y's dtype
     """
-    if not (orig_sr > 0 and target_sr > 0):
-        raise ValueError(f"resample: expected sample rates > 0, got orig_sr={orig_sr}, "
-                         f"target_sr={target_sr}")
+    _check_number(orig_sr, "resample orig_sr", MIN_SAMPLE_RATE)
+    _check_number(target_sr, "resample target_sr", MIN_SAMPLE_RATE)
+    if target_sr > MAX_UPSAMPLING * orig_sr:
+        raise ValueError(f"resample: {orig_sr} Hz to {target_sr} Hz makes "
+                         f"{target_sr / orig_sr:g} samples of each, more than "
+                         f"MAX_UPSAMPLING = {MAX_UPSAMPLING}")
     if res_type not in SOXR_QUALITIES:
         raise ValueError(f"resample res_type: expected one of {SOXR_QUALITIES}, got "
                          f"{res_type!r}")
@@ -99,7 +117,8 @@ def load(path, sr: float | None = None, mono: bool = True, offset: float = 0.0,
     ----------
     path : str or path-like, or anything soundfile opens (an open file
         object, a soundfile.SoundFile)
-    sr : target sample rate (Hz); None keeps the file's
+    sr : target sample rate (Hz); None keeps the file's (see ``resample``
+        for the bounds)
     mono : mix the channels down to one (their mean)
     offset : seconds to skip at the start
     duration : seconds to read (None: to the end)
@@ -117,16 +136,19 @@ def load(path, sr: float | None = None, mono: bool = True, offset: float = 0.0,
     AudioFileError
         A ValueError naming the file and the reason: missing, a folder, not
         audio soundfile can read, or offset past the end.
+    ValueError
+        An argument out of its range, or a resampling beyond the bounds of
+        ``resample`` (a file declaring 1 Hz read at 8 kHz).
     ImportError
         soundfile (or soxr, to resample) is not installed.
     """
     if not np.issubdtype(np.dtype(dtype), np.floating):
         raise ValueError(f"load dtype: expected a floating-point dtype, got {dtype!r}")
-    if offset < 0 or (duration is not None and duration < 0):
-        raise ValueError(f"load: expected offset >= 0 and duration >= 0 (or None), got "
-                         f"offset={offset}, duration={duration}")
-    if sr is not None and not sr > 0:
-        raise ValueError(f"load sr: expected a sample rate > 0 or None, got {sr!r}")
+    _check_number(offset, "load offset", 0)
+    if duration is not None:
+        _check_number(duration, "load duration", 0)
+    if sr is not None:
+        _check_number(sr, "load sr", MIN_SAMPLE_RATE)
     if isinstance(path, (str, bytes, os.PathLike)):
         path = os.fsdecode(path)
         name = path

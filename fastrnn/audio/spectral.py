@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from .filters import get_window
+from .filters import check_fft_size, get_window
 from .util import frame, pad_center
 
 # np.pad modes librosa.stft rejects (they read the whole signal).
@@ -43,7 +43,7 @@ def stft(y: np.ndarray, n_fft: int = 2048, hop_length: int | None = None,
     Parameters
     ----------
     y : (..., n) floating-point samples (channels first, like librosa)
-    n_fft : FFT size
+    n_fft : FFT size, 1 to ``filters.MAX_N_FFT``
     hop_length : samples between frames; default win_length // 4
     win_length : window length <= n_fft; default n_fft
     window : see ``filters.get_window``
@@ -58,6 +58,7 @@ def stft(y: np.ndarray, n_fft: int = 2048, hop_length: int | None = None,
         1 + len // hop_length with center, 1 + (len - n_fft) // hop_length without
     """
     y = check_audio(y)
+    check_fft_size(n_fft, "stft n_fft")
     win_length = n_fft if win_length is None else win_length
     if hop_length is None:
         hop_length = int(win_length // 4)
