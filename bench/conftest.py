@@ -47,7 +47,8 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
     for group, by_engine in sorted(groups.items()):
         ratios = report.ratios({name: bench.stats.median for name, bench in by_engine.items()})
         cells = []
-        for name in (name for name in ENGINES if name in by_engine):
+        names = [name for name in ENGINES if name in by_engine]
+        for name in names + [name for name in by_engine if name not in names]:  # e.g. "model"
             bench = by_engine[name]
             info, median = bench.extra_info, bench.stats.median
             shown = f"{median / info['per'] * 1e6:.2f} us/{info['unit']}"

@@ -122,17 +122,16 @@ class StreamingPipeline:
             ``(outputs, counts)``: outputs (N, T, O), T = max(counts), row
             b holding its counts[b] frames then zeros, counts int (N,)
         """
-        samples = np.asarray(blocks)
         with self._lock:
-            if self._check_samples and not _all_finite(samples):
+            if self._check_samples and not _all_finite(np.asarray(blocks)):
                 raise ValueError("the samples hold NaN or infinity (nan_policy='raise'); the "
                                  "pipeline is unchanged")
             if self.batch_size is not None:
-                return self._run_model(*self._features.push(samples, active=active))
+                return self._run_model(*self._features.push(blocks, active=active))
             if active is not None:
                 raise ValueError("active: only a batch of streams (batch_size=N) takes an "
                                  "active mask")
-            frames = self._features.push(samples)
+            frames = self._features.push(blocks)
             if self._frame_for_frame and len(frames) == 1:     # the model's lean path
                 return self._model.step(frames[0])[np.newaxis]
             return self._model.process(frames)

@@ -14,12 +14,13 @@ from .peers import ENGINES, have
 
 
 def _profile(seconds: float, stream_models: list[str], predict: list[tuple], streams: list[int],
-             train: bool) -> dict:
+             pipelines: list[int], train: bool) -> dict:
     """A profile: each engine's seconds per case, and the builders of its
     cases, each called as build(threads=..., peers=...)."""
     builders = [functools.partial(cases.stream_case, model) for model in stream_models]
     builders += [functools.partial(cases.predict_case, *grid) for grid in predict]
     builders += [functools.partial(cases.streams_case, "A", count) for count in streams]
+    builders += [functools.partial(cases.pipeline_case, count) for count in pipelines]
     builders += [cases.train_case] if train else []
     return {"seconds": seconds, "cases": builders}
 
@@ -32,10 +33,11 @@ def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
 
 
 PROFILES = {
-    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False),
-    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True),
+    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], [1, 16], train=False),
+    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], [1, 256],
+                      train=True),
     "full": _profile(3.0, ["A", "B"], _predict_grid((64, 256, 1024)), [1, 16, 256, 1024],
-                     train=True),
+                     [1, 16, 256, 1024], train=True),
 }
 
 
@@ -100,6 +102,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _line(case: dict, peak: float) -> str:
     """The line printed for a case's result."""
+    if case["kind"] == "pipeline":
+        figures = report.end_to_end(case)
+        return (f"{case['group']}: end to end {figures['end_to_end_us']:,.2f} us/stream-frame, "
+                f"model alone {figures['model_us']:,.2f} "
+                f"(x{figures['end_to_end_over_model']:.2f}), "
+                f"{figures['real_time_streams_per_core']:,.0f} real-time streams per core")
     engines = case["engines"]
     ratios = report.ratios({name: engine["median_us"] for name, engine in engines.items()})
     parts = [f"fastrnn {engines['fastrnn']['median_us'] / case['per']:,.2f} us/{case['unit']}"]
