@@ -7,6 +7,7 @@ flushes), for one stream and N, for a model giving a frame for a frame
 convolution), with a front end that holds frames back for its deltas."""
 
 import concurrent.futures
+import threading
 
 import numpy as np
 import pytest
@@ -380,3 +381,36 @@ def test_pipelines_in_threads_give_the_serial_outputs(digits, speech):
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         threaded = list(pool.map(run, range(6)))
     assert all(np.array_equal(a, b) for a, b in zip(serial, threaded))
+
+
+def test_one_pipeline_from_two_threads_never_gets_its_streams_out_of_step(digits, speech):
+    """Every push either succeeds or raises RuntimeError before touching
+    either stream: k successful pushes leave the state of k serial pushes."""
+    blocks = np.stack([np.roll(speech, 101 * row)[:810] for row in range(64)])   # not hops
+    pipeline = StreamingPipeline(digits, batch_size=64, num_threads=1)
+    start, refused = threading.Barrier(2), []
+
+    def hammer():
+        start.wait()
+        successes = 0
+        while successes < 15:
+            try:
+                pipeline.push(blocks)
+            except RuntimeError as error:
+                assert "another thread" in str(error)
+                refused.append(1)
+                continue
+            successes += 1
+
+    threads = [threading.Thread(target=hammer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    serial = StreamingPipeline(digits, batch_size=64, num_threads=1)
+    for _ in range(30):
+        serial.push(blocks)
+    got, expected = pipeline.get_state(), serial.get_state()
+    for part in ("front_end", "model"):
+        for name, value in expected[part].items():
+            assert np.array_equal(got[part][name], value), (part, name)

@@ -8,9 +8,11 @@ contract): the pipeline takes any model object with ``stream()``,
 ``input_size`` and ``metadata`` (a ``fastrnn.Model``) and uses its stream.
 """
 
+import contextlib
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,8 @@ import numpy as np
 from .frontend import FrontEnd
 
 NAN_POLICIES = ("raise", "propagate")
+BUSY = ("this StreamingPipeline is being run by another thread; use one pipeline per thread, "
+        "or a lock")
 
 
 def front_end_of(model) -> FrontEnd:
@@ -73,9 +77,10 @@ class StreamingPipeline:
     (one per distinct frame count when streams completed different
     numbers of frames in one push). A failed call (wrong shape or dtype,
     NaN) raises before either stream changes. Threads: the GIL is released
-    while C runs, and a lock makes each call of the pipeline whole: calls
-    from several threads run one after the other (for parallel work, use
-    one pipeline per thread).
+    while C runs; a pipeline used from a second thread while it runs
+    raises RuntimeError before touching either stream (it never blocks,
+    and its streams never get out of step): use one pipeline per thread,
+    or a lock.
     """
 
     def __init__(self, model, front_end: FrontEnd | None = None,
@@ -122,7 +127,9 @@ class StreamingPipeline:
             ``(outputs, counts)``: outputs (N, T, O), T = max(counts), row
             b holding its counts[b] frames then zeros, counts int (N,)
         """
-        with self._lock:
+        if not self._lock.acquire(blocking=False):     # _claimed(), inlined: the hot path
+            raise RuntimeError(BUSY)
+        try:
             if self._check_samples and not _all_finite(np.asarray(blocks)):
                 raise ValueError("the samples hold NaN or infinity (nan_policy='raise'); the "
                                  "pipeline is unchanged")
@@ -135,6 +142,8 @@ class StreamingPipeline:
             if self._frame_for_frame and len(frames) == 1:     # the model's lean path
                 return self._model.step(frames[0])[np.newaxis]
             return self._model.process(frames)
+        finally:
+            self._lock.release()
 
     def flush(self, indices=None):
         """End the signals: the outputs of the frames the front end held
@@ -152,7 +161,7 @@ class StreamingPipeline:
             With deltas, for a stream that gave 1 to delta_width - 1 frames
             (as ``FrontEnd.features``); nothing changes.
         """
-        with self._lock:
+        with self._claimed():
             if self.batch_size is None:
                 if indices is not None:
                     raise ValueError("indices: a single stream (batch_size=None) is flushed "
@@ -173,7 +182,7 @@ class StreamingPipeline:
     def reset(self, indices=None) -> None:
         """Start every stream, or the streams at `indices` (N streams), over:
         no held samples, the model's state zero."""
-        with self._lock:
+        with self._claimed():
             self._features.reset(indices)
             self._model.reset(indices)
 
@@ -181,7 +190,7 @@ class StreamingPipeline:
         """A copy of the state: ``{"front_end": {...}, "model": {...}}``, the
         front end stream's (held samples, delta history) and the model
         stream's, as their own get_state() give them."""
-        with self._lock:
+        with self._claimed():
             return {"front_end": self._features.get_state(), "model": self._model.get_state()}
 
     def set_state(self, state: dict) -> None:
@@ -191,7 +200,7 @@ class StreamingPipeline:
             given = sorted(state) if isinstance(state, dict) else type(state).__name__
             raise ValueError(f"state: expected a dict with keys ['front_end', 'model'], got "
                              f"{given}")
-        with self._lock:
+        with self._claimed():
             before = self._features.get_state()
             self._features.set_state(state["front_end"])
             try:
@@ -199,6 +208,16 @@ class StreamingPipeline:
             except BaseException:
                 self._features.set_state(before)
                 raise
+
+    @contextlib.contextmanager
+    def _claimed(self) -> Iterator[None]:
+        """Hold the pipeline for one call; RuntimeError if another thread does."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(BUSY)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _run_model(self, frames: np.ndarray, counts: np.ndarray) -> tuple:
         """The model's outputs of frames (N, T, F), row b holding counts[b]
