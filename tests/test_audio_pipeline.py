@@ -328,6 +328,20 @@ def test_samples_with_nan_or_infinity_are_refused_before_anything_changes(digits
     assert np.isnan(result if batch_size is None else result[0]).any()
 
 
+def test_nan_in_the_block_of_a_stream_left_out_is_not_looked_at(digits, speech):
+    pipeline = StreamingPipeline(digits, batch_size=3)
+    reference = StreamingPipeline(digits, batch_size=3)
+    blocks = np.stack([speech[:400]] * 3)
+    active = np.array([True, False, True])
+    reference.push(blocks, active=active)
+    blocks[1] = np.nan                                # an idle slot's stale buffer
+    outputs, counts = pipeline.push(blocks, active=active)
+    expected, expected_counts = reference.push(np.stack([speech[400:480]] * 3), active=active)
+    assert counts.tolist() == [2, 0, 2]
+    outputs, counts = pipeline.push(np.stack([speech[400:480]] * 3), active=active)
+    assert np.array_equal(outputs, expected) and np.array_equal(counts, expected_counts)
+
+
 def test_bad_arguments_raise_naming_what_was_expected(digits):
     with pytest.raises(ValueError, match="front_end gives 20 features per frame, the model "
                                          "takes 40"):
@@ -353,6 +367,10 @@ def test_bad_arguments_raise_naming_what_was_expected(digits):
         many.push(np.zeros((2, 80), np.int16))
     with pytest.raises(ValueError, match=r"indices: expected values in \[0, 2\)"):
         many.flush([2])
+    with pytest.raises(ValueError, match=r"active: expected shape \(2,\)"):
+        many.push(np.zeros((2, 80)), active=np.array([True, False, True]))
+    with pytest.raises(TypeError, match="active: expected a boolean array"):
+        many.push(np.zeros((2, 80)), active=np.array([1, 0]))
 
 
 def test_one_stream_needs_no_c_front_end(speech):

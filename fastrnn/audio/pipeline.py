@@ -20,6 +20,7 @@ import numpy as np
 from .frontend import FrontEnd
 
 NAN_POLICIES = ("raise", "propagate")
+NONFINITE = "the samples hold NaN or infinity (nan_policy='raise'); the pipeline is unchanged"
 BUSY = ("this StreamingPipeline is being run by another thread; use one pipeline per thread, "
         "or a lock")
 
@@ -59,8 +60,10 @@ class StreamingPipeline:
         Threads of the front end and the model (default
         ``fastrnn.get_num_threads()``); one stream runs on one thread.
     nan_policy : "raise" or "propagate"
-        "raise" (default): a block holding NaN or infinity raises
-        ValueError before anything changes. "propagate": no check.
+        "raise" (default): blocks holding NaN or infinity (in a stream that
+        takes its block: see ``active``) raise ValueError before anything
+        changes. "propagate": no check (NaN samples give NaN features,
+        which enter the model's state).
 
     One stream: ``push(block)`` returns float32 (frames, O), the outputs of
     the frames the block completed (often none, with blocks shorter than
@@ -130,11 +133,13 @@ class StreamingPipeline:
         if not self._lock.acquire(blocking=False):     # _claimed(), inlined: the hot path
             raise RuntimeError(BUSY)
         try:
-            if self._check_samples and not _all_finite(np.asarray(blocks)):
-                raise ValueError("the samples hold NaN or infinity (nan_policy='raise'); the "
-                                 "pipeline is unchanged")
             if self.batch_size is not None:
+                if self._check_samples and not _all_finite(_active_rows(np.asarray(blocks),
+                                                                        active)):
+                    raise ValueError(NONFINITE)
                 return self._run_model(*self._features.push(blocks, active=active))
+            if self._check_samples and not _all_finite(np.asarray(blocks)):
+                raise ValueError(NONFINITE)
             if active is not None:
                 raise ValueError("active: only a batch of streams (batch_size=N) takes an "
                                  "active mask")
@@ -255,6 +260,19 @@ def _all_finite(samples: np.ndarray) -> bool:
     elementwise test decides."""
     return (samples.dtype.kind != "f" or math.isfinite(np.vdot(samples, samples))
             or bool(np.isfinite(samples).all()))
+
+
+def _active_rows(samples: np.ndarray, active) -> np.ndarray:
+    """The rows of blocks (N, n) that `active` (bool (N,), or None: all)
+    selects: those the front end takes. All rows for a mask or blocks the
+    front end refuses (it says why)."""
+    if active is None:
+        return samples
+    mask = np.asarray(active)
+    if mask.dtype != np.bool_ or mask.ndim != 1 or samples.ndim != 2 \
+            or mask.shape[0] != samples.shape[0]:
+        return samples
+    return samples[mask]
 
 
 def _concatenate_rows(pieces: list) -> tuple:
