@@ -206,10 +206,11 @@ def pipeline_case(streams: int, threads: int, peers: tuple[str, ...] = PEERS) ->
     engines = {**_feeders({"fastrnn": pipeline.push}, blocks),
                **_feeders({"model": lambda frame: model_stream.step(frame, out=out)}, frames)}
     front_end = pipeline.front_end
+    step = 2.0 * sum(w.size for layer in model.layers for w in layer.weights())  # multiply-adds
     return Case(f"pipeline-digits-n{streams}-threads{threads}", "pipeline",
                 {"model": "digits", "streams": streams, "threads": threads,
                  "frame_seconds": front_end.hop_length / front_end.sample_rate},
-                "stream-frame", streams, streams * step_flops("gru", 40, 64, 2, 10), engines,
+                "stream-frame", streams, streams * step, engines,
                 {peer: END_TO_END_ONLY for peer in peers})
 
 
