@@ -48,7 +48,7 @@ def pytest_terminal_summary(terminalreporter, config) -> None:
         ratios = report.ratios({name: bench.stats.median for name, bench in by_engine.items()})
         cells = []
         names = [name for name in ENGINES if name in by_engine]
-        for name in names + sorted(set(by_engine) - set(names)):
+        for name in names + [name for name in by_engine if name not in names]:  # e.g. "model"
             bench = by_engine[name]
             info, median = bench.extra_info, bench.stats.median
             shown = f"{median / info['per'] * 1e6:.2f} us/{info['unit']}"

@@ -13,6 +13,7 @@ Exit status: 0 ok, 2 usage error, 1 any other error (one line on stderr;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -151,19 +152,21 @@ def audio_files(paths: list) -> list:
     return files
 
 
-def classify_file(model, front_end, path, block_ms: float, labels: list,
+def classify_file(pipeline, path, block_ms: float, labels: list,
                   labels_from_names: bool) -> dict:
-    """Stream one file through the model in blocks of block_ms; its result line's data
-    (with labels_from_names, the reference label is the file name's part before its
-    first "_", as the Free Spoken Digit Dataset names its files)."""
+    """Stream one file through a one-stream StreamingPipeline in blocks of
+    block_ms; its result line's data (with labels_from_names, the reference
+    label is the file name's part before its first "_", as the Free Spoken
+    Digit Dataset names its files)."""
     import numpy as np
 
     from .audio import load
     from .audio.pipeline import stream_signal
 
-    y, _ = load(path, sr=front_end.sample_rate)
-    block_size = max(1, int(round(block_ms * front_end.sample_rate / 1000)))
-    result = stream_signal(model, front_end, y, block_size)
+    sample_rate = pipeline.front_end.sample_rate
+    y, _ = load(path, sr=sample_rate)
+    block_size = max(1, int(round(block_ms * sample_rate / 1000)))
+    result = stream_signal(pipeline, y, block_size)
     final = result.outputs[-1]
     best = int(np.argmax(final))
     latency = result.frame_latency_us
@@ -180,6 +183,71 @@ def classify_file(model, front_end, path, block_ms: float, labels: list,
         "real_time_factor": result.real_time_factor,
         "outputs": result.outputs,
     }
+
+
+class FileClassifier:
+    """classify_file with one model and one pipeline, reused from file to
+    file: called with a path, it returns the file's result, or for a file
+    that cannot be read or is too short, {"path": ..., "error": message}."""
+
+    def __init__(self, model, block_ms: float, labels_from_names: bool) -> None:
+        from .audio import StreamingPipeline
+
+        self.pipeline = StreamingPipeline(model)
+        self.labels = [str(label) for label in model.metadata.get("labels", [])]
+        self.block_ms, self.labels_from_names = block_ms, labels_from_names
+
+    def __call__(self, path) -> dict:
+        try:
+            return classify_file(self.pipeline, path, self.block_ms, self.labels,
+                                 self.labels_from_names)
+        except (OSError, ValueError) as error:
+            message = str(error) if str(path) in str(error) else f"{path}: {error}"
+            return {"path": str(path), "error": message}
+
+
+_worker_classifier = None      # a `fastrnn run --jobs N` worker's FileClassifier
+
+
+def _start_worker(model_path: str, threads: int, block_ms: float,
+                  labels_from_names: bool) -> None:
+    """A worker process's start: its engine threads, its own model and pipeline."""
+    global _worker_classifier
+    import fastrnn
+
+    fastrnn.set_num_threads(threads)
+    _worker_classifier = FileClassifier(fastrnn.load(model_path), block_ms, labels_from_names)
+
+
+def _classify_in_worker(path) -> dict:
+    return _worker_classifier(path)
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def classified(files: list, model, args, jobs: int, model_path: str | None = None):
+    """The results of FileClassifier on `files`, in their order, as an
+    iterator: in this process (jobs 1), or over `jobs` worker processes,
+    each loading `model_path` once and running args.threads engine threads
+    (default: the cores shared out)."""
+    if jobs == 1:
+        yield map(FileClassifier(model, args.block_ms, args.labels_from_names), files)
+        return
+    import multiprocessing
+
+    # fork: workers start at once, the modules already imported. Safe here:
+    # this process has run no model, so no OpenMP thread pool exists to be
+    # copied half-alive into the children.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    threads = args.threads or max(1, available_cores() // jobs)
+    with multiprocessing.get_context(method).Pool(
+            jobs, initializer=_start_worker,
+            initargs=(model_path, threads, args.block_ms, args.labels_from_names)) as pool:
+        yield pool.imap(_classify_in_worker, files, chunksize=4)
 
 
 def result_line(result: dict) -> str:
@@ -204,44 +272,41 @@ def frame_lines(result: dict, labels: list, hop_seconds: float) -> list:
     return lines
 
 
-def stream_files(model, files: list, args, progress: bool) -> int:
-    """Classify files one by one, printing a line each (or JSON at the end);
-    returns the exit status (1 if any file failed)."""
+def stream_files(model, files: list, args, progress: bool, jobs: int = 1,
+                 model_path: str | None = None) -> int:
+    """Classify files (over `jobs` processes, see `classified`), printing a
+    line each in the order given (or JSON at the end); returns the exit
+    status (1 if any file failed)."""
     from .audio.pipeline import front_end_of
 
     front_end = front_end_of(model)
     labels = [str(label) for label in model.metadata.get("labels", [])]
     results, failures = [], 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    with classified(files, model, args, jobs, model_path) as file_results:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(files), unit="file", file=sys.stderr)
-    for path in files:
-        try:
-            result = classify_file(model, front_end, path, args.block_ms, labels,
-                                   args.labels_from_names)
-        except (OSError, ValueError) as error:
-            failures += 1
-            message = str(error) if str(path) in str(error) else f"{path}: {error}"
-            print(f"fastrnn {args.command}: {message}", file=sys.stderr)
+            bar = tqdm(total=len(files), unit="file", file=sys.stderr)
+        write = bar.write if bar is not None else print
+        for result in file_results:
             if bar is not None:
                 bar.update()
-            continue
-        if args.command == "demo":
-            result["path"] = pathlib.Path(path).name
-        results.append(result)
-        if not args.json:
-            write = bar.write if bar is not None else print
-            write(result_line(result))
-            if args.frames:
-                for line in frame_lines(result, labels, front_end.hop_length
-                                        / front_end.sample_rate):
-                    write(line)
+            if "error" in result:
+                failures += 1
+                print(f"fastrnn {args.command}: {result['error']}", file=sys.stderr)
+                continue
+            if args.command == "demo":
+                result["path"] = pathlib.Path(result["path"]).name
+            results.append(result)
+            if not args.json:
+                write(result_line(result))
+                if args.frames:
+                    for line in frame_lines(result, labels, front_end.hop_length
+                                            / front_end.sample_rate):
+                        write(line)
         if bar is not None:
-            bar.update()
-    if bar is not None:
-        bar.close()
+            bar.close()
     judged = [r for r in results if r["reference"] is not None]
     correct = sum(r["reference"] == r["prediction"] for r in judged)
     if args.json:
@@ -280,8 +345,12 @@ def command_run(args) -> int:
     files = audio_files(args.audio)
     if not files:
         raise ValueError(f"no audio files in {args.audio}")
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs: expected >= 1, got {args.jobs}")
+    jobs = min(args.jobs or available_cores(), len(files))
     long_audio = any(f.is_file() and f.stat().st_size > 10_000_000 for f in files)
-    return stream_files(model, files, args, progress=len(files) > 5 or long_audio)
+    return stream_files(model, files, args, progress=len(files) > 5 or long_audio, jobs=jobs,
+                        model_path=args.model)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -297,7 +366,8 @@ def parser() -> argparse.ArgumentParser:
                              help="also print the output after every frame")
         command.add_argument("--json", action="store_true", help="machine-readable output")
         command.add_argument("--threads", type=int, default=None,
-                             help="threads of the engine (default: all cores)")
+                             help="threads of the engine, per job (default: the cores shared "
+                                  "out between the jobs)")
 
     demo = commands.add_parser("demo", help="stream the bundled recordings through the bundled "
                                             "spoken-digit model")
@@ -311,6 +381,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--labels-from-names", action="store_true",
                      help="take each file's reference label from its name (the part before "
                           "the first '_', e.g. 7_jackson_1.wav is a 7) and report accuracy")
+    run.add_argument("--jobs", type=int, default=None,
+                     help="files classified in parallel, one process each (default: the "
+                          "number of cores)")
     streaming_options(run)
     run.set_defaults(run=command_run)
 

@@ -473,7 +473,8 @@ def test_a_flush_with_too_few_frames_for_deltas_names_the_stream():
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5, True, "4"])
 def test_bad_batch_size(batch_size):
-    with pytest.raises(ValueError, match="batch_size: expected None or an integer from 1 to 2147483647"):
+    with pytest.raises(ValueError,
+                       match="batch_size: expected None or an integer from 1 to 2147483647"):
         make_front_end("digits_log_mel").stream(batch_size=batch_size)
 
 

@@ -125,3 +125,34 @@ def test_progress_bar_for_many_files(tmp_path):
     assert result.returncode == 0
     assert "6/6" in result.stderr                        # tqdm's bar, on stderr
     assert "accuracy: 6/6" in result.stdout
+
+
+def test_run_in_parallel_gives_the_serial_results_in_the_order_given(tmp_path):
+    """--jobs 2 and --jobs 1 on the same files, an unreadable one among them:
+    the same results (bit for bit: each file runs alone in its pipeline), the
+    same errors, in the order of the files."""
+    files = []
+    for index in range(9):
+        source = sorted(bundled_data().glob("*.wav"))[index % 3]
+        files.append(shutil.copy(source, tmp_path / f"{index}_{source.name}"))
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(os.urandom(500))
+    files.insert(4, junk)
+    runs = {jobs: fastrnn_command("run", MODEL, *files, "--json", "--frames", "--jobs", jobs)
+            for jobs in (1, 2)}
+    for result in runs.values():
+        assert result.returncode == 1
+        assert "junk.wav: not a readable audio file" in result.stderr
+        assert "9/9" not in result.stderr and "10/10" in result.stderr     # the bar, on stderr
+    serial, parallel = (json.loads(runs[jobs].stdout) for jobs in (1, 2))
+    assert [f["path"] for f in serial["files"]] == [str(f) for f in files if f != junk]
+    for one, other in zip(serial["files"], parallel["files"]):
+        for key in ("path", "prediction", "probability", "frames", "frame_outputs"):
+            assert one[key] == other[key], key
+    assert serial["failed"] == parallel["failed"] == 1
+
+
+def test_run_refuses_fewer_than_one_job(tmp_path):
+    result = fastrnn_command("run", MODEL, bundled_data() / "3_theo_0.wav", "--jobs", "0")
+    assert result.returncode == 1
+    assert result.stderr == "fastrnn run: ValueError: --jobs: expected >= 1, got 0\n"

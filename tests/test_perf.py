@@ -21,6 +21,7 @@ PLOTS = ("latency_vs_hidden.png", "throughput_vs_batch.png", "streams_vs_cost.pn
 PEAK = {"gflops": 100.0, "matrix": 1536, "single_thread": True}
 MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0,      # us, the stub timings
            FASTRNN_SEQUENTIAL: 4.4}
+MODEL_ALONE_US = 2.5                       # us, the stub timing of a pipeline case's "model"
 needs_peers = pytest.mark.skipif(
     not all(map(peers.have, ("torch", "onnxruntime", "onnx"))),
     reason="needs PyTorch and ONNX Runtime: pip install torch==2.13.0 onnxruntime onnx")
@@ -51,7 +52,8 @@ def fixed_medians(monkeypatch):
 
     def interleaved(engines, seconds, rounds):
         calls.append((list(engines), seconds, rounds))
-        return {name: np.array([1, 1, 3]) * MEDIANS[name] * 1e-6 for name in engines}
+        medians = {**MEDIANS, "model": MODEL_ALONE_US}
+        return {name: np.array([1, 1, 3]) * medians[name] * 1e-6 for name in engines}
 
     monkeypatch.setattr(suites, "interleaved", interleaved)
     return calls
@@ -63,6 +65,12 @@ def stub_case(kind="predict", threads=1, engines=("fastrnn", "torch"),
     if params is None:
         params = {"cell": "lstm", "hidden": 8, "batch": 1, "steps": 5, "model": "A",
                   "streams": 4, "threads": threads}
+    if kind == "pipeline":
+        return Case(f"pipeline-stub-n2-threads{threads}", "pipeline",
+                    {"model": "digits", "streams": 2, "threads": threads, "frame_seconds": 0.01},
+                    "stream-frame", 2, 1e5, {name: (lambda: np.zeros(3)) for name in
+                                             ("fastrnn", "model")},
+                    {"torch": cases.END_TO_END_ONLY, "onnxruntime": cases.END_TO_END_ONLY})
     per = {"predict": 5, "streams": 4}.get(kind, 1)
     return Case(f"{kind}-{name}-threads{threads}", kind, params, "frame", per, 1e5,
                 {name: (lambda: np.zeros(3)) for name in engines},
@@ -233,6 +241,9 @@ def test_available_keeps_the_wanted_peers_that_run_and_the_reasons_of_the_others
 def test_fastrnn_is_measured_alone_when_the_peers_are_hidden(monkeypatch):
     hide(monkeypatch, "torch", "onnxruntime", "onnx")
     built = [build(threads=1) for build in run.PROFILES["tiny"]["cases"]]
+    pipelines = [case for case in built if case.kind == "pipeline"]
+    assert [list(case.engines) for case in pipelines] == [["fastrnn", "model"]] * 2
+    built = [case for case in built if case.kind != "pipeline"]
     built.append(cases.train_case(threads=1, batch=2, steps=3))
     for case in built:
         fastrnn_builds = ["fastrnn", FASTRNN_SEQUENTIAL] if case.params.get("graph") \
@@ -292,6 +303,31 @@ def test_report_gives_a_second_build_of_fastrnn_a_line_of_its_own(tmp_path, fixe
     assert run._line(graph, PEAK["gflops"]).startswith(
         "stream-graph-threads1: fastrnn 4.00 us/frame, fastrnn-sequential 4.40 (x1.10), "
         "torch 12.00 (x3.00), ")
+
+
+def test_end_to_end_cases_get_their_own_table_with_real_time_streams_per_core(
+        tmp_path, fixed_medians):
+    """Stub medians: 4 us per call end to end, 2.5 us for the model alone,
+    2 streams per call, 10 ms of audio per frame."""
+    measured = [suites.measure(stub_case("pipeline", threads=threads), 1.0)
+                for threads in (1, 2)]
+    assert fixed_medians[-1][1:] == (1.0, 5)
+    report.write(results_of(suites.measure(stub_case("predict"), 1.0), *measured),
+                 str(tmp_path), with_plots=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["cases"][1]["end_to_end"] == {
+        "end_to_end_us": 2.0, "model_us": 1.25, "end_to_end_over_model": 1.6,
+        "real_time_streams_per_core": pytest.approx(5000.0)}
+    assert saved["cases"][2]["end_to_end"]["real_time_streams_per_core"] == \
+        pytest.approx(2500.0)                                       # two threads: two cores
+    table = (tmp_path / "results.md").read_text()
+    main, end_to_end = table.split("End to end: audio in, prediction out")
+    assert "pipeline-stub" not in main and "end to end cases" not in main
+    assert "| pipeline-stub-n2-threads1 | 2.00 us | 1.25 us | x1.60 | 5,000 |" in end_to_end
+    assert "| pipeline-stub-n2-threads2 | 2.00 us | 1.25 us | x1.60 | 2,500 |" in end_to_end
+    assert run._line(measured[1], PEAK["gflops"]) == (
+        "pipeline-stub-n2-threads2: end to end 2.00 us/stream-frame, model alone 1.25 "
+        "(x1.60), 2,500 real-time streams per core")
 
 
 @needs_matplotlib
@@ -405,12 +441,40 @@ def test_the_quick_profile_keeps_its_cases():
                         ("crnn_stream_case", (), crnn)]
     assert grid[4:16] == predict
     assert grid[16:18] == [("crnn_predict_case", (batch, 1000), crnn) for batch in (1, 16)]
-    assert grid[18:] == [("streams_case", ("A", count), {}) for count in (1, 16, 256, 1024)]
+    assert grid[18:22] == [("streams_case", ("A", count), {}) for count in (1, 16, 256, 1024)]
+    assert grid[22:] == [("pipeline_case", (1,), {}), ("pipeline_case", (256,), {})]
     assert run.PROFILES["quick"]["seconds"] == 0.6
     assert train is cases.train_case
 
 
 # the real engines -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("streams", [1, 3])
+def test_the_pipeline_case_checks_the_pipeline_then_feeds_both_engines_a_block(streams):
+    case = cases.pipeline_case(streams, threads=1, peers=("torch",))
+    assert (case.group, case.kind, case.unit, case.per) == \
+        (f"pipeline-digits-n{streams}-threads1", "pipeline", "stream-frame", streams)
+    assert case.params["frame_seconds"] == 0.01
+    assert list(case.engines) == ["fastrnn", "model"]
+    assert case.skipped == {"torch": cases.END_TO_END_ONLY}
+    end_to_end, model_alone = case.engines["fastrnn"](), case.engines["model"]()
+    if streams == 1:
+        assert end_to_end.shape == (1, 10) and model_alone.shape == (10,)
+    else:                                        # one frame per stream per call
+        assert end_to_end[0].shape == (3, 1, 10) and end_to_end[1].tolist() == [1, 1, 1]
+        assert model_alone.shape == (3, 10)
+
+
+def test_the_pipeline_case_refuses_a_pipeline_that_differs_from_its_streams(monkeypatch):
+    from fastrnn.audio import StreamingPipeline
+
+    push = StreamingPipeline.push
+    monkeypatch.setattr(StreamingPipeline, "push",
+                        lambda self, blocks, active=None: push(self, blocks) * np.float32(1.001))
+    with pytest.raises(AssertionError, match="the pipeline differs from its front end then "
+                                             "model stream by"):
+        cases.pipeline_case(1, threads=1)
+
 
 @needs_peers
 def test_tiny_profile_end_to_end(tmp_path, capsys, fastrnn_threads):
@@ -420,9 +484,12 @@ def test_tiny_profile_end_to_end(tmp_path, capsys, fastrnn_threads):
         "stream-modelA-batch1-threads1", "stream-modelA-graph-batch1-threads1",
         "stream-crnn-h48-batch1-threads1", "predict-lstm-h64-b1-t20-threads1",
         "predict-crnn-h48-b2-t20-threads1", "streams-modelA-n1-threads1",
-        "streams-modelA-n16-threads1"]
-    for case in saved["cases"]:
+        "streams-modelA-n16-threads1", "pipeline-digits-n1-threads1",
+        "pipeline-digits-n16-threads1"]
+    for case in saved["cases"][:7]:
         fastrnn_builds = ["fastrnn", FASTRNN_SEQUENTIAL] if case["params"].get("graph") \
             else ["fastrnn"]
         assert list(case["engines"]) == fastrnn_builds + list(peers.PEERS), case["group"]
         assert case["skipped"] == {}
+    assert all(list(case["engines"]) == ["fastrnn", "model"] and case["end_to_end"]
+               for case in saved["cases"][7:])

@@ -22,10 +22,11 @@ import numpy as np
 import fastrnn
 
 from .models import (CLASSES, FEATURES, MODELS, SUPPRESSOR_STATES, ModelSpec, SuppressorSpec,
-                     model_spec, onnx_session, random_frames, spec_flops, state_feed, step_flops,
-                     suppressor_flops, suppressor_onnx_session, suppressor_spec,
-                     suppressor_to_fastrnn, suppressor_torch, suppressor_zero_state, to_fastrnn,
-                     to_fastrnn_graph, torch_module, zero_state)
+                     bundled_data, model_spec, onnx_session, random_frames, spec_flops,
+                     speech_signals, state_feed, step_flops, suppressor_flops,
+                     suppressor_onnx_session, suppressor_spec, suppressor_to_fastrnn,
+                     suppressor_torch, suppressor_zero_state, to_fastrnn, to_fastrnn_graph,
+                     torch_module, zero_state)
 from .peers import FASTRNN_SEQUENTIAL, PEERS, available
 
 # Largest |difference| from fastrnn's outputs allowed before timing, per kind.
@@ -34,6 +35,8 @@ from .peers import FASTRNN_SEQUENTIAL, PEERS, available
 TOLERANCE = {"stream": 1e-5, "streams": 1e-5, "process": 1e-5, "predict": 1e-4}
 AGREEMENT_STEPS = {"stream": 40, "streams": 4}  # frames compared before a stream case is timed
 ORT_CANNOT_TRAIN = "ONNX Runtime does not train"
+END_TO_END_ONLY = "end to end cases time fastrnn's pipeline beside its model alone"
+PIPELINE_BLOCKS = 100           # 10 ms blocks per stream a pipeline case cycles through (1 s)
 TRAIN_HIDDEN = (128, 64)        # train_case's LSTM sizes (the first returns sequences)
 CRNN_HIDDEN = 384               # the CRNN cases' GRU size: the issue's noise suppressor
 STREAM_FRAMES = 4096            # frames a stream case rotates over
@@ -48,17 +51,18 @@ class Case:
     group : str
         The case's name, e.g. "predict-lstm-h64-b1-t200-threads1".
     kind : str
-        "stream", "streams", "predict", "process" or "train".
+        "stream", "streams", "predict", "process", "train" or "pipeline".
     params : dict
         What the name encodes (cell, sizes, threads...), for reports.
     unit : str
-        What `per` counts: "frame", "stream" or "step".
+        What `per` counts: "frame", "stream", "step" or "stream-frame".
     per : int
         Units per call.
     flops : float
         Floating-point operations of one call (matrix products only).
     engines : dict
-        {engine name: zero-argument callable}, fastrnn first.
+        {engine name: zero-argument callable}, fastrnn first (a pipeline
+        case: "fastrnn", audio in, and "model", the model alone).
     skipped : dict
         {peer: why it is not in `engines`}.
     blas_threads : int or None
@@ -255,6 +259,62 @@ def process_case(model: str, frames: int, threads: int,
     return Case(f"process-model{model}-t{frames}-threads{threads}", "process",
                 {"model": model, "frames": frames, "threads": threads}, "frame", frames,
                 frames * spec_flops(spec), engines, skipped)
+
+
+def pipeline_case(streams: int, threads: int, peers: tuple[str, ...] = PEERS) -> Case:
+    """Audio in, prediction out: `streams` streams of the bundled digits
+    model (2 x GRU(64) on 40 log-mel bands at 8 kHz + Dense(10)) through a
+    StreamingPipeline (one stream: batch_size None), one 10 ms block (a
+    hop: one frame) per stream per call; beside it, "model": the model's
+    stream alone stepping the same frames' features.
+
+    Before timing, the pipeline's outputs of the first blocks are checked
+    to equal, bit for bit, the model stream's outputs of their features.
+    """
+    from .. import load
+    from ..audio import StreamingPipeline
+
+    model = load(bundled_data() / "digits.fastrnn")
+    batch = None if streams == 1 else streams
+    pipeline = StreamingPipeline(model, batch_size=batch, num_threads=threads)
+    primer, blocks, frames = _end_to_end_inputs(pipeline.front_end, streams)
+    steps = AGREEMENT_STEPS["stream"]
+    expected = model.stream(batch).process(frames[:steps].swapaxes(0, 1) if batch
+                                           else frames[:steps])
+    pipeline.push(primer)
+    got = [pipeline.push(block) for block in blocks[:steps]]
+    got = np.concatenate([g[0] for g in got], axis=1) if batch else np.concatenate(got)
+    if not np.array_equal(got, expected):
+        raise AssertionError(f"the pipeline differs from its front end then model stream by "
+                             f"{float(np.abs(got - expected).max()):.2e}")
+    pipeline.reset()
+    pipeline.push(primer)
+    model_stream = model.stream(batch, num_threads=threads)
+    out = np.empty(frames.shape[1:-1] + (model.output_size,), np.float32)
+    engines = {**_feeders({"fastrnn": pipeline.push}, blocks),
+               **_feeders({"model": lambda frame: model_stream.step(frame, out=out)}, frames)}
+    front_end = pipeline.front_end
+    step = 2.0 * sum(w.size for layer in model.layers for w in layer.weights())  # multiply-adds
+    return Case(f"pipeline-digits-n{streams}-threads{threads}", "pipeline",
+                {"model": "digits", "streams": streams, "threads": threads,
+                 "frame_seconds": front_end.hop_length / front_end.sample_rate},
+                "stream-frame", streams, streams * step, engines,
+                {peer: END_TO_END_ONLY for peer in peers})
+
+
+def _end_to_end_inputs(front_end, streams: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What pipeline_case feeds: (primer (N, n_fft - hop), the samples after
+    which each block of a hop completes one frame; blocks (PIPELINE_BLOCKS,
+    N, hop), C-contiguous per block; frames (PIPELINE_BLOCKS, N, F), the
+    features of the frames the blocks complete), without the N axis for
+    one stream."""
+    hop, held = front_end.hop_length, front_end.n_fft - front_end.hop_length
+    signals = speech_signals(streams, front_end.sample_rate)[:, :held + PIPELINE_BLOCKS * hop]
+    blocks = signals[:, held:].reshape(streams, PIPELINE_BLOCKS, hop).transpose(1, 0, 2).copy()
+    frames = np.stack([front_end.features(signal) for signal in signals], axis=1)
+    if streams == 1:
+        return signals[0, :held], blocks[:, 0], frames[:, 0]
+    return signals[:, :held].copy(), blocks, frames
 
 
 def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,

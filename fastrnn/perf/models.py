@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import pathlib
 import warnings
+from importlib import resources
 
 import numpy as np
 
@@ -215,6 +217,22 @@ def step_flops(kind: str, input_size: int, hidden: int, num_layers: int = 1,
     flops = 2 * gates * hidden * (input_size + hidden)
     flops += (num_layers - 1) * 2 * gates * hidden * 2 * hidden
     return float(flops + 2 * hidden * head)
+
+
+def bundled_data() -> pathlib.Path:
+    """The folder of the bundled digits model and recordings (package data)."""
+    return pathlib.Path(str(resources.files("fastrnn") / "data"))
+
+
+def speech_signals(count: int, sample_rate: int) -> np.ndarray:
+    """(count, n) float32: the bundled recordings one after the other, each
+    row rotated by a different number of samples (streams saying different
+    things at each moment)."""
+    from ..audio import load
+
+    speech = np.concatenate([load(path, sr=sample_rate)[0]
+                             for path in sorted(bundled_data().glob("*.wav"))])
+    return np.stack([np.roll(speech, 997 * row) for row in range(count)])
 
 
 def spec_flops(spec: ModelSpec) -> float:

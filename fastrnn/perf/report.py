@@ -28,9 +28,23 @@ def fastrnn_rate(case: dict, peak_gflops: float) -> tuple:
     return gflops, gflops / peak_gflops
 
 
+def end_to_end(case: dict) -> dict:
+    """A pipeline case's figures: us per stream-frame end to end and of the
+    model alone, their ratio, and the real-time streams one core holds (the
+    audio of a frame, frame_seconds, over the time a core spends on one
+    stream's frame: per stream-frame time x threads)."""
+    engines, per = case["engines"], case["per"]
+    end_to_end_us = engines["fastrnn"]["median_us"] / per
+    model_us = engines["model"]["median_us"] / per
+    core_seconds = end_to_end_us * 1e-6 * case["params"]["threads"]
+    return {"end_to_end_us": end_to_end_us, "model_us": model_us,
+            "end_to_end_over_model": end_to_end_us / model_us,
+            "real_time_streams_per_core": case["params"]["frame_seconds"] / core_seconds}
+
+
 def add_rates(results: dict) -> None:
     """Per case: every engine's GFLOP/s, fastrnn's GFLOP/s and fraction of
-    peak, and the peer / fastrnn ratios."""
+    peak, and the peer / fastrnn ratios; for pipeline cases, ``end_to_end``."""
     peak = results["peak"]["gflops"]
     for case in results["cases"]:
         for engine in case["engines"].values():
@@ -39,6 +53,8 @@ def add_rates(results: dict) -> None:
         case["fastrnn_gflops"], case["fraction_of_peak"] = gflops, fraction
         case["ratios"] = ratios({name: engine["median_us"]
                                  for name, engine in case["engines"].items()})
+        if case["kind"] == "pipeline":
+            case["end_to_end"] = end_to_end(case)
 
 
 def _time(engine: dict | None, case: dict) -> str:
@@ -67,7 +83,7 @@ def markdown(results: dict) -> str:
              "| case | fastrnn | PyTorch | ONNX Runtime | PyTorch / fastrnn | "
              "ONNX Runtime / fastrnn | fastrnn GFLOP/s (of peak) |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for case in results["cases"]:
+    for case in (case for case in results["cases"] if case["kind"] != "pipeline"):
         engines, ratios = case["engines"], case.get("ratios", {})
         cells = [case["group"]]
         cells += [_time(engines.get(name), case) if name in engines
@@ -77,14 +93,29 @@ def markdown(results: dict) -> str:
         rate = case.get("fastrnn_gflops")
         cells.append(f"{rate:.1f} ({case['fraction_of_peak']:.0%})" if rate else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    beside = [_beside(case) for case in results["cases"] if set(case["engines"]) - set(ENGINES)]
+    beside = [_beside(case) for case in results["cases"]
+              if case["kind"] != "pipeline" and set(case["engines"]) - set(ENGINES)]
     if beside:
         lines += ["", "Timed beside fastrnn in the same rounds (ratio = its time / fastrnn time):",
                   "", *beside]
     reasons = sorted({f"{ENGINE_TITLES.get(n, n)}: {why}" for case in results["cases"]
-                      for n, why in case["skipped"].items()})
+                      for n, why in case["skipped"].items() if case["kind"] != "pipeline"})
     if reasons:
         lines += ["", "Skipped: " + "; ".join(reasons) + "."]
+    pipelines = [case for case in results["cases"] if case["kind"] == "pipeline"]
+    if pipelines:
+        lines += ["", "End to end: audio in, prediction out (StreamingPipeline, one 10 ms "
+                  "block per stream per call), beside the model alone on the same frames; "
+                  "medians per stream-frame.", "",
+                  "| case | end to end | model alone | end to end / model | "
+                  "real-time streams per core |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for case in pipelines:
+            figures = case.get("end_to_end") or end_to_end(case)
+            lines.append(f"| {case['group']} | {figures['end_to_end_us']:,.2f} us | "
+                         f"{figures['model_us']:,.2f} us | "
+                         f"x{figures['end_to_end_over_model']:.2f} | "
+                         f"{figures['real_time_streams_per_core']:,.0f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -14,14 +14,15 @@ from .peers import ENGINES, have
 
 
 def _profile(seconds: float, stream_models: list[str], predict: list[tuple], streams: list[int],
-             train: bool, graph_models: list[str], crnn_hidden: int,
+             pipelines: list[int], train: bool, graph_models: list[str], crnn_hidden: int,
              crnn_predict: list[tuple]) -> dict:
     """A profile: each engine's seconds per case, and the builders of its
     cases, each called as build(threads=..., peers=...).
 
     stream_models: stream cases of these models (Sequential), and of
     graph_models built as graphs beside their Sequential; the CRNN stream
-    case and the CRNN predict cases (batch, steps) with GRUs of crnn_hidden.
+    case and the CRNN predict cases (batch, steps) with GRUs of crnn_hidden;
+    end-to-end pipeline cases of these stream counts.
     """
     builders = [functools.partial(cases.stream_case, model) for model in stream_models]
     builders += [functools.partial(cases.stream_case, model, graph=True)
@@ -31,6 +32,7 @@ def _profile(seconds: float, stream_models: list[str], predict: list[tuple], str
     builders += [functools.partial(cases.crnn_predict_case, *grid, hidden=crnn_hidden)
                  for grid in crnn_predict]
     builders += [functools.partial(cases.streams_case, "A", count) for count in streams]
+    builders += [functools.partial(cases.pipeline_case, count) for count in pipelines]
     builders += [cases.train_case] if train else []
     return {"seconds": seconds, "cases": builders}
 
@@ -44,14 +46,14 @@ def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
 
 CRNN_PREDICT = [(1, 1000), (16, 1000)]      # (batch, steps) of the CRNN's whole sequences
 PROFILES = {
-    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False,
+    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], [1, 16], train=False,
                      graph_models=["A"], crnn_hidden=48, crnn_predict=[(2, 20)]),
-    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True,
-                      graph_models=["A"], crnn_hidden=cases.CRNN_HIDDEN,
+    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], [1, 256],
+                      train=True, graph_models=["A"], crnn_hidden=cases.CRNN_HIDDEN,
                       crnn_predict=CRNN_PREDICT),
     "full": _profile(3.0, ["A", "B"], _predict_grid((64, 256, 1024)), [1, 16, 256, 1024],
-                     train=True, graph_models=["A"], crnn_hidden=cases.CRNN_HIDDEN,
-                     crnn_predict=CRNN_PREDICT),
+                     [1, 16, 256, 1024], train=True, graph_models=["A"],
+                     crnn_hidden=cases.CRNN_HIDDEN, crnn_predict=CRNN_PREDICT),
 }
 
 
@@ -116,6 +118,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _line(case: dict, peak: float) -> str:
     """The line printed for a case's result."""
+    if case["kind"] == "pipeline":
+        figures = report.end_to_end(case)
+        return (f"{case['group']}: end to end {figures['end_to_end_us']:,.2f} us/stream-frame, "
+                f"model alone {figures['model_us']:,.2f} "
+                f"(x{figures['end_to_end_over_model']:.2f}), "
+                f"{figures['real_time_streams_per_core']:,.0f} real-time streams per core")
     engines = case["engines"]
     ratios = report.ratios({name: engine["median_us"] for name, engine in engines.items()})
     parts = [f"fastrnn {engines['fastrnn']['median_us'] / case['per']:,.2f} us/{case['unit']}"]
