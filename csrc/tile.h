@@ -69,9 +69,10 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
 
 /*
  * Every tile of rows [row_begin, row_end) x panels [panel_begin, panel_end):
- * a single row goes FR_NP panels per tile; several rows go FR_MR rows of one
- * panel per tile, then one tile of the rows left. TILE_AT(m, p, mr, np) is the
- * caller's macro for the tile whose first row is m and first panel p.
+ * a single row goes FR_NP panels per tile, then one tile of the panels left;
+ * several rows go FR_MR rows of one panel per tile, then one tile of the rows
+ * left. TILE_AT(m, p, mr, np) is the caller's macro for the tile whose first
+ * row is m and first panel p.
  */
 #define FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT)    \
     do {                                                                      \
@@ -80,8 +81,10 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
             const int m = (row_begin);                                        \
             for (; p + FR_NP <= (panel_end); p += FR_NP)                      \
                 TILE_AT(m, p, 1, FR_NP);                                      \
-            for (; p < (panel_end); p++)                                      \
-                TILE_AT(m, p, 1, 1);                                          \
+            switch ((panel_end) - p) {                                        \
+                FR_PANEL_TAIL_CASES(TILE_AT)                                  \
+            default: break;                                                   \
+            }                                                                 \
             break;                                                            \
         }                                                                     \
         for (; p < (panel_end); p++) {                                        \
@@ -96,6 +99,19 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
     } while (0)
 
 #define FR_TAIL_CASE(TILE_AT, r) case r: TILE_AT(m, p, r, 1); break;
+/* The panels left after the FR_NP-panel tiles of a single row, in one tile:
+ * as many independent accumulators as the row has. */
+#define FR_PANEL_TAIL_CASE(TILE_AT, n) case n: TILE_AT(m, p, 1, n); break;
+#if FR_NP == 2
+#define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1)
+#elif FR_NP == 3
+#define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1) FR_PANEL_TAIL_CASE(TILE_AT, 2)
+#elif FR_NP == 4
+#define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1) \
+    FR_PANEL_TAIL_CASE(TILE_AT, 2) FR_PANEL_TAIL_CASE(TILE_AT, 3)
+#else
+#error "FR_PANEL_TAIL_CASES: add the cases for this FR_NP"
+#endif
 #if FR_MR == 2
 #define FR_TAIL_CASES(TILE_AT) FR_TAIL_CASE(TILE_AT, 1)
 #elif FR_MR == 3
