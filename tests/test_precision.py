@@ -55,5 +55,6 @@ def test_out_of_range_weights_are_refused():
 
 
 def test_generic_has_no_float16():
-    with pytest.raises(ValueError, match="precision: expected one of \\['float32'\\]"):
+    with pytest.raises(ValueError, match="precision: expected one of \\['float32', 'bfloat16', "
+                                         "'int8'\\] with isa 'generic', got 'float16'"):
         fastrnn.Sequential([fastrnn.Dense(np.ones((2, 2)))], isa="generic", precision="float16")
