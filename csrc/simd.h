@@ -99,21 +99,33 @@ FR_INLINE vfloat vset1(float x) { return (vfloat){x, x, x, x, x, x, x, x}; }
  * Packed weights (kernels.h gives the layouts), one variant per build:
  *   float32            as they are;
  *   FR_WEIGHTS_F16     IEEE float16, widened as they load (F16C);
- *   FR_WEIGHTS_BF16    bfloat16 (float32's upper half), widened exactly as
- *                      they load; with FR_DOT_BF16, pairs of inputs multiplied
- *                      by vdpbf16ps, the activations rounded to bfloat16;
+ *   FR_WEIGHTS_BF16    bfloat16 (float32's upper half) in pairs of inputs,
+ *                      widened exactly as they load (a pair's two weights
+ *                      are one 32-bit word: a shift and a mask); with
+ *                      FR_DOT_BF16 multiplied by vdpbf16ps instead, the
+ *                      activations rounded to bfloat16;
  *   FR_WEIGHTS_INT8    int8 with a float scale per output unit and gate,
  *                      widened as they load, the scale applied once per dot
  *                      product; with FR_DOT_INT8, quads of inputs multiplied
  *                      by vpdpbusd, the activations quantized to 8 bits.
  * Arithmetic is float32 but for those dot instructions' products.
- * FR_KGROUP: inputs per packed group (the dot instructions' pairs, quads).
+ * FR_KGROUP: inputs per packed group (pairs, quads); vload_weights(p, i): the
+ * V weights of input i of the group at p.
  */
+#if defined(FR_DOT_INT8)
+#define FR_KGROUP 4
+#elif defined(FR_WEIGHTS_BF16)
+#define FR_KGROUP 2
+#else
+#define FR_KGROUP 1
+#endif
+
 #if defined(FR_WEIGHTS_F16)
 #include <immintrin.h>
 typedef uint16_t fr_weight;
-FR_INLINE vfloat vload_weights(const fr_weight *p)
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i)
 {
+    (void)i;
 #if FR_VLEN == 16
     return (vfloat)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 #else
@@ -122,35 +134,36 @@ FR_INLINE vfloat vload_weights(const fr_weight *p)
 }
 #elif defined(FR_WEIGHTS_BF16)
 typedef uint16_t fr_weight;
-typedef uint16_t vhalves __attribute__((vector_size(FR_VLEN * sizeof(uint16_t))));
 typedef uint32_t vuint __attribute__((vector_size(FR_VLEN * sizeof(uint32_t))));
 /* bfloat16 -> float32 is exact: the 16 bits become the upper half. */
-FR_INLINE vfloat vload_weights(const fr_weight *p)
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i)
 {
-    vhalves h;
-    memcpy(&h, p, sizeof h);
-    return (vfloat)(__builtin_convertvector(h, vuint) << 16);
+    vuint pair;
+    memcpy(&pair, p, sizeof pair);
+    return (vfloat)(i == 0 ? pair << 16 : pair & 0xffff0000u);
 }
 #elif defined(FR_WEIGHTS_INT8)
+#if FR_VLEN == 16 || defined(FR_KERNELS_AVX2)
+#include <immintrin.h>
+#endif
 typedef int8_t fr_weight;
-typedef int8_t vbytes __attribute__((vector_size(FR_VLEN)));
-FR_INLINE vfloat vload_weights(const fr_weight *p)
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i)
 {
+    (void)i;
+#if FR_VLEN == 16
+    return (vfloat)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+#elif defined(FR_KERNELS_AVX2)
+    return (vfloat)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+#else
+    typedef int8_t vbytes __attribute__((vector_size(FR_VLEN)));
     vbytes b;
     memcpy(&b, p, sizeof b);
     return __builtin_convertvector(b, vfloat);
+#endif
 }
 #else
 typedef float fr_weight;
-FR_INLINE vfloat vload_weights(const fr_weight *p) { return vload(p); }
-#endif
-
-#if defined(FR_DOT_BF16)
-#define FR_KGROUP 2
-#elif defined(FR_DOT_INT8)
-#define FR_KGROUP 4
-#else
-#define FR_KGROUP 1
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i) { (void)i; return vload(p); }
 #endif
 
 /* Bitwise select: mask lanes are all ones (take a) or all zeros (take b). */

@@ -70,6 +70,39 @@ FR_INLINE vfloat panel_scale(const fr_weight *panel, int K, int gates, int g)
 #endif
 
 #if !defined(FR_DOT_BF16) && !defined(FR_DOT_INT8)
+/* acc += a[m, k] w_q[k, g, :] for input i of the group whose rows start at
+ * `row` (k = that group's first input + i). */
+FR_INLINE void tile_input(const int mr, const int np, const int gates, int i, int k,
+                          const float *a, ptrdiff_t lda, const fr_weight *const *panel,
+                          ptrdiff_t row, fr_acc acc)
+{
+    /* Keep whichever operand set is smaller live in registers across the
+     * FMAs: the weight vectors (when mr > gates) or the broadcasts. */
+    if (np == 1 && mr > gates) {
+        vfloat w_kg[FR_MAX_GATES];
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            w_kg[g] = vload_weights(panel[0] + row + g * FR_VLEN * FR_KGROUP, i);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            vfloat a_mk = vset1(a[m * lda + k]);
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                acc[m][g] += a_mk * w_kg[g];
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                vfloat w_kg = vload_weights(panel[q] + row + g * FR_VLEN * FR_KGROUP, i);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++)
+                    acc[m * np + q][g] += vset1(a[m * lda + k]) * w_kg;
+            }
+    }
+}
+
 /* acc += sum_k a[m, k] w_q[k, g, :], one multiply-add per k in order. */
 FR_INLINE void tile_products(const int mr, const int np, const int gates, int K,
                              const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
@@ -77,34 +110,15 @@ FR_INLINE void tile_products(const int mr, const int np, const int gates, int K,
     const fr_weight *panel[FR_NP];
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
-    for (int k = 0; k < K; k++) {
-        const ptrdiff_t row = (ptrdiff_t)k * gates * FR_VLEN;
-        /* Keep whichever operand set is smaller live in registers across the
-         * FMAs: the weight vectors (when mr > gates) or the broadcasts. */
-        if (np == 1 && mr > gates) {
-            vfloat w_kg[FR_MAX_GATES];
+    int k0 = 0;
+    for (; k0 + FR_KGROUP <= K; k0 += FR_KGROUP)
 #pragma GCC unroll 4
-            for (int g = 0; g < gates; g++)
-                w_kg[g] = vload_weights(w + row + g * FR_VLEN);
-#pragma GCC unroll 8
-            for (int m = 0; m < mr; m++) {
-                vfloat a_mk = vset1(a[m * lda + k]);
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++)
-                    acc[m][g] += a_mk * w_kg[g];
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++) {
-                    vfloat w_kg = vload_weights(panel[q] + row + g * FR_VLEN);
-#pragma GCC unroll 8
-                    for (int m = 0; m < mr; m++)
-                        acc[m * np + q][g] += vset1(a[m * lda + k]) * w_kg;
-                }
-        }
-    }
+        for (int i = 0; i < FR_KGROUP; i++)
+            tile_input(mr, np, gates, i, k0 + i, a, lda, panel,
+                       (ptrdiff_t)k0 * gates * FR_VLEN, acc);
+    for (int i = 0; k0 + i < K; i++)      /* the inputs of a last, partial group */
+        tile_input(mr, np, gates, i, k0 + i, a, lda, panel, (ptrdiff_t)k0 * gates * FR_VLEN,
+                   acc);
 }
 
 #if defined(FR_WEIGHTS_INT8)

@@ -14,9 +14,9 @@ from ._engine import Model as EngineModel
 from .layers import (ACTIVATIONS, Activation, Affine, Conv1d, Dense, GlobalPool, Input, Layer,
                      Pool1d, Tensor)
 
-# The largest |weight| each precision stores (int8: any finite one, scaled).
-_LARGEST = {"float16": FLOAT16_MAX, "bfloat16": BFLOAT16_MAX,
-            "int8": float(np.finfo(np.float32).max)}
+# The largest |weight| of the precisions with a narrower range than float32
+# (int8 scales each unit's weights: any finite weight).
+_LARGEST = {"float16": FLOAT16_MAX, "bfloat16": BFLOAT16_MAX}
 
 
 def check_stack(layers: list) -> None:
@@ -235,7 +235,7 @@ class Model:
             for node, name in zip(self.nodes, self.layer_names):
                 largest = max((float(np.abs(w).max(initial=0.0)) for w in node.layer.weights()),
                               default=0.0)
-                if largest > _LARGEST[precision] or (precision == "int8" and largest != largest):
+                if largest > _LARGEST[precision]:
                     raise ValueError(f"layer {name} ({node.layer!r}) has a weight of magnitude "
                                      f"{largest:g}, beyond {precision}'s range "
                                      f"({_LARGEST[precision]:g}); use precision='float32'")
