@@ -152,13 +152,18 @@ def installed(monkeypatch, *names):
 
 
 def test_peer_problems_give_each_missing_peer_its_reason(monkeypatch):
-    installed(monkeypatch, "torch", "onnxruntime", "onnx")
+    installed(monkeypatch, "torch", "onnxruntime", "openvino", "tract", "onnx")
     assert peers.peer_problems() == {}
-    installed(monkeypatch, "onnxruntime", "onnx")
+    installed(monkeypatch, "torch", "onnxruntime", "onnx")
+    assert peers.peer_problems() == {"openvino": peers.NO_OPENVINO, "tract": peers.NO_TRACT}
+    installed(monkeypatch, "onnxruntime", "openvino", "tract", "onnx")
     assert peers.peer_problems() == {"torch": peers.NO_TORCH,
-                                     "onnxruntime": peers.ORT_NEEDS_TORCH}
-    installed(monkeypatch, "torch", "onnxruntime")
-    assert peers.peer_problems() == {"onnxruntime": peers.NO_ORT}
+                                     "onnxruntime": peers.ORT_NEEDS_TORCH,
+                                     "openvino": peers.ORT_NEEDS_TORCH,
+                                     "tract": peers.ORT_NEEDS_TORCH}
+    installed(monkeypatch, "torch", "onnxruntime", "openvino", "tract")
+    assert peers.peer_problems() == {"onnxruntime": peers.NO_ORT,
+                                     "openvino": peers.NO_OPENVINO, "tract": peers.NO_TRACT}
 
 
 def test_available_keeps_the_wanted_peers_that_run_and_the_reasons_of_the_others(monkeypatch):
@@ -211,9 +216,9 @@ def test_report_json_and_markdown_rows(tmp_path, fixed_medians):
 
     table = (tmp_path / "results.md").read_text()
     assert "| stream-stub-threads1 | 4.00 us (p99 11.84) | 12.00 us (p99 35.52) | " \
-           "2.00 us (p99 5.92) | x3.00 | x0.50 | 25.0 (25%) |" in table
-    assert "| predict-stub-threads1 | 0.80 us/frame | 2.40 us/frame | skipped | x3.00 | - | " \
-           "25.0 (25%) |" in table
+           "2.00 us (p99 5.92) | - | - | x3.00 | x0.50 | - | - | 25.0 (25%) |" in table
+    assert "| predict-stub-threads1 | 0.80 us/frame | 2.40 us/frame | skipped | - | - | x3.00 " \
+           "| - | - | - | 25.0 (25%) |" in table
     assert "Skipped: ONNX Runtime: no ORT here." in table
     assert table.startswith("Machine: cpu, 2 cores, fastrnn ISA generic; fastrnn 0.1.0. ")
 
@@ -241,7 +246,8 @@ def stub_profile(monkeypatch, fixed_medians):
         return build
 
     monkeypatch.setitem(run.PROFILES, "tiny",
-                        {"seconds": 0.25, "cases": [builder("predict"), builder("streams")]})
+                        {"seconds": 0.25, "cases": [builder("predict"), builder("streams")],
+                         "precisions": "float32"})
     monkeypatch.setattr(run.machine, "sgemm_peak_gflops", lambda: PEAK)
     return built
 
@@ -281,7 +287,8 @@ def test_without_matplotlib_the_command_says_so_and_writes_no_plots(
 
 @pytest.mark.parametrize("arguments, message", [
     (["--engines", "fastrnn,tensorflow"], "ValueError: --engines: unknown ['tensorflow']; "
-                                          "expected some of ('fastrnn', 'torch', 'onnxruntime')"),
+                                          "expected some of ('fastrnn', 'torch', 'onnxruntime', "
+                                          "'openvino', 'tract')"),
     (["--threads", "0"], "ValueError: num_threads: expected an integer >= 1, got 0"),
 ])
 def test_a_bad_argument_exits_1_with_one_line_before_any_case(
@@ -307,7 +314,7 @@ def test_the_default_profile_is_quick_and_profiles_exclude_each_other(capsys):
     defaults = bench_parser().parse_args([])
     assert (defaults.profile, defaults.threads, defaults.out, defaults.no_plots) == \
         ("quick", 1, "fastrnn-bench", False)
-    assert defaults.engines == "fastrnn,torch,onnxruntime"
+    assert defaults.engines == "fastrnn,torch,onnxruntime,openvino,tract"
     with pytest.raises(SystemExit) as exit_info:
         bench_parser().parse_args(["--tiny", "--full"])
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
@@ -319,8 +326,10 @@ def test_the_quick_profile_keeps_its_cases():
     predict = [("predict_case", (cell, hidden, batch, 200)) for cell in ("lstm", "gru")
                for hidden in (64, 256) for batch in (1, 16, 64)]
     assert grid[:2] == [("stream_case", ("A",)), ("stream_case", ("B",))]
-    assert grid[2:14] == predict
-    assert grid[14:] == [("streams_case", ("A", count)) for count in (1, 16, 256, 1024)]
+    assert grid[2:8] == [("sample_case", (model, count)) for model in ("C", "D")
+                         for count in (1, 64, 256)]
+    assert grid[8:20] == predict
+    assert grid[20:] == [("streams_case", ("A", count)) for count in (1, 16, 256, 1024)]
     assert run.PROFILES["quick"]["seconds"] == 0.6
     assert train is cases.train_case
 
@@ -334,5 +343,6 @@ def test_tiny_profile_end_to_end(tmp_path, capsys, fastrnn_threads):
     assert [case["group"] for case in saved["cases"]] == [
         "stream-modelA-batch1-threads1", "predict-lstm-h64-b1-t20-threads1",
         "streams-modelA-n1-threads1", "streams-modelA-n16-threads1"]
-    assert all(list(case["engines"]) == list(peers.ENGINES) and case["skipped"] == {}
+    assert all(set(case["engines"]) | set(case["skipped"]) == set(peers.ENGINES)
+               and {"fastrnn", "torch", "onnxruntime"} <= set(case["engines"])
                for case in saved["cases"])

@@ -19,15 +19,21 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .models import (CLASSES, FEATURES, MODELS, ModelSpec, model_spec, onnx_session,
-                     random_frames, spec_flops, state_feed, step_flops, to_fastrnn,
-                     torch_module, zero_state)
+from .models import (CLASSES, FEATURES, MODELS, TINY, ModelSpec, model_spec, onnx_session,
+                     openvino_request, random_frames, spec_flops, state_feed, step_flops,
+                     to_fastrnn, torch_module, zero_state)
 from .peers import PEERS, available
 
 # Largest |difference| from fastrnn's outputs allowed before timing, per kind.
 # Whole sequences accumulate float32 rounding over T steps (and H = 1024
 # terms per dot product in bench/'s grid), hence the looser predict bound.
 TOLERANCE = {"stream": 1e-5, "streams": 1e-5, "process": 1e-5, "predict": 1e-4}
+# fastrnn's weight precisions against the peers' float32 (OpenVINO's bf16 for
+# the 16- and 8-bit rows): the README's Precision bounds, with room.
+PRECISION_TOLERANCE = {"float16": 1e-2, "bfloat16": 5e-2, "int8": 1e-1}
+# OpenVINO's INFERENCE_PRECISION_HINT beside each fastrnn precision: like with
+# like (its int8 needs a calibration pass, NNCF; the int8 rows meet its bf16).
+OPENVINO_HINT = {"float32": "f32", "float16": "bf16", "bfloat16": "bf16", "int8": "bf16"}
 AGREEMENT_STEPS = {"stream": 40, "streams": 4}  # frames compared before a stream case is timed
 ORT_CANNOT_TRAIN = "ONNX Runtime does not train"
 TRAIN_HIDDEN = (128, 64)        # train_case's LSTM sizes (the first returns sequences)
@@ -99,52 +105,70 @@ def check_agree(engines: dict[str, Callable[[], object]], calls: int = 1,
             raise AssertionError(f"{name} differs from fastrnn by {error:.2e} (> {tolerance})")
 
 
-def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS) -> Case:
+def _tolerance(kind: str, precision: str) -> float:
+    return max(TOLERANCE[kind], PRECISION_TOLERANCE.get(precision, 0.0))
+
+
+def _suffix(precision: str) -> str:
+    """A case name's precision part: none for float32."""
+    return "" if precision == "float32" else f"-{precision}"
+
+
+def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS,
+                precision: str = "float32") -> Case:
     """Streaming latency: one stream of model `model` ("A" or "B"), one
-    (F,) frame per call, state carried, frames rotating over 4096."""
+    (F,) frame per call, state carried, frames rotating over 4096; fastrnn's
+    weights in `precision`."""
     spec = model_spec(MODELS[model])
     running, skipped = available(peers)
-    steppers = _stream_steppers(spec, None, threads, running)
+    steppers = _stream_steppers(spec, None, threads, running, precision)
     frames = random_frames(4096)
     check_agree(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]]),
-                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
-    return Case(f"stream-model{model}-batch1-threads{threads}", "stream",
-                {"model": model, "threads": threads}, "frame", 1, spec_flops(spec),
-                _feeders(steppers, frames), skipped)
+                AGREEMENT_STEPS["stream"], _tolerance("stream", precision))
+    return Case(f"stream-model{model}-batch1-threads{threads}{_suffix(precision)}", "stream",
+                {"model": model, "threads": threads, "precision": precision}, "frame", 1,
+                spec_flops(spec), _feeders(steppers, frames), skipped)
 
 
 def streams_case(model: str, count: int, threads: int,
-                 peers: tuple[str, ...] = PEERS) -> Case:
+                 peers: tuple[str, ...] = PEERS, precision: str = "float32") -> Case:
     """`count` independent streams of model `model` stepped together, one
     (count, F) frame per call."""
     spec = model_spec(MODELS[model])
     running, skipped = available(peers)
-    steppers = _stream_steppers(spec, count, threads, running)
+    steppers = _stream_steppers(spec, count, threads, running, precision)
     frames = random_frames(AGREEMENT_STEPS["streams"], batch=count)
-    check_agree(_feeders(steppers, frames), AGREEMENT_STEPS["streams"], TOLERANCE["streams"])
-    return Case(f"streams-model{model}-n{count}-threads{threads}", "streams",
-                {"model": model, "streams": count, "threads": threads}, "stream", count,
+    check_agree(_feeders(steppers, frames), AGREEMENT_STEPS["streams"],
+                _tolerance("streams", precision))
+    return Case(f"streams-model{model}-n{count}-threads{threads}{_suffix(precision)}",
+                "streams", {"model": model, "streams": count, "threads": threads,
+                            "precision": precision}, "stream", count,
                 count * spec_flops(spec), _feeders(steppers, frames[:1]), skipped)
 
 
 def predict_case(kind: str, hidden: int, batch: int, steps: int, threads: int,
-                 peers: tuple[str, ...] = PEERS) -> Case:
+                 peers: tuple[str, ...] = PEERS, precision: str = "float32") -> Case:
     """Whole sequences: `batch` x `steps` frames through one `kind` layer,
     input size = hidden, from a zero state."""
     spec = model_spec(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
     running, skipped = available(peers)
     x = random_frames(steps, batch=batch, features=hidden).transpose(1, 0, 2).copy()
-    model = to_fastrnn(spec)
+    model = to_fastrnn(spec, precision=precision)
     engines = {"fastrnn": lambda: model.predict(x)}
     if "torch" in running:
         engines["torch"] = _torch_predict(spec, x)
     if "onnxruntime" in running:
         session = onnx_session(spec, batch, threads, with_state=False)
         engines["onnxruntime"] = lambda: session.run(None, {"x": x})[0]
-    check_agree(engines, tolerance=TOLERANCE["predict"])
-    return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}", "predict",
+    if "openvino" in running:
+        request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision],
+                                   with_state=False, steps=steps)
+        engines["openvino"] = lambda: next(iter(request.infer({"x": x}).values()))
+    check_agree(engines, tolerance=_tolerance("predict", precision))
+    return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}"
+                f"{_suffix(precision)}", "predict",
                 {"cell": kind, "hidden": hidden, "batch": batch, "steps": steps,
-                 "threads": threads},
+                 "threads": threads, "precision": precision},
                 "frame", batch * steps, batch * steps * spec_flops(spec), engines, skipped)
 
 
@@ -168,6 +192,28 @@ def process_case(model: str, frames: int, threads: int,
     return Case(f"process-model{model}-t{frames}-threads{threads}", "process",
                 {"model": model, "frames": frames, "threads": threads}, "frame", frames,
                 frames * spec_flops(spec), engines, skipped)
+
+
+def sample_case(model: str, samples: int, threads: int, peers: tuple[str, ...] = PEERS,
+                precision: str = "float32") -> Case:
+    """A per-sample audio model (TINY: "C" LSTM(1 -> 32), "D" GRU(1 -> 64),
+    each + Dense(1)) fed buffers of `samples` samples, state carried by every
+    engine (fastrnn's Stream.process; the peers' state fed back), the same
+    buffer each call."""
+    kind, hidden = TINY[model]
+    spec = model_spec(kind, input_size=1, hidden=hidden, num_layers=1, head=1)
+    running, skipped = available(peers)
+    x = random_frames(samples, features=1)
+    stream = to_fastrnn(spec, precision=precision).stream(num_threads=threads)
+    out = np.empty((samples, 1), np.float32)
+    engines = {"fastrnn": lambda: stream.process(x, out=out)}
+    steppers = _stateful_peers(spec, 1, threads, running, precision, samples)
+    engines.update({name: (lambda step=step: step(x[None])) for name, step in steppers.items()})
+    check_agree(engines, AGREEMENT_STEPS["stream"] // 4, _tolerance("process", precision))
+    return Case(f"sample-model{model}-t{samples}-threads{threads}{_suffix(precision)}",
+                "process", {"model": model, "samples": samples, "threads": threads,
+                            "precision": precision}, "sample", samples,
+                samples * spec_flops(spec), engines, skipped)
 
 
 def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
@@ -205,48 +251,64 @@ def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
 
 
 def _stream_steppers(spec: ModelSpec, batch: int | None, threads: int,
-                     running: tuple[str, ...]) -> dict[str, Callable]:
+                     running: tuple[str, ...], precision: str = "float32") -> dict[str, Callable]:
     """{engine: step(frame) -> output} of `spec`, state carried between
     calls: one stream fed (F,) frames (batch None), or `batch` streams fed
     (batch, F) frames."""
-    model = to_fastrnn(spec)
+    model = to_fastrnn(spec, precision=precision)
     stream = model.stream(batch_size=batch, num_threads=threads)
     out = np.empty((model.output_size,) if batch is None else (batch, model.output_size),
                    np.float32)
     steppers = {"fastrnn": lambda frame: stream.step(frame, out=out)}
-    if "torch" in running:
-        steppers["torch"] = _torch_stepper(spec, batch or 1, out.shape)
-    if "onnxruntime" in running:
-        steppers["onnxruntime"] = _ort_stepper(spec, batch or 1, threads, out.shape)
+    for name, step in _stateful_peers(spec, batch or 1, threads, running, precision).items():
+        steppers[name] = (lambda frame, step=step: step(frame.reshape(batch or 1, 1, -1))
+                          .reshape(out.shape))
     return steppers
 
 
-def _torch_stepper(spec: ModelSpec, batch: int, shape: tuple) -> Callable:
-    """PyTorch's step of `spec`: one frame per call (seq_len 1), its state kept."""
+def _stateful_peers(spec: ModelSpec, batch: int, threads: int, running: tuple[str, ...],
+                    precision: str, steps: int = 1) -> dict[str, Callable]:
+    """{peer: step(x (batch, steps, F)) -> y (batch, steps, O)} of `spec`,
+    each keeping its state between calls."""
+    steppers = {}
+    if "torch" in running:
+        steppers["torch"] = _torch_stepper(spec, batch)
+    if "onnxruntime" in running:
+        session = onnx_session(spec, batch, threads)
+        steppers["onnxruntime"] = _state_fed_back(
+            spec, batch, lambda feed: session.run(None, feed))
+    if "openvino" in running:
+        request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision], steps=steps)
+        steppers["openvino"] = _state_fed_back(
+            spec, batch, lambda feed: list(request.infer(feed).values()))
+    return steppers
+
+
+def _torch_stepper(spec: ModelSpec, batch: int) -> Callable:
+    """PyTorch's step of `spec` over (batch, T, F) chunks, its state kept."""
     import torch
 
     module = torch_module(spec)
     state = [torch.from_numpy(s) for s in zero_state(spec, batch)]
 
-    def step(frame: np.ndarray) -> np.ndarray:
+    def step(x: np.ndarray) -> np.ndarray:
         nonlocal state
         with torch.inference_mode():
-            y, *state = module(torch.from_numpy(frame).reshape(batch, 1, -1), *state)
-        return y.numpy().reshape(shape)
+            y, *state = module(torch.from_numpy(x), *state)
+        return y.numpy()
     return step
 
 
-def _ort_stepper(spec: ModelSpec, batch: int, threads: int, shape: tuple) -> Callable:
-    """ONNX Runtime's step of `spec`: the per-step graph, its state fed back."""
-    session = onnx_session(spec, batch, threads)
+def _state_fed_back(spec: ModelSpec, batch: int, run: Callable) -> Callable:
+    """A per-step ONNX graph's step (run(feed) -> [y, *state]), its state fed back."""
     state = zero_state(spec, batch)
 
-    def step(frame: np.ndarray) -> np.ndarray:
+    def step(x: np.ndarray) -> np.ndarray:
         nonlocal state
         feed = state_feed(state)
-        feed["x"] = frame.reshape(batch, 1, -1)
-        y, *state = session.run(None, feed)
-        return y.reshape(shape)
+        feed["x"] = x
+        y, *state = run(feed)
+        return y
     return step
 
 
