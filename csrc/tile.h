@@ -110,6 +110,10 @@ FR_INLINE void tile_products(const int mr, const int np, const int gates, int K,
     const fr_weight *panel[FR_NP];
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
+#if FR_KGROUP == 1
+    for (int k = 0; k < K; k++)
+        tile_input(mr, np, gates, 0, k, a, lda, panel, (ptrdiff_t)k * gates * FR_VLEN, acc);
+#else
     int k0 = 0;
     for (; k0 + FR_KGROUP <= K; k0 += FR_KGROUP)
 #pragma GCC unroll 4
@@ -119,6 +123,7 @@ FR_INLINE void tile_products(const int mr, const int np, const int gates, int K,
     for (int i = 0; k0 + i < K; i++)      /* the inputs of a last, partial group */
         tile_input(mr, np, gates, i, k0 + i, a, lda, panel, (ptrdiff_t)k0 * gates * FR_VLEN,
                    acc);
+#endif
 }
 
 #if defined(FR_WEIGHTS_INT8)

@@ -208,7 +208,7 @@ def sample_case(model: str, samples: int, threads: int, peers: tuple[str, ...] =
     out = np.empty((samples, 1), np.float32)
     engines = {"fastrnn": lambda: stream.process(x, out=out)}
     steppers = _stateful_peers(spec, 1, threads, running, precision, samples)
-    engines.update({name: (lambda step=step: step(x[None])) for name, step in steppers.items()})
+    engines.update({name: (lambda step=step: step(x[None])[0]) for name, step in steppers.items()})
     check_agree(engines, AGREEMENT_STEPS["stream"] // 4, _tolerance("process", precision))
     return Case(f"sample-model{model}-t{samples}-threads{threads}{_suffix(precision)}",
                 "process", {"model": model, "samples": samples, "threads": threads,
