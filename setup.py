@@ -1,8 +1,11 @@
 """Build of fastrnn's one extension module, fastrnn._engine.
 
 The kernel files of csrc/ are compiled once per instruction set (generic,
-AVX2+FMA, AVX-512) into separate objects and linked together; dispatch.c picks
-one at run time for the CPU it runs on, so no -march=native is baked in.
+AVX2+FMA, AVX-512) into separate objects, those that read packed weights once
+more per weight variant (float16, bfloat16, int8; and on AVX-512 the
+bfloat16 and int8 dot products of AVX512-BF16 and AVX512-VNNI), and linked
+together; dispatch.c picks one at run time for the CPU it runs on, so no
+-march=native is baked in.
 OpenMP is used when the compiler supports it; otherwise the build is serial,
 with a warning (FASTRNN_REQUIRE_OPENMP=1 makes that an error, as in CI).
 """
@@ -18,8 +21,9 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-KERNEL_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/dense.c",
-                  "csrc/pointwise.c", "csrc/conv.c", "csrc/kernels.c"]
+# The kernels that read packed weights (compiled per weight variant), then the rest.
+WEIGHT_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/kernels.c"]
+KERNEL_SOURCES = WEIGHT_SOURCES + ["csrc/dense.c", "csrc/pointwise.c", "csrc/conv.c"]
 # Float32 only, once per instruction set: the trainer's kernels, the audio front end's.
 TRAIN_SOURCES = ["csrc/train.c"]
 AUDIO_SOURCES = ["csrc/fft.c", "csrc/frame.c"]
@@ -40,6 +44,20 @@ ISA_PROBE = {
     "a=_mm512_fmadd_ps(a,a,_mm512_cvtph_ps(_mm256_setzero_si256()));"
     "return (int)_mm512_reduce_add_ps(a)-16;}\n",
 }
+# The dot-product variants of the AVX-512 kernels: (weights, extra flags, probe).
+DOT_VARIANTS = {
+    "avx512_bf16": ("bf16dot", ["-mavx512bf16"],
+                    "#include <immintrin.h>\nint main(void){__m512 a=_mm512_setzero_ps();"
+                    "__m512bh b=_mm512_cvtne2ps_pbh(a,a);a=_mm512_dpbf16_ps(a,b,b);"
+                    "return (int)_mm512_reduce_add_ps(a);}\n"),
+    "avx512_vnni": ("int8dot", ["-mavx512vnni"],
+                    "#include <immintrin.h>\nint main(void){__m512i a=_mm512_setzero_si512();"
+                    "a=_mm512_dpbusd_epi32(a,a,a);return _mm512_reduce_add_epi32(a);}\n"),
+}
+WEIGHT_MACROS = {"f16": [("FR_WEIGHTS_F16", "1")], "bf16": [("FR_WEIGHTS_BF16", "1")],
+                 "int8": [("FR_WEIGHTS_INT8", "1")],
+                 "bf16dot": [("FR_WEIGHTS_BF16", "1"), ("FR_DOT_BF16", "1")],
+                 "int8dot": [("FR_WEIGHTS_INT8", "1"), ("FR_DOT_INT8", "1")]}
 OPENMP_PROBE = "#include <omp.h>\nint main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n"
 
 
@@ -70,27 +88,33 @@ class BuildExt(build_ext):
         x86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
         isas = [isa for isa in ISA_FLAGS
                 if x86 and compiles(compiler, ISA_PROBE[isa], ISA_FLAGS[isa])]
-        have = [("FR_HAVE_" + isa.upper(), "1") for isa in isas]
+        dots = [name for name, (_, extra, probe) in DOT_VARIANTS.items()
+                if "avx512" in isas and compiles(compiler, probe, ISA_FLAGS["avx512"] + extra)]
+        have = [("FR_HAVE_" + name.upper(), "1") for name in isas + dots]
         flags = C_FLAGS + openmp
 
-        # One set of kernel objects per instruction set, and per weight
-        # precision where the set has F16C (float16 weights); the training
-        # kernels once per instruction set.
-        variants = [("generic", [])] + [(isa, []) for isa in isas]
-        variants += [(isa + "_f16", [("FR_WEIGHTS_F16", "1")]) for isa in isas]
+        # (directory, instruction set, weights, extra flags): every kernel once
+        # per instruction set (float32, with the training and audio kernels),
+        # the weight kernels once per weight variant (float16 needs F16C).
+        variants = [(isa, isa, None, []) for isa in ["generic"] + isas]
+        variants += [(f"{isa}_{weights}", isa, weights, [])
+                     for isa in ["generic"] + isas for weights in ("f16", "bf16", "int8")
+                     if isa != "generic" or weights != "f16"]
+        variants += [(f"avx512_{DOT_VARIANTS[dot][0]}", "avx512", DOT_VARIANTS[dot][0],
+                      DOT_VARIANTS[dot][1]) for dot in dots]
         objects = []
-        for name, precision_macros in variants:
-            isa = name.split("_")[0]
+        for directory, isa, weights, extra in variants:
             isa_macros = [("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else []
-            sources = KERNEL_SOURCES + ([] if precision_macros else TRAIN_SOURCES + AUDIO_SOURCES)
+            sources = (WEIGHT_SOURCES if weights
+                       else KERNEL_SOURCES + TRAIN_SOURCES + AUDIO_SOURCES)
             objects += compiler.compile(
                 sources,
-                output_dir=os.path.join(self.build_temp, name),
-                macros=have + isa_macros + precision_macros,
+                output_dir=os.path.join(self.build_temp, directory),
+                macros=have + isa_macros + WEIGHT_MACROS.get(weights, []),
                 include_dirs=["csrc"],
-                extra_postargs=flags + ISA_FLAGS.get(isa, []),
+                extra_postargs=flags + ISA_FLAGS.get(isa, []) + extra,
             )
-        build_flags = " ".join(flags) + " | kernels: " + ", ".join(["generic"] + isas)
+        build_flags = " ".join(flags) + " | kernels: " + ", ".join(["generic"] + isas + dots)
         objects += compiler.compile(
             COMMON_SOURCES,
             output_dir=os.path.join(self.build_temp, "common"),

@@ -16,9 +16,9 @@
 
 /* col (rows, kernel, in_channels) with row stride ld_col; w (kernel, ld_w)
  * with ld_w >= out_channels = in_channels * multiplier; b (out_channels). */
-void FR_SUFFIX(fr_depthwise_rows)(int rows, int kernel, int in_channels, int multiplier,
-                                  const float *col, ptrdiff_t ld_col, const float *w,
-                                  ptrdiff_t ld_w, const float *b, float *y, ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_depthwise_rows)(int rows, int kernel, int in_channels, int multiplier,
+                                      const float *col, ptrdiff_t ld_col, const float *w,
+                                      ptrdiff_t ld_w, const float *b, float *y, ptrdiff_t ld_y)
 {
     const int out_channels = in_channels * multiplier;
     for (int r = 0; r < rows; r++) {
@@ -51,8 +51,8 @@ void FR_SUFFIX(fr_depthwise_rows)(int rows, int kernel, int in_channels, int mul
 
 /* col (rows, kernel, channels); divisors (rows) for an average, NULL for a
  * max (NaN wins a max, as in PyTorch). */
-void FR_SUFFIX(fr_pool_rows)(int rows, int kernel, int channels, const float *col,
-                             ptrdiff_t ld_col, const float *divisors, float *y, ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_pool_rows)(int rows, int kernel, int channels, const float *col,
+                                 ptrdiff_t ld_col, const float *divisors, float *y, ptrdiff_t ld_y)
 {
     for (int r = 0; r < rows; r++) {
         const float *window = col + r * ld_col;

@@ -38,8 +38,8 @@ static void softmax_row(int units, float *y)
         y[j] /= sum;
 }
 
-void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
-                                    float *y)
+void FR_ISA_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
+                                        float *y)
 {
     if (act == FR_ACT_LINEAR)
         return;
@@ -54,7 +54,7 @@ void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activati
     }
 }
 
-void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n)
+void FR_ISA_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n)
 {
     size_t i = 0;
     for (; i + FR_VLEN <= n; i += FR_VLEN)

@@ -18,26 +18,56 @@ static int cpu_runs(fr_isa isa)
         return cpu_runs(FR_ISA_AVX2) && __builtin_cpu_supports("avx512f")
                && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
                && __builtin_cpu_supports("avx512vl");
+    case FR_ISA_AVX512_VNNI:
+        return cpu_runs(FR_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
+    case FR_ISA_AVX512_BF16:
+        return cpu_runs(FR_ISA_AVX512_VNNI) && __builtin_cpu_supports("avx512bf16");
 #endif
     default: return 0;
     }
 }
 
-const fr_kernels *fr_kernels_for(fr_isa isa, fr_precision precision)
+/* The table of a level for `precision`: its own, or the one below it runs. */
+static const fr_kernels *table_of(fr_isa isa, fr_precision precision)
 {
-    const fr_kernels *table = NULL;
-    int half = precision == FR_PRECISION_FLOAT16;
-    if (precision != FR_PRECISION_FLOAT32 && !half) return NULL;
     switch (isa) {
-    case FR_ISA_GENERIC: table = half ? NULL : &fr_kernels_generic; break;
+    case FR_ISA_GENERIC:
+        return precision == FR_PRECISION_FLOAT32    ? &fr_kernels_generic
+               : precision == FR_PRECISION_BFLOAT16 ? &fr_kernels_generic_bf16
+               : precision == FR_PRECISION_INT8     ? &fr_kernels_generic_int8
+                                                    : NULL;
 #if defined(FR_HAVE_AVX2)
-    case FR_ISA_AVX2: table = half ? &fr_kernels_avx2_f16 : &fr_kernels_avx2; break;
+    case FR_ISA_AVX2:
+        return precision == FR_PRECISION_FLOAT32    ? &fr_kernels_avx2
+               : precision == FR_PRECISION_FLOAT16  ? &fr_kernels_avx2_f16
+               : precision == FR_PRECISION_BFLOAT16 ? &fr_kernels_avx2_bf16
+                                                    : &fr_kernels_avx2_int8;
 #endif
 #if defined(FR_HAVE_AVX512)
-    case FR_ISA_AVX512: table = half ? &fr_kernels_avx512_f16 : &fr_kernels_avx512; break;
+    case FR_ISA_AVX512:
+        return precision == FR_PRECISION_FLOAT32    ? &fr_kernels_avx512
+               : precision == FR_PRECISION_FLOAT16  ? &fr_kernels_avx512_f16
+               : precision == FR_PRECISION_BFLOAT16 ? &fr_kernels_avx512_bf16
+                                                    : &fr_kernels_avx512_int8;
 #endif
-    default: break;
+#if defined(FR_HAVE_AVX512_VNNI)
+    case FR_ISA_AVX512_VNNI:
+        return precision == FR_PRECISION_INT8 ? &fr_kernels_avx512_int8dot
+                                              : table_of(FR_ISA_AVX512, precision);
+#endif
+#if defined(FR_HAVE_AVX512_BF16)
+    case FR_ISA_AVX512_BF16:
+        return precision == FR_PRECISION_BFLOAT16 ? &fr_kernels_avx512_bf16dot
+                                                  : table_of(FR_ISA_AVX512_VNNI, precision);
+#endif
+    default: return NULL;
     }
+}
+
+const fr_kernels *fr_kernels_for(fr_isa isa, fr_precision precision)
+{
+    if (precision < FR_PRECISION_FLOAT32 || precision > FR_PRECISION_INT8) return NULL;
+    const fr_kernels *table = table_of(isa, precision);
     return table != NULL && cpu_runs(isa) ? table : NULL;
 }
 
@@ -50,9 +80,15 @@ int fr_precision_supported(fr_isa isa, fr_precision precision)
 
 fr_isa fr_isa_best(void)
 {
-    if (fr_isa_supported(FR_ISA_AVX512)) return FR_ISA_AVX512;
-    if (fr_isa_supported(FR_ISA_AVX2)) return FR_ISA_AVX2;
+    for (fr_isa isa = FR_ISA_AVX512_BF16; isa > FR_ISA_GENERIC; isa--)
+        if (fr_isa_supported(isa)) return isa;
     return FR_ISA_GENERIC;
+}
+
+const char *fr_kernels_name(fr_isa isa, fr_precision precision)
+{
+    const fr_kernels *kernels = fr_kernels_for(isa, precision);
+    return kernels != NULL ? kernels->name : NULL;
 }
 
 fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)

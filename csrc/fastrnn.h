@@ -58,14 +58,44 @@ typedef enum {
                              cannot stream */
 } fr_status;
 
-/* The largest finite float16: a float16 model refuses weights beyond it. */
+/* The largest finite float16 and bfloat16: models of those precisions refuse
+ * weights beyond them. */
 #define FR_FLOAT16_MAX 65504.0f
+#define FR_BFLOAT16_MAX 3.38953139e38f
 
-typedef enum { FR_ISA_GENERIC = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX512 = 2 } fr_isa;
+/* Instruction sets, each a superset of the one before: AVX2 (with FMA and
+ * F16C), AVX-512 (F, DQ, BW, VL), AVX-512 with VNNI (int8 dot products) and
+ * with VNNI and BF16 (bfloat16 dot products). A level runs the kernels of the
+ * level below for the precisions it adds nothing to. */
+typedef enum {
+    FR_ISA_GENERIC = 0,
+    FR_ISA_AVX2 = 1,
+    FR_ISA_AVX512 = 2,
+    FR_ISA_AVX512_VNNI = 3,
+    FR_ISA_AVX512_BF16 = 4
+} fr_isa;
 
-/* Storage of the packed weights. Arithmetic is float32 either way; float16
- * halves the bytes a step reads (AVX2 and AVX-512 kernels only). */
-typedef enum { FR_PRECISION_FLOAT32 = 0, FR_PRECISION_FLOAT16 = 1 } fr_precision;
+/*
+ * Storage of the packed weights (biases stay float32):
+ *   FLOAT32   the reference;
+ *   FLOAT16   IEEE halves, widened to float32 as they load (AVX2 and AVX-512
+ *             only): the same float32 arithmetic on rounded weights;
+ *   BFLOAT16  bfloat16 (float32 with 8 bits of mantissa): widened exactly, or,
+ *             with FR_ISA_AVX512_BF16, multiplied by vdpbf16ps with the
+ *             layer's inputs (features, the recurrent state) rounded to
+ *             bfloat16 at every step; float32 sums;
+ *   INT8      int8 with one float scale per output unit and gate (its largest
+ *             |weight| / 127): widened to float32, or, with FR_ISA_AVX512_VNNI
+ *             and above, multiplied by vpdpbusd with the layer's inputs
+ *             quantized to 8 bits per frame (scale max |x| / 127); int32 sums.
+ * The README (Precision) states each one's error against float32.
+ */
+typedef enum {
+    FR_PRECISION_FLOAT32 = 0,
+    FR_PRECISION_FLOAT16 = 1,
+    FR_PRECISION_BFLOAT16 = 2,
+    FR_PRECISION_INT8 = 3
+} fr_precision;
 
 /* Activations a Dense layer applies to its outputs. */
 typedef enum {
@@ -151,6 +181,9 @@ int fr_isa_supported(fr_isa isa);
 int fr_precision_supported(fr_isa isa, fr_precision precision);
 /* The widest supported instruction set. */
 fr_isa fr_isa_best(void);
+/* The kernels a model of `precision` packed for `isa` runs, e.g. "avx512_bf16
+ * vdpbf16ps" or "avx512 float32"; NULL if not available. Owned by the library. */
+const char *fr_kernels_name(fr_isa isa, fr_precision precision);
 
 /* y[i] = act(x[i]) for i < n, with the kernels of `isa`; softmax is not
  * elementwise and is refused (FR_ERR_ARG). Exposed for accuracy tests. */
@@ -179,8 +212,9 @@ fr_status fr_model_add_input(fr_model *model, int features, int *tensor);
 /*
  * Layers. Each reads the tensor(s) given and makes *output; weights are
  * float32 in the canonical (PyTorch) layout and are copied and packed
- * (float16 models round them to nearest even; a weight beyond float16's
- * range gives FR_ERR_RANGE), so the caller keeps ownership of its arrays.
+ * (float16 and bfloat16 models round them to nearest even; a weight beyond
+ * the precision's range gives FR_ERR_RANGE, as does a weight that is not
+ * finite in an int8 model), so the caller keeps ownership of its arrays.
  * Biases and optional vectors may be NULL (zero, or one for scales). I is
  * the features of the input tensor.
  *

@@ -29,7 +29,9 @@ const fr_audio_kernels *fr_audio_kernels_for(fr_isa isa)
     case FR_ISA_AVX2: return &fr_audio_kernels_avx2;
 #endif
 #if defined(FR_HAVE_AVX512)
-    case FR_ISA_AVX512: return &fr_audio_kernels_avx512;
+    case FR_ISA_AVX512:
+    case FR_ISA_AVX512_VNNI:                  /* float32: the AVX-512 kernels */
+    case FR_ISA_AVX512_BF16: return &fr_audio_kernels_avx512;
 #endif
     default: return NULL;
     }

@@ -42,7 +42,7 @@ FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int pane
 {
     const int width = gates * FR_VLEN;
 #define TILE_AT(m, p, mr, np)                                                                \
-    gemm_tile(mr, np, gates, K, a + (m) * lda, lda, w + (ptrdiff_t)(p) * K * width,          \
+    gemm_tile(mr, np, gates, K, a + (m) * lda, lda, w + (p) * fr_panel_size(K, gates),       \
               bias + (p) * width, c + (m) * ldc + (p) * width, ldc)
     FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
 #undef TILE_AT

@@ -56,11 +56,6 @@ static size_t align_up(size_t floats)
     return (floats + FR_ALIGN_FLOATS - 1) / FR_ALIGN_FLOATS * FR_ALIGN_FLOATS;
 }
 
-static size_t weight_size(const fr_model *model)
-{
-    return model->precision == FR_PRECISION_FLOAT16 ? 2 : 4;
-}
-
 /* --- the workspace -------------------------------------------------------------- */
 
 /*
@@ -524,7 +519,8 @@ static void run_window(const fr_model *model, int index, int batch, const view *
         const int group_out = layer->units / groups, vlen = k->vlen;
         float *group_col = pad + align_up((size_t)channels);
         float *group_y = group_col + align_up(out_rows * kernel * group_in);
-        const size_t group_weights = (size_t)layer->group_panels * vlen * kernel * group_in;
+        const size_t group_weights = fr_panels_bytes(model, layer->group_panels,
+                                                     kernel * group_in, 1);
         for (int g = 0; g < groups; g++) {
             for (size_t r = 0; r < out_rows; r++)
                 for (int tap = 0; tap < kernel; tap++)
@@ -533,7 +529,7 @@ static void run_window(const fr_model *model, int index, int batch, const view *
                            group_in * sizeof(float));
             k->gemm((int)out_rows, kernel * group_in, layer->group_panels, 1, group_col,
                     kernel * group_in,
-                    (const char *)layer->group_w + g * group_weights * weight_size(model),
+                    (const char *)layer->group_w + g * group_weights,
                     layer->group_b + (size_t)g * layer->group_panels * vlen, group_y,
                     num_threads);
             for (size_t r = 0; r < out_rows; r++)

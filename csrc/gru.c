@@ -158,7 +158,7 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
                                             pr->mask_stride);
     const float *h_prev = at.h_prev, *xproj = at.xproj;
     const ptrdiff_t ld_h = at.ld_h, ld_x = at.ld_x, ld_seq = at.ld_out;
-    const fr_weight *w_candidate = pr->w_hh + padded * H * 2;
+    const fr_weight *w_candidate = pr->w_hh + pr->panels * fr_panel_size(H, 2);
     float *h_out = at.h_out;
 
     /* One tile: rows m.., mr rows, panels p.., np panels. */
@@ -168,17 +168,17 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
         const float *x_mp = xproj + (m) * ld_x + (p) * 3 * FR_VLEN;                            \
         if (pr->reset_after)                                                                   \
             gru_tile_reset_after(mr, np, H, &at, m, h_prev + (m) * ld_h, ld_h,                 \
-                                 pr->w_hh + (ptrdiff_t)(p) * H * 3 * FR_VLEN, pr->b_hn + unit0, \
+                                 pr->w_hh + (p) * fr_panel_size(H, 3), pr->b_hn + unit0,       \
                                  x_mp, ld_x, h_out + (m) * ld_seq + unit0, ld_seq, unit0);     \
         else if (phase == 0)                                                                   \
             gru_tile_gates(mr, np, H, h_prev + (m) * ld_h, ld_h,                               \
-                           pr->w_hh + (ptrdiff_t)(p) * H * 2 * FR_VLEN, x_mp, ld_x,            \
+                           pr->w_hh + (p) * fr_panel_size(H, 2), x_mp, ld_x,                   \
                            pr->reset_hidden + (m) * padded + unit0,                            \
                            pr->update + (m) * padded + unit0, padded, unit0);                  \
         else                                                                                   \
             gru_tile_candidate(mr, np, H, &at, m, pr->reset_hidden + (m) * padded,             \
                                pr->update + (m) * padded, padded,                              \
-                               w_candidate + (ptrdiff_t)(p) * H * FR_VLEN, x_mp, ld_x,         \
+                               w_candidate + (p) * fr_panel_size(H, 1), x_mp, ld_x,             \
                                h_prev + (m) * ld_h, ld_h, h_out + (m) * ld_seq + unit0, ld_seq, \
                                unit0);                                                         \
     } while (0)

@@ -1,16 +1,25 @@
 /*
  * kernels.h - the per-instruction-set kernel table (internal).
  *
- * gemm.c, lstm.c, gru.c, rnn.c, dense.c, pointwise.c, conv.c and kernels.c
- * are compiled once per instruction set; each build defines its functions
- * under a suffixed name (fr_gemm_avx2, ...) and one table, fr_kernels_<isa>,
- * that dispatch.c hands to the models.
+ * gemm.c, lstm.c, gru.c, rnn.c and kernels.c (the kernels that read packed
+ * weights) are compiled once per instruction set and weight variant (simd.h),
+ * dense.c, pointwise.c and conv.c once per instruction set; each build
+ * defines its functions under a suffixed name (fr_gemm_avx2, fr_gemm_avx2_f16,
+ * fr_unary_rows_avx2, ...) and the weight builds one table each,
+ * fr_kernels_<isa>[_<weights>], that dispatch.c hands to the models.
  *
- * Weight pointers are `const void *`: float, or uint16_t IEEE halves for
- * FR_PRECISION_FLOAT16 tables. Packed layouts (V = vlen, P = ceil(units / V) panels, padded = P * V):
- *   weights  (P, K, G, V): panel p holds units [pV, pV + V) of each of the G
- *            gates, one row of G * V floats per input k; padded units are zero.
- *   bias     (P, G, V), the same order without K.
+ * Weight pointers are `const void *`: the packed weights of the table's
+ * precision. Packed layouts (V = vlen, P = ceil(units / V) panels, padded =
+ * P * V; k-groups of C = kgroup inputs, K' = K rounded up to a multiple of C):
+ *   weights  (P, K' / C, G, V, C): panel p holds units [pV, pV + V) of each
+ *            of the G gates, for each group of C inputs one row of G * V * C
+ *            weights (a unit's C weights side by side); padded units and
+ *            inputs are zero. float32, float16 (IEEE halves), bfloat16 (the
+ *            upper halves of float32) or int8; int8 panels end with the
+ *            scales (G, V) of their units (float), w = scale * int8, and a
+ *            table with C = 4 (vpdpbusd) stores int8 + 128 as unsigned bytes.
+ *            fr_panel_bytes() is the size of one panel.
+ *   bias     (P, G, V) float32, the same order without K.
  *   rows of a projection (P, G, V): the layout gemm writes and the
  *            recurrences read.
  *   hidden state and layer outputs: rows of `padded` floats, padding zero.
@@ -28,6 +37,7 @@ typedef struct fr_kernels {
     fr_precision precision;   /* of the packed weights */
     int vlen;   /* units per gate in a panel */
     int rows;   /* batch rows per micro-kernel tile */
+    int kgroup; /* inputs per packed group: 1, 2 (vdpbf16ps pairs) or 4 (vpdpbusd quads) */
 
     /* c (rows, P*G*V) = bias + a (rows, K; row stride lda) . w (P, K, G, V) */
     void (*gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
@@ -81,23 +91,40 @@ typedef struct fr_kernels {
                  const float *divisors, float *y, ptrdiff_t ld_y);
 } fr_kernels;
 
-extern const fr_kernels fr_kernels_generic;
+extern const fr_kernels fr_kernels_generic, fr_kernels_generic_bf16, fr_kernels_generic_int8;
 #if defined(FR_HAVE_AVX2)
-extern const fr_kernels fr_kernels_avx2, fr_kernels_avx2_f16;
+extern const fr_kernels fr_kernels_avx2, fr_kernels_avx2_f16, fr_kernels_avx2_bf16,
+    fr_kernels_avx2_int8;
 #endif
 #if defined(FR_HAVE_AVX512)
-extern const fr_kernels fr_kernels_avx512, fr_kernels_avx512_f16;
+extern const fr_kernels fr_kernels_avx512, fr_kernels_avx512_f16, fr_kernels_avx512_bf16,
+    fr_kernels_avx512_int8;
+#endif
+#if defined(FR_HAVE_AVX512_BF16)
+extern const fr_kernels fr_kernels_avx512_bf16dot;
+#endif
+#if defined(FR_HAVE_AVX512_VNNI)
+extern const fr_kernels fr_kernels_avx512_int8dot;
 #endif
 
 /* The kernel table of `isa` for weights of `precision`, or NULL if not built
  * in or not run by this CPU. */
 const fr_kernels *fr_kernels_for(fr_isa isa, fr_precision precision);
 
-/* Packing (pack.c), for any vlen. */
-void fr_pack_panels(float *dst, const float *src, int gates, int units, int K, int vlen);
+/* Bytes of one stored weight of `precision`. */
+size_t fr_precision_bytes(fr_precision precision);
+/* Bytes of one packed panel of K inputs and `gates` gates for `kernels`. */
+size_t fr_panel_bytes(const fr_kernels *kernels, int K, int gates);
+
+/* Packing (pack.c), for any vlen and kgroup. */
+void fr_pack_panels(float *dst, const float *src, int gates, int units, int K, int vlen,
+                    int kgroup);
 void fr_pack_bias(float *dst, const float *src, int gates, int units, int vlen);
 /* IEEE float16 of x, rounded to nearest even (overflow gives infinity). */
 uint16_t fr_float_to_half(float x);
+/* bfloat16 of x (its upper 16 bits), rounded to nearest even (overflow gives
+ * infinity, NaN stays NaN). */
+uint16_t fr_float_to_bfloat16(float x);
 
 #ifdef FR_SUFFIX
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
@@ -114,27 +141,28 @@ void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *h0, float *h_seq, const uint8_t *mask,
                        ptrdiff_t mask_stride, int num_threads);
-void FR_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
-                                    float *y);
-void FR_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
-void FR_SUFFIX(fr_unary_rows)(fr_unary op, float alpha, float beta, const float *params,
-                              int num_params, int rows, int width, const float *x,
-                              ptrdiff_t ld_x, float *y, ptrdiff_t ld_y);
-void FR_SUFFIX(fr_binary_rows)(fr_binary op, int rows, int width, const float *a,
-                               ptrdiff_t ld_a, const float *b, ptrdiff_t ld_b, int b_width,
-                               int b_first, float *y, ptrdiff_t ld_y);
-void FR_SUFFIX(fr_affine_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
-                               const float *scale, const float *shift, float *y, ptrdiff_t ld_y);
-void FR_SUFFIX(fr_layer_norm_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
-                                   const float *gamma, const float *beta, float eps, float *y,
+void FR_ISA_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
+                                        float *y);
+void FR_ISA_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
+void FR_ISA_SUFFIX(fr_unary_rows)(fr_unary op, float alpha, float beta, const float *params,
+                                  int num_params, int rows, int width, const float *x,
+                                  ptrdiff_t ld_x, float *y, ptrdiff_t ld_y);
+void FR_ISA_SUFFIX(fr_binary_rows)(fr_binary op, int rows, int width, const float *a,
+                                   ptrdiff_t ld_a, const float *b, ptrdiff_t ld_b, int b_width,
+                                   int b_first, float *y, ptrdiff_t ld_y);
+void FR_ISA_SUFFIX(fr_affine_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
+                                   const float *scale, const float *shift, float *y,
                                    ptrdiff_t ld_y);
-void FR_SUFFIX(fr_reduce_rows)(fr_reduce op, int rows, int width, const float *x,
-                               ptrdiff_t ld_x, float *y, ptrdiff_t ld_y);
-void FR_SUFFIX(fr_depthwise_rows)(int rows, int kernel, int in_channels, int multiplier,
-                                  const float *col, ptrdiff_t ld_col, const float *w,
-                                  ptrdiff_t ld_w, const float *b, float *y, ptrdiff_t ld_y);
-void FR_SUFFIX(fr_pool_rows)(int rows, int kernel, int channels, const float *col,
-                             ptrdiff_t ld_col, const float *divisors, float *y, ptrdiff_t ld_y);
+void FR_ISA_SUFFIX(fr_layer_norm_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
+                                       const float *gamma, const float *beta, float eps, float *y,
+                                       ptrdiff_t ld_y);
+void FR_ISA_SUFFIX(fr_reduce_rows)(fr_reduce op, int rows, int width, const float *x,
+                                   ptrdiff_t ld_x, float *y, ptrdiff_t ld_y);
+void FR_ISA_SUFFIX(fr_depthwise_rows)(int rows, int kernel, int in_channels, int multiplier,
+                                      const float *col, ptrdiff_t ld_col, const float *w,
+                                      ptrdiff_t ld_w, const float *b, float *y, ptrdiff_t ld_y);
+void FR_ISA_SUFFIX(fr_pool_rows)(int rows, int kernel, int channels, const float *col,
+                                 ptrdiff_t ld_col, const float *divisors, float *y, ptrdiff_t ld_y);
 #endif
 
 #endif

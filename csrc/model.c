@@ -288,41 +288,93 @@ static const fr_tensor *input_of(const fr_model *model, const fr_layer *layer)
     return &model->tensors[layer->inputs[0]];
 }
 
-static size_t weight_bytes(const fr_model *model)
+size_t fr_panels_bytes(const fr_model *model, int panels, int K, int gates)
 {
-    return model->precision == FR_PRECISION_FLOAT16 ? 2 : 4;
+    return (size_t)panels * fr_panel_bytes(model->kernels, K, gates);
 }
 
-/* Room for `count` packed weights in the model's precision. */
-static void *alloc_weights(const fr_model *model, size_t count)
+/* Room for `panels` packed panels of K inputs and `gates` gates. */
+static void *alloc_panels(const fr_model *model, int panels, int K, int gates)
 {
-    size_t bytes = count * weight_bytes(model);
+    size_t bytes = fr_panels_bytes(model, panels, K, gates);
     return fr_alloc_floats((bytes + sizeof(float) - 1) / sizeof(float));
+}
+
+/* rows (G * units, K) -> q = rint(w / s) per row, s = max |w| / 127 (0 for a
+ * row of zeros) in scales (G * units); FR_ERR_RANGE if a weight is not finite. */
+static fr_status quantize_rows(float *rows, float *scales, const float *src, size_t count,
+                               int K)
+{
+    for (size_t r = 0; r < count; r++) {
+        const float *w = src + r * K;
+        float most = 0.0f;
+        for (int k = 0; k < K; k++) {
+            if (!isfinite(w[k])) return FR_ERR_RANGE;
+            most = fabsf(w[k]) > most ? fabsf(w[k]) : most;
+        }
+        scales[r] = most / 127.0f;
+        for (int k = 0; k < K; k++) {
+            float q = scales[r] > 0.0f ? nearbyintf(w[k] / scales[r]) : 0.0f;
+            rows[r * K + k] = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+        }
+    }
+    return FR_OK;
 }
 
 /*
  * Pack src (gates * units, K) into panels (kernels.h) in the model's
- * precision, `offset` weights into dst.
+ * precision, `offset` bytes into dst.
  */
 static fr_status store_panels(const fr_model *model, void *dst, size_t offset,
                               const float *src, int gates, int units, int K)
 {
-    int vlen = model->kernels->vlen;
-    size_t count = (size_t)((units + vlen - 1) / vlen) * vlen * K * gates;
-    if (model->precision == FR_PRECISION_FLOAT32) {
-        fr_pack_panels((float *)dst + offset, src, gates, units, K, vlen);
+    const fr_kernels *kernels = model->kernels;
+    const int vlen = kernels->vlen, C = kernels->kgroup;
+    const int panels = (units + vlen - 1) / vlen;
+    const size_t weights = (size_t)(K + C - 1) / C * C * gates * vlen;   /* per panel */
+    unsigned char *out = (unsigned char *)dst + offset;
+    if (kernels->precision == FR_PRECISION_FLOAT32 && C == 1) {
+        fr_pack_panels((float *)out, src, gates, units, K, vlen, 1);
         return FR_OK;
     }
-    float *packed = malloc(count * sizeof(float));
-    if (packed == NULL) return FR_ERR_NOMEM;
-    fr_pack_panels(packed, src, gates, units, K, vlen);
-    uint16_t *half = (uint16_t *)dst + offset;
-    fr_status status = FR_OK;
-    for (size_t i = 0; i < count; i++) {
-        if (fabsf(packed[i]) > FR_FLOAT16_MAX) status = FR_ERR_RANGE;
-        half[i] = fr_float_to_half(packed[i]);
+    const int int8 = kernels->precision == FR_PRECISION_INT8;
+    const size_t rows = (size_t)gates * units;
+    float *packed = malloc(panels * weights * sizeof(float));
+    float *quantized = int8 ? malloc(rows * K * sizeof(float)) : NULL;
+    float *scales = int8 ? malloc(rows * sizeof(float)) : NULL;
+    fr_status status = packed == NULL || (int8 && (quantized == NULL || scales == NULL))
+                       ? FR_ERR_NOMEM : FR_OK;
+    if (status == FR_OK && int8) status = quantize_rows(quantized, scales, src, rows, K);
+    if (status == FR_OK)
+        fr_pack_panels(packed, int8 ? quantized : src, gates, units, K, vlen, C);
+    for (int p = 0; status == FR_OK && p < panels; p++) {
+        const float *from = packed + p * weights;
+        unsigned char *panel = out + p * fr_panel_bytes(kernels, K, gates);
+        for (size_t i = 0; i < weights; i++) {
+            if (kernels->precision == FR_PRECISION_FLOAT32) {
+                memcpy(panel + 4 * i, &from[i], sizeof(float));
+            } else if (int8) {
+                panel[i] = (unsigned char)((int)from[i] + (C == 4 ? 128 : 0));
+            } else {
+                uint16_t half = kernels->precision == FR_PRECISION_FLOAT16
+                                ? fr_float_to_half(from[i]) : fr_float_to_bfloat16(from[i]);
+                if (fabsf(from[i]) > (kernels->precision == FR_PRECISION_FLOAT16
+                                      ? FR_FLOAT16_MAX : FR_BFLOAT16_MAX))
+                    status = FR_ERR_RANGE;
+                memcpy(panel + 2 * i, &half, sizeof half);
+            }
+        }
+        for (int g = 0; int8 && g < gates; g++)     /* the scales (G, V) after the weights */
+            for (int u = 0; u < vlen; u++) {
+                const int unit = p * vlen + u;
+                float scale = unit < units ? scales[(size_t)g * units + unit] : 0.0f;
+                memcpy(panel + weights + ((size_t)g * vlen + u) * sizeof(float), &scale,
+                       sizeof scale);
+            }
     }
     free(packed);
+    free(quantized);
+    free(scales);
     return status;
 }
 
@@ -353,7 +405,9 @@ static fr_status pack_projection(const fr_model *model, fr_layer *layer, int dir
     fr_pack_bias(layer->b_in + direction * padded * gates, bias, gates, units,
                  model->kernels->vlen);
     free(bias);
-    return store_panels(model, layer->w_in, direction * padded * layer->input_size * gates,
+    return store_panels(model, layer->w_in,
+                        direction * fr_panels_bytes(model, layer->panels, layer->input_size,
+                                                    gates),
                         w_ih, gates, units, layer->input_size);
 }
 
@@ -364,7 +418,7 @@ static fr_status pack_recurrent(const fr_model *model, fr_layer *layer, int dire
 {
     const int H = layer->units, gates = layer->gates, vlen = model->kernels->vlen;
     size_t padded = (size_t)fr_layer_padded(model, layer);
-    layer->w_rec[direction] = alloc_weights(model, padded * H * gates);
+    layer->w_rec[direction] = alloc_panels(model, layer->panels, H, gates);
     layer->b_rec[direction] = fr_alloc_floats(padded);
     void *w = layer->w_rec[direction];
     if (w == NULL || layer->b_rec[direction] == NULL) return FR_ERR_NOMEM;
@@ -374,8 +428,8 @@ static fr_status pack_recurrent(const fr_model *model, fr_layer *layer, int dire
         return store_panels(model, w, 0, w_hh, gates, H, H);
     fr_status status = store_panels(model, w, 0, w_hh, 2, H, H);
     return status != FR_OK ? status
-                           : store_panels(model, w, padded * H * 2, w_hh + (size_t)2 * H * H,
-                                          1, H, H);
+                           : store_panels(model, w, fr_panels_bytes(model, layer->panels, H, 2),
+                                          w_hh + (size_t)2 * H * H, 1, H, H);
 }
 
 /* A layer's input projection and, if recurrent, its recurrent weights. */
@@ -383,7 +437,7 @@ static fr_status pack_layer(fr_model *model, fr_layer *layer, const float *w_ih,
                             const float *w_hh, const float *b_ih, const float *b_hh)
 {
     size_t padded = (size_t)fr_layer_padded(model, layer);
-    layer->w_in = alloc_weights(model, padded * layer->input_size * layer->gates);
+    layer->w_in = alloc_panels(model, layer->panels, layer->input_size, layer->gates);
     layer->b_in = fr_alloc_floats(padded * layer->gates);
     if (layer->w_in == NULL || layer->b_in == NULL) return FR_ERR_NOMEM;
     fr_status status = pack_projection(model, layer, 0, w_ih, b_ih, b_hh);
@@ -464,15 +518,16 @@ fr_status fr_model_make_bidirectional(fr_model *model, int tensor, const float *
         return FR_ERR_ARG;
     /* Both directions' input projections side by side, for one gemm. */
     size_t padded = (size_t)fr_layer_padded(model, layer);
-    size_t w_count = padded * layer->input_size * layer->gates, b_count = padded * layer->gates;
-    void *w_in = alloc_weights(model, 2 * w_count);
+    size_t w_bytes = fr_panels_bytes(model, layer->panels, layer->input_size, layer->gates);
+    size_t b_count = padded * layer->gates;
+    void *w_in = alloc_panels(model, 2 * layer->panels, layer->input_size, layer->gates);
     float *b_in = fr_alloc_floats(2 * b_count);
     if (w_in == NULL || b_in == NULL) {
         fr_free_floats(w_in);
         fr_free_floats(b_in);
         return FR_ERR_NOMEM;
     }
-    memcpy(w_in, layer->w_in, w_count * weight_bytes(model));
+    memcpy(w_in, layer->w_in, w_bytes);
     memcpy(b_in, layer->b_in, b_count * sizeof(float));
     fr_layer bidirectional = *layer;
     bidirectional.w_in = w_in;
@@ -618,8 +673,8 @@ static fr_status pack_conv(fr_model *model, fr_layer *layer, int in_channels, co
     }
     /* groups x (panels over kernel x group_in inputs); groups == 1 is w_in/b_in. */
     layer->group_panels = (group_out + vlen - 1) / vlen;
-    size_t group_floats = (size_t)layer->group_panels * vlen * kernel * group_in;
-    void *packed = alloc_weights(model, group_floats * groups);
+    size_t group_bytes = fr_panels_bytes(model, layer->group_panels, kernel * group_in, 1);
+    void *packed = alloc_panels(model, groups * layer->group_panels, kernel * group_in, 1);
     float *bias = fr_alloc_floats((size_t)layer->group_panels * vlen * groups);
     if (packed == NULL || bias == NULL) {
         fr_free_floats(packed);
@@ -636,7 +691,7 @@ static fr_status pack_conv(fr_model *model, fr_layer *layer, int in_channels, co
     for (int g = 0; g < groups; g++) {
         float *rows = conv_rows(w, g * group_out, group_out, group_in, kernel);
         if (rows == NULL) return FR_ERR_NOMEM;
-        fr_status status = store_panels(model, packed, g * group_floats, rows, 1, group_out,
+        fr_status status = store_panels(model, packed, g * group_bytes, rows, 1, group_out,
                                         kernel * group_in);
         free(rows);
         if (status != FR_OK) return status;
@@ -974,16 +1029,19 @@ size_t fr_model_weight_bytes(const fr_model *model)
         size_t directions = layer->directions, vlen = model->kernels->vlen;
         if (layer->kind == LAYER_DENSE || is_recurrent(layer)
             || (layer->kind == LAYER_CONV && layer->groups == 1))
-            bytes += directions * padded * gates * (layer->input_size * weight_bytes(model)
-                                                    + sizeof(float));
+            bytes += directions * (fr_panels_bytes(model, layer->panels, layer->input_size,
+                                                   layer->gates)
+                                   + padded * gates * sizeof(float));
         if (is_recurrent(layer))
-            bytes += directions * padded * (gates * layer->units * weight_bytes(model)
-                                            + sizeof(float));
+            bytes += directions * (fr_panels_bytes(model, layer->panels, layer->units,
+                                                   layer->gates)
+                                   + padded * sizeof(float));
         if (layer->taps != NULL)
             bytes += padded * (layer->window.kernel + 1) * sizeof(float);
         if (layer->group_w != NULL)
-            bytes += (size_t)layer->groups * layer->group_panels * vlen
-                     * (layer->input_size * weight_bytes(model) + sizeof(float));
+            bytes += (size_t)layer->groups
+                     * (fr_panels_bytes(model, layer->group_panels, layer->input_size, 1)
+                        + layer->group_panels * vlen * sizeof(float));
     }
     return bytes;
 }

@@ -130,6 +130,8 @@ struct fr_model {
  * them so. */
 enum { WINDOW_LEAD_USED, WINDOW_HELD, WINDOW_SKIP, WINDOW_PHASE, WINDOW_FED, WINDOW_COUNTERS };
 
+/* Bytes of `panels` packed panels of K inputs and `gates` gates (kernels.h). */
+size_t fr_panels_bytes(const fr_model *model, int panels, int K, int gates);
 /* Units of a recurrent or Dense layer (of one direction) rounded up to whole panels. */
 int fr_layer_padded(const fr_model *model, const fr_layer *layer);
 /* Floats of one sequence's state part. */

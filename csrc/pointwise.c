@@ -119,9 +119,9 @@ static void softmax_frame(int log_output, int width, const float *x, float *y)
     }
 }
 
-void FR_SUFFIX(fr_unary_rows)(fr_unary op, float alpha, float beta, const float *params,
-                              int num_params, int rows, int width, const float *x,
-                              ptrdiff_t ld_x, float *y, ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_unary_rows)(fr_unary op, float alpha, float beta, const float *params,
+                                  int num_params, int rows, int width, const float *x,
+                                  ptrdiff_t ld_x, float *y, ptrdiff_t ld_y)
 {
     for (int r = 0; r < rows; r++) {
         const float *in = x + r * ld_x;
@@ -160,9 +160,9 @@ FR_INLINE vfloat binary_vector(fr_binary op, vfloat a, vfloat b)
     }
 }
 
-void FR_SUFFIX(fr_binary_rows)(fr_binary op, int rows, int width, const float *a,
-                               ptrdiff_t ld_a, const float *b, ptrdiff_t ld_b, int b_width,
-                               int b_first, float *y, ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_binary_rows)(fr_binary op, int rows, int width, const float *a,
+                                   ptrdiff_t ld_a, const float *b, ptrdiff_t ld_b, int b_width,
+                                   int b_first, float *y, ptrdiff_t ld_y)
 {
     for (int r = 0; r < rows; r++) {
         const float *left = a + r * ld_a, *right = b + r * ld_b;
@@ -176,8 +176,8 @@ void FR_SUFFIX(fr_binary_rows)(fr_binary op, int rows, int width, const float *a
     }
 }
 
-void FR_SUFFIX(fr_affine_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
-                               const float *scale, const float *shift, float *y, ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_affine_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
+                                   const float *scale, const float *shift, float *y, ptrdiff_t ld_y)
 {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < width; j += FR_VLEN) {
@@ -193,9 +193,9 @@ void FR_SUFFIX(fr_affine_rows)(int rows, int width, const float *x, ptrdiff_t ld
  * accumulated in double in feature order, then
  * y = (x - mean) / sqrt(var + eps) * gamma + beta.
  */
-void FR_SUFFIX(fr_layer_norm_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
-                                   const float *gamma, const float *beta, float eps, float *y,
-                                   ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_layer_norm_rows)(int rows, int width, const float *x, ptrdiff_t ld_x,
+                                       const float *gamma, const float *beta, float eps, float *y,
+                                       ptrdiff_t ld_y)
 {
     for (int r = 0; r < rows; r++) {
         const float *in = x + r * ld_x;
@@ -212,8 +212,8 @@ void FR_SUFFIX(fr_layer_norm_rows)(int rows, int width, const float *x, ptrdiff_
 }
 
 /* y[r] = the sum, mean, max or min of frame r's features (NaN wins max and min). */
-void FR_SUFFIX(fr_reduce_rows)(fr_reduce op, int rows, int width, const float *x,
-                               ptrdiff_t ld_x, float *y, ptrdiff_t ld_y)
+void FR_ISA_SUFFIX(fr_reduce_rows)(fr_reduce op, int rows, int width, const float *x,
+                                   ptrdiff_t ld_x, float *y, ptrdiff_t ld_y)
 {
     for (int r = 0; r < rows; r++) {
         const float *in = x + r * ld_x;

@@ -1,11 +1,12 @@
 /*
  * simd.h - one vector type for the kernels, whatever the instruction set.
  *
- * Every kernel file (gemm.c, lstm.c, gru.c, dense.c) is compiled once per
- * instruction set, with FR_KERNELS_AVX512, FR_KERNELS_AVX2 or neither defined and the
- * matching -m flags. The kernels are written against `vfloat`, a GCC/Clang
- * vector extension of FR_VLEN floats, which the compiler lowers to zmm, ymm,
- * or whatever the baseline target has (SSE2, NEON, plain scalars).
+ * Every kernel file is compiled once per instruction set, with
+ * FR_KERNELS_AVX512, FR_KERNELS_AVX2 or neither defined and the matching -m
+ * flags (and those that read weights once more per weight variant, below).
+ * The kernels are written against `vfloat`, a GCC/Clang vector extension of
+ * FR_VLEN floats, which the compiler lowers to zmm, ymm, or whatever the
+ * baseline target has (SSE2, NEON, plain scalars).
  *
  * FR_VLEN is also the packing width: a panel holds FR_VLEN hidden units per
  * gate (see pack.c). FR_MR is the number of batch rows a micro-kernel keeps in
@@ -32,19 +33,49 @@
 #define FR_MR 2
 #endif
 
-#if defined(FR_WEIGHTS_F16) && defined(FR_KERNELS_AVX512)
-#define FR_SUFFIX(name) name##_avx512_f16
-#elif defined(FR_WEIGHTS_F16) && defined(FR_KERNELS_AVX2)
-#define FR_SUFFIX(name) name##_avx2_f16
-#elif defined(FR_WEIGHTS_F16)
-#error "float16 weights need the F16C conversions of the AVX2 or AVX-512 kernels"
-#elif defined(FR_KERNELS_AVX512)
-#define FR_SUFFIX(name) name##_avx512
+/*
+ * Names: FR_ISA_SUFFIX for the kernels that never read packed weights
+ * (pointwise.c, conv.c, dense.c's activations: compiled once per instruction
+ * set), FR_SUFFIX for those that do (gemm.c, lstm.c, gru.c, rnn.c, kernels.c:
+ * compiled once per instruction set and weight variant, see below).
+ */
+#if defined(FR_KERNELS_AVX512)
+#define FR_ISA_SUFFIX(name) name##_avx512
 #elif defined(FR_KERNELS_AVX2)
-#define FR_SUFFIX(name) name##_avx2
+#define FR_ISA_SUFFIX(name) name##_avx2
 #else
-#define FR_SUFFIX(name) name##_generic
+#define FR_ISA_SUFFIX(name) name##_generic
 #endif
+
+#if defined(FR_WEIGHTS_F16) && !defined(FR_KERNELS_AVX512) && !defined(FR_KERNELS_AVX2)
+#error "float16 weights need the F16C conversions of the AVX2 or AVX-512 kernels"
+#endif
+#if (defined(FR_DOT_BF16) || defined(FR_DOT_INT8)) && !defined(FR_KERNELS_AVX512)
+#error "the dot-product kernels (AVX512-BF16, AVX512-VNNI) are AVX-512 kernels"
+#endif
+#if defined(FR_DOT_BF16) && !defined(FR_WEIGHTS_BF16)
+#error "FR_DOT_BF16 goes with FR_WEIGHTS_BF16"
+#endif
+#if defined(FR_DOT_INT8) && !defined(FR_WEIGHTS_INT8)
+#error "FR_DOT_INT8 goes with FR_WEIGHTS_INT8"
+#endif
+
+#if defined(FR_WEIGHTS_F16)
+#define FR_WEIGHTS_TAG _f16
+#elif defined(FR_DOT_BF16)
+#define FR_WEIGHTS_TAG _bf16dot
+#elif defined(FR_WEIGHTS_BF16)
+#define FR_WEIGHTS_TAG _bf16
+#elif defined(FR_DOT_INT8)
+#define FR_WEIGHTS_TAG _int8dot
+#elif defined(FR_WEIGHTS_INT8)
+#define FR_WEIGHTS_TAG _int8
+#else
+#define FR_WEIGHTS_TAG
+#endif
+#define FR_PASTE_(a, b) a##b
+#define FR_PASTE(a, b) FR_PASTE_(a, b)
+#define FR_SUFFIX(name) FR_PASTE(FR_ISA_SUFFIX(name), FR_WEIGHTS_TAG)
 
 typedef float vfloat __attribute__((vector_size(FR_VLEN * sizeof(float))));
 typedef int32_t vint __attribute__((vector_size(FR_VLEN * sizeof(int32_t))));
@@ -65,24 +96,74 @@ FR_INLINE vfloat vset1(float x) { return (vfloat){x, x, x, x, x, x, x, x}; }
 #endif
 
 /*
- * Packed weights: float32, or IEEE float16 (FR_WEIGHTS_F16) widened to
- * float32 as they load (F16C), halving the bytes a step streams. All
- * arithmetic is float32 either way.
+ * Packed weights (kernels.h gives the layouts), one variant per build:
+ *   float32            as they are;
+ *   FR_WEIGHTS_F16     IEEE float16, widened as they load (F16C);
+ *   FR_WEIGHTS_BF16    bfloat16 (float32's upper half) in pairs of inputs,
+ *                      widened exactly as they load (a pair's two weights
+ *                      are one 32-bit word: a shift and a mask); with
+ *                      FR_DOT_BF16 multiplied by vdpbf16ps instead, the
+ *                      activations rounded to bfloat16;
+ *   FR_WEIGHTS_INT8    int8 with a float scale per output unit and gate,
+ *                      widened as they load, the scale applied once per dot
+ *                      product; with FR_DOT_INT8, quads of inputs multiplied
+ *                      by vpdpbusd, the activations quantized to 8 bits.
+ * Arithmetic is float32 but for those dot instructions' products.
+ * FR_KGROUP: inputs per packed group (pairs, quads); vload_weights(p, i): the
+ * V weights of input i of the group at p.
  */
-#ifdef FR_WEIGHTS_F16
+#if defined(FR_DOT_INT8)
+#define FR_KGROUP 4
+#elif defined(FR_WEIGHTS_BF16)
+#define FR_KGROUP 2
+#else
+#define FR_KGROUP 1
+#endif
+
+#if defined(FR_WEIGHTS_F16)
 #include <immintrin.h>
 typedef uint16_t fr_weight;
-FR_INLINE vfloat vload_weights(const fr_weight *p)
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i)
 {
+    (void)i;
 #if FR_VLEN == 16
     return (vfloat)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
 #else
     return (vfloat)_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 #endif
 }
+#elif defined(FR_WEIGHTS_BF16)
+typedef uint16_t fr_weight;
+typedef uint32_t vuint __attribute__((vector_size(FR_VLEN * sizeof(uint32_t))));
+/* bfloat16 -> float32 is exact: the 16 bits become the upper half. */
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i)
+{
+    vuint pair;
+    memcpy(&pair, p, sizeof pair);
+    return (vfloat)(i == 0 ? pair << 16 : pair & 0xffff0000u);
+}
+#elif defined(FR_WEIGHTS_INT8)
+#if FR_VLEN == 16 || defined(FR_KERNELS_AVX2)
+#include <immintrin.h>
+#endif
+typedef int8_t fr_weight;
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i)
+{
+    (void)i;
+#if FR_VLEN == 16
+    return (vfloat)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+#elif defined(FR_KERNELS_AVX2)
+    return (vfloat)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+#else
+    typedef int8_t vbytes __attribute__((vector_size(FR_VLEN)));
+    vbytes b;
+    memcpy(&b, p, sizeof b);
+    return __builtin_convertvector(b, vfloat);
+#endif
+}
 #else
 typedef float fr_weight;
-FR_INLINE vfloat vload_weights(const fr_weight *p) { return vload(p); }
+FR_INLINE vfloat vload_weights(const fr_weight *p, int i) { (void)i; return vload(p); }
 #endif
 
 /* Bitwise select: mask lanes are all ones (take a) or all zeros (take b). */

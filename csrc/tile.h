@@ -2,15 +2,28 @@
  * tile.h - the one micro-kernel every matrix product in fastrnn goes through.
  *
  * A tile is `mr` rows of an input matrix a (row stride lda) times `np`
- * adjacent packed panels (K, G, V) (see kernels.h; panel q starts q * K * G * V
- * floats after w), accumulated into mr x np x G vector registers:
+ * adjacent packed panels (K, G, V) (see kernels.h; panel q starts
+ * q * fr_panel_size(K, G) weights after w), accumulated into mr x np x G
+ * vector registers:
  *
  *   acc[m * np + q][g] += sum_k a[m, k] * w_q[k, g, :]      for k = 0, 1, ..., K - 1
  *
- * in that order, one fused multiply-add per k. Each row's result depends only
- * on that row, never on mr, np or on which rows share the tile, so a sequence
- * gives the same bits whatever the batch it is in, the thread count, or the
- * chunking of a stream.
+ * float32, float16 and bfloat16 weights: in that order, one fused multiply-add
+ * per k. int8 weights: the sum (in that order) starts from zero and is
+ * multiplied by the panel's scales once, at the end. The dot-product builds
+ * (simd.h) instead take the inputs in groups, a group's products summed by
+ * one instruction:
+ *
+ *   FR_DOT_BF16  a rounded to bfloat16, pairs (k, k + 1) by vdpbf16ps into acc;
+ *   FR_DOT_INT8  a quantized per row, q = rint(a * 127 / max_k |a[m, k]|), quads
+ *                (k .. k + 3) by vpdpbusd into int32 sums (the weights stored
+ *                as unsigned w + 128, the 128 * sum_k q taken back out), each
+ *                block of FR_INT8_BLOCK inputs added to acc times the weight
+ *                and row scales.
+ *
+ * Each row's result depends only on that row, never on mr, np or on which
+ * rows share the tile, so a sequence gives the same bits whatever the batch it
+ * is in, the thread count, or the chunking of a stream.
  *
  * Tiles are mr = FR_MR rows of one panel for batches, and one row of
  * np = FR_NP panels when there is a single row (a stream stepping one frame):
@@ -24,6 +37,9 @@
 #define FASTRNN_TILE_H
 
 #include "simd.h"
+#if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
+#include <immintrin.h>
+#endif
 
 #define FR_MAX_GATES 4
 /* Panels in a one-row tile; (row, panel) pairs share acc's first index. */
@@ -31,47 +47,276 @@
 
 typedef vfloat fr_acc[FR_MR][FR_MAX_GATES];
 
+/* Weights of one packed panel of K inputs and `gates` gates (kernels.h),
+ * the int8 scales (gates, V floats) included. */
+FR_INLINE ptrdiff_t fr_panel_size(int K, int gates)
+{
+    ptrdiff_t groups = (K + FR_KGROUP - 1) / FR_KGROUP;
+#if defined(FR_WEIGHTS_INT8)
+    return (groups * FR_KGROUP + (ptrdiff_t)sizeof(float)) * gates * FR_VLEN;
+#else
+    return groups * FR_KGROUP * gates * FR_VLEN;
+#endif
+}
+
+#if defined(FR_WEIGHTS_INT8)
+/* The scales of a panel's units, (gates, V) after its weights. */
+FR_INLINE vfloat panel_scale(const fr_weight *panel, int K, int gates, int g)
+{
+    const int groups = (K + FR_KGROUP - 1) / FR_KGROUP;
+    return vload((const float *)(panel + (ptrdiff_t)groups * FR_KGROUP * gates * FR_VLEN)
+                 + g * FR_VLEN);
+}
+#endif
+
+#if !defined(FR_DOT_BF16) && !defined(FR_DOT_INT8)
+/* acc += a[m, k] w_q[k, g, :] for input i of the group whose rows start at
+ * `row` (k = that group's first input + i). */
+FR_INLINE void tile_input(const int mr, const int np, const int gates, int i, int k,
+                          const float *a, ptrdiff_t lda, const fr_weight *const *panel,
+                          ptrdiff_t row, fr_acc acc)
+{
+    /* Keep whichever operand set is smaller live in registers across the
+     * FMAs: the weight vectors (when mr > gates) or the broadcasts. */
+    if (np == 1 && mr > gates) {
+        vfloat w_kg[FR_MAX_GATES];
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            w_kg[g] = vload_weights(panel[0] + row + g * FR_VLEN * FR_KGROUP, i);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            vfloat a_mk = vset1(a[m * lda + k]);
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                acc[m][g] += a_mk * w_kg[g];
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                vfloat w_kg = vload_weights(panel[q] + row + g * FR_VLEN * FR_KGROUP, i);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++)
+                    acc[m * np + q][g] += vset1(a[m * lda + k]) * w_kg;
+            }
+    }
+}
+
+/* acc += sum_k a[m, k] w_q[k, g, :], one multiply-add per k in order. */
+FR_INLINE void tile_products(const int mr, const int np, const int gates, int K,
+                             const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
+{
+    const fr_weight *panel[FR_NP];
+    for (int q = 0; q < np; q++)
+        panel[q] = w + q * fr_panel_size(K, gates);
+#if FR_KGROUP == 1
+    for (int k = 0; k < K; k++)
+        tile_input(mr, np, gates, 0, k, a, lda, panel, (ptrdiff_t)k * gates * FR_VLEN, acc);
+#else
+    int k0 = 0;
+    for (; k0 + FR_KGROUP <= K; k0 += FR_KGROUP)
+#pragma GCC unroll 4
+        for (int i = 0; i < FR_KGROUP; i++)
+            tile_input(mr, np, gates, i, k0 + i, a, lda, panel,
+                       (ptrdiff_t)k0 * gates * FR_VLEN, acc);
+    for (int i = 0; k0 + i < K; i++)      /* the inputs of a last, partial group */
+        tile_input(mr, np, gates, i, k0 + i, a, lda, panel, (ptrdiff_t)k0 * gates * FR_VLEN,
+                   acc);
+#endif
+}
+
+#if defined(FR_WEIGHTS_INT8)
+/* int8 weights widened: the products of the integers, then the scales. */
+FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
+                               const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
+{
+    fr_acc sums;
+    for (int i = 0; i < mr * np; i++)
+        for (int g = 0; g < gates; g++)
+            sums[i][g] = vset1(0.0f);
+    tile_products(mr, np, gates, K, a, lda, w, sums);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < gates; g++)
+                acc[m * np + q][g] += sums[m * np + q][g]
+                                      * panel_scale(w + q * fr_panel_size(K, gates), K, gates, g);
+}
+#else
+FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
+                               const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
+{
+    tile_products(mr, np, gates, K, a, lda, w, acc);
+}
+#endif
+#endif
+
+#if defined(FR_DOT_BF16)
+/*
+ * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, a rounded to
+ * bfloat16 (nearest even) 32 inputs at a time into `pairs`; the weights are
+ * (K / 2, G, V, 2) per panel, a pair's two weights side by side.
+ */
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
                                const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
 {
     const fr_weight *panel[FR_NP];
+    uint32_t pairs[FR_MR][16];
     for (int q = 0; q < np; q++)
-        panel[q] = w + (ptrdiff_t)q * K * gates * FR_VLEN;
-    for (int k = 0; k < K; k++) {
-        const ptrdiff_t row = (ptrdiff_t)k * gates * FR_VLEN;
-        /* Keep whichever operand set is smaller live in registers across the
-         * FMAs: the weight vectors (when mr > gates) or the broadcasts. */
-        if (np == 1 && mr > gates) {
-            vfloat w_kg[FR_MAX_GATES];
-#pragma GCC unroll 4
-            for (int g = 0; g < gates; g++)
-                w_kg[g] = vload_weights(w + row + g * FR_VLEN);
-#pragma GCC unroll 8
-            for (int m = 0; m < mr; m++) {
-                vfloat a_mk = vset1(a[m * lda + k]);
+        panel[q] = w + q * fr_panel_size(K, gates);
+    for (int k0 = 0; k0 < K; k0 += 32) {
+        const int left = K - k0 < 32 ? K - k0 : 32, count = (left + 1) / 2;
+        const __mmask16 low = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        const __mmask16 high = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+        for (int m = 0; m < mr; m++) {
+            const float *row = a + m * lda + k0;
+            __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high, row + 16),
+                                                  _mm512_maskz_loadu_ps(low, row));
+            _mm512_storeu_si512(pairs[m], (__m512i)packed);
+        }
+        for (int j = 0; j < count; j++) {
+            const ptrdiff_t at = ((ptrdiff_t)(k0 / 2 + j) * gates) * FR_VLEN * 2;
+            if (np == 1 && mr > gates) {
+                __m512bh w_jg[FR_MAX_GATES];
 #pragma GCC unroll 4
                 for (int g = 0; g < gates; g++)
-                    acc[m][g] += a_mk * w_kg[g];
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++) {
-                    vfloat w_kg = vload_weights(panel[q] + row + g * FR_VLEN);
+                    w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
 #pragma GCC unroll 8
-                    for (int m = 0; m < mr; m++)
-                        acc[m * np + q][g] += vset1(a[m * lda + k]) * w_kg;
+                for (int m = 0; m < mr; m++) {
+                    __m512bh a_mj = (__m512bh)_mm512_set1_epi32((int)pairs[m][j]);
+#pragma GCC unroll 4
+                    for (int g = 0; g < gates; g++)
+                        acc[m][g] = (vfloat)_mm512_dpbf16_ps((__m512)acc[m][g], a_mj, w_jg[g]);
+                }
+            } else {
+#pragma GCC unroll 4
+                for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+                    for (int g = 0; g < gates; g++) {
+                        __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at
+                                                                     + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+                        for (int m = 0; m < mr; m++)
+                            acc[m * np + q][g] = (vfloat)_mm512_dpbf16_ps(
+                                (__m512)acc[m * np + q][g],
+                                (__m512bh)_mm512_set1_epi32((int)pairs[m][j]), w_jg);
+                    }
+            }
+        }
+    }
+}
+#endif
+
+#if defined(FR_DOT_INT8)
+/* Inputs per int32 partial sum: 4096 quads x 4 x 255 x 127 < 2^31. */
+#define FR_INT8_BLOCK 16384
+
+/* max_k |row[k]| over K floats; NaN if one is NaN. */
+FR_INLINE float row_absmax(int K, const float *row)
+{
+    __m512 most = _mm512_setzero_ps();
+    __mmask16 nan = 0;
+    for (int k = 0; k < K; k += 16) {
+        const __mmask16 take = K - k >= 16 ? 0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 x = _mm512_abs_ps(_mm512_maskz_loadu_ps(take, row + k));
+        nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+        most = _mm512_max_ps(most, x);
+    }
+    return nan ? __builtin_nanf("") : _mm512_reduce_max_ps(most);
+}
+
+/*
+ * vpdpbusd: sums += sum over a quad of (w + 128) q, the row's inputs q
+ * quantized 64 at a time into `quads` (signed bytes) and their sum kept to
+ * take 128 sum q back out. Weights (K / 4, G, V, 4) per panel, unsigned.
+ */
+FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
+                               const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
+{
+    const fr_weight *panel[FR_NP];
+    uint32_t quads[FR_MR][16];
+    float row_scale[FR_MR], inverse[FR_MR];
+    __m512i sums[FR_MR][FR_MAX_GATES];
+    __m512i quantized_sum[FR_MR];
+    for (int q = 0; q < np; q++)
+        panel[q] = w + q * fr_panel_size(K, gates);
+    for (int m = 0; m < mr; m++) {
+        const float most = row_absmax(K, a + m * lda);
+        row_scale[m] = most / 127.0f;
+        inverse[m] = most > 0.0f ? 127.0f / most : 0.0f;
+    }
+    for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
+        const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
+        for (int i = 0; i < mr * np; i++)
+            for (int g = 0; g < gates; g++)
+                sums[i][g] = _mm512_setzero_si512();
+        for (int m = 0; m < mr; m++)
+            quantized_sum[m] = _mm512_setzero_si512();
+        for (int k0 = b0; k0 < b1; k0 += 64) {
+            const int left = b1 - k0 < 64 ? b1 - k0 : 64, count = (left + 3) / 4;
+            for (int m = 0; m < mr; m++) {
+                const float *row = a + m * lda + k0;
+                const __m512 scale = _mm512_set1_ps(inverse[m]);
+                for (int c = 0; c < 4; c++) {
+                    const int n = left - 16 * c;
+                    const __mmask16 take = n >= 16 ? 0xffff
+                                                   : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+                    __m512i q = _mm512_cvtps_epi32(
+                        _mm512_mul_ps(_mm512_maskz_loadu_ps(take, row + 16 * c), scale));
+                    quantized_sum[m] = _mm512_add_epi32(quantized_sum[m], q);
+                    _mm_storeu_si128((__m128i *)&quads[m][4 * c], _mm512_cvtsepi32_epi8(q));
+                }
+            }
+            for (int j = 0; j < count; j++) {
+                const ptrdiff_t at = ((ptrdiff_t)(k0 / 4 + j) * gates) * FR_VLEN * 4;
+                if (np == 1 && mr > gates) {
+                    __m512i w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+                    for (int g = 0; g < gates; g++)
+                        w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+                    for (int m = 0; m < mr; m++) {
+                        __m512i a_mj = _mm512_set1_epi32((int)quads[m][j]);
+#pragma GCC unroll 4
+                        for (int g = 0; g < gates; g++)
+                            sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
+                    }
+                } else {
+#pragma GCC unroll 4
+                    for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+                        for (int g = 0; g < gates; g++) {
+                            __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+                            for (int m = 0; m < mr; m++)
+                                sums[m * np + q][g] = _mm512_dpbusd_epi32(
+                                    sums[m * np + q][g], w_jg,
+                                    _mm512_set1_epi32((int)quads[m][j]));
+                        }
+                }
+            }
+        }
+        for (int m = 0; m < mr; m++) {
+            const __m512i offset = _mm512_set1_epi32(128 * _mm512_reduce_add_epi32(
+                                                               quantized_sum[m]));
+            for (int q = 0; q < np; q++)
+                for (int g = 0; g < gates; g++) {
+                    vfloat products = (vfloat)_mm512_cvtepi32_ps(
+                        _mm512_sub_epi32(sums[m * np + q][g], offset));
+                    acc[m * np + q][g] += products
+                                          * (panel_scale(panel[q], K, gates, g) * row_scale[m]);
                 }
         }
     }
 }
+#endif
 
 /*
  * Every tile of rows [row_begin, row_end) x panels [panel_begin, panel_end):
- * a single row goes FR_NP panels per tile; several rows go FR_MR rows of one
- * panel per tile, then one tile of the rows left. TILE_AT(m, p, mr, np) is the
- * caller's macro for the tile whose first row is m and first panel p.
+ * a single row goes FR_NP panels per tile, then one tile of the panels left;
+ * several rows go FR_MR rows of one panel per tile, then one tile of the rows
+ * left. TILE_AT(m, p, mr, np) is the caller's macro for the tile whose first
+ * row is m and first panel p.
  */
 #define FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT)    \
     do {                                                                      \
@@ -80,8 +325,10 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
             const int m = (row_begin);                                        \
             for (; p + FR_NP <= (panel_end); p += FR_NP)                      \
                 TILE_AT(m, p, 1, FR_NP);                                      \
-            for (; p < (panel_end); p++)                                      \
-                TILE_AT(m, p, 1, 1);                                          \
+            switch ((panel_end) - p) {                                        \
+                FR_PANEL_TAIL_CASES(TILE_AT)                                  \
+            default: break;                                                   \
+            }                                                                 \
             break;                                                            \
         }                                                                     \
         for (; p < (panel_end); p++) {                                        \
@@ -96,6 +343,19 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
     } while (0)
 
 #define FR_TAIL_CASE(TILE_AT, r) case r: TILE_AT(m, p, r, 1); break;
+/* The panels left after the FR_NP-panel tiles of a single row, in one tile:
+ * as many independent accumulators as the row has. */
+#define FR_PANEL_TAIL_CASE(TILE_AT, n) case n: TILE_AT(m, p, 1, n); break;
+#if FR_NP == 2
+#define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1)
+#elif FR_NP == 3
+#define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1) FR_PANEL_TAIL_CASE(TILE_AT, 2)
+#elif FR_NP == 4
+#define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1) \
+    FR_PANEL_TAIL_CASE(TILE_AT, 2) FR_PANEL_TAIL_CASE(TILE_AT, 3)
+#else
+#error "FR_PANEL_TAIL_CASES: add the cases for this FR_NP"
+#endif
 #if FR_MR == 2
 #define FR_TAIL_CASES(TILE_AT) FR_TAIL_CASE(TILE_AT, 1)
 #elif FR_MR == 3

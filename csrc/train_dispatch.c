@@ -15,7 +15,9 @@ fr_status fr_train_kernels_for(const fr_train_kernels **kernels, fr_isa isa)
     case FR_ISA_AVX2: *kernels = &fr_train_kernels_avx2; break;
 #endif
 #if defined(FR_HAVE_AVX512)
-    case FR_ISA_AVX512: *kernels = &fr_train_kernels_avx512; break;
+    case FR_ISA_AVX512:
+    case FR_ISA_AVX512_VNNI:                  /* float32: the AVX-512 kernels */
+    case FR_ISA_AVX512_BF16: *kernels = &fr_train_kernels_avx512; break;
 #endif
     default: return FR_ERR_ISA;
     }

@@ -20,9 +20,13 @@ cdef extern from "fastrnn.h" nogil:
         FR_ISA_GENERIC
         FR_ISA_AVX2
         FR_ISA_AVX512
+        FR_ISA_AVX512_VNNI
+        FR_ISA_AVX512_BF16
     ctypedef enum fr_precision:
         FR_PRECISION_FLOAT32
         FR_PRECISION_FLOAT16
+        FR_PRECISION_BFLOAT16
+        FR_PRECISION_INT8
     ctypedef enum fr_activation:
         FR_ACT_LINEAR
         FR_ACT_RELU
@@ -81,6 +85,7 @@ cdef extern from "fastrnn.h" nogil:
         FR_POOL_AVG
 
     float FR_FLOAT16_MAX
+    float FR_BFLOAT16_MAX
     unsigned FR_RETURN_SEQUENCES
     unsigned FR_GO_BACKWARDS
     unsigned FR_POOL_COUNT_PADDING
@@ -94,6 +99,7 @@ cdef extern from "fastrnn.h" nogil:
     int fr_isa_supported(fr_isa isa)
     int fr_precision_supported(fr_isa isa, fr_precision precision)
     fr_isa fr_isa_best()
+    const char *fr_kernels_name(fr_isa isa, fr_precision precision)
     fr_status fr_activate(fr_isa isa, fr_activation act, const float *x, float *y, size_t n)
 
     ctypedef struct fr_model:

@@ -24,8 +24,10 @@ cnp.import_array()
 
 # The names Python uses for the C enums: the one name -> code mapping that
 # layers, importers and the engine share.
-ISAS = {"generic": FR_ISA_GENERIC, "avx2": FR_ISA_AVX2, "avx512": FR_ISA_AVX512}
-PRECISIONS = {"float32": FR_PRECISION_FLOAT32, "float16": FR_PRECISION_FLOAT16}
+ISAS = {"generic": FR_ISA_GENERIC, "avx2": FR_ISA_AVX2, "avx512": FR_ISA_AVX512,
+        "avx512_vnni": FR_ISA_AVX512_VNNI, "avx512_bf16": FR_ISA_AVX512_BF16}
+PRECISIONS = {"float32": FR_PRECISION_FLOAT32, "float16": FR_PRECISION_FLOAT16,
+              "bfloat16": FR_PRECISION_BFLOAT16, "int8": FR_PRECISION_INT8}
 ACTIVATIONS = {"linear": FR_ACT_LINEAR, "relu": FR_ACT_RELU, "tanh": FR_ACT_TANH,
                "sigmoid": FR_ACT_SIGMOID, "elu": FR_ACT_ELU, "softmax": FR_ACT_SOFTMAX}
 ELEMENTWISE_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax")
@@ -50,6 +52,7 @@ PART_KINDS = {FR_PART_VALUES: "values", FR_PART_POSITION: "position", FR_PART_CO
 SAME_LENGTH = FR_PAD_SAME_LENGTH
 NAN_POLICIES = ("raise", "propagate")
 FLOAT16_MAX = FR_FLOAT16_MAX
+BFLOAT16_MAX = FR_BFLOAT16_MAX
 _INT_MAX = 2**31 - 1
 
 # Every C status but FR_OK, and the exception it becomes.
@@ -129,6 +132,15 @@ def available_precisions(str isa):
     cdef fr_isa code = _isa_code(isa)
     return [name for name, precision in PRECISIONS.items()
             if fr_precision_supported(code, precision)]
+
+
+def kernels_name(str isa, str precision):
+    """The kernels a model of `precision` packed for `isa` runs (e.g.
+    "avx512_bf16 vdpbf16ps"), or None if that pair is not available here."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {tuple(PRECISIONS)}")
+    cdef const char *name = fr_kernels_name(_isa_code(isa), PRECISIONS[precision])
+    return None if name is NULL else name.decode()
 
 
 def best_isa():

@@ -3,6 +3,7 @@
     fastrnn demo                      the bundled digit model on the bundled recordings
     fastrnn run MODEL AUDIO...        a model with a front end on files or folders
     fastrnn convert IN OUT [--from torch|keras|onnx|fastrnn] [--trust-pickle]
+                           [--precision float32|float16|bfloat16|int8]
     fastrnn info MODEL                the graph: inputs, layers, outputs, timing, sizes
     fastrnn bench [--quick|--full|--tiny] [--out DIR]   beside PyTorch and ONNX Runtime
 
@@ -121,10 +122,22 @@ def _count(number: int, noun: str) -> str:
 
 
 def command_convert(args) -> None:
+    import fastrnn
+
     model = load_any(args.input, args.source, args.trust_pickle)
+    if args.precision != "float32":
+        # Packed once to check that every weight fits the precision; the file
+        # keeps the float32 weights and names the precision in its metadata.
+        model = fastrnn.Sequential(model.layers, isa=model.isa, precision=args.precision,
+                                   mask_value=model.mask_value,
+                                   metadata={**model.metadata, "precision": args.precision})
     model.save(args.output)
     print(f"{args.input} -> {args.output}")
     print(describe(model, args.output))
+    if args.precision != "float32":
+        print(f"precision: {args.precision} ({model.weight_bytes:,} bytes packed, "
+              f"kernels {fastrnn.info()['kernels'].get(args.precision)}); load it with "
+              f"fastrnn.load(path, precision={args.precision!r})")
 
 
 def command_info(args) -> None:
@@ -398,6 +411,10 @@ def parser() -> argparse.ArgumentParser:
                                                   "to a fastrnn model file")
     convert.add_argument("input")
     convert.add_argument("output")
+    convert.add_argument("--precision", default="float32",
+                         choices=("float32", "float16", "bfloat16", "int8"),
+                         help="pack at this weight precision to check it fits, and name it "
+                              "in the file's metadata (default float32)")
     model_options(convert)
     convert.set_defaults(run=command_convert)
 

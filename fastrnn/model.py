@@ -9,10 +9,14 @@ from typing import Iterable
 import numpy as np
 
 from . import runtime
-from ._engine import FLOAT16_MAX, Stream, as_c_float32
+from ._engine import BFLOAT16_MAX, FLOAT16_MAX, Stream, as_c_float32
 from ._engine import Model as EngineModel
 from .layers import (ACTIVATIONS, Activation, Affine, Conv1d, Dense, GlobalPool, Input, Layer,
                      Pool1d, Tensor)
+
+# The largest |weight| of the precisions with a narrower range than float32
+# (int8 scales each unit's weights: any finite weight).
+_LARGEST = {"float16": FLOAT16_MAX, "bfloat16": BFLOAT16_MAX}
 
 
 def check_stack(layers: list) -> None:
@@ -170,13 +174,25 @@ class Model:
         The names of the layers in the order the model runs them (default
         ``layer<i>``); the state is keyed "<layer name>.<part>".
     isa : str, optional
-        Instruction set to pack for ("generic", "avx2", "avx512"); default
-        ``fastrnn.runtime.default_isa()``.
-    precision : "float32" or "float16"
-        Storage of the packed weights. "float16" (AVX2 and AVX-512 only)
-        rounds every weight to IEEE half precision (relative error <= 2**-11),
-        halving the memory the weights take and the bytes a step reads; all
-        arithmetic stays float32.
+        Instruction set to pack for ("generic", "avx2", "avx512",
+        "avx512_vnni", "avx512_bf16"); default ``fastrnn.runtime.default_isa()``.
+    precision : "float32", "float16", "bfloat16" or "int8"
+        Storage of the packed weights (biases stay float32), a property of
+        the packed model; the README's Precision section gives each one's
+        measured error against float32. "float16" (AVX2 and AVX-512 only)
+        rounds every weight to IEEE half precision (relative error <= 2**-11)
+        and computes in float32. "bfloat16" rounds them to bfloat16 (relative
+        error <= 2**-9); with isa "avx512_bf16" the products are vdpbf16ps
+        dot products, which round each layer's inputs (features and the
+        recurrent state, every step) to bfloat16 too; elsewhere the weights
+        are widened exactly and the arithmetic is float32. "int8" stores
+        each weight as an int8 times a float scale per output unit and gate
+        (its largest |weight| / 127); with "avx512_vnni" and above the
+        products are vpdpbusd dot products of those with each layer's inputs
+        quantized to 8 bits per frame (scale max |x| / 127), elsewhere the
+        int8 weights are widened to float32. Sums are float32 (int32 for
+        vpdpbusd) and results stay bit-for-bit independent of batching,
+        chunking and threads for every precision.
     mask_value : float, optional
         As a leading Keras ``Masking`` layer: in ``predict``, steps whose
         features all equal it are skipped, wherever they are in a sequence,
@@ -221,14 +237,14 @@ class Model:
                                                for node in self.nodes):
             raise NotImplementedError("mask_value with convolution or pooling layers: a Keras "
                                       "Masking does not pass through them")
-        if precision == "float16":
+        if precision in _LARGEST:
             for node, name in zip(self.nodes, self.layer_names):
                 largest = max((float(np.abs(w).max(initial=0.0)) for w in node.layer.weights()),
                               default=0.0)
-                if largest > FLOAT16_MAX:
+                if largest > _LARGEST[precision]:
                     raise ValueError(f"layer {name} ({node.layer!r}) has a weight of magnitude "
-                                     f"{largest:g}, beyond float16's range ({FLOAT16_MAX:g}); "
-                                     "use precision='float32'")
+                                     f"{largest:g}, beyond {precision}'s range "
+                                     f"({_LARGEST[precision]:g}); use precision='float32'")
         self._engine, self._engine_tensors = self._build()
 
     @staticmethod

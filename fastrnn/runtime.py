@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from importlib import metadata
 
-from ._engine import available_isas, best_isa, build_info, check_num_threads, cores, max_threads
+from ._engine import (available_isas, available_precisions, best_isa, build_info,
+                      check_num_threads, cores, kernels_name, max_threads)
 
 try:
     __version__ = metadata.version("fastrnn")
@@ -55,12 +56,16 @@ def default_isa() -> str:
 
 
 def info() -> dict:
-    """Version, instruction sets, threads and build of this fastrnn."""
+    """Version, instruction sets, threads and build of this fastrnn; "kernels":
+    for each weight precision, the kernels new models of it run (e.g.
+    "avx512_bf16 vdpbf16ps")."""
     build = build_info()
     return {
         "version": __version__,
         "isa": _isa,
         "available_isas": available_isas(),
+        "kernels": {precision: kernels_name(_isa, precision)
+                    for precision in available_precisions(_isa)},
         "num_threads": _num_threads,
         "openmp": build["openmp"],
         "compiler": build["compiler"],

@@ -85,7 +85,9 @@ class Reference:
         if indices is not None:
             ended = np.zeros(len(self.outputs), bool)
             ended[indices] = True
-        self._keep(self.model.flush(active=ended), self.model.counts)
+        if not self.model.in_step:                  # else the last answer was given
+            self._keep(self.model.flush(active=ended), self.model.counts)
+        self.model.reset(indices)                   # the flushed streams start over
         return [rows[count:] for rows, count in zip(self.outputs, before)]
 
     def reset(self, indices=None):
@@ -94,7 +96,8 @@ class Reference:
 
     def _run_single(self, frames):
         if frames is None:                       # the end: what the model holds back
-            new = list(self.model.flush())
+            new = [] if self.model.in_step else list(self.model.flush())
+            self.model.reset()
         else:
             new = [row for frame in frames for row in self._step_single(frame)]
         self.outputs[0] += new

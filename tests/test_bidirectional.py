@@ -109,7 +109,7 @@ def test_directions_of_different_activations_are_refused(tmp_path, rng):
         tensors = {name: file.get_tensor(name) for name in file.keys()}
         metadata = file.metadata()
     architecture = json.loads(metadata["architecture"])
-    architecture["layers"][0]["backward"]["activation"] = "relu"
+    architecture["nodes"][0]["layer"]["backward"]["activation"] = "relu"
     save_file(tensors, path, {**metadata, "architecture": json.dumps(architecture)})
     with pytest.raises(fastrnn.FormatError, match="the two directions must match"):
         fastrnn.load(path)

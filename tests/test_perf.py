@@ -221,13 +221,18 @@ def installed(monkeypatch, *names):
 
 
 def test_peer_problems_give_each_missing_peer_its_reason(monkeypatch):
-    installed(monkeypatch, "torch", "onnxruntime", "onnx")
+    installed(monkeypatch, "torch", "onnxruntime", "openvino", "tract", "onnx")
     assert peers.peer_problems() == {}
-    installed(monkeypatch, "onnxruntime", "onnx")
+    installed(monkeypatch, "torch", "onnxruntime", "onnx")
+    assert peers.peer_problems() == {"openvino": peers.NO_OPENVINO, "tract": peers.NO_TRACT}
+    installed(monkeypatch, "onnxruntime", "openvino", "tract", "onnx")
     assert peers.peer_problems() == {"torch": peers.NO_TORCH,
-                                     "onnxruntime": peers.ORT_NEEDS_TORCH}
-    installed(monkeypatch, "torch", "onnxruntime")
-    assert peers.peer_problems() == {"onnxruntime": peers.NO_ORT}
+                                     "onnxruntime": peers.ORT_NEEDS_TORCH,
+                                     "openvino": peers.ORT_NEEDS_TORCH,
+                                     "tract": peers.ORT_NEEDS_TORCH}
+    installed(monkeypatch, "torch", "onnxruntime", "openvino", "tract")
+    assert peers.peer_problems() == {"onnxruntime": peers.NO_ORT,
+                                     "openvino": peers.NO_OPENVINO, "tract": peers.NO_TRACT}
 
 
 def test_available_keeps_the_wanted_peers_that_run_and_the_reasons_of_the_others(monkeypatch):
@@ -285,9 +290,9 @@ def test_report_json_and_markdown_rows(tmp_path, fixed_medians):
 
     table = (tmp_path / "results.md").read_text()
     assert "| stream-stub-threads1 | 4.00 us (p99 11.84) | 12.00 us (p99 35.52) | " \
-           "2.00 us (p99 5.92) | x3.00 | x0.50 | 25.0 (25%) |" in table
-    assert "| predict-stub-threads1 | 0.80 us/frame | 2.40 us/frame | skipped | x3.00 | - | " \
-           "25.0 (25%) |" in table
+           "2.00 us (p99 5.92) | - | - | x3.00 | x0.50 | - | - | 25.0 (25%) |" in table
+    assert "| predict-stub-threads1 | 0.80 us/frame | 2.40 us/frame | skipped | - | - | x3.00 " \
+           "| - | - | - | 25.0 (25%) |" in table
     assert "Skipped: ONNX Runtime: no ORT here." in table
     assert table.startswith("Machine: cpu, 2 cores, fastrnn ISA generic; fastrnn 0.1.0. ")
 
@@ -298,7 +303,7 @@ def test_report_gives_a_second_build_of_fastrnn_a_line_of_its_own(tmp_path, fixe
     report.write(results_of(graph), str(tmp_path), with_plots=False)
     table = (tmp_path / "results.md").read_text()
     assert "| stream-graph-threads1 | 4.00 us (p99 11.84) | 12.00 us (p99 35.52) | skipped | " \
-           "x3.00 | - | 25.0 (25%) |" in table
+           "- | - | x3.00 | - | - | - | 25.0 (25%) |" in table
     assert "\n- stream-graph-threads1: fastrnn Sequential 4.40 us (p99 13.02), x1.10\n" in table
     assert run._line(graph, PEAK["gflops"]).startswith(
         "stream-graph-threads1: fastrnn 4.00 us/frame, fastrnn-sequential 4.40 (x1.10), "
@@ -356,7 +361,8 @@ def stub_profile(monkeypatch, fixed_medians):
         return build
 
     monkeypatch.setitem(run.PROFILES, "tiny",
-                        {"seconds": 0.25, "cases": [builder("predict"), builder("streams")]})
+                        {"seconds": 0.25, "cases": [builder("predict"), builder("streams")],
+                         "precisions": "float32"})
     monkeypatch.setattr(run.machine, "sgemm_peak_gflops", lambda: PEAK)
     return built
 
@@ -396,7 +402,8 @@ def test_without_matplotlib_the_command_says_so_and_writes_no_plots(
 
 @pytest.mark.parametrize("arguments, message", [
     (["--engines", "fastrnn,tensorflow"], "ValueError: --engines: unknown ['tensorflow']; "
-                                          "expected some of ('fastrnn', 'torch', 'onnxruntime')"),
+                                          "expected some of ('fastrnn', 'torch', 'onnxruntime', "
+                                          "'openvino', 'tract')"),
     (["--threads", "0"], f"ValueError: num_threads: expected an integer from 1 to "
                          f"{fastrnn.runtime.max_threads()} (4 per core this process may run on), "
                          f"got 0"),
@@ -424,7 +431,7 @@ def test_the_default_profile_is_quick_and_profiles_exclude_each_other(capsys):
     defaults = bench_parser().parse_args([])
     assert (defaults.profile, defaults.threads, defaults.out, defaults.no_plots) == \
         ("quick", 1, "fastrnn-bench", False)
-    assert defaults.engines == "fastrnn,torch,onnxruntime"
+    assert defaults.engines == "fastrnn,torch,onnxruntime,openvino,tract"
     with pytest.raises(SystemExit) as exit_info:
         bench_parser().parse_args(["--tiny", "--full"])
     assert exit_info.value.code == 2 and "not allowed with" in capsys.readouterr().err
@@ -439,10 +446,12 @@ def test_the_quick_profile_keeps_its_cases():
     assert grid[:4] == [("stream_case", ("A",), {}), ("stream_case", ("B",), {}),
                         ("stream_case", ("A",), {"graph": True}),
                         ("crnn_stream_case", (), crnn)]
-    assert grid[4:16] == predict
-    assert grid[16:18] == [("crnn_predict_case", (batch, 1000), crnn) for batch in (1, 16)]
-    assert grid[18:22] == [("streams_case", ("A", count), {}) for count in (1, 16, 256, 1024)]
-    assert grid[22:] == [("pipeline_case", (1,), {}), ("pipeline_case", (256,), {})]
+    assert grid[4:10] == [("sample_case", (model, count), {}) for model in ("C", "D")
+                          for count in (1, 64, 256)]
+    assert grid[10:22] == predict
+    assert grid[22:24] == [("crnn_predict_case", (batch, 1000), crnn) for batch in (1, 16)]
+    assert grid[24:28] == [("streams_case", ("A", count), {}) for count in (1, 16, 256, 1024)]
+    assert grid[28:] == [("pipeline_case", (1,), {}), ("pipeline_case", (256,), {})]
     assert run.PROFILES["quick"]["seconds"] == 0.6
     assert train is cases.train_case
 
@@ -487,9 +496,9 @@ def test_tiny_profile_end_to_end(tmp_path, capsys, fastrnn_threads):
         "streams-modelA-n16-threads1", "pipeline-digits-n1-threads1",
         "pipeline-digits-n16-threads1"]
     for case in saved["cases"][:7]:
-        fastrnn_builds = ["fastrnn", FASTRNN_SEQUENTIAL] if case["params"].get("graph") \
-            else ["fastrnn"]
-        assert list(case["engines"]) == fastrnn_builds + list(peers.PEERS), case["group"]
-        assert case["skipped"] == {}
+        fastrnn_builds = {"fastrnn", FASTRNN_SEQUENTIAL} if case["params"].get("graph") \
+            else {"fastrnn"}
+        assert set(case["engines"]) | set(case["skipped"]) == fastrnn_builds | set(peers.PEERS)
+        assert {"torch", "onnxruntime"} | fastrnn_builds <= set(case["engines"]), case["group"]
     assert all(list(case["engines"]) == ["fastrnn", "model"] and case["end_to_end"]
                for case in saved["cases"][7:])

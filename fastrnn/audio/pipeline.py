@@ -153,7 +153,9 @@ class StreamingPipeline:
     def flush(self, indices=None):
         """End the signals: the outputs of the frames the front end held
         back (for deltas), then those the model held back (lagging
-        outputs); those streams then start over, as after ``reset``.
+        outputs; none for a model whose outputs keep step with its input,
+        which gave its final answer with the last frame); those streams
+        then start over, as after ``reset``.
 
         One stream: ``flush()`` -> float32 (frames, O). N streams:
         ``flush(indices=None)`` ends the streams at `indices` (all when
@@ -172,7 +174,11 @@ class StreamingPipeline:
                     raise ValueError("indices: a single stream (batch_size=None) is flushed "
                                      "as a whole")
                 frames = self._features.flush()
-                return np.concatenate([self._model.process(frames), self._model.flush()])
+                outputs = self._model.process(frames)
+                if not self._frame_for_frame:     # in step: the last answer was given
+                    outputs = np.concatenate([outputs, self._model.flush()])
+                self._model.reset()             # a model stream's flush keeps its final state
+                return outputs
             frames, counts = self._features.flush(indices)
             ended = None
             if indices is not None:
@@ -181,7 +187,8 @@ class StreamingPipeline:
             held = self._run_model(frames, counts)
             tail = self._model.flush(active=ended)
             tail_counts = (np.zeros(self.batch_size, np.intc) if self._frame_for_frame
-                           else self._model.counts)
+                           else self._model.counts)    # in step: the last answer was given
+            self._model.reset(indices)
             return _concatenate_rows([held, (tail, tail_counts)])
 
     def reset(self, indices=None) -> None:

@@ -21,20 +21,28 @@ import numpy as np
 
 import fastrnn
 
-from .models import (CLASSES, FEATURES, MODELS, SUPPRESSOR_STATES, ModelSpec, SuppressorSpec,
-                     bundled_data, model_spec, onnx_session, random_frames, spec_flops,
-                     speech_signals, state_feed, step_flops, suppressor_flops,
-                     suppressor_onnx_session, suppressor_spec, suppressor_to_fastrnn,
-                     suppressor_torch, suppressor_zero_state, to_fastrnn, to_fastrnn_graph,
-                     torch_module, zero_state)
+from .models import (CLASSES, FEATURES, MODELS, SUPPRESSOR_STATES, TINY, ModelSpec,
+                     SuppressorSpec, bundled_data, model_spec, onnx_session, openvino_request,
+                     random_frames, spec_flops, speech_signals, state_feed, step_flops,
+                     suppressor_flops, suppressor_onnx_session, suppressor_spec,
+                     suppressor_to_fastrnn, suppressor_torch, suppressor_zero_state, to_fastrnn,
+                     to_fastrnn_graph, torch_module, zero_state)
 from .peers import FASTRNN_SEQUENTIAL, PEERS, available
 
 # Largest |difference| from fastrnn's outputs allowed before timing, per kind.
 # Whole sequences accumulate float32 rounding over T steps (and H = 1024
 # terms per dot product in bench/'s grid), hence the looser predict bound.
 TOLERANCE = {"stream": 1e-5, "streams": 1e-5, "process": 1e-5, "predict": 1e-4}
+# fastrnn's weight precisions against the peers' float32 (OpenVINO's bf16 for
+# the 16- and 8-bit rows): the README's Precision bounds, with room.
+PRECISION_TOLERANCE = {"float16": 1e-2, "bfloat16": 5e-2, "int8": 1e-1}
+# OpenVINO's INFERENCE_PRECISION_HINT beside each fastrnn precision: like with
+# like (its int8 needs a calibration pass, NNCF; the int8 rows meet its bf16).
+OPENVINO_HINT = {"float32": "f32", "float16": "bf16", "bfloat16": "bf16", "int8": "bf16"}
 AGREEMENT_STEPS = {"stream": 40, "streams": 4}  # frames compared before a stream case is timed
 ORT_CANNOT_TRAIN = "ONNX Runtime does not train"
+CRNN_PEERS = ("torch", "onnxruntime")
+CRNN_PEERS_ONLY = "the CRNN cases run PyTorch and ONNX Runtime only"
 END_TO_END_ONLY = "end to end cases time fastrnn's pipeline beside its model alone"
 PIPELINE_BLOCKS = 100           # 10 ms blocks per stream a pipeline case cycles through (1 s)
 TRAIN_HIDDEN = (128, 64)        # train_case's LSTM sizes (the first returns sequences)
@@ -109,10 +117,20 @@ def check_agree(engines: dict[str, Callable[[], object]], calls: int = 1,
             raise AssertionError(f"{name} differs from fastrnn by {error:.2e} (> {tolerance})")
 
 
+def _tolerance(kind: str, precision: str) -> float:
+    return max(TOLERANCE[kind], PRECISION_TOLERANCE.get(precision, 0.0))
+
+
+def _suffix(precision: str) -> str:
+    """A case name's precision part: none for float32."""
+    return "" if precision == "float32" else f"-{precision}"
+
+
 def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS,
-                graph: bool = False) -> Case:
+                graph: bool = False, precision: str = "float32") -> Case:
     """Streaming latency: one stream of model `model` ("A" or "B"), one
-    (F,) frame per call, state carried, frames rotating over STREAM_FRAMES.
+    (F,) frame per call, state carried, frames rotating over STREAM_FRAMES;
+    fastrnn's weights in `precision`.
 
     graph: fastrnn runs the model built as a graph (models.to_fastrnn_graph),
     and its Sequential (engine FASTRNN_SEQUENTIAL) runs beside it in the same
@@ -120,13 +138,14 @@ def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS,
     """
     spec = model_spec(MODELS[model])
     running, skipped = available(peers)
-    steppers = _stream_steppers(spec, None, threads, running, graph)
+    steppers = _stream_steppers(spec, None, threads, running, graph, precision)
     frames = random_frames(STREAM_FRAMES)
     check_agree(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]]),
-                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
+                AGREEMENT_STEPS["stream"], _tolerance("stream", precision))
     built = "-graph" if graph else ""
-    return Case(f"stream-model{model}{built}-batch1-threads{threads}", "stream",
-                {"model": model, "graph": graph, "threads": threads}, "frame", 1,
+    return Case(f"stream-model{model}{built}-batch1-threads{threads}{_suffix(precision)}",
+                "stream", {"model": model, "graph": graph, "threads": threads,
+                           "precision": precision}, "frame", 1,
                 spec_flops(spec), _feeders(steppers, frames), skipped)
 
 
@@ -159,7 +178,7 @@ def crnn_stream_case(threads: int, peers: tuple[str, ...] = PEERS,
     one step's frames, which the public API does not give.
     """
     spec = _crnn_spec(hidden)
-    running, skipped = available(peers)
+    running, skipped = _crnn_peers(peers)
     frames = random_frames(spec.delay + STREAM_FRAMES, features=spec.features)
     primer, frames = frames[:spec.delay], frames[spec.delay:]
     stream = suppressor_to_fastrnn(spec).stream(num_threads=threads)
@@ -179,37 +198,44 @@ def crnn_stream_case(threads: int, peers: tuple[str, ...] = PEERS,
 
 
 def streams_case(model: str, count: int, threads: int,
-                 peers: tuple[str, ...] = PEERS) -> Case:
+                 peers: tuple[str, ...] = PEERS, precision: str = "float32") -> Case:
     """`count` independent streams of model `model` stepped together, one
     (count, F) frame per call."""
     spec = model_spec(MODELS[model])
     running, skipped = available(peers)
-    steppers = _stream_steppers(spec, count, threads, running)
+    steppers = _stream_steppers(spec, count, threads, running, precision=precision)
     frames = random_frames(AGREEMENT_STEPS["streams"], batch=count)
-    check_agree(_feeders(steppers, frames), AGREEMENT_STEPS["streams"], TOLERANCE["streams"])
-    return Case(f"streams-model{model}-n{count}-threads{threads}", "streams",
-                {"model": model, "streams": count, "threads": threads}, "stream", count,
+    check_agree(_feeders(steppers, frames), AGREEMENT_STEPS["streams"],
+                _tolerance("streams", precision))
+    return Case(f"streams-model{model}-n{count}-threads{threads}{_suffix(precision)}",
+                "streams", {"model": model, "streams": count, "threads": threads,
+                            "precision": precision}, "stream", count,
                 count * spec_flops(spec), _feeders(steppers, frames[:1]), skipped)
 
 
 def predict_case(kind: str, hidden: int, batch: int, steps: int, threads: int,
-                 peers: tuple[str, ...] = PEERS) -> Case:
+                 peers: tuple[str, ...] = PEERS, precision: str = "float32") -> Case:
     """Whole sequences: `batch` x `steps` frames through one `kind` layer,
     input size = hidden, from a zero state."""
     spec = model_spec(kind, input_size=hidden, hidden=hidden, num_layers=1, head=0)
     running, skipped = available(peers)
     x = random_frames(steps, batch=batch, features=hidden).transpose(1, 0, 2).copy()
-    model = to_fastrnn(spec)
+    model = to_fastrnn(spec, precision=precision)
     engines = {"fastrnn": lambda: model.predict(x)}
     if "torch" in running:
         engines["torch"] = _torch_predict(spec, x)
     if "onnxruntime" in running:
         session = onnx_session(spec, batch, threads, with_state=False)
         engines["onnxruntime"] = lambda: session.run(None, {"x": x})[0]
-    check_agree(engines, tolerance=TOLERANCE["predict"])
-    return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}", "predict",
+    if "openvino" in running:
+        request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision],
+                                   with_state=False, steps=steps)
+        engines["openvino"] = lambda: next(iter(request.infer({"x": x}).values()))
+    check_agree(engines, tolerance=_tolerance("predict", precision))
+    return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}"
+                f"{_suffix(precision)}", "predict",
                 {"cell": kind, "hidden": hidden, "batch": batch, "steps": steps,
-                 "threads": threads},
+                 "threads": threads, "precision": precision},
                 "frame", batch * steps, batch * steps * spec_flops(spec), engines, skipped)
 
 
@@ -220,7 +246,7 @@ def crnn_predict_case(batch: int, steps: int, threads: int, peers: tuple[str, ..
     outputs (gains, vad) of the steps - delay frames the valid convolutions
     leave; per frame = per input frame."""
     spec = _crnn_spec(hidden)
-    running, skipped = available(peers)
+    running, skipped = _crnn_peers(peers)
     x = random_frames(steps, batch=batch, features=spec.features).transpose(1, 0, 2).copy()
     zero = suppressor_zero_state(spec, batch)
     model = suppressor_to_fastrnn(spec)
@@ -317,6 +343,28 @@ def _end_to_end_inputs(front_end, streams: int) -> tuple[np.ndarray, np.ndarray,
     return signals[:, :held].copy(), blocks, frames
 
 
+def sample_case(model: str, samples: int, threads: int, peers: tuple[str, ...] = PEERS,
+                precision: str = "float32") -> Case:
+    """A per-sample audio model (TINY: "C" LSTM(1 -> 32), "D" GRU(1 -> 64),
+    each + Dense(1)) fed buffers of `samples` samples, state carried by every
+    engine (fastrnn's Stream.process; the peers' state fed back), the same
+    buffer each call."""
+    kind, hidden = TINY[model]
+    spec = model_spec(kind, input_size=1, hidden=hidden, num_layers=1, head=1)
+    running, skipped = available(peers)
+    x = random_frames(samples, features=1)
+    stream = to_fastrnn(spec, precision=precision).stream(num_threads=threads)
+    out = np.empty((samples, 1), np.float32)
+    engines = {"fastrnn": lambda: stream.process(x, out=out)}
+    steppers = _stateful_peers(spec, 1, threads, running, precision, samples)
+    engines.update({name: (lambda step=step: step(x[None])[0]) for name, step in steppers.items()})
+    check_agree(engines, AGREEMENT_STEPS["stream"] // 4, _tolerance("process", precision))
+    return Case(f"sample-model{model}-t{samples}-threads{threads}{_suffix(precision)}",
+                "process", {"model": model, "samples": samples, "threads": threads,
+                            "precision": precision}, "sample", samples,
+                samples * spec_flops(spec), engines, skipped)
+
+
 def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
                steps: int = 100) -> Case:
     """One optimizer step of the reference model: LSTM(128, sequences) ->
@@ -352,20 +400,22 @@ def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
 
 
 def _stream_steppers(spec: ModelSpec, batch: int | None, threads: int,
-                     running: tuple[str, ...], graph: bool = False) -> dict[str, Callable]:
+                     running: tuple[str, ...], graph: bool = False,
+                     precision: str = "float32") -> dict[str, Callable]:
     """{engine: step(frame) -> output} of `spec`, state carried between
     calls: one stream fed (F,) frames (batch None), or `batch` streams fed
-    (batch, F) frames. graph: fastrnn runs the model built as a graph, and
-    the Sequential runs too, as FASTRNN_SEQUENTIAL."""
-    model = (to_fastrnn_graph if graph else to_fastrnn)(spec)
+    (batch, F) frames; fastrnn's weights in `precision`. graph: fastrnn runs
+    the model built as a graph, and the Sequential runs too, as
+    FASTRNN_SEQUENTIAL."""
+    model = (to_fastrnn_graph if graph else to_fastrnn)(spec, precision=precision)
     shape = (model.output_size,) if batch is None else (batch, model.output_size)
     steppers = {"fastrnn": _fastrnn_stepper(model, batch, threads, shape)}
     if graph:
-        steppers[FASTRNN_SEQUENTIAL] = _fastrnn_stepper(to_fastrnn(spec), batch, threads, shape)
-    if "torch" in running:
-        steppers["torch"] = _torch_stepper(spec, batch or 1, shape)
-    if "onnxruntime" in running:
-        steppers["onnxruntime"] = _ort_stepper(spec, batch or 1, threads, shape)
+        steppers[FASTRNN_SEQUENTIAL] = _fastrnn_stepper(to_fastrnn(spec, precision=precision),
+                                                        batch, threads, shape)
+    for name, step in _stateful_peers(spec, batch or 1, threads, running, precision).items():
+        steppers[name] = (lambda frame, step=step: step(frame.reshape(batch or 1, 1, -1))
+                          .reshape(shape))
     return steppers
 
 
@@ -377,32 +427,49 @@ def _fastrnn_stepper(model: fastrnn.Model, batch: int | None, threads: int,
     return lambda frame: stream.step(frame, out=out)
 
 
-def _torch_stepper(spec: ModelSpec, batch: int, shape: tuple) -> Callable:
-    """PyTorch's step of `spec`: one frame per call (seq_len 1), its state kept."""
+def _stateful_peers(spec: ModelSpec, batch: int, threads: int, running: tuple[str, ...],
+                    precision: str, steps: int = 1) -> dict[str, Callable]:
+    """{peer: step(x (batch, steps, F)) -> y (batch, steps, O)} of `spec`,
+    each keeping its state between calls."""
+    steppers = {}
+    if "torch" in running:
+        steppers["torch"] = _torch_stepper(spec, batch)
+    if "onnxruntime" in running:
+        session = onnx_session(spec, batch, threads)
+        steppers["onnxruntime"] = _state_fed_back(
+            spec, batch, lambda feed: session.run(None, feed))
+    if "openvino" in running:
+        request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision], steps=steps)
+        steppers["openvino"] = _state_fed_back(
+            spec, batch, lambda feed: list(request.infer(feed).values()))
+    return steppers
+
+
+def _torch_stepper(spec: ModelSpec, batch: int) -> Callable:
+    """PyTorch's step of `spec` over (batch, T, F) chunks, its state kept."""
     import torch
 
     module = torch_module(spec)
     state = [torch.from_numpy(s) for s in zero_state(spec, batch)]
 
-    def step(frame: np.ndarray) -> np.ndarray:
+    def step(x: np.ndarray) -> np.ndarray:
         nonlocal state
         with torch.inference_mode():
-            y, *state = module(torch.from_numpy(frame).reshape(batch, 1, -1), *state)
-        return y.numpy().reshape(shape)
+            y, *state = module(torch.from_numpy(x), *state)
+        return y.numpy()
     return step
 
 
-def _ort_stepper(spec: ModelSpec, batch: int, threads: int, shape: tuple) -> Callable:
-    """ONNX Runtime's step of `spec`: the per-step graph, its state fed back."""
-    session = onnx_session(spec, batch, threads)
+def _state_fed_back(spec: ModelSpec, batch: int, run: Callable) -> Callable:
+    """A per-step ONNX graph's step (run(feed) -> [y, *state]), its state fed back."""
     state = zero_state(spec, batch)
 
-    def step(frame: np.ndarray) -> np.ndarray:
+    def step(x: np.ndarray) -> np.ndarray:
         nonlocal state
         feed = state_feed(state)
-        feed["x"] = frame.reshape(batch, 1, -1)
-        y, *state = session.run(None, feed)
-        return y.reshape(shape)
+        feed["x"] = x
+        y, *state = run(feed)
+        return y
     return step
 
 
@@ -418,6 +485,14 @@ def _feeders(steppers: dict[str, Callable], frames: np.ndarray) -> dict[str, Cal
             return step(frames[position])
         return call
     return {name: feeder(step) for name, step in steppers.items()}
+
+
+def _crnn_peers(peers: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """available(peers) for the CRNN cases, which PyTorch and ONNX Runtime
+    run (the others are skipped, saying so)."""
+    running, skipped = available(peers)
+    skipped.update({peer: CRNN_PEERS_ONLY for peer in running if peer not in CRNN_PEERS})
+    return tuple(peer for peer in running if peer in CRNN_PEERS), skipped
 
 
 def _crnn_spec(hidden: int) -> SuppressorSpec:

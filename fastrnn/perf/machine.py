@@ -99,7 +99,9 @@ def sgemm_peak_gflops(seconds: float = 1.0, size: int = 1536) -> dict[str, objec
 
 
 def describe() -> dict[str, object]:
-    """CPU, cores, fastrnn's instruction set, OpenMP and compiler, and versions()."""
+    """CPU, cores, fastrnn's instruction set and the kernels of each
+    precision, OpenMP and compiler, and versions()."""
     info = fastrnn.info()
     return {"cpu": cpu_model(), "cores": os.cpu_count(), "isa": info["isa"],
-            "openmp": info["openmp"], "compiler": info["compiler"], "versions": versions()}
+            "kernels": info["kernels"], "openmp": info["openmp"],
+            "compiler": info["compiler"], "versions": versions()}

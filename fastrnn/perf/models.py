@@ -25,6 +25,8 @@ import fastrnn
 
 FEATURES, HIDDEN, CLASSES = 40, 128, 10
 MODELS = {"A": "lstm", "B": "gru"}      # 2 x LSTM(128) / 2 x GRU(128) on 40 features + Dense(10)
+# Per-sample audio models (one sample in, one out): LSTM(1 -> 32) / GRU(1 -> 64) + Dense(1).
+TINY = {"C": ("lstm", 32), "D": ("gru", 64)}
 CELLS = {"lstm": fastrnn.LSTM, "gru": fastrnn.GRU}
 TORCH_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")   # per layer, as in ModelSpec
 STATE_NAMES = ("h", "c")        # the ONNX graphs' state inputs (an LSTM's h and c; a GRU's h)
@@ -147,12 +149,11 @@ def zero_state(spec: ModelSpec, batch: int) -> list[np.ndarray]:
     return [h, h.copy()] if spec.kind == "lstm" else [h]
 
 
-def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = True):
-    """An ONNX Runtime session of the model, exported by PyTorch.
+def onnx_graph(spec: ModelSpec, batch: int, with_state: bool = True) -> bytes:
+    """PyTorch's ONNX export of the model.
 
     with_state: a graph (x, h[, c]) -> (y, h'[, c']) for dynamic batch and
     time (one step per call when streaming); else x -> y from a zero state.
-    One session, intra-op threads = `threads`, inter-op 1.
     """
     import torch
 
@@ -160,14 +161,20 @@ def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = T
     names = STATE_NAMES[:len(state)]
     x = torch.zeros(batch, 1, spec.input_size)
     dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in names}}
-    return exported_session(torch_module(spec), (x, *state), ["x", *names],
-                            ["y", *[n + "_out" for n in names]], dynamic, threads)
+    return exported_graph(torch_module(spec), (x, *state), ["x", *names],
+                          ["y", *[n + "_out" for n in names]], dynamic)
 
 
-def exported_session(module, example: tuple, input_names: list[str], output_names: list[str],
-                     dynamic_axes: dict | None, threads: int):
-    """An ONNX Runtime session of a PyTorch module, exported with
-    torch.onnx.export (TorchScript exporter, dynamo=False).
+def onnx_session(spec: ModelSpec, batch: int, threads: int, with_state: bool = True):
+    """An ONNX Runtime session of onnx_graph(spec, batch, with_state): one
+    session, intra-op threads = `threads`, inter-op 1."""
+    return ort_session(onnx_graph(spec, batch, with_state), threads)
+
+
+def exported_graph(module, example: tuple, input_names: list[str], output_names: list[str],
+                   dynamic_axes: dict | None) -> bytes:
+    """The ONNX graph of a PyTorch module, exported with torch.onnx.export
+    (TorchScript exporter, dynamo=False).
 
     Parameters
     ----------
@@ -180,10 +187,7 @@ def exported_session(module, example: tuple, input_names: list[str], output_name
     dynamic_axes : dict or None
         {name: {axis: label}} of the axes whose size may vary; None: every
         shape fixed to the example's.
-    threads : int
-        Intra-op threads (inter-op: 1).
     """
-    import onnxruntime as ort
     import torch
 
     buffer = io.BytesIO()
@@ -191,10 +195,39 @@ def exported_session(module, example: tuple, input_names: list[str], output_name
         warnings.simplefilter("ignore")
         torch.onnx.export(module, example, buffer, input_names=input_names,
                           output_names=output_names, dynamic_axes=dynamic_axes, dynamo=False)
+    return buffer.getvalue()
+
+
+def ort_session(graph: bytes, threads: int):
+    """An ONNX Runtime CPU session of `graph`: intra-op threads = `threads`,
+    inter-op 1."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+def openvino_request(spec: ModelSpec, batch: int, threads: int, precision: str,
+                     with_state: bool = True, steps: int = 1):
+    """An OpenVINO CPU infer request of onnx_graph(spec, batch, with_state),
+    made static for x (batch, steps, F) (OpenVINO compiles for the shape),
+    INFERENCE_PRECISION_HINT `precision` ("f32" or "bf16"), `threads`
+    inference threads; request.infer(feed) returns {output: array}."""
+    import openvino as ov
+
+    core = ov.Core()
+    graph = core.read_model(onnx_graph(spec, batch, with_state), b"")
+    shapes = {"x": [batch, steps, spec.input_size]}
+    if with_state:
+        shapes.update({name: list(state.shape) for name, state
+                       in state_feed(zero_state(spec, batch)).items()})
+    graph.reshape(shapes)
+    compiled = core.compile_model(graph, "CPU", {"INFERENCE_PRECISION_HINT": precision,
+                                                 "INFERENCE_NUM_THREADS": threads,
+                                                 "PERFORMANCE_HINT": "LATENCY"})
+    return compiled.create_infer_request()
 
 
 def state_feed(state: list[np.ndarray]) -> dict[str, np.ndarray]:
@@ -403,9 +436,10 @@ def suppressor_onnx_session(spec: SuppressorSpec, threads: int):
                *(torch.from_numpy(h) for h in suppressor_zero_state(spec, 1)))
     dynamic = {"x": {0: "batch", 1: "time"}, **{n: {1: "batch"} for n in SUPPRESSOR_STATES},
                **{n: {0: "batch", 1: "time"} for n in SUPPRESSOR_OUTPUTS}}
-    return exported_session(suppressor_torch(spec), example, ["x", *SUPPRESSOR_STATES],
-                            [*SUPPRESSOR_OUTPUTS, *(n + "_out" for n in SUPPRESSOR_STATES)],
-                            dynamic, threads)
+    graph = exported_graph(suppressor_torch(spec), example, ["x", *SUPPRESSOR_STATES],
+                           [*SUPPRESSOR_OUTPUTS, *(n + "_out" for n in SUPPRESSOR_STATES)],
+                           dynamic)
+    return ort_session(graph, threads)
 
 
 def suppressor_flops(spec: SuppressorSpec) -> float:

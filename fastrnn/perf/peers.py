@@ -1,19 +1,26 @@
 """The engines a benchmark compares, and why a peer cannot run here.
 
-fastrnn always runs; each peer (PyTorch, ONNX Runtime) runs when its
-packages import, else it is skipped with the reason kept here. A case may
-also time a second build of fastrnn beside the first (FASTRNN_SEQUENTIAL).
+fastrnn always runs; each peer (PyTorch, ONNX Runtime, OpenVINO, tract)
+runs when its packages import, else it is skipped with the reason kept
+here. The ONNX peers run PyTorch's ONNX export of the same weights. A case
+may also time a second build of fastrnn beside the first
+(FASTRNN_SEQUENTIAL).
 """
 
 from __future__ import annotations
 
-ENGINES = ("fastrnn", "torch", "onnxruntime")
+ENGINES = ("fastrnn", "torch", "onnxruntime", "openvino", "tract")
 PEERS = ENGINES[1:]
 # fastrnn's Sequential, timed beside the same layers built as a graph (cases.stream_case)
 FASTRNN_SEQUENTIAL = "fastrnn-sequential"
 NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
 NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
+NO_OPENVINO = "OpenVINO is not installed (pip install openvino onnx)"
+NO_TRACT = "tract is not installed (pip install tract onnx)"
 ORT_NEEDS_TORCH = "the ONNX graphs are exported with PyTorch (pip install torch==2.13.0)"
+# The module each ONNX peer imports, and its reason when missing.
+ONNX_PEERS = {"onnxruntime": ("onnxruntime", NO_ORT), "openvino": ("openvino", NO_OPENVINO),
+              "tract": ("tract", NO_TRACT)}
 
 
 def have(module_name: str) -> bool:
@@ -30,10 +37,11 @@ def peer_problems() -> dict[str, str]:
     problems = {}
     if not have("torch"):
         problems["torch"] = NO_TORCH
-    if not (have("onnxruntime") and have("onnx")):
-        problems["onnxruntime"] = NO_ORT
-    elif "torch" in problems:
-        problems["onnxruntime"] = ORT_NEEDS_TORCH
+    for peer, (module, missing) in ONNX_PEERS.items():
+        if not (have(module) and have("onnx")):
+            problems[peer] = missing
+        elif "torch" in problems:
+            problems[peer] = ORT_NEEDS_TORCH
     return problems
 
 

@@ -7,7 +7,7 @@ import os
 from .peers import ENGINES, FASTRNN_SEQUENTIAL, PEERS
 
 ENGINE_TITLES = {"fastrnn": "fastrnn", "torch": "PyTorch", "onnxruntime": "ONNX Runtime",
-                 FASTRNN_SEQUENTIAL: "fastrnn Sequential"}
+                 "openvino": "OpenVINO", "tract": "tract", FASTRNN_SEQUENTIAL: "fastrnn Sequential"}
 
 
 def ratios(medians: dict[str, float]) -> dict[str, float]:
@@ -80,9 +80,10 @@ def markdown(results: dict) -> str:
              "Medians per frame (streams: per stream per step; train: per step); ratio = "
              "peer time / fastrnn time (> 1: fastrnn is faster).",
              "",
-             "| case | fastrnn | PyTorch | ONNX Runtime | PyTorch / fastrnn | "
-             "ONNX Runtime / fastrnn | fastrnn GFLOP/s (of peak) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| case | " + " | ".join(ENGINE_TITLES[name] for name in ENGINES) + " | "
+             + " | ".join(f"{ENGINE_TITLES[name]} / fastrnn" for name in PEERS)
+             + " | fastrnn GFLOP/s (of peak) |",
+             "| --- |" + " ---: |" * (len(ENGINES) + len(PEERS) + 1)]
     for case in (case for case in results["cases"] if case["kind"] != "pipeline"):
         engines, ratios = case["engines"], case.get("ratios", {})
         cells = [case["group"]]
@@ -128,7 +129,8 @@ def _beside(case: dict) -> str:
 
 
 PLOTS_NEED_MATPLOTLIB = "the plots need matplotlib: pip install matplotlib (or fastrnn[bench])"
-ENGINE_COLORS = {"fastrnn": "tab:green", "torch": "tab:orange", "onnxruntime": "tab:blue"}
+ENGINE_COLORS = {"fastrnn": "tab:green", "torch": "tab:orange", "onnxruntime": "tab:blue",
+                 "openvino": "tab:purple", "tract": "tab:brown"}
 
 
 def plots(results: dict, directory: str) -> list:

@@ -2,7 +2,10 @@
 models and inputs, in one run, written as JSON, a Markdown table and plots.
 
 Profiles: ``--tiny`` (seconds; for tests), ``--quick`` (default, under two
-minutes on two cores), ``--full`` (the whole grid; long).
+minutes on two cores), ``--full`` (the whole grid; long), ``--limits`` (the
+cases of issue 15 in every weight precision: streams of models A and B,
+per-sample models C and D, 256 streams of A, predict at H = 256, B = 64).
+``--precisions`` gives fastrnn's weight precisions (one row each).
 """
 
 import argparse
@@ -12,29 +15,37 @@ import time
 from . import cases, machine, report, suites
 from .peers import ENGINES, have
 
+PRECISIONS = ("float32", "float16", "bfloat16", "int8")
+
 
 def _profile(seconds: float, stream_models: list[str], predict: list[tuple], streams: list[int],
-             pipelines: list[int], train: bool, graph_models: list[str], crnn_hidden: int,
-             crnn_predict: list[tuple]) -> dict:
-    """A profile: each engine's seconds per case, and the builders of its
-    cases, each called as build(threads=..., peers=...).
+             train: bool, pipelines: tuple[int, ...] = (), graph_models: tuple[str, ...] = (),
+             crnn_hidden: int | None = None, crnn_predict: tuple[tuple, ...] = (),
+             samples: tuple[int, ...] = (), precisions: str = "float32") -> dict:
+    """A profile: each engine's seconds per case, the builders of its cases,
+    each called as build(threads=..., peers=...) (and precision=... but for
+    training), and its default precisions.
 
     stream_models: stream cases of these models (Sequential), and of
     graph_models built as graphs beside their Sequential; the CRNN stream
-    case and the CRNN predict cases (batch, steps) with GRUs of crnn_hidden;
-    end-to-end pipeline cases of these stream counts.
+    case (when crnn_hidden) and the CRNN predict cases (batch, steps) with
+    GRUs of crnn_hidden; the per-sample cases of the tiny models in buffers
+    of `samples`; end-to-end pipeline cases of these stream counts.
     """
     builders = [functools.partial(cases.stream_case, model) for model in stream_models]
     builders += [functools.partial(cases.stream_case, model, graph=True)
                  for model in graph_models]
-    builders += [functools.partial(cases.crnn_stream_case, hidden=crnn_hidden)]
+    if crnn_hidden:
+        builders += [functools.partial(cases.crnn_stream_case, hidden=crnn_hidden)]
+    builders += [functools.partial(cases.sample_case, model, count) for model in cases.TINY
+                 for count in samples]
     builders += [functools.partial(cases.predict_case, *grid) for grid in predict]
     builders += [functools.partial(cases.crnn_predict_case, *grid, hidden=crnn_hidden)
                  for grid in crnn_predict]
     builders += [functools.partial(cases.streams_case, "A", count) for count in streams]
     builders += [functools.partial(cases.pipeline_case, count) for count in pipelines]
     builders += [cases.train_case] if train else []
-    return {"seconds": seconds, "cases": builders}
+    return {"seconds": seconds, "cases": builders, "precisions": precisions}
 
 
 def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
@@ -44,16 +55,20 @@ def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
             for batch in (1, 16, 64)]
 
 
-CRNN_PREDICT = [(1, 1000), (16, 1000)]      # (batch, steps) of the CRNN's whole sequences
+CRNN_PREDICT = ((1, 1000), (16, 1000))      # (batch, steps) of the CRNN's whole sequences
 PROFILES = {
-    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], [1, 16], train=False,
-                     graph_models=["A"], crnn_hidden=48, crnn_predict=[(2, 20)]),
-    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], [1, 256],
-                      train=True, graph_models=["A"], crnn_hidden=cases.CRNN_HIDDEN,
-                      crnn_predict=CRNN_PREDICT),
+    "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False, pipelines=(1, 16),
+                     graph_models=("A",), crnn_hidden=48, crnn_predict=((2, 20),)),
+    "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True,
+                      pipelines=(1, 256), graph_models=("A",), crnn_hidden=cases.CRNN_HIDDEN,
+                      crnn_predict=CRNN_PREDICT, samples=(1, 64, 256)),
     "full": _profile(3.0, ["A", "B"], _predict_grid((64, 256, 1024)), [1, 16, 256, 1024],
-                     [1, 16, 256, 1024], train=True, graph_models=["A"],
-                     crnn_hidden=cases.CRNN_HIDDEN, crnn_predict=CRNN_PREDICT),
+                     train=True, pipelines=(1, 16, 256, 1024), graph_models=("A",),
+                     crnn_hidden=cases.CRNN_HIDDEN, crnn_predict=CRNN_PREDICT,
+                     samples=(1, 64, 256)),
+    "limits": _profile(0.6, ["A", "B"], [(cell, 256, 64, 200) for cell in ("lstm", "gru")],
+                       [256], train=False, samples=(1, 64, 256),
+                       precisions="float32,bfloat16,int8"),
 }
 
 
@@ -66,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help="the whole grid (H up to 1024), longer timings")
     profile.add_argument("--tiny", dest="profile", action="store_const", const="tiny",
                          help="a few small cases in seconds (to check the harness)")
+    profile.add_argument("--limits", dest="profile", action="store_const", const="limits",
+                         help="issue 15's cases (A, B, C, D, 256 streams, predict H=256 "
+                              "B=64) in float32, bfloat16 and int8")
     parser.set_defaults(profile="quick")
     parser.add_argument("--out", default="fastrnn-bench",
                         help="folder for results.json, results.md and the plots "
@@ -74,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="threads for every engine (default 1)")
     parser.add_argument("--engines", default=",".join(ENGINES),
                         help="comma-separated peers to include (default: all installed)")
+    parser.add_argument("--precisions", default=None,
+                        help="comma-separated weight precisions of fastrnn, one row each "
+                             "(default: float32; --limits: float32,bfloat16,int8)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
 
 
@@ -94,6 +115,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads: expected >= 1, got {args.threads}")
     peers = tuple(e for e in engines if e != "fastrnn")
     profile = PROFILES[args.profile]
+    precisions = [p.strip() for p in (args.precisions or profile["precisions"]).split(",")
+                  if p.strip()]
+    unknown = set(precisions) - set(PRECISIONS)
+    if unknown:
+        raise ValueError(f"--precisions: unknown {sorted(unknown)}; expected some of "
+                         f"{PRECISIONS}")
     with_plots = not args.no_plots
     if with_plots and not have("matplotlib"):
         print(f"no plots: {report.PLOTS_NEED_MATPLOTLIB}")
@@ -108,9 +135,14 @@ def run(args: argparse.Namespace) -> int:
         results = {"profile": args.profile, "threads": args.threads,
                    "machine": machine.describe(), "peak": peak, "cases": []}
         for build in profile["cases"]:
-            case = suites.measure(build(threads=args.threads, peers=peers), profile["seconds"])
-            results["cases"].append(case)
-            print(_line(case, peak["gflops"]), flush=True)
+            for precision in precisions:
+                if build is cases.train_case and precision != "float32":
+                    continue                    # fastrnn.train computes in float32
+                options = {} if precision == "float32" else {"precision": precision}
+                case = suites.measure(build(threads=args.threads, peers=peers, **options),
+                                      profile["seconds"])
+                results["cases"].append(case)
+                print(_line(case, peak["gflops"]), flush=True)
     files = report.write(results, args.out, with_plots=with_plots)
     print(f"wrote {', '.join(files)} in {time.perf_counter() - started:.0f} s")
     return 0

@@ -10,8 +10,8 @@ from .machine import blas_threads
 from .timing import interleaved, summary
 
 # Per kind of case: (time given to it, in units of the profile's seconds; rounds).
-TIMING = {"stream": (1, 5), "streams": (1, 5), "predict": (1, 3), "train": (3, 3),
-          "pipeline": (1, 5)}
+TIMING = {"stream": (1, 5), "streams": (1, 5), "process": (1, 5), "predict": (1, 3),
+          "train": (3, 3), "pipeline": (1, 5)}
 
 
 def measure(case: Case, seconds: float) -> dict:
