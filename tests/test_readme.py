@@ -1,12 +1,17 @@
 """The README's examples run as written (issue 14 item 5: the first one
 built from_torch(torch.nn.Sequential(lstm, head)), a module torch itself
-cannot run, since an LSTM returns a tuple)."""
+cannot run, since an LSTM returns a tuple), and compute what they say: the
+graph of "Graph models" against a float64 twin, its stream (Streaming)
+against its predict. Blocks that need files or a live loop (model.pt,
+next_feature_frame()) are not run."""
 
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import reference
+import reference_graph as rg
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
 
@@ -19,6 +24,60 @@ def python_blocks(section: str) -> list[str]:
     start = text.index(f"\n## {section}\n")
     end = text.find("\n## ", start + 1)
     return re.findall(r"```python\n(.*?)```", text[start:end if end > 0 else None], re.S)
+
+
+def subsection_blocks(title: str) -> list[str]:
+    """The ```python blocks of the README subsection titled `title` (### title)."""
+    text = README.read_text()
+    start = text.index(f"\n### {title}\n")
+    ends = [end for end in (text.find("\n### ", start + 1), text.find("\n## ", start + 1))
+            if end > 0]
+    return re.findall(r"```python\n(.*?)```", text[start:min(ends) if ends else None], re.S)
+
+
+def block_with(title: str, text: str) -> str:
+    """The one ```python block of subsection `title` that contains `text`."""
+    (block,) = [block for block in subsection_blocks(title) if text in block]
+    return block
+
+
+def run_graph_example() -> dict:
+    names: dict = {}
+    exec(block_with("Graph models", "fastrnn.Model(x, [gains, vad]"), names)
+    return names
+
+
+def test_the_graph_example_computes_its_float64_twin():
+    names = run_graph_example()
+    model, features = names["model"], names["features"]
+    conv, _, gru, _, gains_dense, vad_dense = model.layers
+    c = rg.tanh(rg.conv1d(features, conv.weight, conv.bias, padding=(1, 1)))
+    g, _ = reference.gru(c, gru.weight_ih, gru.weight_hh, gru.bias_ih, gru.bias_hh)
+    gains = rg.sigmoid(rg.dense(rg.concat([c, g]), gains_dense.weight, gains_dense.bias))
+    vad = rg.sigmoid(rg.dense(g, vad_dense.weight, vad_dense.bias))
+    assert names["gains_y"].shape == (8, 100, 65) and names["vad_y"].shape == (8, 100, 1)
+    # float32 against float64, fan-in at most 224 (the gains head): measured 4e-7; 1e-5 is
+    # the README's bar for every layer against the frameworks and the twins
+    assert np.abs(names["gains_y"] - gains).max() <= 1e-5
+    assert np.abs(names["vad_y"] - vad).max() <= 1e-5
+    assert model.output_names == ["gains", "vad"]
+    assert model.timing == [(1, 1), (1, 1)]             # "same", kernel 3: one frame ahead
+
+
+def test_the_graph_stream_example_lags_one_frame_and_equals_predict():
+    names = run_graph_example()
+    exec(block_with("Streaming", "stream.flush()"), names)
+    stream = names["stream"]
+    assert (stream.delay, stream.rate) == ((1, 1), (1, 1))
+    assert [part.shape for part in names["first"]] == [(0, 65), (0, 1)]
+    assert [part.shape for part in names["rest"]] == [(99, 65), (99, 1)]
+    assert [part.shape for part in names["last"]] == [(1, 65), (1, 1)]
+    assert np.array_equal(names["streamed"], names["gains_y"][0])
+    vad = np.concatenate([names["first"][1], names["rest"][1], names["last"][1]])
+    assert np.array_equal(vad, names["vad_y"][0])
+    state = stream.get_state()
+    assert sorted(state) == ["layer0.frames", "layer0.position", "layer2.h"]
+    assert state["layer0.frames"].shape == (2, 65) and state["layer2.h"].shape == (96,)
 
 
 def test_the_first_example_runs_in_torch_and_fastrnn():
