@@ -10,6 +10,7 @@ OpenMP is used when the compiler supports it; otherwise the build is serial,
 with a warning (FASTRNN_REQUIRE_OPENMP=1 makes that an error, as in CI).
 """
 
+import concurrent.futures
 import os
 import platform
 import shutil
@@ -102,26 +103,26 @@ class BuildExt(build_ext):
                      if isa != "generic" or weights != "f16"]
         variants += [(f"avx512_{DOT_VARIANTS[dot][0]}", "avx512", DOT_VARIANTS[dot][0],
                       DOT_VARIANTS[dot][1]) for dot in dots]
-        objects = []
+        jobs = []       # (source, directory, macros, flags): one compiler call each
         for directory, isa, weights, extra in variants:
             isa_macros = [("FR_KERNELS_" + isa.upper(), "1")] if isa != "generic" else []
             sources = (WEIGHT_SOURCES if weights
                        else KERNEL_SOURCES + TRAIN_SOURCES + AUDIO_SOURCES)
-            objects += compiler.compile(
-                sources,
-                output_dir=os.path.join(self.build_temp, directory),
-                macros=have + isa_macros + WEIGHT_MACROS.get(weights, []),
-                include_dirs=["csrc"],
-                extra_postargs=flags + ISA_FLAGS.get(isa, []) + extra,
-            )
+            jobs += [(source, directory, have + isa_macros + WEIGHT_MACROS.get(weights, []),
+                      flags + ISA_FLAGS.get(isa, []) + extra) for source in sources]
         build_flags = " ".join(flags) + " | kernels: " + ", ".join(["generic"] + isas + dots)
-        objects += compiler.compile(
-            COMMON_SOURCES,
-            output_dir=os.path.join(self.build_temp, "common"),
-            macros=have + [("FR_BUILD_FLAGS", '"%s"' % build_flags)],
-            include_dirs=["csrc"],
-            extra_postargs=flags,
-        )
+        jobs += [(source, "common", have + [("FR_BUILD_FLAGS", '"%s"' % build_flags)], flags)
+                 for source in COMMON_SOURCES]
+
+        def compile_one(job):
+            source, directory, macros, extra_flags = job
+            return compiler.compile([source], output_dir=os.path.join(self.build_temp, directory),
+                                    macros=macros, include_dirs=["csrc"],
+                                    extra_postargs=extra_flags)
+
+        # The compiler runs one process per file: as many at once as there are cores.
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            objects = [obj for compiled in pool.map(compile_one, jobs) for obj in compiled]
         for ext in self.extensions:
             ext.extra_objects = objects + list(ext.extra_objects or [])
             ext.extra_compile_args = ["-O2"] + openmp
