@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import FormatError
 from .fold import fold_constants
 from .ir import Graph, build_graph
 from .proto import load_model, model_opset
@@ -25,17 +26,23 @@ def load_graph(path_or_bytes: Any) -> Graph:
     4. shapes completed again, sizes checked, layout roles assigned.
 
     Raises NotImplementedError (an operator or feature fastrnn lacks, naming
-    the node, op and domain) or ValueError (an inconsistent or too-large
-    graph, naming the node).
+    the node, op and domain) or fastrnn.FormatError (a ValueError: bytes
+    that are not a model, versions fastrnn does not read, an inconsistent or
+    too-large graph, naming the node).
     """
-    model = load_model(path_or_bytes)
-    opset = model_opset(model)
-    graph = build_graph(model.graph, opset)
-    merge_values(graph, inferred_values(model))
-    propagate_shapes(graph)
-    check_sizes(graph)
-    fold_constants(graph)
-    propagate_shapes(graph)
-    check_sizes(graph)
-    assign_axes(graph)
+    try:
+        model = load_model(path_or_bytes)
+        opset = model_opset(model)
+        graph = build_graph(model.graph, opset)
+        merge_values(graph, inferred_values(model))
+        propagate_shapes(graph)
+        check_sizes(graph)
+        fold_constants(graph)
+        propagate_shapes(graph)
+        check_sizes(graph)
+        assign_axes(graph)
+    except FormatError:
+        raise
+    except ValueError as error:          # what the file says is inconsistent
+        raise FormatError(str(error)) from error
     return graph
