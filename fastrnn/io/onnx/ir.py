@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .ops import OPERATORS
-from .proto import (STANDARD_DOMAINS, attribute_values, check_input_types, initializers,
+from .proto import (STANDARD_DOMAINS, attribute_values, check_inputs, initializers,
                     numpy_dtype, onnx_package, schema_defaults)
 from .recurrent import DEFAULT_ACTIVATIONS, check_direction
 
@@ -216,7 +216,8 @@ def build_graph(proto, opset: int, outer: frozenset = frozenset(), name: str = "
                                       f"{node.domain or 'ai.onnx'!r}) is not supported by "
                                       "fastrnn")
         version, attributes = _attributes(node, opset)
-        check_input_types(node.op_type, opset, [elem_types.get(i, 0) for i in node.input], where)
+        check_inputs(node.op_type, opset, list(node.input),
+                     [elem_types.get(i, 0) for i in node.input], where)
         if node.op_type in ("Softmax", "LogSoftmax") and version < 13:
             raise NotImplementedError(f"{where}: {node.op_type}-{version} (opsets below 13 "
                                       "flatten the input to 2-D first) is not supported; "

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import FormatError
 from .fold import fold_constants
 from .ir import Graph, build_graph
-from .proto import load_model, model_opset
+from .proto import file_errors, load_model, model_opset
 from .shapes import assign_axes, check_sizes, inferred_values, merge_values, propagate_shapes
 
 
@@ -30,7 +29,7 @@ def load_graph(path_or_bytes: Any) -> Graph:
     that are not a model, versions fastrnn does not read, an inconsistent or
     too-large graph, naming the node).
     """
-    try:
+    with file_errors():
         model = load_model(path_or_bytes)
         opset = model_opset(model)
         graph = build_graph(model.graph, opset)
@@ -41,8 +40,4 @@ def load_graph(path_or_bytes: Any) -> Graph:
         propagate_shapes(graph)
         check_sizes(graph)
         assign_axes(graph)
-    except FormatError:
-        raise
-    except ValueError as error:          # what the file says is inconsistent
-        raise FormatError(str(error)) from error
     return graph

@@ -12,6 +12,8 @@ corrupt or hostile file raises ValueError instead of exhausting memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,18 @@ def check_size(shape: tuple, dtype: Any, where: str) -> None:
         raise ValueError(f"{where}: a tensor of shape {tuple(dims)} ({nbytes / 2**30:.3g} GiB) "
                          f"exceeds fastrnn's bound of {MAX_TENSOR_ELEMENTS} elements and "
                          f"{MAX_TENSOR_BYTES // 2**30} GiB per tensor")
+
+
+@contextmanager
+def file_errors() -> Iterator[None]:
+    """Inside: a ValueError is about what the file holds (an inconsistent
+    or oversized graph) and leaves as a FormatError with its message."""
+    try:
+        yield
+    except FormatError:
+        raise
+    except ValueError as error:
+        raise FormatError(str(error)) from error
 
 
 def load_model(path_or_bytes: Any):
@@ -94,9 +108,13 @@ def model_opset(model) -> int:
 
 
 def numpy_dtype(elem_type: int) -> np.dtype:
-    """The NumPy dtype of an ONNX TensorProto element type."""
+    """The NumPy dtype of an ONNX TensorProto element type (ValueError for
+    a number that is no element type)."""
     onnx = onnx_package()
-    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    except KeyError:
+        raise ValueError(f"element type {elem_type} is not an ONNX tensor type") from None
 
 
 def ort_type(elem_type: int) -> str:
@@ -183,23 +201,30 @@ def schema_defaults(op: str, opset: int, where: str) -> tuple[int, dict, set, se
     return schema.since_version, defaults, required, set(schema.attributes)
 
 
-def check_input_types(op: str, opset: int, elem_types: list[int], where: str) -> None:
-    """ValueError naming `where` if the inputs' ONNX element types (0:
-    unknown, skipped) break the type constraints of `op` in `opset`: a type
-    the operator does not take, or inputs of one type parameter (an LSTM's
-    X, W, R, B...) of different types."""
+def check_inputs(op: str, opset: int, names: list[str], elem_types: list[int],
+                 where: str) -> None:
+    """ValueError naming `where` if a node's inputs break its operator's
+    schema in `opset`: too few or too many, a required one left empty, or
+    element types (0: unknown, skipped) the operator does not take or that
+    differ within one type parameter (an LSTM's X, W, R, B...)."""
     onnx = onnx_package()
     schema = onnx.defs.get_schema(op, opset, "")
+    if not schema.min_input <= len(names) <= schema.max_input:
+        raise ValueError(f"{where} ({op}): {len(names)} inputs; {op}-{schema.since_version} "
+                         f"takes {schema.min_input} to {schema.max_input}")
     allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
     formals = list(schema.inputs)
     variadic = bool(formals) and formals[-1].option == formals[-1].option.Variadic
     bound: dict[str, tuple[str, str]] = {}
-    for index, elem_type in enumerate(elem_types[:None if variadic else len(formals)]):
+    for index, elem_type in enumerate(elem_types):
         formal = formals[min(index, len(formals) - 1)]
+        name = formal.name if index < len(formals) else \
+            f"{formal.name}[{index - len(formals) + 1}]"
+        if formal.option == formal.option.Single and not names[index]:
+            raise ValueError(f"{where} ({op}): input {name} is required but left empty")
         if not elem_type:
             continue
-        given, name = ort_type(elem_type), formal.name if index < len(formals) else \
-            f"{formal.name}[{index - len(formals) + 1}]"
+        given = ort_type(elem_type)
         choices = allowed.get(formal.type_str, {formal.type_str})
         if given not in choices:
             raise ValueError(f"{where} ({op}): input {name} is {given}; {op}-"
