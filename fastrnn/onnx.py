@@ -27,7 +27,7 @@ from .io.onnx import RecurrentNode, load_graph
 from .io.onnx.compile import CompiledGraph, compile_plan
 from .io.onnx.fold import run_operator
 from .io.onnx.ir import Graph, Node, Value
-from .io.onnx.proto import ort_type
+from .io.onnx.proto import file_errors, ort_type
 from .io.onnx.recurrent import fastrnn_refusal
 from .model import Sequential
 
@@ -177,20 +177,22 @@ class InferenceSession:
         compatibility and ignored (fastrnn runs on the CPU).
 
     Raises NotImplementedError for an operator, domain or feature fastrnn
-    does not run, ValueError for an inconsistent or oversized graph (both
-    naming the node).
+    does not run, fastrnn.FormatError (a ValueError) for bytes that are not
+    a model, versions fastrnn does not read, an inconsistent or oversized
+    graph (naming the node).
     """
 
     def __init__(self, path_or_bytes: Any, sess_options: Any = None, providers: Any = None,
                  provider_options: Any = None, **kwargs: Any):
-        self._graph = load_graph(path_or_bytes)
-        self._plan = _plan(self._graph)
-        self._inputs = [NodeArg(v) for v in self._graph.inputs]
-        self._outputs = [NodeArg(v) for v in self._graph.outputs]
-        self._output_names = [o.name for o in self._outputs]
-        self._feed_check = FeedCheck(tuple((v.name, v.dtype, v.shape)
-                                           for v in self._graph.inputs))
-        self._direct = _direct_call(self._graph, self._plan)
+        with file_errors():                      # what the graph holds is inconsistent
+            self._graph = load_graph(path_or_bytes)
+            self._plan = _plan(self._graph)
+            self._inputs = [NodeArg(v) for v in self._graph.inputs]
+            self._outputs = [NodeArg(v) for v in self._graph.outputs]
+            self._output_names = [o.name for o in self._outputs]
+            self._feed_check = FeedCheck(tuple((v.name, v.dtype, v.shape)
+                                               for v in self._graph.inputs))
+            self._direct = _direct_call(self._graph, self._plan)
 
     @property
     def graph(self) -> Graph:

@@ -85,6 +85,27 @@ def max_abs(a, b):
 
 
 # ---------------------------------------------------------------------------
+# Memory (the fuzz suites' bounds).
+
+
+def peak_rss_reset() -> bool:
+    """Reset this process's peak resident size (Linux); False if not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as file:
+            file.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def resident_kib() -> dict:
+    """{"VmRSS": now, "VmHWM": peak} resident sizes of this process in KiB (Linux)."""
+    with open("/proc/self/status") as file:
+        return {line.split(":")[0]: int(line.split()[1]) for line in file
+                if line.startswith(("VmRSS", "VmHWM"))}
+
+
+# ---------------------------------------------------------------------------
 # Random data.
 
 SEED = 20261125

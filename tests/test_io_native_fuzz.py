@@ -22,6 +22,7 @@ from itertools import zip_longest
 
 import numpy as np
 import pytest
+from conftest import peak_rss_reset, resident_kib
 from test_graph import noise_suppressor_model
 from test_io_native import DATA, weights
 
@@ -173,22 +174,6 @@ def mutations(rng, original: bytes):
     for version in ["0", "01", "\u0661", "1.0", "+2", " 2", "2 ", "9" * 30, ""]:
         yield f"format_version {version!r}", write_file({**metadata, "format_version": version},
                                                         tensors)
-
-
-def peak_rss_reset() -> bool:
-    """Reset this process's peak resident size (Linux); False if not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as file:
-            file.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def resident_kib() -> dict:
-    with open("/proc/self/status") as file:
-        return {line.split(":")[0]: int(line.split()[1]) for line in file
-                if line.startswith(("VmRSS", "VmHWM"))}
 
 
 def measured_load(path, measure_rss: bool) -> tuple:

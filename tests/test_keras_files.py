@@ -22,6 +22,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import peak_rss_reset, resident_kib
 
 import fastrnn
 from fastrnn.io.keras.files import memory_budget
@@ -487,8 +488,11 @@ def test_fuzz(saved, tmp_path):
     """Seeded mutations of .keras archives (raw bytes, the weights image, the
     config) and .h5 files, for about 20 s: every outcome is a model or a
     FormatError, ValueError or NotImplementedError, and no case's traced
-    allocations peak above max(64 MiB, 10 x its size)."""
+    allocations, nor (where Linux lets a process reset it) its peak resident
+    size, grow above max(64 MiB, 10 x its size): the RSS sees what HDF5
+    allocates in C."""
     rng = np.random.default_rng(14)
+    measure_rss = peak_rss_reset()
     deadline = time.perf_counter() + 20
     outcomes: dict = {}
     for count, (name, data) in enumerate(fuzz_cases(saved, rng)):
@@ -496,12 +500,19 @@ def test_fuzz(saved, tmp_path):
             break
         path = tmp_path / f"case{count % 8}{name[name.index('.'):]}"
         path.write_bytes(data)
+        if measure_rss:
+            peak_rss_reset()
+            rss_before = resident_kib()["VmRSS"]
         outcome, peak = peak_bytes(fastrnn.from_keras, path)
         kind = type(outcome).__name__
         outcomes[kind] = outcomes.get(kind, 0) + 1
         assert isinstance(outcome, ALLOWED + (fastrnn.Model,)), \
             f"case {count} ({name}): {kind}: {outcome}"
         assert peak <= memory_budget(len(data)), f"case {count} ({name}): {peak} bytes"
+        if measure_rss:
+            grown = (resident_kib()["VmHWM"] - rss_before) * 1024
+            assert grown <= memory_budget(len(data)), \
+                f"case {count} ({name}): peak RSS +{grown / MiB:.1f} MiB"
     assert sum(outcomes.values()) >= 200, outcomes
     assert outcomes.get("FormatError", 0) and (outcomes.get("Model", 0)
                                                or outcomes.get("Sequential", 0)), outcomes

@@ -17,6 +17,7 @@ from conftest import assert_close
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx)")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+import fastrnn  # noqa: E402
 from fastrnn.io.onnx import MAX_TENSOR_BYTES, load_graph  # noqa: E402
 from fastrnn.onnx import InferenceSession  # noqa: E402
 
@@ -281,16 +282,28 @@ def test_unsupported_operators_and_foreign_domains_are_refused():
         InferenceSession(model.SerializeToString())
 
 
-def test_newer_opset_and_ir_versions_are_refused():
+@pytest.mark.parametrize("field, value, message", [
+    ("opset", "newest + 1", r"opset {value} of the default domain.*knows 1 to {newest}"),
+    ("opset", 0, r"opset 0 of the default domain.*knows 1 to {newest}"),
+    ("ir_version", "newest + 1", r"IR version {value}; the installed onnx .* knows up to"),
+    ("ir_version", 0, r"IR version 0; fastrnn reads IR versions 3 \(ONNX 1.0\)"),
+    ("ir_version", 2, r"IR version 2; fastrnn reads IR versions 3 \(ONNX 1.0\)"),
+])
+def test_opset_and_ir_versions_out_of_range_are_refused(field, value, message):
+    """Issue 14 item 15: any opset or IR version was read; now only those
+    from the first with opset imports (IR 3) to the installed onnx's."""
     relu = [helper.make_node("Relu", ["x"], ["y"])]
     io = ([("x", FLOAT, [2])], [("y", FLOAT, [2])])
-    newest = onnx.defs.onnx_opset_version()
-    with pytest.raises(ValueError, match=f"opset {newest + 1}.*knows up to {newest}"):
-        InferenceSession(make_model(relu, *io, opset=newest + 1))
+    newest = onnx.defs.onnx_opset_version() if field == "opset" else onnx.IR_VERSION
+    value = newest + 1 if value == "newest + 1" else value
     model = onnx.load_from_string(make_model(relu, *io))
-    model.ir_version = onnx.IR_VERSION + 1
-    with pytest.raises(ValueError, match="IR version"):
-        InferenceSession(model.SerializeToString())
+    if field == "opset":
+        model.opset_import[0].version = value
+    else:
+        model.ir_version = value
+    for load in (InferenceSession, fastrnn.from_onnx):
+        with pytest.raises(fastrnn.FormatError, match=message.format(value=value, newest=newest)):
+            load(model.SerializeToString())
 
 
 def test_softmax_before_opset_13_is_refused():
@@ -301,10 +314,54 @@ def test_softmax_before_opset_13_is_refused():
 
 
 def test_unknown_direction_is_refused(rng):
+    """Issue 14 item 15: direction="sideways" ran as forward."""
     model, _, _ = recurrent_model("GRU", rng, {"direction": "sideways"})
-    with pytest.raises(ValueError, match="direction must be forward, reverse or bidirectional, "
-                                         "got 'sideways'"):
-        InferenceSession(model)
+    for load in (InferenceSession, fastrnn.from_onnx):
+        with pytest.raises(fastrnn.FormatError, match="direction must be forward, reverse or "
+                                                      "bidirectional, got 'sideways'"):
+            load(model)
+
+
+def test_a_recurrent_node_of_a_foreign_domain_is_refused(rng):
+    """Issue 14 item 15: an LSTM in a foreign domain ran as the standard one."""
+    model = onnx.load_from_string(recurrent_model("LSTM", rng, {})[0])
+    model.graph.node[0].domain = "com.acme"
+    model.opset_import.append(helper.make_opsetid("com.acme", 1))
+    for load in (InferenceSession, fastrnn.from_onnx):
+        with pytest.raises(NotImplementedError, match="'LSTM' of domain 'com.acme'"):
+            load(model.SerializeToString())
+
+
+@pytest.mark.parametrize("dtype, message", [
+    (np.int64, r"input W is tensor\(int64\); LSTM-14 takes \['tensor\(double\)', "
+               r"'tensor\(float\)', 'tensor\(float16\)'\]"),
+    (np.int32, r"input W is tensor\(int32\); LSTM-14 takes"),
+    (np.complex64, r"input W is tensor\(complex64\); LSTM-14 takes"),
+    (np.float64, r"input W is tensor\(double\) but X is tensor\(float\) \(both of type T\)"),
+])
+def test_initializers_of_other_types_are_refused(rng, dtype, message):
+    """Issue 14 item 15: complex and integer initializers were cast to float
+    (the session ran them); inputs must have the types the operator's
+    schema allows, one type per type parameter (as ONNX Runtime requires)."""
+    model = onnx.load_from_string(recurrent_model("LSTM", rng, {})[0])
+    weight = model.graph.initializer[0]
+    weight.CopyFrom(numpy_helper.from_array(
+        (numpy_helper.to_array(weight) * 10).astype(dtype), weight.name))
+    for load in (InferenceSession, fastrnn.from_onnx):
+        with pytest.raises(fastrnn.FormatError, match=message):
+            load(model.SerializeToString())
+
+
+def test_bytes_that_are_not_a_model_raise_format_error(rng, tmp_path):
+    """Issue 14 item 12: a truncated or damaged file raised protobuf's
+    DecodeError."""
+    model = recurrent_model("LSTM", rng, {})[0]
+    (tmp_path / "truncated.onnx").write_bytes(model[:len(model) // 2])
+    for source in (b"\x08\x07not a model\xff\xff", model[:len(model) // 2],
+                   tmp_path / "truncated.onnx"):
+        for load in (InferenceSession, fastrnn.from_onnx):
+            with pytest.raises(fastrnn.FormatError, match="not an ONNX model"):
+                load(source)
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ...model import Sequential
 from ..convert import fold_activation
 from .ir import Graph
 from .load import load_graph
+from .proto import file_errors
 from .recurrent import RecurrentNode
 
 LAYOUT_OPS = {"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout"}
@@ -72,7 +73,13 @@ def from_onnx(path: Any, *, isa: str | None = None, precision: str = "float32") 
     A Sequential taking batch-first input (B, T, F) whatever the graph's
     layout, computing the graph's first output.
     """
-    graph = load_graph(path)
+    with file_errors():                      # what the graph holds is inconsistent
+        layers = _chain_layers(load_graph(path))
+    return Sequential(layers, isa=isa, precision=precision)
+
+
+def _chain_layers(graph: Graph) -> list:
+    """The fastrnn layers of a chain graph, in order (see from_onnx)."""
     if len(graph.inputs) != 1:
         raise NotImplementedError(f"the graph has inputs {[i.name for i in graph.inputs]}; "
                                   "fastrnn models take one")
@@ -117,4 +124,4 @@ def from_onnx(path: Any, *, isa: str | None = None, precision: str = "float32") 
                                   "computed by the chain from its input")
     if not layers:
         raise ValueError("the ONNX graph has no layers fastrnn can run")
-    return Sequential(layers, isa=isa, precision=precision)
+    return layers

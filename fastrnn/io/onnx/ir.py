@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from .ops import OPERATORS
-from .proto import STANDARD_DOMAINS, attribute_values, initializers, numpy_dtype, schema_defaults
+from .proto import (STANDARD_DOMAINS, attribute_values, check_inputs, initializers,
+                    numpy_dtype, onnx_package, schema_defaults)
 from .recurrent import DEFAULT_ACTIVATIONS, check_direction
 
 Dim = int | str | None      # a static size, a symbolic size, or unknown
@@ -201,6 +202,8 @@ def build_graph(proto, opset: int, outer: frozenset = frozenset(), name: str = "
     inputs = [values[i.name] for i in proto.input if i.name not in constants]
     visible = set(outer) | set(constants) | {i.name for i in proto.input}
     visible |= {out for node in proto.node for out in node.output if out}
+    elem_types = {v.name: v.elem_type for v in values.values()}
+    elem_types.update((t.name, t.data_type) for t in proto.initializer)
     nodes = []
     for node in proto.node:
         where = _where(node)
@@ -213,6 +216,8 @@ def build_graph(proto, opset: int, outer: frozenset = frozenset(), name: str = "
                                       f"{node.domain or 'ai.onnx'!r}) is not supported by "
                                       "fastrnn")
         version, attributes = _attributes(node, opset)
+        check_inputs(node.op_type, opset, list(node.input),
+                     [elem_types.get(i, 0) for i in node.input], where)
         if node.op_type in ("Softmax", "LogSoftmax") and version < 13:
             raise NotImplementedError(f"{where}: {node.op_type}-{version} (opsets below 13 "
                                       "flatten the input to 2-D first) is not supported; "
@@ -234,6 +239,7 @@ def build_graph(proto, opset: int, outer: frozenset = frozenset(), name: str = "
                        list(node.input), list(node.output), attributes, branches)
         if node.op_type == "Constant":
             constants[node.output[0]] = _read_only(OPERATORS["Constant"].run([], attributes)[0])
+            elem_types[node.output[0]] = _elem_type(constants[node.output[0]])
             continue
         if node.op_type == "Split" and "split" not in attributes and len(node.input) < 2:
             attributes.setdefault("num_outputs", len(node.output))
@@ -253,6 +259,14 @@ def build_graph(proto, opset: int, outer: frozenset = frozenset(), name: str = "
         raise ValueError(f"graph {graph.name!r}: values {sorted(missing)} are read but never "
                          "defined")
     return graph
+
+
+def _elem_type(array: np.ndarray) -> int:
+    """The ONNX element type of a NumPy array (0 when ONNX has none)."""
+    try:
+        return onnx_package().helper.np_dtype_to_tensor_dtype(array.dtype)
+    except (KeyError, ValueError, TypeError):
+        return 0
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .fold import fold_constants
 from .ir import Graph, build_graph
-from .proto import load_model, model_opset
+from .proto import file_errors, load_model, model_opset
 from .shapes import assign_axes, check_sizes, inferred_values, merge_values, propagate_shapes
 
 
@@ -25,17 +25,19 @@ def load_graph(path_or_bytes: Any) -> Graph:
     4. shapes completed again, sizes checked, layout roles assigned.
 
     Raises NotImplementedError (an operator or feature fastrnn lacks, naming
-    the node, op and domain) or ValueError (an inconsistent or too-large
-    graph, naming the node).
+    the node, op and domain) or fastrnn.FormatError (a ValueError: bytes
+    that are not a model, versions fastrnn does not read, an inconsistent or
+    too-large graph, naming the node).
     """
-    model = load_model(path_or_bytes)
-    opset = model_opset(model)
-    graph = build_graph(model.graph, opset)
-    merge_values(graph, inferred_values(model))
-    propagate_shapes(graph)
-    check_sizes(graph)
-    fold_constants(graph)
-    propagate_shapes(graph)
-    check_sizes(graph)
-    assign_axes(graph)
+    with file_errors():
+        model = load_model(path_or_bytes)
+        opset = model_opset(model)
+        graph = build_graph(model.graph, opset)
+        merge_values(graph, inferred_values(model))
+        propagate_shapes(graph)
+        check_sizes(graph)
+        fold_constants(graph)
+        propagate_shapes(graph)
+        check_sizes(graph)
+        assign_axes(graph)
     return graph

@@ -1,6 +1,8 @@
-"""Reading ONNX files: the model (its IR and opset versions checked), tensors
-as read-only NumPy arrays (their sizes checked before anything is read),
-attributes as Python values, and the element-type table.
+"""Reading ONNX files: the model (its IR and opset versions checked, a file
+that is not a ModelProto a FormatError), tensors as read-only NumPy arrays
+(their sizes checked before anything is read), attributes as Python values,
+the element-type table, and each node's input types checked against its
+operator's type constraints.
 
 Every size a file declares is checked against ``MAX_TENSOR_BYTES`` (4 GiB)
 and ``MAX_TENSOR_ELEMENTS`` (2**31) before an array of that size exists: a
@@ -10,13 +12,18 @@ corrupt or hostile file raises ValueError instead of exhausting memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from ...errors import FormatError
+
 MAX_TENSOR_BYTES = 2**32          # 4 GiB: one tensor, declared or computed
 MAX_TENSOR_ELEMENTS = 2**31       # elements of one tensor (int32 indexing in C kernels)
 STANDARD_DOMAINS = ("", "ai.onnx")
+FIRST_IR_VERSION = 3              # ONNX 1.0: the first IR with opset imports
 
 
 def onnx_package():
@@ -47,25 +54,48 @@ def check_size(shape: tuple, dtype: Any, where: str) -> None:
                          f"{MAX_TENSOR_BYTES // 2**30} GiB per tensor")
 
 
+@contextmanager
+def file_errors() -> Iterator[None]:
+    """Inside: a ValueError is about what the file holds (an inconsistent
+    or oversized graph) and leaves as a FormatError with its message."""
+    try:
+        yield
+    except FormatError:
+        raise
+    except ValueError as error:
+        raise FormatError(str(error)) from error
+
+
 def load_model(path_or_bytes: Any):
-    """The ModelProto of a path, of serialized bytes or of a ModelProto,
-    refused (ValueError) if its IR version or the opset of its standard
-    domain is newer than the installed onnx package knows."""
+    """The ModelProto of a path, of serialized bytes or of a ModelProto.
+
+    Raises FormatError for bytes that are not a serialized ModelProto
+    (truncated, damaged), ValueError for an IR version before 3 or newer
+    than the installed onnx package knows, or an opset of the standard
+    domain newer than it knows.
+    """
     onnx = onnx_package()
-    if isinstance(path_or_bytes, onnx.ModelProto):
-        model = path_or_bytes
-    elif isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
-        model = onnx.load_from_string(bytes(path_or_bytes))
-    else:
-        model = onnx.load(os.fspath(path_or_bytes))
+    from google.protobuf.message import DecodeError
+    try:
+        if isinstance(path_or_bytes, onnx.ModelProto):
+            model = path_or_bytes
+        elif isinstance(path_or_bytes, (bytes, bytearray, memoryview)):
+            model = onnx.load_from_string(bytes(path_or_bytes))
+        else:
+            model = onnx.load(os.fspath(path_or_bytes))
+    except DecodeError as error:
+        raise FormatError(f"not an ONNX model (truncated or damaged?): {error}") from None
     if model.ir_version > onnx.IR_VERSION:
         raise ValueError(f"the model has IR version {model.ir_version}; the installed onnx "
                          f"{onnx.__version__} knows up to {onnx.IR_VERSION}")
+    if model.ir_version < FIRST_IR_VERSION:
+        raise ValueError(f"the model has IR version {model.ir_version}; fastrnn reads IR "
+                         f"versions {FIRST_IR_VERSION} (ONNX 1.0) to {onnx.IR_VERSION}")
     known = onnx.defs.onnx_opset_version()
     for opset in model.opset_import:
-        if opset.domain in STANDARD_DOMAINS and opset.version > known:
+        if opset.domain in STANDARD_DOMAINS and not 1 <= opset.version <= known:
             raise ValueError(f"the model imports opset {opset.version} of the default domain; "
-                             f"the installed onnx {onnx.__version__} knows up to {known}")
+                             f"the installed onnx {onnx.__version__} knows 1 to {known}")
     return model
 
 
@@ -78,9 +108,13 @@ def model_opset(model) -> int:
 
 
 def numpy_dtype(elem_type: int) -> np.dtype:
-    """The NumPy dtype of an ONNX TensorProto element type."""
+    """The NumPy dtype of an ONNX TensorProto element type (ValueError for
+    a number that is no element type)."""
     onnx = onnx_package()
-    return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    except KeyError:
+        raise ValueError(f"element type {elem_type} is not an ONNX tensor type") from None
 
 
 def ort_type(elem_type: int) -> str:
@@ -165,3 +199,39 @@ def schema_defaults(op: str, opset: int, where: str) -> tuple[int, dict, set, se
             if attribute.default_value.name != name:     # the proto carries its own name
                 defaults[name] = defaults.pop(attribute.default_value.name)
     return schema.since_version, defaults, required, set(schema.attributes)
+
+
+def check_inputs(op: str, opset: int, names: list[str], elem_types: list[int],
+                 where: str) -> None:
+    """ValueError naming `where` if a node's inputs break its operator's
+    schema in `opset`: too few or too many, a required one left empty, or
+    element types (0: unknown, skipped) the operator does not take or that
+    differ within one type parameter (an LSTM's X, W, R, B...)."""
+    onnx = onnx_package()
+    schema = onnx.defs.get_schema(op, opset, "")
+    if not schema.min_input <= len(names) <= schema.max_input:
+        raise ValueError(f"{where} ({op}): {len(names)} inputs; {op}-{schema.since_version} "
+                         f"takes {schema.min_input} to {schema.max_input}")
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    formals = list(schema.inputs)
+    variadic = bool(formals) and formals[-1].option == formals[-1].option.Variadic
+    bound: dict[str, tuple[str, str]] = {}
+    for index, elem_type in enumerate(elem_types):
+        formal = formals[min(index, len(formals) - 1)]
+        name = formal.name if index < len(formals) else \
+            f"{formal.name}[{index - len(formals) + 1}]"
+        if formal.option == formal.option.Single and not names[index]:
+            raise ValueError(f"{where} ({op}): input {name} is required but left empty")
+        if not elem_type:
+            continue
+        given = ort_type(elem_type)
+        choices = allowed.get(formal.type_str, {formal.type_str})
+        if given not in choices:
+            raise ValueError(f"{where} ({op}): input {name} is {given}; {op}-"
+                             f"{schema.since_version} takes {sorted(choices)} there")
+        if formal.type_str in allowed and (index < len(formals) - variadic
+                                           or formal.is_homogeneous):
+            first_name, first_type = bound.setdefault(formal.type_str, (name, given))
+            if first_type != given:
+                raise ValueError(f"{where} ({op}): input {name} is {given} but {first_name} "
+                                 f"is {first_type} (both of type {formal.type_str})")

@@ -122,6 +122,9 @@ def _rule(node: Node, graph: Graph) -> list[tuple[np.dtype | None, tuple | None]
     if node.op == "Transpose" and shape(first) is not None:
         dims = shape(first)
         perm = node.attributes.get("perm") or tuple(reversed(range(len(dims))))
+        if sorted(perm) != list(range(len(dims))):
+            raise ValueError(f"ONNX node {node.name!r} (Transpose): perm {list(perm)} is not a "
+                             f"permutation of the input's {len(dims)} axes")
         return [(dtype(first), tuple(dims[p] for p in perm))]
     if node.op == "Reshape" and shape(first) is not None and "shape" in node.attributes:
         return [(dtype(first), _reshaped(shape(first), node))]
