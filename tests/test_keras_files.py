@@ -11,12 +11,12 @@ and NumPy allocations against it.
 """
 
 import io
+import itertools
 import json
 import math
 import shutil
 import subprocess
 import sys
-import time
 import tracemalloc
 import zipfile
 
@@ -191,11 +191,10 @@ def test_declared_shapes_are_checked_before_reading(saved, tmp_path, suffix):
                         lambda file: replace_dataset(file, variable(file, "dense", 0),
                                                      (200_000, 200_000), chunks=(1000, 1000)))
     assert path.stat().st_size < MiB
-    started = time.perf_counter()
     outcome, peak = peak_bytes(fastrnn.from_keras, path)
     assert isinstance(outcome, fastrnn.FormatError), outcome
     assert "expected shape (5, 3)" in str(outcome) and "(200000, 200000)" in str(outcome)
-    assert peak < 16 * MiB and time.perf_counter() - started < 5
+    assert peak < 16 * MiB
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
@@ -417,6 +416,7 @@ def test_options_of_the_wrong_type_are_refused(saved, tmp_path, suffix, layer, o
 # --- fuzz -----------------------------------------------------------------------
 
 ALLOWED = (fastrnn.FormatError, ValueError, NotImplementedError)
+FUZZ_CASES = 300        # mutated files test_fuzz loads (seeded: the same files every run)
 ODD_VALUES = [None, -1, 0, 1, 2**31, 10**9, 0.5, math.nan, True, "x", "same", [], [3], {},
               {"class_name": "x"}]
 
@@ -486,18 +486,15 @@ def zipped(contents: dict) -> bytes:
 
 def test_fuzz(saved, tmp_path):
     """Seeded mutations of .keras archives (raw bytes, the weights image, the
-    config) and .h5 files, for about 20 s: every outcome is a model or a
+    config) and .h5 files, FUZZ_CASES of them (about 10 s): every outcome is a model or a
     FormatError, ValueError or NotImplementedError, and no case's traced
     allocations, nor (where Linux lets a process reset it) its peak resident
     size, grow above max(64 MiB, 10 x its size): the RSS sees what HDF5
     allocates in C."""
     rng = np.random.default_rng(14)
     measure_rss = peak_rss_reset()
-    deadline = time.perf_counter() + 20
     outcomes: dict = {}
-    for count, (name, data) in enumerate(fuzz_cases(saved, rng)):
-        if time.perf_counter() > deadline:
-            break
+    for count, (name, data) in enumerate(itertools.islice(fuzz_cases(saved, rng), FUZZ_CASES)):
         path = tmp_path / f"case{count % 8}{name[name.index('.'):]}"
         path.write_bytes(data)
         if measure_rss:
@@ -513,6 +510,6 @@ def test_fuzz(saved, tmp_path):
             grown = (resident_kib()["VmHWM"] - rss_before) * 1024
             assert grown <= memory_budget(len(data)), \
                 f"case {count} ({name}): peak RSS +{grown / MiB:.1f} MiB"
-    assert sum(outcomes.values()) >= 200, outcomes
+    assert sum(outcomes.values()) == FUZZ_CASES, outcomes
     assert outcomes.get("FormatError", 0) and (outcomes.get("Model", 0)
                                                or outcomes.get("Sequential", 0)), outcomes
