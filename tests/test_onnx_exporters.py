@@ -490,7 +490,9 @@ def test_from_onnx_makes_a_conv_front_end_model():
     """A conv front end (kernel 3, padding 1), 2-layer LSTM and Linear head,
     no state inputs: the Model of the whole graph, batch first (B, T, C)
     whatever the graph's (B, C, T); its stream, flushed, equals ONNX
-    Runtime on the whole sequence."""
+    Runtime on the whole sequence. The session compiles the graph to the
+    same one segment (the zero initial states, made from the conv output's
+    Shape, are zeros the engine starts from) and agrees."""
     torch.manual_seed(6)
 
     class Crnn(torch.nn.Module):
@@ -517,6 +519,10 @@ def test_from_onnx_makes_a_conv_front_end_model():
     reference = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     (expected,) = reference.run(None, {"audio": x.transpose(0, 2, 1)})
     assert_close(model.predict(x), expected, "float32", "predict")
+    session = InferenceSession(data)      # one segment: the zero states' shape arithmetic
+    assert [type(step).__name__ for step, _ in session._plan] == ["CompiledGraph"]
+    assert_close(session.run(None, {"audio": x.transpose(0, 2, 1)})[0], expected, "float32",
+                 "session")
     stream = model.stream(3)
     got = np.concatenate([stream.step(x[:, t]) for t in range(13)] + [stream.flush()], axis=1)
     assert_close(got, expected, "float32", "stream")
