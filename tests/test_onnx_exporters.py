@@ -344,8 +344,8 @@ def test_from_onnx_refuses_what_it_cannot_express():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(Last(), (torch.randn(2, 4, 5),), buffer, dynamo=False)
-    with pytest.raises(NotImplementedError, match=r"'/Gather' \(Gather\) run in NumPy, outside "
-                       r"the engine.*fastrnn\.onnx\.InferenceSession"):
+    with pytest.raises(NotImplementedError, match=r"'/Gather' \(Gather\) run outside the engine "
+                       r"\(in NumPy\).*fastrnn\.onnx\.InferenceSession"):
         fastrnn.from_onnx(buffer.getvalue())
 
 
@@ -530,8 +530,26 @@ def test_from_onnx_makes_a_conv_front_end_model():
 
 def test_from_onnx_names_why_a_graph_is_not_one_model(vad_if_graph):
     """The VAD graph runs everything inside If on a sample-rate input."""
-    with pytest.raises(NotImplementedError, match=r"'prob' \(If\) run in NumPy.*InferenceSession"):
+    with pytest.raises(NotImplementedError,
+                       match=r"'prob' \(If\) run outside the engine.*InferenceSession"):
         fastrnn.from_onnx(vad_if_graph)
+
+
+def test_from_onnx_names_what_keeps_a_recurrent_node_out_of_the_engine():
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal((1, 4 * 3, size)).astype(np.float32),
+                                       name) for name, size in (("W", 2), ("R", 3))]
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm", hidden_size=3,
+                            clip=1.0)
+    graph = helper.make_graph(
+        [node], "clipped", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 1, 1, 3])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(NotImplementedError, match=r"no node runs in the engine; ONNX nodes "
+                       r"'lstm' \(LSTM: attribute clip\) run outside the engine"):
+        fastrnn.from_onnx(model)
 
 
 # ---------------------------------------------------------------------------

@@ -25,11 +25,12 @@ def _refuse(reason: str) -> NotImplementedError:
 
 def _numpy_step(node: Any, constants: dict) -> str:
     """A node the engine does not run, as an error names it."""
-    text = f"{node.name!r} ({node.op})"
+    refusal = None
     if node.op in ("LSTM", "GRU", "RNN"):
         refusal = fastrnn_refusal(node, constants)
-        text += f": {refusal}" if refusal else ""
-    return text
+        if refusal is None and node.attributes.get("direction") == "reverse":
+            refusal = "a reverse-only direction"
+    return f"{node.name!r} ({node.op}{': ' + refusal if refusal else ''})"
 
 
 def _the_segment(graph: Graph, plan: list) -> CompiledGraph:
@@ -41,7 +42,7 @@ def _the_segment(graph: Graph, plan: list) -> CompiledGraph:
         listed = ", ".join(_numpy_step(node, graph.constants) for node in numpy_nodes[:5])
         more = f" and {len(numpy_nodes) - 5} more" if len(numpy_nodes) > 5 else ""
         where = "no node runs in the engine; " if not segments else ""
-        raise _refuse(f"{where}ONNX nodes {listed}{more} run in NumPy, outside the engine")
+        raise _refuse(f"{where}ONNX nodes {listed}{more} run outside the engine (in NumPy)")
     if len(segments) != 1:
         raise _refuse(f"the graph compiles to {len(segments)} engine segments (inputs of "
                       "different batch sizes or lengths)")
