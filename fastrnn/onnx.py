@@ -7,12 +7,15 @@
 the caller allocated once.
 
 At creation the model is read into fastrnn's IR (``fastrnn.io.onnx.
-load_graph``: checked, constant-folded, shapes inferred, sizes bounded).
-Each recurrent node that uses only what fastrnn's kernels compute (default
-activations or a Relu RNN, no peepholes, clip or input_forget, constant
-weights) runs as a one-layer fastrnn model built once; every other node runs
-the operator table's NumPy implementation (``fastrnn.io.onnx.OPERATORS``);
-an If node evaluates its condition and runs the branch it picks.
+load_graph``: checked, constant-folded, shapes inferred, sizes bounded) and
+compiled (``fastrnn.io.onnx.compile``): the nodes the engine computes run
+as fastrnn models, one C call per segment (a graph that is one segment is
+what ``fastrnn.from_onnx`` returns as a Model). A recurrent node outside a
+segment that uses only what fastrnn's kernels compute (default activations
+or a Relu RNN, no peepholes, clip or input_forget, constant weights) runs
+as a one-layer fastrnn model built once; every other node runs the
+operator table's NumPy implementation (``fastrnn.io.onnx.OPERATORS``); an
+If node evaluates its condition and runs the branch it picks.
 """
 
 from __future__ import annotations

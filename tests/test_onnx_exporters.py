@@ -344,8 +344,212 @@ def test_from_onnx_refuses_what_it_cannot_express():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(Last(), (torch.randn(2, 4, 5),), buffer, dynamo=False)
-    with pytest.raises(NotImplementedError, match="not part of a chain"):
+    with pytest.raises(NotImplementedError, match=r"'/Gather' \(Gather\) run outside the engine "
+                       r"\(in NumPy\).*fastrnn\.onnx\.InferenceSession"):
         fastrnn.from_onnx(buffer.getvalue())
+
+
+# ---------------------------------------------------------------------------
+# from_onnx streams: the recurrent states a graph reads from inputs and
+# writes to outputs are the model's own state.
+
+class StatefulRecurrent(torch.nn.Module):
+    """(x (B, T, F) or (B, C, T) with a conv front end, h0[, c0]) ->
+    (head sequence, h_n[, c_n]): a 2-layer nn.LSTM / nn.GRU (batch first)
+    and a Linear head, after an optional Conv1d + ReLU front end."""
+
+    def __init__(self, kind: str, conv: dict | None = None):
+        super().__init__()
+        self.kind = kind
+        self.conv = torch.nn.Conv1d(FEATURES, 6, **conv) if conv else None
+        cls = torch.nn.LSTM if kind == "lstm" else torch.nn.GRU
+        self.rnn = cls(6 if conv else FEATURES, HIDDEN, num_layers=2, batch_first=True)
+        self.head = torch.nn.Linear(HIDDEN, 3)
+
+    def forward(self, x, h, *c):
+        if self.conv is not None:
+            x = torch.relu(self.conv(x)).transpose(1, 2)
+        y, state = self.rnn(x, (h, c[0]) if self.kind == "lstm" else h)
+        return (self.head(y),) + (tuple(state) if self.kind == "lstm" else (state,))
+
+
+STATE_BATCH = 2
+# (name, kind, conv front end, exporter, input frames per graph call)
+STATEFUL = [("lstm", "lstm", None, "legacy", 1), ("gru", "gru", None, "legacy", 1),
+            ("lstm", "lstm", None, "dynamo", 1), ("gru", "gru", None, "dynamo", 1),
+            # kernel = stride: chunks of 2 frames are independent windows
+            ("crnn", "lstm", {"kernel_size": 2, "stride": 2}, "legacy", 2),
+            ("crnn", "lstm", {"kernel_size": 2, "stride": 2}, "dynamo", 2)]
+
+
+def _stateful_export(kind: str, conv: dict | None, exporter: str, frames: int):
+    """(module, graph bytes, state input names, state output names) of an
+    export called with `frames` input frames (static axes)."""
+    torch.manual_seed(5)
+    module = StatefulRecurrent(kind, conv).eval()
+    x = torch.randn(STATE_BATCH, FEATURES, frames) if conv else torch.randn(
+        STATE_BATCH, frames, FEATURES)
+    states = ("h", "c") if kind == "lstm" else ("h",)
+    args = (x,) + tuple(torch.zeros(2, STATE_BATCH, HIDDEN) for _ in states)
+    outputs = ["y"] + [f"{name}n" for name in states]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if exporter == "legacy":
+            buffer = io.BytesIO()
+            torch.onnx.export(module, args, buffer, input_names=["x", *states],
+                              output_names=outputs, dynamo=False)
+            return module, buffer.getvalue(), states, outputs[1:]
+        pytest.importorskip("onnxscript", reason="torch.onnx.export(dynamo=True) needs "
+                                                 "onnxscript (pip install onnxscript)")
+        logging.disable(logging.WARNING)
+        try:
+            program = torch.onnx.export(module, args, None, input_names=["x", *states],
+                                        output_names=outputs, dynamo=True, verbose=False)
+        finally:
+            logging.disable(logging.NOTSET)
+        return module, program.model_proto.SerializeToString(), states, outputs[1:]
+
+
+def _as_model_state(model, feeds: dict) -> dict:
+    """ONNX state values (L, B, H) as the model's initial_state (the other
+    parts, a convolution's window, zero)."""
+    inputs = model.metadata["onnx"]["state_inputs"]
+    state = {name: np.zeros((STATE_BATCH,) + shape, np.float32)
+             for name, shape in model.state_shapes().items()}
+    state.update({part: feeds[name][k] for name, parts in inputs.items()
+                  for k, part in enumerate(parts)})
+    return state
+
+
+def _as_onnx_state(model, state: dict, name: str) -> np.ndarray:
+    """The model's final state as ONNX output `name` (L, B, H)."""
+    return np.stack([state[part] for part in model.metadata["onnx"]["state_outputs"][name]])
+
+
+@pytest.mark.parametrize("name, kind, conv, exporter, frames", STATEFUL,
+                         ids=[f"{n}-{e}" for n, _, _, e, _ in STATEFUL])
+def test_from_onnx_stream_carries_the_graph_state(name, kind, conv, exporter, frames):
+    """model.stream().step(frame), frame after frame, equals ONNX Runtime
+    running the graph call after call (`frames` input frames each) with its
+    state outputs fed back as its state inputs, from zeros; the stream's
+    state is then the graph's last state outputs."""
+    module, data, state_inputs, state_outputs = _stateful_export(kind, conv, exporter, frames)
+    model = fastrnn.from_onnx(data)
+    assert model.input_names == ["x"] and model.output_names == ["y"]
+    assert set(model.metadata["onnx"]["state_inputs"]) == set(state_inputs)
+    reference = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    calls = 5
+    x = rng.standard_normal((STATE_BATCH, calls * frames, FEATURES)).astype(np.float32)
+    state = {name: np.zeros((2, STATE_BATCH, HIDDEN), np.float32) for name in state_inputs}
+    expected = []
+    for k in range(calls):
+        chunk = x[:, k * frames:(k + 1) * frames]
+        y, *finals = reference.run(None, {"x": chunk.transpose(0, 2, 1) if conv else chunk,
+                                          **state})
+        expected.append(y)
+        state = dict(zip(state_inputs, finals))
+    stream = model.stream(STATE_BATCH)
+    got = [stream.step(x[:, t]) for t in range(x.shape[1])]
+    if conv:                    # (N, frames completed, O): one per `frames` steps
+        got = np.concatenate(got, axis=1)
+        assert_close(got, np.concatenate(expected, axis=1), "float32", f"{name} stream")
+    else:
+        assert_close(np.stack(got, axis=1), np.concatenate(expected, axis=1), "float32",
+                     f"{name} stream")
+    final = stream.get_state()
+    for input_name, output_name in zip(state_inputs, state_outputs):
+        assert_close(_as_onnx_state(model, final, output_name), state[input_name], "float32",
+                     f"{name} {output_name}")
+
+
+@pytest.mark.parametrize("name, kind, conv, exporter, frames", STATEFUL[:2] + STATEFUL[4:5],
+                         ids=["lstm", "gru", "crnn"])
+def test_from_onnx_predict_from_the_graph_state(name, kind, conv, exporter, frames):
+    """predict(initial_state=the graph's state inputs, return_state=True)
+    equals one ONNX Runtime call from those states: outputs and final
+    states, mapped by model.metadata["onnx"]; the graph exported with 1 or
+    2 frames, run on 8 (the export's static axes re-declared dynamic)."""
+    module, data, state_inputs, state_outputs = _stateful_export(kind, conv, exporter, frames)
+    model = fastrnn.from_onnx(data)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((STATE_BATCH, 8, FEATURES)).astype(np.float32)
+    feeds = {name: rng.standard_normal((2, STATE_BATCH, HIDDEN)).astype(np.float32)
+             for name in state_inputs}
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x.transpose(0, 2, 1) if conv else x),
+                          *(torch.from_numpy(feeds[n]) for n in state_inputs))
+    y, final = model.predict(x, initial_state=_as_model_state(model, feeds), return_state=True)
+    assert_close(y, expected[0].numpy(), "float32", f"{name} y")
+    for output_name, value in zip(state_outputs, expected[1:]):
+        assert_close(_as_onnx_state(model, final, output_name), value.numpy(), "float32",
+                     f"{name} {output_name}")
+
+
+def test_from_onnx_makes_a_conv_front_end_model():
+    """A conv front end (kernel 3, padding 1), 2-layer LSTM and Linear head,
+    no state inputs: the Model of the whole graph, batch first (B, T, C)
+    whatever the graph's (B, C, T); its stream, flushed, equals ONNX
+    Runtime on the whole sequence. The session compiles the graph to the
+    same one segment (the zero initial states, made from the conv output's
+    Shape, are zeros the engine starts from) and agrees."""
+    torch.manual_seed(6)
+
+    class Crnn(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(FEATURES, 6, 3, padding=1)
+            self.rnn = torch.nn.LSTM(6, HIDDEN, num_layers=2, batch_first=True)
+            self.head = torch.nn.Linear(HIDDEN, 3)
+
+        def forward(self, x):
+            return self.head(self.rnn(torch.relu(self.conv(x)).transpose(1, 2))[0])
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Crnn().eval(), (torch.randn(2, FEATURES, 10),), buffer,
+                          input_names=["audio"], output_names=["logits"], dynamo=False,
+                          dynamic_axes={"audio": {0: "batch", 2: "time"}})
+    data = buffer.getvalue()
+    model = fastrnn.from_onnx(data)
+    assert isinstance(model, fastrnn.Model) and model.output_names == ["logits"]
+    assert model.metadata["onnx"] == {"state_inputs": {}, "state_outputs": {}}
+    x = np.random.default_rng(5).standard_normal((3, 13, FEATURES)).astype(np.float32)
+    reference = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (expected,) = reference.run(None, {"audio": x.transpose(0, 2, 1)})
+    assert_close(model.predict(x), expected, "float32", "predict")
+    session = InferenceSession(data)      # one segment: the zero states' shape arithmetic
+    assert [type(step).__name__ for step, _ in session._plan] == ["CompiledGraph"]
+    assert_close(session.run(None, {"audio": x.transpose(0, 2, 1)})[0], expected, "float32",
+                 "session")
+    stream = model.stream(3)
+    got = np.concatenate([stream.step(x[:, t]) for t in range(13)] + [stream.flush()], axis=1)
+    assert_close(got, expected, "float32", "stream")
+
+
+def test_from_onnx_names_why_a_graph_is_not_one_model(vad_if_graph):
+    """The VAD graph runs everything inside If on a sample-rate input."""
+    with pytest.raises(NotImplementedError,
+                       match=r"'prob' \(If\) run outside the engine.*InferenceSession"):
+        fastrnn.from_onnx(vad_if_graph)
+
+
+def test_from_onnx_names_what_keeps_a_recurrent_node_out_of_the_engine():
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal((1, 4 * 3, size)).astype(np.float32),
+                                       name) for name, size in (("W", 2), ("R", 3))]
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm", hidden_size=3,
+                            clip=1.0)
+    graph = helper.make_graph(
+        [node], "clipped", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 1, 1, 3])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(NotImplementedError, match=r"no node runs in the engine; ONNX nodes "
+                       r"'lstm' \(LSTM: attribute clip\) run outside the engine"):
+        fastrnn.from_onnx(model)
 
 
 # ---------------------------------------------------------------------------

@@ -23,7 +23,12 @@ def python_blocks(section: str) -> list[str]:
     text = README.read_text()
     start = text.index(f"\n## {section}\n")
     end = text.find("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end if end > 0 else None], re.S)
+    return python_blocks_of(text[start:end if end > 0 else None])
+
+
+def python_blocks_of(text: str) -> list[str]:
+    """The ```python blocks of `text`."""
+    return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
 def subsection_blocks(title: str) -> list[str]:
@@ -91,3 +96,77 @@ def test_the_first_example_runs_in_torch_and_fastrnn():
     assert np.abs(names["y"] - expected).max() <= 1e-5                  # from the layers
     whole = names["fastrnn"].from_torch(names["net"])
     assert np.abs(whole.predict(x) - expected).max() <= 1e-5            # from the module
+
+
+def subsection(title: str) -> str:
+    """The text of the README subsection titled `title` (### level)."""
+    text = README.read_text()
+    start = text.index(f"\n### {title}\n")
+    end = min(i for i in (text.find("\n### ", start + 1), text.find("\n## ", start + 1)) if i > 0)
+    return text[start:end]
+
+
+def test_the_onnx_operator_lists_are_the_codes():
+    """The ONNX section's two lists are the compiler's rules (ops with a
+    `_<Op>` rule that the operator table also has: a graph loads only with
+    ops of the table) and the table's other ops."""
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx)")
+    from fastrnn.io.onnx import OPERATORS
+    from fastrnn.io.onnx.compile import _Compiler
+
+    text = subsection("ONNX")
+    engine_text = text[text.index("**In the engine**"):text.index("**In NumPy only**")]
+    numpy_text = text[text.index("**In NumPy only**"):]
+    numpy_text = numpy_text[:numpy_text.index("\n\n")]
+    listed = {name for name in re.findall(r"`([A-Z][A-Za-z]*)`", engine_text)}
+    listed_numpy = set(re.findall(r"`([A-Z][A-Za-z]*)`", numpy_text.split(". `If`")[0]))
+    rules = {name[1:] for name in dir(_Compiler) if name[:1] == "_" and name[1:2].isupper()}
+    assert listed == rules & set(OPERATORS)
+    assert listed_numpy == set(OPERATORS) - rules
+
+
+def test_the_onnx_streaming_examples_run(tmp_path, monkeypatch):
+    """Both streaming examples on a 2-layer LSTM + Linear exported with its
+    state as inputs and outputs: the model's stream and the session loop
+    with IOBinding each equal ONNX Runtime run step by step with the state
+    fed back (max abs 1e-5)."""
+    import io
+    import warnings
+
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install onnx)")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+
+    class Stateful(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(4, 6, num_layers=2, batch_first=True)
+            self.head = torch.nn.Linear(6, 3)
+
+        def forward(self, x, h, c):
+            y, (h, c) = self.rnn(x, (h, c))
+            return self.head(y), h, c
+
+    torch.manual_seed(2)
+    buffer = io.BytesIO()
+    zeros = torch.zeros(2, 1, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Stateful().eval(), (torch.randn(1, 1, 4), zeros, zeros), buffer,
+                          input_names=["x", "h0", "c0"], output_names=["y", "hn", "cn"],
+                          dynamo=False)
+    (tmp_path / "stateful.onnx").write_bytes(buffer.getvalue())
+    monkeypatch.chdir(tmp_path)
+    frames = np.random.default_rng(1).standard_normal((12, 4)).astype(np.float32)
+    reference = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    h = c = np.zeros((2, 1, 6), np.float32)
+    expected = []
+    for frame in frames:
+        y, h, c = reference.run(None, {"x": frame.reshape(1, 1, 4), "h0": h, "c0": c})
+        expected.append(y[0, 0])
+    model_block, session_block = python_blocks_of(subsection("ONNX"))[1:3]
+    names = {"frames": frames}
+    exec(model_block, names)
+    assert np.abs(np.array(names["ys"]) - np.array(expected)).max() <= 1e-5
+    names = {"frames": frames, "hidden": 6}
+    exec(session_block, names)
+    assert np.abs(np.array(names["outputs"]) - np.array(expected)).max() <= 1e-5

@@ -1,5 +1,5 @@
 """What the importers share: reordering gate blocks into the canonical order,
-and folding an activation into the Dense layer before it."""
+and folding activations into the Dense layers before them."""
 
 from __future__ import annotations
 
@@ -13,17 +13,6 @@ def reorder_gates(blocks: np.ndarray, order: tuple, hidden_size: int) -> np.ndar
     ``order[i]`` is the source block of canonical gate i."""
     return np.concatenate([blocks[i * hidden_size:(i + 1) * hidden_size] for i in order],
                           axis=0)
-
-
-def fold_activation(layers: list, activation: str, where: str) -> None:
-    """Give the last of `layers`, a Dense layer without an activation yet,
-    `activation`; NotImplementedError naming `where` otherwise (fastrnn runs
-    activations as part of a Dense layer)."""
-    last = layers[-1] if layers else None
-    if not isinstance(last, Dense) or last.activation != "linear":
-        raise NotImplementedError(f"{where}: a {activation} activation must follow a Dense "
-                                  "(Linear) layer without an activation to run in fastrnn")
-    last.activation = activation
 
 
 def fold_activations(layers: list) -> list:

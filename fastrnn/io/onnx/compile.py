@@ -25,7 +25,6 @@ from ...layers import (Activation, BatchNorm, Concatenate, Conv1d, Dense, Elemen
                        GlobalPool, Input, LayerNorm, Pool1d, Reduce, Slice, Tensor)
 from ..._engine import GraphCall
 from ...model import Model, graph_nodes
-from .chain import _is_zeros
 from .ir import Graph, Node, reads_of_branches
 from .proto import check_size
 from .recurrent import RecurrentNode, fastrnn_refusal
@@ -48,6 +47,29 @@ RECURRENT = ("LSTM", "GRU", "RNN")
 # when the engine makes them unnecessary.
 _VIEWS = {"Slice", "Squeeze", "Unsqueeze", "Transpose", "Reshape", "Gather", "Identity", "Shape",
           "Size", "Split"}
+# Ops of the shape arithmetic exporters compute Reshape targets with.
+_SHAPE_ARITHMETIC = {"Slice", "Gather", "Concat", "Mul", "Squeeze", "Unsqueeze", "Reshape",
+                     "Cast", "Identity", "ConstantOfShape", "Expand"}
+# Ops that carry zeros through unchanged: data input 0.
+_ZERO_PRESERVING = {"Expand", "Slice", "Reshape", "Squeeze", "Unsqueeze", "Transpose",
+                    "Identity", "Gather", "Concat", "Cast"}
+
+
+def _is_zeros(name: str, graph: Graph) -> bool:
+    """True if `name` is all zeros whatever the input: a zero constant, a
+    ConstantOfShape of 0, or such a value sliced, expanded, reshaped or
+    concatenated (how exporters build a default initial state)."""
+    if name in graph.constants:
+        return not np.any(graph.constants[name])
+    node = graph.producers().get(name)
+    if node is None:
+        return False
+    if node.op == "ConstantOfShape":
+        value = node.attributes.get("value")
+        return value is None or not np.any(value)
+    if node.op == "Concat":
+        return all(_is_zeros(n, graph) for n in node.inputs if n)
+    return node.op in _ZERO_PRESERVING and _is_zeros(node.inputs[0], graph)
 
 
 @dataclass
@@ -182,6 +204,7 @@ class _Compiler:
         self.lengths: str | None = None
         self.batch_first: dict = {}
         self.numpy_outputs: set = set()          # values NumPy computes after the engine
+        self.shape_values: set = set()           # shape arithmetic on engine values (_segment)
         self.compiled_layers: list = []          # (Tensor made, ONNX node name)
 
     @property
@@ -220,7 +243,8 @@ class _Compiler:
     def sequence(self, name: str) -> Sequence | None:
         if name in self.sequences:
             return self.sequences[name]
-        if name in self.numpy_outputs or name in self.constants or not name:
+        if name in self.numpy_outputs or name in self.shape_values or name in self.constants \
+                or not name:
             return None
         return self.input_sequence(name)
 
@@ -325,7 +349,8 @@ class _Compiler:
             return None
         if _is_zeros(name, self.graph) and self._state_shape_known(name, batch_first, recurrent):
             return None
-        if self.constant(name) is not None or name in self.numpy_outputs:
+        if self.constant(name) is not None or name in self.numpy_outputs \
+                or name in self.shape_values:
             return False
         producer = self.graph.producers().get(name)
         if producer is not None and producer.op == "Slice" \
@@ -336,10 +361,12 @@ class _Compiler:
         return StateSource(name, 0, batch_first)
 
     def _state_shape_known(self, name: str, batch_first: bool, recurrent: RecurrentNode) -> bool:
-        value, x = self.graph.values.get(name), self.graph.values.get(recurrent.x_name)
-        if value is None or value.shape is None or x is None or x.shape is None:
+        """True if value `name` is inferred to be (D, B, H), or (B, D, H)
+        with batch_first, B the batch dimension of the compiled inputs."""
+        value = self.graph.values.get(name)
+        if value is None or value.shape is None or self.frame_axes is None:
             return False
-        batch = x.shape[0] if batch_first else x.shape[1]
+        batch = self.frame_axes[0]
         expected = (batch, recurrent.directions, recurrent.hidden) if batch_first else (
             recurrent.directions, batch, recurrent.hidden)
         return batch is not None and tuple(value.shape) == expected
@@ -406,18 +433,82 @@ class _Compiler:
         return self.relabeled(node.outputs[0], Sequence(x.tensor, tuple(perm), tuple(features),
                                                         x.per_sequence, x.pad))
 
+    def dimensions(self, name: str) -> list | None:
+        """The dimensions of value `name`: of a compiled sequence, its
+        features' sizes and tokens for its batch and time axes (("batch",),
+        ("time", id of its tensor)); else the inferred ones (ints and
+        symbols); None when one is unknown."""
+        sequence = self.sequences.get(name)
+        if sequence is not None and not sequence.per_sequence:
+            tokens = {"batch": ("batch",), "time": ("time", id(sequence.tensor))}
+            return [tokens.get(role) or sequence.feature_shape[int(role[7:])]
+                    for role in map(sequence.axis_of, range(sequence.rank))]
+        value = self.graph.values.get(name)
+        if value is None or value.shape is None or any(dim is None for dim in value.shape):
+            return None
+        return list(value.shape)
+
+    def shape_entries(self, name: str) -> list | None:
+        """The entries of a 1-D shape value computed from Shape of graph
+        values (as exporters compute a Reshape's target from its input's
+        dynamic dimensions): each an int or the symbol of a dimension the
+        graph names; None when it is computed otherwise."""
+        if name in self.constants:
+            array = np.asarray(self.constants[name])
+            return [int(v) for v in array.reshape(-1)] if array.dtype.kind in "iu" else None
+        node = self.graph.producers().get(name)
+        if node is None or name in self.numpy_outputs:
+            return None
+        attributes = node.attributes
+        if node.op == "Shape":
+            dims = self.dimensions(node.input(0))
+            return None if dims is None else dims[slice(attributes.get("start", 0),
+                                                          attributes.get("end"))]
+        if node.op == "Concat":
+            parts = [self.shape_entries(part) for part in node.inputs]
+            return None if None in parts else [entry for part in parts for entry in part]
+        entries = self.shape_entries(node.input(0))
+        if entries is None:
+            return None
+        if node.op in ("Squeeze", "Unsqueeze", "Reshape", "Cast", "Identity"):
+            return entries if len(entries) == 1 or node.op in ("Cast", "Identity") else None
+        if node.op == "Slice":
+            axes, steps = attributes.get("axes"), attributes.get("steps")
+            starts, ends = attributes.get("starts"), attributes.get("ends")
+            if starts is None or ends is None or list(axes if axes is not None else [0]) != [0]:
+                return None
+            step = 1 if steps is None else int(list(steps)[0])
+            return entries[int(list(starts)[0]):int(list(ends)[0]):step]
+        if node.op == "Gather":
+            indices = self.constant(node.input(1))
+            if indices is None or attributes.get("axis", 0) != 0:
+                return None
+            return [entries[int(i)] for i in np.asarray(indices).reshape(-1)]
+        if node.op == "Mul":
+            other = self.shape_entries(node.input(1))
+            if other is None or len(entries) != 1 or len(other) != 1 \
+                    or not all(isinstance(e, int) for e in entries + other):
+                return None
+            return [entries[0] * other[0]]
+        return None
+
     def _Reshape(self, node: Node) -> bool:
         """Only a reshape of the features, when they are the trailing ONNX
-        axes in canonical order and the leading axes stay."""
+        axes in canonical order and the leading axes stay: the target shape
+        a constant, or computed from the input's own dimensions."""
         x = self.sequence(node.input(0))
-        shape = node.attributes.get("shape")
         out = self.graph.values.get(node.outputs[0])
-        if x is None or shape is None or out is None or out.shape is None:
+        if x is None:
             return False
         lead = len(x.canonical) - len(x.feature_shape)
         if tuple(x.perm[lead:]) != tuple(range(lead, len(x.canonical))):
             return False
-        target = list(out.shape)
+        if node.attributes.get("shape") is not None:
+            target = None if out is None or out.shape is None else list(out.shape)
+        else:
+            target = self._reshape_target(node, x, lead)
+        if target is None:
+            return False
         if len(target) < lead or not all(isinstance(d, int) for d in target[lead:]):
             return False
         if int(np.prod(target[lead:])) != int(np.prod(x.feature_shape)):
@@ -425,6 +516,31 @@ class _Compiler:
         perm = tuple(x.perm[:lead]) + tuple(range(lead, lead + len(target) - lead))
         return self.relabeled(node.outputs[0], Sequence(x.tensor, perm, tuple(target[lead:]),
                                                         x.per_sequence, x.pad))
+
+    def _reshape_target(self, node: Node, x: Sequence, lead: int) -> list | None:
+        """A Reshape's target from its computed shape input: leading entries
+        the input's own batch and time dimensions (or 0: kept), the feature
+        entries ints (one may be -1)."""
+        entries = self.shape_entries(node.input(1))
+        dims = self.dimensions(node.input(0))
+        if entries is None or dims is None or len(entries) < lead:
+            return None
+        for axis in range(lead):
+            same = entries[axis] == dims[axis] or (entries[axis] == self.frame_axes[0]
+                                                   and dims[axis] == ("batch",))
+            if not same and not (entries[axis] == 0 and not node.attributes.get("allowzero")):
+                return None
+        features = entries[lead:]
+        if not all(isinstance(e, int) and e > 0 or e == -1 for e in features) \
+                or features.count(-1) > 1:
+            return None
+        if -1 in features:
+            known = int(np.prod([e for e in features if e != -1]))
+            total = int(np.prod(x.feature_shape))
+            if known == 0 or total % known:
+                return None
+            features[features.index(-1)] = total // known
+        return dims[:lead] + features
 
     def frame_input(self, name: str) -> Sequence | None:
         """A sequence whose features are one axis, the last ONNX axis (what
@@ -800,14 +916,22 @@ def compile_graph(graph: Graph, constants: dict, nodes: list,
 
 def _segment(compiler: _Compiler, nodes: list, needed: set) -> CompiledGraph | None:
     graph = compiler.graph
-    before, after = [], []
+    before, after, shape_nodes = [], [], []
+    shapes = compiler.shape_values
     for node in nodes:
         reads_numpy_after = any(name in compiler.numpy_outputs for name in node.inputs)
+        reads_engine = any(name in compiler.finals or name in shapes
+                           or (name in compiler.sequences and name not in compiler.input_names)
+                           for name in node.inputs if name)
+        if _is_shape_arithmetic(node, compiler, shapes) and (reads_engine or not reads_numpy_after):
+            if reads_engine:        # of an engine value: run after it, if anything reads it
+                shape_nodes.append(node)
+                shapes.update(name for name in node.outputs if name)
+            else:
+                before.append(node)
+            continue
         if node.op != "If" and not reads_numpy_after and compiler.compile_node(node):
             continue
-        reads_engine = any(name in compiler.finals or (name in compiler.sequences
-                                                        and name not in compiler.input_names)
-                           for name in node.inputs if name)
         if reads_engine or reads_numpy_after:
             after.append(node)
             compiler.numpy_outputs.update(name for name in node.outputs if name)
@@ -815,7 +939,8 @@ def _segment(compiler: _Compiler, nodes: list, needed: set) -> CompiledGraph | N
             before.append(node)
     if not compiler.compiled_layers:
         return None
-    after = _joined_final_states(after, compiler)
+    after, unrun = _with_shape_nodes(_joined_final_states(after, compiler), shape_nodes, nodes,
+                                     needed, graph)
     read = [name for name in sorted(needed) if name not in compiler.input_names]
     read += sorted({name for node in after for name in node.inputs if name} - set(read))
     outputs, tensors = {}, {}
@@ -842,9 +967,47 @@ def _segment(compiler: _Compiler, nodes: list, needed: set) -> CompiledGraph | N
                   input_names=list(compiler.input_names),
                   layer_names=_layer_names(model_inputs, model_outputs, compiler))
     live, size_checks = _live(before, compiler, after, needed | set(read), graph)
+    size_checks += [(node, name, graph.values[name].shape, graph.values[name].dtype or np.float32)
+                    for node in unrun for name in node.outputs
+                    if name and any(isinstance(dim, str) for dim in graph.values[name].shape)]
     return CompiledGraph(live, after, model, compiler.inputs, compiler.states, compiler.lengths,
                          outputs, compiler.batch_first, size_checks,
                          _symbol_axes(graph) if size_checks else {})
+
+
+def _is_shape_arithmetic(node: Node, compiler: _Compiler, shapes: set) -> bool:
+    """Shape or Size of any value, or shape arithmetic on such shapes (and
+    constants): what a Reshape's computed target is made of
+    (``_Compiler.shape_entries``), and the zero initial states exporters
+    make of a shape (ConstantOfShape, Expand, then Slice...: ``_is_zeros``)."""
+    if node.op in ("Shape", "Size"):
+        return True
+    inputs = [name for name in node.inputs if name]
+    return node.op in _SHAPE_ARITHMETIC and any(name in shapes for name in inputs) and all(
+        name in shapes or name in compiler.constants for name in inputs)
+
+
+def _with_shape_nodes(after: list, shape_nodes: list, nodes: list, needed: set,
+                      graph: Graph) -> tuple[list, list]:
+    """(`after` with the shape nodes of engine values that it, or what is
+    read later (`needed`), reads, in the graph's order; the shape nodes
+    nothing reads, left unrun). A node whose output shape is unknown is run
+    (its size could not be checked otherwise)."""
+    symbols = {dim for value in graph.inputs for dim in (value.shape or ()) if isinstance(dim, str)}
+    wanted = set(needed) | {name for node in after for name in node.inputs}
+    kept, unrun = [], []
+    for node in reversed(shape_nodes):
+        shapes = [graph.values[name].shape if name in graph.values else None
+                  for name in node.outputs if name]
+        unknown = any(shape is None or any(not isinstance(dim, int) and dim not in symbols
+                                           for dim in shape) for shape in shapes)
+        if unknown or any(name in wanted for name in node.outputs):
+            kept.append(node)
+            wanted |= set(node.inputs)
+        elif node.op not in _VIEWS:
+            unrun.append(node)
+    order = {id(node): k for k, node in enumerate(nodes)}
+    return sorted(after + kept, key=lambda node: order[id(node)]), unrun[::-1]
 
 
 def _joined_final_states(after: list, compiler: _Compiler) -> list:

@@ -132,7 +132,9 @@ def tensor_array(tensor, where: str) -> np.ndarray:
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         raise NotImplementedError(f"{where}: tensor {tensor.name!r} has external data "
                                   "(load the model with its data files, e.g. onnx.load)")
-    dtype = numpy_dtype(tensor.data_type) if tensor.data_type else np.dtype(np.float32)
+    if tensor.data_type == onnx.TensorProto.UNDEFINED:
+        raise ValueError(f"{where}: tensor {tensor.name!r} has no element type (UNDEFINED)")
+    dtype = numpy_dtype(tensor.data_type)
     check_size(tuple(tensor.dims), dtype if dtype.kind != "O" else np.uint8, where)
     elements = int(np.prod(tensor.dims, dtype=object)) if len(tensor.dims) else 1
     if tensor.HasField("raw_data") and dtype.kind != "O":
