@@ -110,9 +110,9 @@ class NodeArg:
 
 def _plan(graph: Graph, outer_constants: dict | None = None) -> list:
     """(step, how) per step: a compiled segment (CompiledGraph, None), or a
-    node with a _RecurrentStep, {branch: plan} for If, or None (the operator
-    table). `outer_constants`: the enclosing graphs' constants, which an If
-    branch may read."""
+    node with a _RecurrentStep, {branch: (plan, engine call or None)} for If
+    (_branch), or None (the operator table). `outer_constants`: the
+    enclosing graphs' constants, which an If branch may read."""
     constants = {**(outer_constants or {}), **graph.constants}
     plan = []
     for step in compile_plan(graph, outer_constants):
@@ -122,7 +122,7 @@ def _plan(graph: Graph, outer_constants: dict | None = None) -> list:
         elif step.op in ("LSTM", "GRU", "RNN") and fastrnn_refusal(step, constants) is None:
             how = _RecurrentStep(RecurrentNode(step, constants))
         elif step.op == "If":
-            how = {key: _plan(branch, constants) for key, branch in step.branches.items()}
+            how = {key: _branch(branch, constants) for key, branch in step.branches.items()}
         plan.append((step, how))
     return plan
 
@@ -159,14 +159,29 @@ def _direct_call(graph: Graph, plan: list) -> GraphCall | None:
     return segment.call
 
 
-def _run_if(node: Node, plans: dict, values: dict) -> list:
+def _branch(branch: Graph, outer_constants: dict) -> tuple:
+    """An If branch's (plan, engine call): the call when one compiled
+    segment is the whole branch and reads none of its constants (then the
+    branch runs as that call alone, the constants not bound), else None."""
+    plan = _plan(branch, outer_constants)
+    call = _direct_call(branch, plan)
+    if call is not None and plan[0][0].reads & set(branch.constants):
+        call = None
+    return plan, call
+
+
+def _run_if(node: Node, branches: dict, values: dict) -> list:
     condition = np.asarray(values[node.inputs[0]])
     if condition.size != 1:
         raise ValueError(f"ONNX node {node.name!r} (If): the condition has shape "
                          f"{condition.shape}, expected one element")
     key = "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch"
     branch = node.branches[key]
-    _execute(branch, plans[key], values)
+    plan, call = branches[key]
+    if call is not None:
+        call.run(values, runtime.get_num_threads())
+    else:
+        _execute(branch, plan, values)
     return [values[output.name] for output in branch.outputs]
 
 

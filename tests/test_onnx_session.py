@@ -168,6 +168,32 @@ def test_kernels_run_what_they_can(rng):
     assert InferenceSession(peepholes)._plan[0][1] is None
 
 
+def test_a_slice_of_whole_axes_compiles_as_its_input(rng):
+    """x[:, ...] (a Slice from 0 to INT64_MAX, step 1, as a scripted export
+    writes it) between two convolutions leaves one engine segment; a Slice
+    that drops the first element does not compile as its input, and both
+    give ONNX Runtime's outputs."""
+    from fastrnn.io.onnx.compile import CompiledGraph
+
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    weights = [("w1", rng.uniform(-1, 1, (4, 2, 3)).astype(np.float32)),
+               ("w2", rng.uniform(-1, 1, (5, 4, 1)).astype(np.float32)),
+               ("begin", np.array([0])), ("later", np.array([1])),
+               ("end", np.array([np.iinfo(np.int64).max])), ("axis", np.array([0]))]
+    feed = {"x": rng.standard_normal((3, 2, 9)).astype(np.float32)}
+    for begin, batch, segments in (("begin", 3, [CompiledGraph]), ("later", 2, None)):
+        model = make_model(
+            [helper.make_node("Conv", ["x", "w1"], ["c1"]),
+             helper.make_node("Slice", ["c1", begin, "end", "axis"], ["s"]),
+             helper.make_node("Conv", ["s", "w2"], ["y"])],
+            [("x", FLOAT, (3, 2, 9))], [("y", FLOAT, (batch, 5, 7))], weights)
+        session = InferenceSession(model)
+        if segments:
+            assert [type(step) for step, _ in session._plan] == segments
+        assert_close(session.run(None, feed)[0],
+                     ort.InferenceSession(model).run(None, feed)[0], "float32", begin)
+
+
 # ---------------------------------------------------------------------------
 # The interface.
 

@@ -4,6 +4,7 @@ check, skipped peers, the report, the command line), then one run of the
 tiny profile on the real engines. No figure of speed is asserted."""
 
 import argparse
+import functools
 import json
 import sys
 
@@ -14,13 +15,15 @@ import fastrnn
 from fastrnn import cli
 from fastrnn.perf import cases, models, peers, report, run, suites, timing
 from fastrnn.perf.cases import Case
-from fastrnn.perf.peers import FASTRNN_SEQUENTIAL
+from fastrnn.perf.peers import (FASTRNN_IOBINDING, FASTRNN_SEQUENTIAL, FASTRNN_STREAM,
+                                ORT_IOBINDING)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLOTS = ("latency_vs_hidden.png", "throughput_vs_batch.png", "streams_vs_cost.png")
 PEAK = {"gflops": 100.0, "matrix": 1536, "single_thread": True}
 MEDIANS = {"fastrnn": 4.0, "torch": 12.0, "onnxruntime": 2.0,      # us, the stub timings
            FASTRNN_SEQUENTIAL: 4.4}
+ONNX_MEDIANS = {FASTRNN_IOBINDING: 3.0, ORT_IOBINDING: 15.0, FASTRNN_STREAM: 3.2}  # us, stubs
 MODEL_ALONE_US = 2.5                       # us, the stub timing of a pipeline case's "model"
 needs_peers = pytest.mark.skipif(
     not all(map(peers.have, ("torch", "onnxruntime", "onnx"))),
@@ -52,7 +55,7 @@ def fixed_medians(monkeypatch):
 
     def interleaved(engines, seconds, rounds):
         calls.append((list(engines), seconds, rounds))
-        medians = {**MEDIANS, "model": MODEL_ALONE_US}
+        medians = {**MEDIANS, **ONNX_MEDIANS, "model": MODEL_ALONE_US}
         return {name: np.array([1, 1, 3]) * medians[name] * 1e-6 for name in engines}
 
     monkeypatch.setattr(suites, "interleaved", interleaved)
@@ -213,6 +216,89 @@ def test_crnn_cases_give_a_frame_per_stream_call_and_count_input_frames(monkeypa
         "predict-crnn-h24-b3-t30-threads1", 90, 3 * 26 * models.suppressor_flops(spec))
 
 
+# the ONNX session cases -----------------------------------------------------------------
+
+class StubBinding:
+    """An IOBinding recording what is bound (name -> array, inputs and outputs)."""
+
+    def __init__(self):
+        self.inputs, self.outputs = {}, {}
+
+
+class StubSession:
+    """A per-step graph (x, h -> y, h_out) with y = x + h, h_out = h + 1,
+    run through StubBinding: its outputs written into the bound arrays."""
+
+    def __init__(self):
+        self.runs = []
+
+    def get_outputs(self):
+        return [argparse.Namespace(name="y"), argparse.Namespace(name="h_out")]
+
+    def io_binding(self):
+        return StubBinding()
+
+    def run_with_iobinding(self, binding):
+        self.runs.append(binding)
+        h = binding.inputs["h"].copy()
+        binding.outputs["y"][...] = binding.inputs["x"] + h
+        binding.outputs["h_out"][...] = h + 1
+
+
+def stub_bind(binding, name, array, is_input):
+    (binding.inputs if is_input else binding.outputs)[name] = array
+
+
+def test_bound_stepper_binds_once_and_feeds_each_calls_state_outputs_to_the_next():
+    session = StubSession()
+    step = cases._bound_stepper(session, stub_bind, (1, 2), (1, 2), [np.zeros((1, 2))])
+    outputs = [step(np.array([10.0, 20.0])).copy() for _ in range(3)]
+    assert [o.tolist() for o in outputs] == [[[10, 20]], [[11, 21]], [[12, 22]]]
+    first, second = session.runs[:2]
+    assert session.runs == [first, second, first] and first is not second
+    assert first.outputs["h_out"] is second.inputs["h"]           # the state swaps
+    assert second.outputs["h_out"] is first.inputs["h"]
+    assert first.inputs["x"] is second.inputs["x"]                # one input buffer
+    assert first.outputs["y"] is second.outputs["y"]
+
+
+def test_pair_ratios_are_reported_for_the_pairs_a_case_names(tmp_path, fixed_medians):
+    params = {"model": "A", "threads": 1,
+              "pairs": (("onnxruntime", "fastrnn"), (ORT_IOBINDING, FASTRNN_IOBINDING),
+                        ("fastrnn", FASTRNN_STREAM), ("tract", "fastrnn"))}
+    case = suites.measure(stub_case("stream", name="onnx", params=params, skipped={},
+                                    engines=("fastrnn", FASTRNN_IOBINDING, "onnxruntime",
+                                             ORT_IOBINDING, FASTRNN_STREAM)), 1.0)
+    expected = {"onnxruntime/fastrnn": 0.5, f"{ORT_IOBINDING}/{FASTRNN_IOBINDING}": 5.0,
+                f"fastrnn/{FASTRNN_STREAM}": 1.25}                 # tract: not timed
+    assert report.pair_ratios(case) == pytest.approx(expected)
+    assert ", onnxruntime/fastrnn x0.50, onnxruntime-iobinding/fastrnn-iobinding x5.00, " \
+           "fastrnn/fastrnn-stream x1.25" in run._line(case, PEAK["gflops"])
+    report.write(results_of(case), str(tmp_path), with_plots=False)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["cases"][0]["pair_ratios"] == pytest.approx(expected)
+    assert "- stream-onnx-threads1: fastrnn IOBinding 3.00 us (p99 8.88), x0.75; ONNX Runtime " \
+           "IOBinding 15.00 us (p99 44.40), x3.75; fastrnn Stream.step 3.20 us (p99 9.47), " \
+           "x0.80; onnxruntime/fastrnn x0.50;" in (tmp_path / "results.md").read_text()
+
+
+def test_onnx_cases_without_pytorch_have_no_engine_and_say_why(monkeypatch):
+    hide(monkeypatch, "torch", "onnxruntime", "onnx")
+    for case in (cases.onnx_step_case(threads=1), cases.onnx_sequence_case(2, 5, threads=1),
+                 cases.onnx_vad_case(threads=1)):
+        assert case.engines == {}
+        assert case.skipped["fastrnn"] == cases.ONNX_NEEDS_EXPORT
+        assert case.skipped[ORT_IOBINDING] == case.skipped["onnxruntime"] == peers.NO_ORT
+        result = suites.measure(case, 0.0)
+        assert run._line(result, PEAK["gflops"]).startswith(
+            f"{case.group}: torch skipped: {peers.NO_TORCH}, ")
+
+
+def test_vad_flops_count_the_convolutions_and_lstm_of_one_branch_over_three_frames():
+    convs = 258 * 256 + 3 * (129 * 128 + 128 * 64 + 64 * 64 + 64 * 128) + 128
+    assert models.vad_flops() == 2 * 3 * convs + 3 * 2 * 4 * 128 * 256
+
+
 # skipped peers ---------------------------------------------------------------------------
 
 def installed(monkeypatch, *names):
@@ -358,6 +444,7 @@ def stub_profile(monkeypatch, fixed_medians):
         def build(**options):
             built.append(options)
             return stub_case(kind, threads=options["threads"])
+        build.__name__ = f"stub_{kind}_case"
         return build
 
     monkeypatch.setitem(run.PROFILES, "tiny",
@@ -416,6 +503,17 @@ def test_a_bad_argument_exits_1_with_one_line_before_any_case(
     assert stub_profile == [] and not (tmp_path / "out").exists()
 
 
+def test_only_runs_the_cases_whose_builder_is_named_so_and_float32_only_ones_once(
+        tmp_path, capsys, monkeypatch, stub_profile, fastrnn_threads):
+    monkeypatch.setattr(run, "FLOAT32_ONLY", ("stub_streams_case",))
+    assert cli.main(["bench", "--tiny", "--only", "streams", "--no-plots", "--out",
+                     str(tmp_path), "--precisions", "float32,bfloat16"]) == 0
+    assert stub_profile == [{"threads": 1, "peers": peers.PEERS}]
+    assert run._builder_name(functools.partial(cases.onnx_sequence_case, 1, 1000)) == \
+        "onnx_sequence_case"
+    assert run._builder_name(cases.onnx_vad_case) == "onnx_vad_case"
+
+
 def bench_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     run.add_arguments(parser)
@@ -451,7 +549,10 @@ def test_the_quick_profile_keeps_its_cases():
     assert grid[10:22] == predict
     assert grid[22:24] == [("crnn_predict_case", (batch, 1000), crnn) for batch in (1, 16)]
     assert grid[24:28] == [("streams_case", ("A", count), {}) for count in (1, 16, 256, 1024)]
-    assert grid[28:] == [("pipeline_case", (1,), {}), ("pipeline_case", (256,), {})]
+    assert grid[28:30] == [("pipeline_case", (1,), {}), ("pipeline_case", (256,), {})]
+    assert grid[30:] == [("onnx_step_case", (), {}),
+                         *[("onnx_sequence_case", (batch, 1000), {}) for batch in (1, 64)],
+                         ("onnx_vad_case", (), {})]
     assert run.PROFILES["quick"]["seconds"] == 0.6
     assert train is cases.train_case
 
@@ -483,6 +584,24 @@ def test_the_pipeline_case_refuses_a_pipeline_that_differs_from_its_streams(monk
     with pytest.raises(AssertionError, match="the pipeline differs from its front end then "
                                              "model stream by"):
         cases.pipeline_case(1, threads=1)
+
+
+@needs_peers
+def test_the_onnx_cases_agree_before_timing_and_time_every_engine_asked():
+    step = cases.onnx_step_case(threads=1, peers=("onnxruntime", "torch"))
+    assert list(step.engines) == ["fastrnn", FASTRNN_IOBINDING, "onnxruntime", ORT_IOBINDING,
+                                  FASTRNN_STREAM]
+    assert step.skipped == {"torch": cases.ONNX_SESSION_PEERS_ONLY}
+    assert all(call().shape == (models.CLASSES,) for call in step.engines.values())
+    sequence = cases.onnx_sequence_case(2, 5, threads=1, peers=("onnxruntime",))
+    assert (sequence.group, sequence.per) == ("onnx-sequence-modelA-b2-t5-threads1", 10)
+    assert [call().shape for call in sequence.engines.values()] == [(2, 5, models.CLASSES)] * 3
+    vad = cases.onnx_vad_case(threads=1, peers=("onnxruntime",))
+    assert (vad.group, vad.unit, list(vad.engines)) == (
+        "onnx-vad-threads1", "chunk", ["fastrnn", FASTRNN_IOBINDING, "onnxruntime",
+                                       ORT_IOBINDING])
+    probabilities = np.concatenate([vad.engines["fastrnn"]() for _ in range(5)])
+    assert probabilities.shape == (5, 1) and ((0 < probabilities) & (probabilities < 1)).all()
 
 
 @needs_peers

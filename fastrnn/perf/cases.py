@@ -21,13 +21,17 @@ import numpy as np
 
 import fastrnn
 
-from .models import (CLASSES, FEATURES, MODELS, SUPPRESSOR_STATES, TINY, ModelSpec,
-                     SuppressorSpec, bundled_data, model_spec, onnx_session, openvino_request,
-                     random_frames, spec_flops, speech_signals, state_feed, step_flops,
-                     suppressor_flops, suppressor_onnx_session, suppressor_spec,
+from ..onnx import InferenceSession
+from .models import (CLASSES, FEATURES, MODELS, STATE_NAMES, SUPPRESSOR_STATES, TINY,
+                     VAD_CONTEXT, VAD_RATES, VAD_SAMPLES, ModelSpec, SuppressorSpec,
+                     bundled_data, model_spec, onnx_graph, onnx_session, openvino_request,
+                     ort_session, random_frames, spec_flops, speech_signals, state_feed,
+                     step_flops, suppressor_flops, suppressor_onnx_session, suppressor_spec,
                      suppressor_to_fastrnn, suppressor_torch, suppressor_zero_state, to_fastrnn,
-                     to_fastrnn_graph, torch_module, zero_state)
-from .peers import FASTRNN_SEQUENTIAL, PEERS, available
+                     to_fastrnn_graph, torch_module, vad_flops, vad_onnx_graph, vad_zero_state,
+                     zero_state)
+from .peers import (FASTRNN_IOBINDING, FASTRNN_PREDICT, FASTRNN_SEQUENTIAL, FASTRNN_STREAM,
+                    ORT_IOBINDING, PEERS, available, have)
 
 # Largest |difference| from fastrnn's outputs allowed before timing, per kind.
 # Whole sequences accumulate float32 rounding over T steps (and H = 1024
@@ -48,6 +52,10 @@ PIPELINE_BLOCKS = 100           # 10 ms blocks per stream a pipeline case cycles
 TRAIN_HIDDEN = (128, 64)        # train_case's LSTM sizes (the first returns sequences)
 CRNN_HIDDEN = 384               # the CRNN cases' GRU size: the issue's noise suppressor
 STREAM_FRAMES = 4096            # frames a stream case rotates over
+VAD_CHUNKS = 256                # chunks the ONNX VAD case rotates over
+ONNX_SESSION_PEERS_ONLY = "the ONNX session cases run fastrnn's session and ONNX Runtime only"
+ONNX_NEEDS_EXPORT = ("the ONNX session cases export their graphs with PyTorch "
+                     "(pip install torch==2.13.0 onnx)")
 
 
 @dataclasses.dataclass
@@ -287,6 +295,131 @@ def process_case(model: str, frames: int, threads: int,
                 frames * spec_flops(spec), engines, skipped)
 
 
+def onnx_step_case(threads: int, peers: tuple[str, ...] = PEERS) -> Case:
+    """The per-step ONNX graph of model A (models.onnx_graph: x (1, 1, F),
+    h, c -> y, h_out, c_out), one frame per call, its state fed back:
+    fastrnn.onnx.InferenceSession's run ("fastrnn") and ONNX Runtime's,
+    each also through IOBinding (every array bound once, _bound_stepper),
+    beside the model's own fastrnn Stream.step (FASTRNN_STREAM). The pairs
+    reported: ONNX Runtime / session, both ways, and session / Stream.step
+    (issue 13's bar: >= 3 and <= 1.3)."""
+    spec = model_spec(MODELS["A"])
+    running, skipped = _onnx_peers(peers)
+    if not _can_export(skipped):
+        return _unexported("onnx-step-modelA", threads, skipped)
+    graph = onnx_graph(spec, 1)
+    session = InferenceSession(graph)
+    x_shape, y_shape = (1, 1, spec.input_size), (1, 1, CLASSES)
+    steppers = {"fastrnn": _state_fed_back(zero_state(spec, 1),
+                                           lambda feed: session.run(None, feed)),
+                FASTRNN_IOBINDING: _bound_stepper(session, _bind_fastrnn, x_shape, y_shape,
+                                                  zero_state(spec, 1))}
+    if "onnxruntime" in running:
+        ort = ort_session(graph, threads)
+        steppers["onnxruntime"] = _state_fed_back(zero_state(spec, 1),
+                                                  lambda feed: ort.run(None, feed))
+        steppers[ORT_IOBINDING] = _bound_stepper(ort, _bind_ort, x_shape, y_shape,
+                                                 zero_state(spec, 1))
+    steppers = {name: (lambda frame, step=step: step(frame.reshape(x_shape)).reshape(CLASSES))
+                for name, step in steppers.items()}
+    steppers[FASTRNN_STREAM] = _fastrnn_stepper(to_fastrnn(spec), None, threads, (CLASSES,))
+    frames = random_frames(STREAM_FRAMES)
+    check_agree(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]]),
+                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
+    pairs = (("onnxruntime", "fastrnn"), (ORT_IOBINDING, FASTRNN_IOBINDING),
+             ("fastrnn", FASTRNN_STREAM), (FASTRNN_IOBINDING, FASTRNN_STREAM))
+    return Case(f"onnx-step-modelA-threads{threads}", "stream",
+                {"model": "A", "threads": threads, "pairs": pairs}, "frame", 1,
+                spec_flops(spec), _feeders(steppers, frames), skipped)
+
+
+def onnx_sequence_case(batch: int, steps: int, threads: int,
+                       peers: tuple[str, ...] = PEERS) -> Case:
+    """The whole-sequence ONNX graph of model A (models.onnx_graph with no
+    state inputs: x (batch, steps, F) -> y, from a zero state): the session
+    ("fastrnn") and ONNX Runtime, beside the model's own Sequential.predict
+    (FASTRNN_PREDICT); per frame = per input frame."""
+    spec = model_spec(MODELS["A"])
+    running, skipped = _onnx_peers(peers)
+    name = f"onnx-sequence-modelA-b{batch}-t{steps}"
+    if not _can_export(skipped):
+        return _unexported(name, threads, skipped)
+    graph = onnx_graph(spec, batch, with_state=False)
+    x = random_frames(steps, batch=batch).transpose(1, 0, 2).copy()
+    feed = {"x": x}
+    session, model = InferenceSession(graph), to_fastrnn(spec)
+    engines = {"fastrnn": lambda: session.run(None, feed)[0],
+               FASTRNN_PREDICT: lambda: model.predict(x)}
+    if "onnxruntime" in running:
+        ort = ort_session(graph, threads)
+        engines["onnxruntime"] = lambda: ort.run(None, feed)[0]
+    check_agree(engines, tolerance=TOLERANCE["predict"])
+    return Case(f"{name}-threads{threads}", "predict",
+                {"model": "A", "batch": batch, "steps": steps, "threads": threads,
+                 "pairs": (("onnxruntime", "fastrnn"), ("fastrnn", FASTRNN_PREDICT))},
+                "frame", batch * steps, batch * steps * spec_flops(spec), engines, skipped)
+
+
+def onnx_vad_case(threads: int, peers: tuple[str, ...] = PEERS) -> Case:
+    """The VAD-shaped CRNN's ONNX graph (models.vad_torch: STFT-like conv,
+    4 x conv + ReLU, LSTM(128), 1x1 conv, sigmoid, in an If on the sample
+    rate), one chunk of 64 + 512 samples per call at 16 kHz, its LSTM state
+    fed back: the session ("fastrnn") and ONNX Runtime, each also through
+    IOBinding (_bound_stepper); chunks rotating over VAD_CHUNKS."""
+    running, skipped = _onnx_peers(peers)
+    if not _can_export(skipped):
+        return _unexported("onnx-vad", threads, skipped)
+    graph = vad_onnx_graph()
+    session = InferenceSession(graph)
+    rate = {"sr": np.array(VAD_RATES[0], np.int64)}
+    x_shape, y_shape = (1, VAD_CONTEXT + VAD_SAMPLES), (1, 1)
+    steppers = {"fastrnn": _state_fed_back(vad_zero_state(),
+                                           lambda feed: session.run(None, feed), rate),
+                FASTRNN_IOBINDING: _bound_stepper(session, _bind_fastrnn, x_shape, y_shape,
+                                                  vad_zero_state(), rate)}
+    if "onnxruntime" in running:
+        ort = ort_session(graph, threads)
+        steppers["onnxruntime"] = _state_fed_back(vad_zero_state(),
+                                                  lambda feed: ort.run(None, feed), rate)
+        steppers[ORT_IOBINDING] = _bound_stepper(ort, _bind_ort, x_shape, y_shape,
+                                                 vad_zero_state(), rate)
+    chunks = 0.1 * random_frames(VAD_CHUNKS, features=VAD_CONTEXT + VAD_SAMPLES)[:, None]
+    check_agree(_feeders(steppers, chunks[:AGREEMENT_STEPS["stream"]]),
+                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
+    pairs = (("onnxruntime", "fastrnn"), (ORT_IOBINDING, FASTRNN_IOBINDING))
+    return Case(f"onnx-vad-threads{threads}", "stream",
+                {"model": "vad", "threads": threads, "pairs": pairs}, "chunk", 1,
+                vad_flops(), _feeders(steppers, chunks), skipped)
+
+
+def _onnx_peers(peers: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """available(peers) for the ONNX session cases, which run ONNX Runtime
+    only (the other peers are skipped, saying so); ONNX Runtime's IOBinding
+    engine shares its reason when it cannot run."""
+    running, skipped = available(peers)
+    skipped.update({peer: ONNX_SESSION_PEERS_ONLY for peer in running if peer != "onnxruntime"})
+    if "onnxruntime" in skipped:
+        skipped[ORT_IOBINDING] = skipped["onnxruntime"]
+    return tuple(peer for peer in running if peer == "onnxruntime"), skipped
+
+
+def _can_export(skipped: dict[str, str]) -> bool:
+    """Whether the ONNX session cases' graphs can be exported here (PyTorch
+    and onnx, which torch.onnx.export needs), adding the reason to
+    `skipped` when not."""
+    if have("torch") and have("onnx"):
+        return True
+    for name in ("fastrnn", FASTRNN_IOBINDING, FASTRNN_STREAM, FASTRNN_PREDICT):
+        skipped[name] = ONNX_NEEDS_EXPORT
+    return False
+
+
+def _unexported(name: str, threads: int, skipped: dict[str, str]) -> Case:
+    """An ONNX session case with no engine: its graph cannot be exported here."""
+    return Case(f"{name}-threads{threads}", "stream", {"threads": threads}, "call", 1, 0.0,
+                {}, skipped)
+
+
 def pipeline_case(streams: int, threads: int, peers: tuple[str, ...] = PEERS) -> Case:
     """Audio in, prediction out: `streams` streams of the bundled digits
     model (2 x GRU(64) on 40 log-mel bands at 8 kHz + Dense(10)) through a
@@ -437,11 +570,11 @@ def _stateful_peers(spec: ModelSpec, batch: int, threads: int, running: tuple[st
     if "onnxruntime" in running:
         session = onnx_session(spec, batch, threads)
         steppers["onnxruntime"] = _state_fed_back(
-            spec, batch, lambda feed: session.run(None, feed))
+            zero_state(spec, batch), lambda feed: session.run(None, feed))
     if "openvino" in running:
         request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision], steps=steps)
         steppers["openvino"] = _state_fed_back(
-            spec, batch, lambda feed: list(request.infer(feed).values()))
+            zero_state(spec, batch), lambda feed: list(request.infer(feed).values()))
     return steppers
 
 
@@ -460,17 +593,79 @@ def _torch_stepper(spec: ModelSpec, batch: int) -> Callable:
     return step
 
 
-def _state_fed_back(spec: ModelSpec, batch: int, run: Callable) -> Callable:
-    """A per-step ONNX graph's step (run(feed) -> [y, *state]), its state fed back."""
-    state = zero_state(spec, batch)
-
+def _state_fed_back(state: list[np.ndarray], run: Callable,
+                    fixed: dict | None = None) -> Callable:
+    """A per-step ONNX graph's step(x) (run(feed) -> [y, *state]), its state
+    (models.STATE_NAMES, from `state`) fed back; `fixed`: inputs fed as
+    they are on every call."""
     def step(x: np.ndarray) -> np.ndarray:
         nonlocal state
-        feed = state_feed(state)
-        feed["x"] = x
+        feed = {**(fixed or {}), **state_feed(state), "x": x}
         y, *state = run(feed)
         return y
     return step
+
+
+def _bound_stepper(session, bind: Callable, x_shape: tuple, y_shape: tuple,
+                   state: list[np.ndarray], fixed: dict | None = None) -> Callable:
+    """A per-step ONNX graph's step(x) -> y through IOBinding, as a real-time
+    loop runs one: every array preallocated and bound once, in two bindings
+    whose states swap (the state outputs of one call are the state inputs
+    of the next), so that a call copies its frame into the bound "x" and
+    runs; y is one buffer, overwritten by every call.
+
+    bind(binding, name, array, is_input) binds a NumPy array (the session's
+    own form: fastrnn's or ONNX Runtime's); the graph's inputs are "x",
+    models.STATE_NAMES[:len(state)] and `fixed`'s, its outputs "y"-like
+    first (named by the graph) then <state>_out.
+    """
+    x = np.zeros(x_shape, np.float32)
+    y = np.empty(y_shape, np.float32)
+    first = [np.array(s, copy=True) for s in state]
+    states = (first, [np.empty_like(s) for s in first])
+    outputs = [value.name for value in session.get_outputs()]
+    bindings = []
+    for turn in (0, 1):
+        binding = session.io_binding()
+        bind(binding, "x", x, True)
+        for name, array in (fixed or {}).items():
+            bind(binding, name, array, True)
+        bind(binding, outputs[0], y, False)
+        for name, now, after in zip(STATE_NAMES, states[turn], states[1 - turn],
+                                    strict=False):
+            bind(binding, name, now, True)
+            bind(binding, name + "_out", after, False)
+        bindings.append(binding)
+    turn = 0
+
+    def step(frame: np.ndarray) -> np.ndarray:
+        nonlocal turn
+        x[...] = frame.reshape(x_shape)
+        session.run_with_iobinding(bindings[turn])
+        turn = 1 - turn
+        return y
+    return step
+
+
+def _bind_fastrnn(binding, name: str, array: np.ndarray, is_input: bool) -> None:
+    """_bound_stepper's bind for fastrnn's session (its bind_ortvalue_output
+    takes the array itself)."""
+    if is_input:
+        binding.bind_cpu_input(name, array)
+    else:
+        binding.bind_ortvalue_output(name, array)
+
+
+def _bind_ort(binding, name: str, array: np.ndarray, is_input: bool) -> None:
+    """_bound_stepper's bind for ONNX Runtime: an OrtValue sharing the
+    array's memory (CPU)."""
+    import onnxruntime as ort
+
+    value = ort.OrtValue.ortvalue_from_numpy(array)
+    if is_input:
+        binding.bind_ortvalue_input(name, value)
+    else:
+        binding.bind_ortvalue_output(name, value)
 
 
 def _feeders(steppers: dict[str, Callable], frames: np.ndarray) -> dict[str, Callable]:

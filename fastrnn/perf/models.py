@@ -449,3 +449,95 @@ def suppressor_flops(spec: SuppressorSpec) -> float:
     convs = 2 * spec.kernel * (first * spec.features + second * first)
     grus = step_flops("gru", second, spec.hidden, len(SUPPRESSOR_GRUS))
     return float(convs + grus + 2 * spec.joint * (spec.features + 1))
+
+
+# The VAD-shaped CRNN of issue 13 (an ONNX graph with an If on the sample rate) -------------
+
+VAD_SAMPLES, VAD_CONTEXT = 512, 64      # a chunk's new samples and the previous ones kept
+VAD_RATES = (16000, 8000)               # the If's branches: then (16 kHz), else
+VAD_HIDDEN = 128
+VAD_BINS = 129                          # frequency bins of the 256-sample STFT-like convolution
+VAD_INPUTS = ("x", "sr", "h", "c")
+VAD_OUTPUTS = ("prob", "h_out", "c_out")
+
+
+def vad_torch(seed: int = 0):
+    """A VAD-shaped CRNN in PyTorch, eval mode, scripted (torch.jit.script)
+    so that its branch on the sample rate is exported as an ONNX If, as
+    real VAD exports (Silero VAD's) are.
+
+    forward(x (B, 576) samples, sr () int64, h, c (1, B, 128)) ->
+    (prob (B, 1), h', c'). Per branch (16 kHz, else: the same layers, their
+    own weights): an STFT-like front end Conv1d(1, 258, kernel 256, stride
+    128) whose halves are the real and imaginary parts, their magnitude
+    sqrt(re^2 + im^2) (129 bins, 3 frames), 4 x (Conv1d kernel 3, padding
+    1, + ReLU) of 128, 64, 64, 128 channels, LSTM(128) from (h, c), ReLU,
+    a 1x1 Conv1d to one channel, sigmoid, the mean over the frames.
+    Weights: PyTorch's initialisation after torch.manual_seed(seed).
+    """
+    import torch
+    from torch import nn
+
+    bins = VAD_BINS
+
+    class Branch(nn.Module):
+        __constants__ = ["bins"]
+
+        def __init__(self):
+            super().__init__()
+            self.bins = bins
+            self.stft = nn.Conv1d(1, 2 * bins, 256, stride=128, bias=False)
+            self.convs = nn.ModuleList([nn.Conv1d(a, b, 3, padding=1) for a, b in
+                                        ((bins, 128), (128, 64), (64, 64), (64, VAD_HIDDEN))])
+            self.lstm = nn.LSTM(VAD_HIDDEN, VAD_HIDDEN, batch_first=True)
+            self.head = nn.Conv1d(VAD_HIDDEN, 1, 1)
+
+        def forward(self, x, h, c):
+            spectrum = self.stft(x.unsqueeze(1))
+            real, imag = spectrum[:, :self.bins], spectrum[:, self.bins:]
+            y = torch.sqrt(real * real + imag * imag)
+            for conv in self.convs:
+                y = torch.relu(conv(y))
+            y, (h, c) = self.lstm(y.transpose(1, 2), (h, c))
+            prob = torch.sigmoid(self.head(torch.relu(y).transpose(1, 2)))
+            return prob.mean(dim=2), h, c
+
+    class Vad(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.at16k, self.other = Branch(), Branch()
+
+        def forward(self, x, sr, h, c):
+            if bool(sr == 16000):
+                return self.at16k(x, h, c)
+            return self.other(x, h, c)
+
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)    # torch.jit.script's notice
+        return torch.jit.script(Vad().eval())
+
+
+def vad_onnx_graph() -> bytes:
+    """vad_torch's ONNX export (TorchScript exporter, every shape fixed to
+    one chunk of one stream): inputs VAD_INPUTS, outputs VAD_OUTPUTS."""
+    import torch
+
+    example = (torch.zeros(1, VAD_CONTEXT + VAD_SAMPLES), torch.tensor(VAD_RATES[0]),
+               *(torch.from_numpy(s) for s in vad_zero_state()))
+    return exported_graph(vad_torch(), example, list(VAD_INPUTS), list(VAD_OUTPUTS), None)
+
+
+def vad_zero_state() -> list[np.ndarray]:
+    """The VAD's zero state of one stream: [h, c], each (1, 1, VAD_HIDDEN)."""
+    return [np.zeros((1, 1, VAD_HIDDEN), np.float32) for _ in range(2)]
+
+
+def vad_flops() -> float:
+    """Multiply-adds x 2 of one chunk through one branch (matrix products
+    only): the STFT convolution's and the four convolutions' 3 frames, the
+    LSTM's 3 steps, the 1x1 head."""
+    frames = (VAD_CONTEXT + VAD_SAMPLES - 256) // 128 + 1
+    convs = (2 * VAD_BINS * 256 + 3 * (VAD_BINS * 128 + 128 * 64 + 64 * 64 + 64 * VAD_HIDDEN)
+             + VAD_HIDDEN)
+    return float(2 * frames * convs + frames * step_flops("lstm", VAD_HIDDEN, VAD_HIDDEN))

@@ -13,6 +13,12 @@ ENGINES = ("fastrnn", "torch", "onnxruntime", "openvino", "tract")
 PEERS = ENGINES[1:]
 # fastrnn's Sequential, timed beside the same layers built as a graph (cases.stream_case)
 FASTRNN_SEQUENTIAL = "fastrnn-sequential"
+# The ONNX session cases (cases.onnx_*): "fastrnn" is fastrnn.onnx.InferenceSession's run;
+# beside it the same session and ONNX Runtime's through IOBinding, and fastrnn's own model.
+FASTRNN_IOBINDING = "fastrnn-iobinding"
+ORT_IOBINDING = "onnxruntime-iobinding"
+FASTRNN_STREAM = "fastrnn-stream"           # the model's Stream.step
+FASTRNN_PREDICT = "fastrnn-predict"         # the model's Sequential.predict
 NO_TORCH = "PyTorch is not installed (pip install torch==2.13.0)"
 NO_ORT = "ONNX Runtime is not installed (pip install onnxruntime onnx)"
 NO_OPENVINO = "OpenVINO is not installed (pip install openvino onnx)"

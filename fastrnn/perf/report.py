@@ -4,10 +4,13 @@ side-by-side table with ratios) and PNG plots."""
 import json
 import os
 
-from .peers import ENGINES, FASTRNN_SEQUENTIAL, PEERS
+from .peers import (ENGINES, FASTRNN_IOBINDING, FASTRNN_PREDICT, FASTRNN_SEQUENTIAL,
+                    FASTRNN_STREAM, ORT_IOBINDING, PEERS)
 
 ENGINE_TITLES = {"fastrnn": "fastrnn", "torch": "PyTorch", "onnxruntime": "ONNX Runtime",
-                 "openvino": "OpenVINO", "tract": "tract", FASTRNN_SEQUENTIAL: "fastrnn Sequential"}
+                 "openvino": "OpenVINO", "tract": "tract", FASTRNN_SEQUENTIAL: "fastrnn Sequential",
+                 FASTRNN_IOBINDING: "fastrnn IOBinding", ORT_IOBINDING: "ONNX Runtime IOBinding",
+                 FASTRNN_STREAM: "fastrnn Stream.step", FASTRNN_PREDICT: "fastrnn predict"}
 
 
 def ratios(medians: dict[str, float]) -> dict[str, float]:
@@ -17,6 +20,16 @@ def ratios(medians: dict[str, float]) -> dict[str, float]:
         return {}
     return {name: median / medians["fastrnn"] for name, median in medians.items()
             if name != "fastrnn"}
+
+
+def pair_ratios(case: dict) -> dict[str, float]:
+    """{"a/b": median of a / median of b} for each pair (a, b) of engines
+    the case names in params["pairs"] and timed (the ONNX session cases:
+    ONNX Runtime over fastrnn's session with and without IOBinding, the
+    session over the model's own stream)."""
+    engines = case["engines"]
+    return {f"{a}/{b}": engines[a]["median_us"] / engines[b]["median_us"]
+            for a, b in case["params"].get("pairs", ()) if a in engines and b in engines}
 
 
 def fastrnn_rate(case: dict, peak_gflops: float) -> tuple:
@@ -55,6 +68,8 @@ def add_rates(results: dict) -> None:
                                  for name, engine in case["engines"].items()})
         if case["kind"] == "pipeline":
             case["end_to_end"] = end_to_end(case)
+        if "pairs" in case["params"]:
+            case["pair_ratios"] = pair_ratios(case)
 
 
 def _time(engine: dict | None, case: dict) -> str:
@@ -125,6 +140,7 @@ def _beside(case: dict) -> str:
     ratios = case.get("ratios", {})
     cells = [f"{ENGINE_TITLES.get(name, name)} {_time(engine, case)}, x{ratios[name]:.2f}"
              for name, engine in case["engines"].items() if name not in ENGINES]
+    cells += [f"{pair} x{ratio:.2f}" for pair, ratio in pair_ratios(case).items()]
     return f"- {case['group']}: " + "; ".join(cells)
 
 

@@ -16,12 +16,15 @@ from . import cases, machine, report, suites
 from .peers import ENGINES, have
 
 PRECISIONS = ("float32", "float16", "bfloat16", "int8")
+# Builders run in float32 only: fastrnn.train computes in it, an ONNX graph's weights are it.
+FLOAT32_ONLY = ("train_case", "onnx_step_case", "onnx_sequence_case", "onnx_vad_case")
 
 
 def _profile(seconds: float, stream_models: list[str], predict: list[tuple], streams: list[int],
              train: bool, pipelines: tuple[int, ...] = (), graph_models: tuple[str, ...] = (),
              crnn_hidden: int | None = None, crnn_predict: tuple[tuple, ...] = (),
-             samples: tuple[int, ...] = (), precisions: str = "float32") -> dict:
+             samples: tuple[int, ...] = (), precisions: str = "float32",
+             onnx_batches: tuple[int, ...] = ()) -> dict:
     """A profile: each engine's seconds per case, the builders of its cases,
     each called as build(threads=..., peers=...) (and precision=... but for
     training), and its default precisions.
@@ -30,7 +33,10 @@ def _profile(seconds: float, stream_models: list[str], predict: list[tuple], str
     graph_models built as graphs beside their Sequential; the CRNN stream
     case (when crnn_hidden) and the CRNN predict cases (batch, steps) with
     GRUs of crnn_hidden; the per-sample cases of the tiny models in buffers
-    of `samples`; end-to-end pipeline cases of these stream counts.
+    of `samples`; end-to-end pipeline cases of these stream counts; with
+    onnx_batches, the ONNX session cases (issue 13, float32 only): the
+    per-step graph of model A, its whole-sequence graph at these batches
+    (ONNX_STEPS frames) and the VAD-shaped CRNN.
     """
     builders = [functools.partial(cases.stream_case, model) for model in stream_models]
     builders += [functools.partial(cases.stream_case, model, graph=True)
@@ -44,6 +50,11 @@ def _profile(seconds: float, stream_models: list[str], predict: list[tuple], str
                  for grid in crnn_predict]
     builders += [functools.partial(cases.streams_case, "A", count) for count in streams]
     builders += [functools.partial(cases.pipeline_case, count) for count in pipelines]
+    if onnx_batches:
+        builders += [functools.partial(cases.onnx_step_case)]
+        builders += [functools.partial(cases.onnx_sequence_case, batch, ONNX_STEPS)
+                     for batch in onnx_batches]
+        builders += [functools.partial(cases.onnx_vad_case)]
     builders += [cases.train_case] if train else []
     return {"seconds": seconds, "cases": builders, "precisions": precisions}
 
@@ -56,16 +67,19 @@ def _predict_grid(hidden_sizes: tuple[int, ...]) -> list[tuple]:
 
 
 CRNN_PREDICT = ((1, 1000), (16, 1000))      # (batch, steps) of the CRNN's whole sequences
+ONNX_STEPS = 1000                           # frames of the ONNX whole-sequence cases
+ONNX_BATCHES = (1, 64)                      # their batches
 PROFILES = {
     "tiny": _profile(0.03, ["A"], [("lstm", 64, 1, 20)], [1, 16], train=False, pipelines=(1, 16),
                      graph_models=("A",), crnn_hidden=48, crnn_predict=((2, 20),)),
     "quick": _profile(0.6, ["A", "B"], _predict_grid((64, 256)), [1, 16, 256, 1024], train=True,
                       pipelines=(1, 256), graph_models=("A",), crnn_hidden=cases.CRNN_HIDDEN,
-                      crnn_predict=CRNN_PREDICT, samples=(1, 64, 256)),
+                      crnn_predict=CRNN_PREDICT, samples=(1, 64, 256),
+                     onnx_batches=ONNX_BATCHES),
     "full": _profile(3.0, ["A", "B"], _predict_grid((64, 256, 1024)), [1, 16, 256, 1024],
                      train=True, pipelines=(1, 16, 256, 1024), graph_models=("A",),
                      crnn_hidden=cases.CRNN_HIDDEN, crnn_predict=CRNN_PREDICT,
-                     samples=(1, 64, 256)),
+                     samples=(1, 64, 256), onnx_batches=ONNX_BATCHES),
     "limits": _profile(0.6, ["A", "B"], [(cell, 256, 64, 200) for cell in ("lstm", "gru")],
                        [256], train=False, samples=(1, 64, 256),
                        precisions="float32,bfloat16,int8"),
@@ -96,6 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated weight precisions of fastrnn, one row each "
                              "(default: float32; --limits: float32,bfloat16,int8)")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--only", default=None,
+                        help="run only the profile's cases whose builder's name contains this "
+                             "(e.g. onnx: the ONNX session cases)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
         results = {"profile": args.profile, "threads": args.threads,
                    "machine": machine.describe(), "peak": peak, "cases": []}
         for build in profile["cases"]:
+            if args.only and args.only not in _builder_name(build):
+                continue
             for precision in precisions:
-                if build is cases.train_case and precision != "float32":
+                if _builder_name(build) in FLOAT32_ONLY and precision != "float32":
                     continue                    # fastrnn.train computes in float32
                 options = {} if precision == "float32" else {"precision": precision}
                 case = suites.measure(build(threads=args.threads, peers=peers, **options),
@@ -148,6 +167,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _builder_name(build) -> str:
+    """The name of a profile's case builder (a function or a partial of one)."""
+    return getattr(build, "func", build).__name__
+
+
 def _line(case: dict, peak: float) -> str:
     """The line printed for a case's result."""
     if case["kind"] == "pipeline":
@@ -157,10 +181,14 @@ def _line(case: dict, peak: float) -> str:
                 f"(x{figures['end_to_end_over_model']:.2f}), "
                 f"{figures['real_time_streams_per_core']:,.0f} real-time streams per core")
     engines = case["engines"]
+    if "fastrnn" not in engines:
+        return f"{case['group']}: " + ", ".join(f"{name} skipped: {why}"
+                                                for name, why in case["skipped"].items())
     ratios = report.ratios({name: engine["median_us"] for name, engine in engines.items()})
     parts = [f"fastrnn {engines['fastrnn']['median_us'] / case['per']:,.2f} us/{case['unit']}"]
     parts += [f"{name} {engines[name]['median_us'] / case['per']:,.2f} (x{ratio:.2f})"
               for name, ratio in ratios.items()]
+    parts += [f"{pair} x{ratio:.2f}" for pair, ratio in report.pair_ratios(case).items()]
     gflops, fraction = report.fastrnn_rate(case, peak)
     if gflops:
         parts.append(f"{gflops:.1f} GFLOP/s = {fraction:.0%} of peak")

@@ -22,7 +22,9 @@ def sample_calls(call, seconds: float, min_calls: int = 3, max_calls: int = 200_
 def interleaved(engines: dict, seconds_each: float, rounds: int = 5) -> dict:
     """Per-call durations of every engine, np.ndarray each: one warm-up call
     each, then `rounds` rounds in which every engine runs for
-    seconds_each / rounds (the order rotating between rounds)."""
+    seconds_each / rounds (the order rotating between rounds); {} for no engine."""
+    if not engines:
+        return {}
     for call in engines.values():
         call()
     samples = {name: [] for name in engines}

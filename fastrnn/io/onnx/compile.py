@@ -26,7 +26,7 @@ from ...layers import (Activation, BatchNorm, Concatenate, Conv1d, Dense, Elemen
 from ..._engine import GraphCall
 from ...model import Model, graph_nodes
 from .ir import Graph, Node, reads_of_branches
-from .proto import check_size
+from .proto import MAX_TENSOR_ELEMENTS, check_size
 from .recurrent import RecurrentNode, fastrnn_refusal
 
 # ONNX activations and the fastrnn Activation computing them: name, and
@@ -182,6 +182,17 @@ class CompiledGraph:
                 values[self.symbol_axes[dim][0]])[self.symbol_axes[dim][1]] for dim in shape)
             check_size(sizes, dtype, f"ONNX node {node.name!r} ({node.op}) output {name!r}")
         self.call.run(values, runtime.get_num_threads())
+
+
+def _whole_axes(starts, ends, steps) -> bool:
+    """Whether a Slice keeps every element of the axes it names: each from
+    0, step 1, to an end no axis reaches (MAX_TENSOR_ELEMENTS; exporters
+    write INT64_MAX for `x[:, ...]`)."""
+    if starts is None or ends is None:
+        return False
+    steps = [1] * len(list(starts)) if steps is None else list(steps)
+    return all(int(start) == 0 and int(end) >= MAX_TENSOR_ELEMENTS and int(step) == 1
+               for start, end, step in zip(starts, ends, steps, strict=True))
 
 
 def _permutation(perm: tuple) -> tuple | None:
@@ -714,11 +725,14 @@ class _Compiler:
         return True
 
     def _Slice(self, node: Node) -> bool:
-        x = self.frame_input(node.input(0))
         attributes = node.attributes
         axes, starts, ends = attributes.get("axes"), attributes.get("starts"), attributes.get(
             "ends")
         steps = attributes.get("steps")
+        whole = self.sequence(node.input(0))
+        if whole is not None and _whole_axes(starts, ends, steps):
+            return self.relabeled(node.outputs[0], whole)       # x[:, ...]: x itself
+        x = self.frame_input(node.input(0))
         if x is None or starts is None or ends is None or len(list(starts)) != 1:
             return False
         axis = (list(axes)[0] if axes is not None else 0) % x.rank

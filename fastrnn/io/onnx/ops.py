@@ -49,8 +49,12 @@ class Operator:
 
 
 def _checked_broadcast(*arrays: np.ndarray) -> tuple:
-    """The broadcast shape of `arrays`, its size checked before it exists."""
-    shape = np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    """The broadcast shape of `arrays`, its size checked before it exists
+    (inputs of one shape: that shape, no larger than an input)."""
+    shapes = [np.shape(a) for a in arrays]
+    if all(shape == shapes[0] for shape in shapes):
+        return shapes[0]
+    shape = np.broadcast_shapes(*shapes)
     check_size(shape, np.result_type(*arrays), "the broadcast output")
     return shape
 

@@ -11,6 +11,7 @@ corrupt or hostile file raises ValueError instead of exhausting memory.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -107,9 +108,11 @@ def model_opset(model) -> int:
     return max(versions)
 
 
+@functools.lru_cache(maxsize=None)
 def numpy_dtype(elem_type: int) -> np.dtype:
     """The NumPy dtype of an ONNX TensorProto element type (ValueError for
-    a number that is no element type)."""
+    a number that is no element type); kept per type: a Cast run per call
+    asks for it every time."""
     onnx = onnx_package()
     try:
         return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
