@@ -469,6 +469,11 @@ fr_status fr_stream_create(fr_stream **stream, const fr_model *model, int batch,
                            int check_finite);
 void fr_stream_destroy(fr_stream *stream);
 
+/* 1 if x[0 .. n) are all finite, else 0 (NaN or infinity, a float whose
+ * exponent bits are all ones); one pass without branches, which vectorises:
+ * fr_stream_run's check, and the audio pipeline's of its samples. */
+int fr_all_finite(const float *x, size_t n);
+
 /*
  * Run `steps` steps (FR_RUN_EVERY_STEP): x and y as in fr_model_run, y[o]
  * (batch, frames[o], features); the frames each sequence completed are

@@ -10,6 +10,7 @@
  * happens before the state is touched.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,11 +107,16 @@ static void move_state_rows(const fr_stream *stream, const int *rows, int count,
     }
 }
 
-static int all_finite(const float *x, size_t n)
+int fr_all_finite(const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
+    const uint32_t exponent = 0x7f800000u;
+    uint32_t nonfinite = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        nonfinite |= (bits & exponent) == exponent;
+    }
+    return nonfinite == 0;
 }
 
 fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, float *const *y,
@@ -131,7 +137,7 @@ fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x, flo
     for (int i = 0; stream->check_finite && i < model->num_inputs && steps > 0; i++) {
         const size_t row = (size_t)steps * model->tensors[i].features;
         for (int r = 0; r < count; r++)
-            if (!all_finite(x[i] + stream->rows[r] * row, row)) return FR_ERR_NONFINITE;
+            if (!fr_all_finite(x[i] + stream->rows[r] * row, row)) return FR_ERR_NONFINITE;
     }
     const int block = steps < stream->longest_block ? (steps > 0 ? steps : 1)
                                                     : stream->longest_block;

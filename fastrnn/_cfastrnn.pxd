@@ -180,6 +180,7 @@ cdef extern from "fastrnn.h" nogil:
     fr_status fr_stream_create(fr_stream **stream, const fr_model *model, int batch,
                                int check_finite)
     void fr_stream_destroy(fr_stream *stream)
+    int fr_all_finite(const float *x, size_t n)
     fr_status fr_stream_run(fr_stream *stream, int steps, const float *const *x,
                             float *const *y, const int *frames, int *y_counts,
                             const unsigned char *active, unsigned flags, int num_threads)

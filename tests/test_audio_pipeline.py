@@ -331,6 +331,25 @@ def test_samples_with_nan_or_infinity_are_refused_before_anything_changes(digits
     assert np.isnan(result if batch_size is None else result[0]).any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_nonfinite_sample_is_found_wherever_it_is(digits, speech, dtype):
+    # Every position of a block, in the float32 blocks the C check reads and
+    # the float64 ones NumPy's isfinite does; the largest finite floats, the
+    # smallest subnormal and -0 are samples like any other.
+    pipeline = StreamingPipeline(digits)
+    block = speech[:83].astype(dtype)
+    for place in range(len(block)):
+        for bad in (np.nan, np.inf, -np.inf):
+            spoiled = block.copy()
+            spoiled[place] = bad
+            with pytest.raises(ValueError, match="NaN or infinity"):
+                pipeline.push(spoiled)
+    extremes = block.copy()
+    extremes[:4] = [np.finfo(np.float32).max, -np.finfo(np.float32).max,
+                    np.finfo(np.float32).smallest_subnormal, -0.0]
+    assert np.isfinite(pipeline.push(extremes)).all()
+
+
 def test_nan_in_the_block_of_a_stream_left_out_is_not_looked_at(digits, speech):
     pipeline = StreamingPipeline(digits, batch_size=3)
     reference = StreamingPipeline(digits, batch_size=3)

@@ -9,7 +9,6 @@ contract): the pipeline takes any model object with ``stream()``,
 """
 
 import contextlib
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._engine import all_finite
 from .frontend import FrontEnd
 
 NAN_POLICIES = ("raise", "propagate")
@@ -134,11 +134,11 @@ class StreamingPipeline:
             raise RuntimeError(BUSY)
         try:
             if self.batch_size is not None:
-                if self._check_samples and not _all_finite(_active_rows(np.asarray(blocks),
+                if self._check_samples and not all_finite(_active_rows(np.asarray(blocks),
                                                                         active)):
                     raise ValueError(NONFINITE)
                 return self._run_model(*self._features.push(blocks, active=active))
-            if self._check_samples and not _all_finite(np.asarray(blocks)):
+            if self._check_samples and not all_finite(np.asarray(blocks)):
                 raise ValueError(NONFINITE)
             if active is not None:
                 raise ValueError("active: only a batch of streams (batch_size=N) takes an "
@@ -258,15 +258,6 @@ class StreamingPipeline:
         if self._frame_for_frame:
             return input_counts.astype(np.intc, copy=False)
         return self._model.counts
-
-
-def _all_finite(samples: np.ndarray) -> bool:
-    """Whether floating-point samples are all finite (other dtypes: True, the
-    front end refuses them). Their sum of squares, one BLAS call, is finite
-    when they all are, unless it overflows (samples beyond ~1e19): then the
-    elementwise test decides."""
-    return (samples.dtype.kind != "f" or math.isfinite(np.vdot(samples, samples))
-            or bool(np.isfinite(samples).all()))
 
 
 def _active_rows(samples: np.ndarray, active) -> np.ndarray:
