@@ -113,6 +113,29 @@ def test_recurrent_options_match_onnxruntime(rng, op, attributes, options):
         assert_close(got, want, "float32", f"{op} {name}")
 
 
+def test_a_reshape_with_the_example_sizes_baked_in_is_onnxs(rng):
+    """onnxscript's optimizer can turn a Reshape of an LSTM's output into one
+    with a constant target holding the export example's sizes, in a graph
+    whose axes are dynamic: for other sizes that Reshape scrambles batch and
+    time, and the session must give what ONNX Runtime gives (it runs as
+    NumPy's Reshape, not as a relabelling of the features)."""
+    hidden, inputs = 6, 4
+    weights = [("W", rng.uniform(-1, 1, (1, 4 * hidden, inputs)).astype(np.float32)),
+               ("R", rng.uniform(-1, 1, (1, 4 * hidden, hidden)).astype(np.float32)),
+               ("axes", np.array([1], np.int64)), ("shape", np.array([5, 3, hidden], np.int64))]
+    model = make_model([helper.make_node("LSTM", ["X", "W", "R"], ["Y"], hidden_size=hidden),
+                        helper.make_node("Squeeze", ["Y", "axes"], ["squeezed"]),
+                        helper.make_node("Reshape", ["squeezed", "shape"], ["out"])],
+                       [("X", FLOAT, ["time", "batch", inputs])],
+                       [("out", FLOAT, None)], weights)
+    session, reference = InferenceSession(model), ort.InferenceSession(model)
+    for steps, batch in ((5, 3), (3, 5)):                  # the baked sizes, then others
+        feed = {"X": rng.standard_normal((steps, batch, inputs)).astype(np.float32)}
+        got, expected = session.run(None, feed)[0], reference.run(None, feed)[0]
+        assert got.shape == expected.shape == (5, 3, hidden)
+        assert_close(got, expected, "float32")
+
+
 @pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("fastrnn_kernels", [True, False])
 def test_layout_1_is_layout_0_transposed(rng, op, fastrnn_kernels):

@@ -515,6 +515,8 @@ class _Compiler:
         if tuple(x.perm[lead:]) != tuple(range(lead, len(x.canonical))):
             return False
         if node.attributes.get("shape") is not None:
+            if not self._constant_target_keeps(node, lead):
+                return False
             target = None if out is None or out.shape is None else list(out.shape)
         else:
             target = self._reshape_target(node, x, lead)
@@ -527,6 +529,23 @@ class _Compiler:
         perm = tuple(x.perm[:lead]) + tuple(range(lead, lead + len(target) - lead))
         return self.relabeled(node.outputs[0], Sequence(x.tensor, perm, tuple(target[lead:]),
                                                         x.per_sequence, x.pad))
+
+    def _constant_target_keeps(self, node: Node, lead: int) -> bool:
+        """Whether a constant Reshape target keeps the input's batch and time
+        axes: each leading entry 0 (copied) or the size the graph declares
+        for that axis. (onnxscript's optimizer can bake the export example's
+        sizes into a graph whose axes are dynamic: that Reshape is ONNX's
+        for those sizes only, and runs as NumPy's.)"""
+        target = [int(entry) for entry in np.ravel(node.attributes["shape"])]
+        value = self.graph.values.get(node.input(0))
+        declared = None if value is None or value.shape is None else list(value.shape)
+        if len(target) < lead:
+            return False
+        for axis in range(lead):
+            copied = target[axis] == 0 and not node.attributes.get("allowzero")
+            if not copied and (declared is None or declared[axis] != target[axis]):
+                return False
+        return True
 
     def _reshape_target(self, node: Node, x: Sequence, lead: int) -> list | None:
         """A Reshape's target from its computed shape input: leading entries
