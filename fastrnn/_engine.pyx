@@ -870,6 +870,10 @@ cdef class GraphCall:
         self.input_features = tuple(engine.features(i) for i in range(engine.num_inputs))
         self.output_features = tuple(engine.features(tensor) for tensor in engine.outputs)
         self.num_inputs, self.num_outputs = len(inputs), len(engine.outputs)
+        if self.num_inputs > _CALL_POINTERS or self.num_outputs > _CALL_POINTERS:
+            raise NotImplementedError(f"a compiled graph takes at most {_CALL_POINTERS} inputs "
+                                      f"and outputs, got {self.num_inputs} and "
+                                      f"{self.num_outputs}")
         self.as_computed = tuple(        # the engine's array is the result as it is
             output >= 0 and self.timing[output] == (1, 0) and perm is None
             and tail == (self.output_features[output],)
@@ -913,9 +917,6 @@ cdef class GraphCall:
         cdef int frames[_CALL_POINTERS]
         cdef float *x_stack[_CALL_POINTERS]
         cdef float *y_stack[_CALL_POINTERS]
-        if self.num_inputs > _CALL_POINTERS or self.num_outputs > _CALL_POINTERS:
-            raise ValueError(f"a compiled graph takes at most {_CALL_POINTERS} inputs and "
-                             "outputs")
         for k in range(self.num_inputs):
             x_stack[k] = <float *>cnp.PyArray_DATA(<cnp.ndarray>arrays[k])
         for o in range(self.num_outputs):
@@ -926,7 +927,8 @@ cdef class GraphCall:
         cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
         cdef int *y_counts_ptr = <int *>cnp.PyArray_DATA(y_counts)
         cdef fr_status status
-        self.busy = self.busy or owns
+        if owns:
+            self.busy = True
         try:
             with nogil:
                 status = fr_model_run(model, <int>batch, <int>steps,
