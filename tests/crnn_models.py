@@ -39,11 +39,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pytest
 import reference
 import reference_graph as rg
-import torch
-from torch import nn
-from torch.nn import functional as F
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch==2.13.0)")
+nn, F = torch.nn, torch.nn.functional
 
 TORCH_LAYER_NORM_EPSILON = 1e-5      # torch.nn.LayerNorm, GroupNorm
 TORCH_BATCH_NORM_EPSILON = 1e-5      # torch.nn.BatchNorm1d
