@@ -4,6 +4,7 @@ peak, and the thread counts the engines are held to."""
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import platform
 import time
@@ -33,7 +34,8 @@ def versions() -> dict[str, str | None]:
     found = {"python": platform.python_version(), "fastrnn": fastrnn.__version__,
              "numpy": np.__version__}
     for name in PEERS:
-        found[name] = __import__(name).__version__ if have(name) else None
+        # the installed distribution's version: not every peer's module has __version__ (tract)
+        found[name] = importlib.metadata.version(name) if have(name) else None
     return found
 
 
