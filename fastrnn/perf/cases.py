@@ -28,8 +28,8 @@ from .models import (CLASSES, FEATURES, MODELS, STATE_NAMES, SUPPRESSOR_STATES, 
                      ort_session, random_frames, spec_flops, speech_signals, state_feed,
                      step_flops, suppressor_flops, suppressor_onnx_session, suppressor_spec,
                      suppressor_to_fastrnn, suppressor_torch, suppressor_zero_state, to_fastrnn,
-                     to_fastrnn_graph, torch_module, vad_flops, vad_onnx_graph, vad_zero_state,
-                     zero_state)
+                     to_fastrnn_graph, torch_module, tract_runner, vad_flops, vad_onnx_graph,
+                     vad_zero_state, zero_state)
 from .peers import (FASTRNN_IOBINDING, FASTRNN_PREDICT, FASTRNN_SEQUENTIAL, FASTRNN_STREAM,
                     ORT_IOBINDING, PEERS, available, have)
 
@@ -38,7 +38,8 @@ from .peers import (FASTRNN_IOBINDING, FASTRNN_PREDICT, FASTRNN_SEQUENTIAL, FAST
 # terms per dot product in bench/'s grid), hence the looser predict bound.
 TOLERANCE = {"stream": 1e-5, "streams": 1e-5, "process": 1e-5, "predict": 1e-4}
 # fastrnn's weight precisions against the peers' float32 (OpenVINO's bf16 for
-# the 16- and 8-bit rows): the README's Precision bounds, with room.
+# the 16- and 8-bit rows; ONNX Runtime and tract run float32 in every row):
+# the README's Precision bounds, with room.
 PRECISION_TOLERANCE = {"float16": 1e-2, "bfloat16": 5e-2, "int8": 1e-1}
 # OpenVINO's INFERENCE_PRECISION_HINT beside each fastrnn precision: like with
 # like (its int8 needs a calibration pass, NNCF; the int8 rows meet its bf16).
@@ -239,6 +240,9 @@ def predict_case(kind: str, hidden: int, batch: int, steps: int, threads: int,
         request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision],
                                    with_state=False, steps=steps)
         engines["openvino"] = lambda: next(iter(request.infer({"x": x}).values()))
+    if "tract" in running:
+        run = tract_runner(spec, batch, with_state=False, steps=steps)
+        engines["tract"] = lambda: run({"x": x})[0]
     check_agree(engines, tolerance=_tolerance("predict", precision))
     return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}"
                 f"{_suffix(precision)}", "predict",
@@ -575,6 +579,9 @@ def _stateful_peers(spec: ModelSpec, batch: int, threads: int, running: tuple[st
         request = openvino_request(spec, batch, threads, OPENVINO_HINT[precision], steps=steps)
         steppers["openvino"] = _state_fed_back(
             zero_state(spec, batch), lambda feed: list(request.infer(feed).values()))
+    if "tract" in running:
+        steppers["tract"] = _state_fed_back(zero_state(spec, batch),
+                                            tract_runner(spec, batch, steps=steps))
     return steppers
 
 

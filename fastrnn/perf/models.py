@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import pathlib
+import tempfile
 import warnings
+from collections.abc import Callable
 from importlib import resources
 
 import numpy as np
@@ -228,6 +230,29 @@ def openvino_request(spec: ModelSpec, batch: int, threads: int, precision: str,
                                                  "INFERENCE_NUM_THREADS": threads,
                                                  "PERFORMANCE_HINT": "LATENCY"})
     return compiled.create_infer_request()
+
+
+def tract_runner(spec: ModelSpec, batch: int, with_state: bool = True,
+                 steps: int = 1) -> Callable[[dict], list[np.ndarray]]:
+    """tract's run of onnx_graph(spec, batch, with_state), made static for x
+    (batch, steps, F) and the state's shapes (tract optimizes for concrete
+    shapes) and run on one state object: run(feed {input: array}) -> [outputs],
+    in the graph's order. tract runs on one thread and in float32."""
+    import tract
+
+    shapes = {"x": (batch, steps, spec.input_size)}
+    if with_state:
+        shapes.update({name: state.shape for name, state
+                       in state_feed(zero_state(spec, batch)).items()})
+    with tempfile.TemporaryDirectory() as folder:      # tract loads ONNX from a file
+        path = pathlib.Path(folder) / "model.onnx"
+        path.write_bytes(onnx_graph(spec, batch, with_state))
+        model = tract.onnx().load(path)
+    names = [model.input_name(index) for index in range(model.input_count())]
+    for index, name in enumerate(names):
+        model.set_input_fact(index, ",".join(map(str, shapes[name])) + ",f32")
+    state = model.into_model().into_runnable().spawn_state()
+    return lambda feed: [tensor.to_numpy() for tensor in state.run([feed[n] for n in names])]
 
 
 def state_feed(state: list[np.ndarray]) -> dict[str, np.ndarray]:
