@@ -85,8 +85,10 @@ def engine_threads(count: int) -> Iterator[None]:
 
 def sgemm_peak_gflops(seconds: float = 1.0, size: int = 1536) -> dict[str, object]:
     """Single-thread float32 GEMM rate through NumPy (best of repeated
-    size^3 products): the practical ceiling of one core. NumPy's BLAS is held
-    to one thread with threadpoolctl when it is installed."""
+    size^3 products): the yardstick of the bench's "of NumPy sgemm" column,
+    not the core's FMA peak (bench/machine_limits.c measures that; a well-tuned
+    BLAS gets close to it, others do not). NumPy's BLAS is held to one thread
+    with threadpoolctl when it is installed."""
     a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
     b = a.T.copy()
     flops = 2.0 * size ** 3

@@ -89,7 +89,7 @@ def markdown(results: dict) -> str:
     machine = results["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if v)
     lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, fastrnn ISA "
-             f"{machine['isa']}; {versions}. Single-thread float32 peak (NumPy sgemm): "
+             f"{machine['isa']}; {versions}. NumPy sgemm, 1 thread: "
              f"{results['peak']['gflops']:.1f} GFLOP/s. Profile: {results['profile']}.",
              "",
              "Medians per frame (streams: per stream per step; train: per step); ratio = "
@@ -97,7 +97,7 @@ def markdown(results: dict) -> str:
              "",
              "| case | " + " | ".join(ENGINE_TITLES[name] for name in ENGINES) + " | "
              + " | ".join(f"{ENGINE_TITLES[name]} / fastrnn" for name in PEERS)
-             + " | fastrnn GFLOP/s (of peak) |",
+             + " | fastrnn GFLOP/s (of NumPy sgemm) |",
              "| --- |" + " ---: |" * (len(ENGINES) + len(PEERS) + 1)]
     for case in (case for case in results["cases"] if case["kind"] != "pipeline"):
         engines, ratios = case["engines"], case.get("ratios", {})

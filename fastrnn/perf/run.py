@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     with machine.engine_threads(args.threads):
         peak = machine.sgemm_peak_gflops()
-        print(f"single-thread float32 peak (NumPy sgemm {peak['matrix']}^3): "
+        print(f"NumPy sgemm ({peak['matrix']}^3, 1 thread; not the FMA peak, "
+              f"bench/machine_limits.c measures that): "
               f"{peak['gflops']:.1f} GFLOP/s"
               + ("" if peak["single_thread"] else " (BLAS threads not held to 1: threadpoolctl "
                                                    "is not installed, pip install threadpoolctl)"))
@@ -191,7 +192,7 @@ def _line(case: dict, peak: float) -> str:
     parts += [f"{pair} x{ratio:.2f}" for pair, ratio in report.pair_ratios(case).items()]
     gflops, fraction = report.fastrnn_rate(case, peak)
     if gflops:
-        parts.append(f"{gflops:.1f} GFLOP/s = {fraction:.0%} of peak")
+        parts.append(f"{gflops:.1f} GFLOP/s = {fraction:.0%} of NumPy sgemm")
     parts += [f"{name} skipped: {why}" for name, why in case["skipped"].items()]
     return f"{case['group']}: " + ", ".join(parts)
 
