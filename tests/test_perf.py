@@ -216,6 +216,24 @@ def test_crnn_cases_give_a_frame_per_stream_call_and_count_input_frames(monkeypa
         "predict-crnn-h24-b3-t30-threads1", 90, 3 * 26 * models.suppressor_flops(spec))
 
 
+
+@pytest.mark.parametrize("precision", ["bfloat16", "int8"])
+def test_crnn_cases_take_fastrnns_precision(monkeypatch, precision):
+    """The CRNN cases build fastrnn's graph in `precision` (its weight
+    bytes shrink; the name says the precision; without peers, nothing to
+    agree with)."""
+    hide(monkeypatch, "torch", "onnxruntime", "onnx")
+    stream = cases.crnn_stream_case(threads=1, hidden=24, precision=precision)
+    assert stream.group == f"stream-crnn-h24-batch1-threads1-{precision}"
+    assert stream.params["precision"] == precision
+    gains, vad = stream.engines["fastrnn"]()
+    assert gains.shape == (1, 65) and vad.shape == (1, 1)
+    predict = cases.crnn_predict_case(2, 10, threads=1, hidden=24, precision=precision)
+    assert predict.group == f"predict-crnn-h24-b2-t10-threads1-{precision}"
+    spec = models.suppressor_spec(channels=(8, 24), hidden=24)
+    assert (models.suppressor_to_fastrnn(spec, precision=precision).weight_bytes
+            < models.suppressor_to_fastrnn(spec).weight_bytes)
+
 # the ONNX session cases -----------------------------------------------------------------
 
 class StubBinding:

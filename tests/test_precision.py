@@ -11,6 +11,7 @@ from reference import sigmoid, softmax, stack
 
 import fastrnn
 from fastrnn import _engine
+from fastrnn.perf.models import random_frames, suppressor_spec, suppressor_to_fastrnn
 
 ISA_PRECISIONS = [(isa, precision) for isa in _engine.available_isas()
                   for precision in _engine.available_precisions(isa) if precision != "float32"]
@@ -180,6 +181,29 @@ def test_convolutions(pair, rng):
     reference = fastrnn.Sequential(layers, isa=isa).predict(x)
     got = fastrnn.Sequential(layers, isa=isa, precision=precision).predict(x)
     assert max_abs(got, reference) <= PRECISION_BOUND[precision]
+
+
+@pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
+def test_noise_suppressor_graph_streams_in_every_precision(pair):
+    """The noise suppressor of issue 12 (two valid tanh convs, three GRUs,
+    a concat of the conv output and the GRU outputs, two sigmoid Dense
+    heads) at a small size: both outputs within PRECISION_BOUND of the
+    float32 graph over 300 frames, and a stream in chunks of 1, 3, 7, 64
+    and the rest, then flush, gives predict's bits."""
+    isa, precision = pair
+    spec = suppressor_spec(channels=(16, 48), hidden=48, seed=5)
+    x = random_frames(300, features=spec.features)[None]
+    reference = suppressor_to_fastrnn(spec, isa=isa).predict(x)
+    model = suppressor_to_fastrnn(spec, isa=isa, precision=precision)
+    got = model.predict(x)
+    for output, expected in zip(got, reference, strict=True):
+        assert output.shape == expected.shape == (1, 300 - spec.delay, output.shape[-1])
+        assert max_abs(output, expected) <= PRECISION_BOUND[precision]
+    stream = model.stream()
+    bounds = [0, 1, 4, 11, 75, 300]
+    chunks = [stream.process(x[0, a:b]) for a, b in zip(bounds, bounds[1:])] + [stream.flush()]
+    for index, expected in enumerate(got):
+        assert np.array_equal(np.concatenate([chunk[index] for chunk in chunks]), expected[0])
 
 
 def test_digits_model_accuracy(rng):

@@ -159,7 +159,7 @@ def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS,
 
 
 def crnn_stream_case(threads: int, peers: tuple[str, ...] = PEERS,
-                     hidden: int = CRNN_HIDDEN) -> Case:
+                     hidden: int = CRNN_HIDDEN, precision: str = "float32") -> Case:
     """Streaming latency of the noise-suppressor CRNN (models.SuppressorSpec:
     convolutions of hidden / 3 and `hidden` channels, 3 x GRU(hidden); 384
     is the issue's shape): one stream, one (F,) frame per call, state
@@ -185,12 +185,16 @@ def crnn_stream_case(threads: int, peers: tuple[str, ...] = PEERS,
     Every engine allocates its outputs: fastrnn's step takes no `out` here,
     since for outputs that lag it must be shaped by the engine's bound on
     one step's frames, which the public API does not give.
+
+    fastrnn's weights are in `precision` (the peers' float32): a frame
+    reads every weight once, so bfloat16 and int8 read a half and a
+    quarter of float32's bytes.
     """
     spec = _crnn_spec(hidden)
     running, skipped = _crnn_peers(peers)
     frames = random_frames(spec.delay + STREAM_FRAMES, features=spec.features)
     primer, frames = frames[:spec.delay], frames[spec.delay:]
-    stream = suppressor_to_fastrnn(spec).stream(num_threads=threads)
+    stream = suppressor_to_fastrnn(spec, precision=precision).stream(num_threads=threads)
     stream.process(primer)
     steppers = {"fastrnn": stream.step}
     if "torch" in running:
@@ -200,9 +204,10 @@ def crnn_stream_case(threads: int, peers: tuple[str, ...] = PEERS,
         steppers["onnxruntime"] = _window_stepper(_ort_suppressor(spec, threads), primer,
                                                   suppressor_zero_state(spec, 1))
     check_agree(_joined(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]])),
-                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
-    return Case(f"stream-crnn-h{hidden}-batch1-threads{threads}", "stream",
-                {"model": "crnn", "hidden": hidden, "threads": threads}, "frame", 1,
+                AGREEMENT_STEPS["stream"], _tolerance("stream", precision))
+    return Case(f"stream-crnn-h{hidden}-batch1-threads{threads}{_suffix(precision)}", "stream",
+                {"model": "crnn", "hidden": hidden, "threads": threads,
+                 "precision": precision}, "frame", 1,
                 suppressor_flops(spec), _feeders(steppers, frames), skipped)
 
 
@@ -252,16 +257,16 @@ def predict_case(kind: str, hidden: int, batch: int, steps: int, threads: int,
 
 
 def crnn_predict_case(batch: int, steps: int, threads: int, peers: tuple[str, ...] = PEERS,
-                      hidden: int = CRNN_HIDDEN) -> Case:
+                      hidden: int = CRNN_HIDDEN, precision: str = "float32") -> Case:
     """Whole sequences through the noise-suppressor CRNN (see
     crnn_stream_case): `batch` x `steps` frames from a zero state, the
     outputs (gains, vad) of the steps - delay frames the valid convolutions
-    leave; per frame = per input frame."""
+    leave; per frame = per input frame; fastrnn's weights in `precision`."""
     spec = _crnn_spec(hidden)
     running, skipped = _crnn_peers(peers)
     x = random_frames(steps, batch=batch, features=spec.features).transpose(1, 0, 2).copy()
     zero = suppressor_zero_state(spec, batch)
-    model = suppressor_to_fastrnn(spec)
+    model = suppressor_to_fastrnn(spec, precision=precision)
     engines = {"fastrnn": lambda: model.predict(x)}
     if "torch" in running:
         torch_run = _torch_suppressor(spec)
@@ -269,10 +274,11 @@ def crnn_predict_case(batch: int, steps: int, threads: int, peers: tuple[str, ..
     if "onnxruntime" in running:
         ort_run = _ort_suppressor(spec, threads)
         engines["onnxruntime"] = lambda: ort_run(x, zero)[:2]
-    check_agree(_joined(engines), tolerance=TOLERANCE["predict"])
-    return Case(f"predict-crnn-h{hidden}-b{batch}-t{steps}-threads{threads}", "predict",
+    check_agree(_joined(engines), tolerance=_tolerance("predict", precision))
+    return Case(f"predict-crnn-h{hidden}-b{batch}-t{steps}-threads{threads}"
+                f"{_suffix(precision)}", "predict",
                 {"model": "crnn", "hidden": hidden, "batch": batch, "steps": steps,
-                 "threads": threads},
+                 "threads": threads, "precision": precision},
                 "frame", batch * steps, batch * (steps - spec.delay) * suppressor_flops(spec),
                 engines, skipped)
 

@@ -389,9 +389,10 @@ def suppressor_spec(features: int = 65, channels: tuple[int, int] = (128, 384),
     return SuppressorSpec(features, (first, second), hidden, kernel, weights)
 
 
-def suppressor_to_fastrnn(spec: SuppressorSpec) -> fastrnn.Model:
+def suppressor_to_fastrnn(spec: SuppressorSpec, **options) -> fastrnn.Model:
     """The noise suppressor as a fastrnn.Model graph; outputs (gains, vad),
-    each lagging the input by spec.delay frames."""
+    each lagging the input by spec.delay frames (`options`, e.g. precision,
+    go to fastrnn.Model)."""
     weights = spec.weights
     features = fastrnn.Input(spec.features, name="features")
     c = features
@@ -407,7 +408,7 @@ def suppressor_to_fastrnn(spec: SuppressorSpec) -> fastrnn.Model:
                            activation="sigmoid")(joint) for head in SUPPRESSOR_OUTPUTS]
     return fastrnn.Model(features, heads, output_names=list(SUPPRESSOR_OUTPUTS),
                          layer_names=["conv1", "tanh1", "conv2", "tanh2", *SUPPRESSOR_GRUS,
-                                      "joint", *SUPPRESSOR_OUTPUTS])
+                                      "joint", *SUPPRESSOR_OUTPUTS], **options)
 
 
 def suppressor_torch(spec: SuppressorSpec):
