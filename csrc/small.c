@@ -27,7 +27,7 @@
 
 /* acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels. */
 FR_INLINE void small_products(const int np, const int gates, int K, const float *h,
-                              const float *w, vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES])
+                              const float *w, vfloat acc[][FR_MAX_GATES])
 {
     const ptrdiff_t panel = fr_panel_size(K, gates);
 #pragma GCC unroll 2
@@ -39,6 +39,31 @@ FR_INLINE void small_products(const int np, const int gates, int K, const float 
 #pragma GCC unroll 4
             for (int g = 0; g < gates; g++)
                 acc[q][g] += h_k * vload(w_k + q * panel + g * FR_VLEN);
+    }
+}
+
+/*
+ * The products of a step, its panels in passes of at most two (0-1, then
+ * 2-3), the passes in reverse order on odd steps (t): weights over L1's
+ * 48 KiB (GRU(64), LSTM(64)) are read every step, and a fixed order evicts
+ * each line before it comes round again; reversed, the pass read last is
+ * read first, still in L1 (GRU(64): 340 -> 310 ns a step, loaded Zen 5).
+ * Each output still sums over k in order: the same bits. (GRU reset_after
+ * = 0 keeps one pass per phase: its phases read 32 + 16 KiB, and passes
+ * measured 3% slower there.)
+ */
+FR_INLINE void small_step_products(const int np, const int gates, int K, const float *h,
+                                   const float *w, int t, vfloat acc[][FR_MAX_GATES])
+{
+    const ptrdiff_t panel = fr_panel_size(K, gates);
+    if (np <= 2) {
+        small_products(np, gates, K, h, w, acc);
+    } else if (t % 2 == 0) {
+        small_products(2, gates, K, h, w, acc);
+        small_products(np - 2, gates, K, h, w + 2 * panel, acc + 2);
+    } else {
+        small_products(np - 2, gates, K, h, w + 2 * panel, acc + 2);
+        small_products(2, gates, K, h, w, acc);
     }
 }
 
@@ -61,7 +86,7 @@ FR_INLINE void lstm_small_steps(const int np, int steps, int hidden, int reverse
             for (int q = 0; q < np; q++)
                 for (int g = 0; g < 4; g++)
                     acc[q][g] = vload(x + (4 * q + g) * FR_VLEN);
-            small_products(np, 4, hidden, h_prev, w_hh, acc);
+            small_step_products(np, 4, hidden, h_prev, w_hh, t, acc);
             for (int q = 0; q < np; q++)
                 lstm_cell(acc[q], c + q * FR_VLEN, h + q * FR_VLEN);
         } else {
@@ -88,7 +113,7 @@ void FR_ISA_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const floa
 
 /* reset_after = 1: one pass, acc = (x_r, x_z, b_hn) + W_h h. */
 FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const float *w_hh,
-                               const float *b_hn, const float *h_prev, float *h)
+                               const float *b_hn, const float *h_prev, float *h, int t)
 {
     vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
     for (int q = 0; q < np; q++) {
@@ -96,7 +121,7 @@ FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const f
         acc[q][1] = vload(x + (3 * q + 1) * FR_VLEN);
         acc[q][2] = vload(b_hn + q * FR_VLEN);
     }
-    small_products(np, 3, hidden, h_prev, w_hh, acc);
+    small_step_products(np, 3, hidden, h_prev, w_hh, t, acc);
     for (int q = 0; q < np; q++)
         gru_cell_reset_after(acc[q], x + (3 * q + 2) * FR_VLEN, h_prev + q * FR_VLEN,
                              h + q * FR_VLEN);
@@ -137,7 +162,7 @@ FR_INLINE void gru_small_steps(const int np, int steps, int hidden, int reset_af
         if (!small_runs(mask, time))
             memcpy(h, h_prev, padded * sizeof(float));
         else if (reset_after)
-            gru_small_after(np, hidden, x, w_hh, b_hn, h_prev, h);
+            gru_small_after(np, hidden, x, w_hh, b_hn, h_prev, h, t);
         else
             gru_small_before(np, hidden, x, w_hh, h_prev, h);
         h_prev = h;
