@@ -25,8 +25,10 @@
  * NULL: a step whose mask is 0 is skipped (h_t = h_{t-1}).
  */
 #include "simd.h"
+#include "cells.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "small.h"
 #include "tile.h"
 
 typedef struct {
@@ -38,38 +40,6 @@ typedef struct {
     float *h_seq, *reset_hidden, *update;
     const uint8_t *mask;
 } gru_problem;
-
-/* h' = n + z * (h - n) */
-FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
-{
-    return candidate + update * (h_prev - candidate);
-}
-
-/* reset_after: n = tanh(x_n + r * (W_hn h + b_hn)), h' = n + z * (h - n) for V units. */
-FR_NOINLINE void gru_cell_reset_after(const vfloat pre[3], const float *x_n, const float *h,
-                                      float *h_out)
-{
-    vfloat reset = vsigmoid(pre[0]);
-    vfloat update = vsigmoid(pre[1]);
-    vfloat candidate = vtanh(vload(x_n) + reset * pre[2]);
-    vstore(h_out, gru_blend(candidate, update, vload(h)));
-}
-
-/* Phase 0 of reset_after = 0: stores r * h and z for V units. */
-FR_NOINLINE void gru_cell_gates(const vfloat pre[2], const float *h, float *reset_hidden,
-                                float *update)
-{
-    vstore(reset_hidden, vsigmoid(pre[0]) * vload(h));
-    vstore(update, vsigmoid(pre[1]));
-}
-
-/* Phase 1 of reset_after = 0: n = tanh(pre), h' = n + z * (h - n) for V units. */
-FR_NOINLINE void gru_cell_candidate(const vfloat pre[1], const float *update, const float *h,
-                                    float *h_out)
-{
-    vfloat candidate = vtanh(pre[0]);
-    vstore(h_out, gru_blend(candidate, vload(update), vload(h)));
-}
 
 /*
  * Tiles: rows [row, row + mr) of `at` x panels [0, np), pointers at that row
@@ -191,6 +161,13 @@ void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int re
                        const float *b_hn, const float *h0, float *h_seq, float *scratch,
                        const uint8_t *mask, ptrdiff_t mask_stride, int num_threads)
 {
+#if defined(FR_SMALL_PATH)
+    if (batch == 1 && FR_SMALL_FITS(hidden, 3)) {
+        FR_ISA_SUFFIX(fr_gru_small)(steps, hidden, reset_after, reverse, xproj, x_stride, w_hh,
+                                    b_hn, h0, h_seq, mask);
+        return;
+    }
+#endif
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
     ptrdiff_t padded = (ptrdiff_t)panels * FR_VLEN;
     gru_problem pr = {.steps = steps, .hidden = hidden, .panels = panels,

@@ -21,8 +21,10 @@
  * step whose mask is 0 is skipped (h_t = h_{t-1}, c unchanged).
  */
 #include "simd.h"
+#include "cells.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "small.h"
 #include "tile.h"
 
 typedef struct {
@@ -34,18 +36,6 @@ typedef struct {
     float *c, *h_seq;
     const uint8_t *mask;
 } lstm_problem;
-
-/* c' = f * c + i * g and h' = o * tanh(c') for V units, from their gate pre-activations. */
-FR_NOINLINE void lstm_cell(const vfloat pre[4], float *c, float *h)
-{
-    vfloat input_gate = vsigmoid(pre[0]);
-    vfloat forget_gate = vsigmoid(pre[1]);
-    vfloat candidate = vtanh(pre[2]);
-    vfloat output_gate = vsigmoid(pre[3]);
-    vfloat cell = forget_gate * vload(c) + input_gate * candidate;
-    vstore(c, cell);
-    vstore(h, output_gate * vtanh(cell));
-}
 
 /*
  * Rows [row, row + mr) x panels [0, np): h_prev (whole rows), xproj, c and
@@ -97,6 +87,13 @@ void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const flo
                         float *h_seq, const uint8_t *mask, ptrdiff_t mask_stride,
                         int num_threads)
 {
+#if defined(FR_SMALL_PATH)
+    if (batch == 1 && FR_SMALL_FITS(hidden, 4)) {
+        FR_ISA_SUFFIX(fr_lstm_small)(steps, hidden, reverse, xproj, x_stride, w_hh, h0, c, h_seq,
+                                     mask);
+        return;
+    }
+#endif
     int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
     lstm_problem pr = {.steps = steps, .hidden = hidden, .panels = panels, .reverse = reverse,
                        .x_stride = x_stride, .mask_stride = mask_stride, .xproj = xproj,

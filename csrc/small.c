@@ -1,0 +1,187 @@
+/*
+ * small.c - the LSTM and GRU recurrences of one sequence through a small
+ * layer (float32 weights; small.h says which sizes).
+ *
+ * The equations are those of lstm.c and gru.c. With one sequence and a few
+ * panels, a step is a latency chain: the recurrent product, then the gate
+ * activations, then the next step's product from the new h. Here a step is
+ * one straight run: every gate of every panel accumulates in registers at
+ * once,
+ *
+ *   acc[q][g] = xproj_t[q, g, :] + sum_k h_{t-1}[k] w_q[k, g, :]   k = 0, 1, ..., H - 1
+ *
+ * (one multiply-add per k, in that order: the tile path's arithmetic, so
+ * the same bits; GRU reset_after's n gate starts from b_hn instead), and the
+ * cells of cells.h end it; no step callbacks, thread dispatch or tiling.
+ * The packed weights are the tile path's (kernels.h), read from L1 every
+ * step (16 KiB for LSTM(32), 48 KiB for GRU(64)).
+ *
+ * xproj (steps, x_stride), w_hh, h0, c (Hpad), h_seq (steps, Hpad) and
+ * mask (steps) or NULL as in lstm.c and gru.c for batch = 1.
+ */
+#include <string.h>
+
+#include "cells.h"
+#include "small.h"
+#include "tile.h"
+
+/* acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels. */
+FR_INLINE void small_products(const int np, const int gates, int K, const float *h,
+                              const float *w, vfloat acc[][FR_MAX_GATES])
+{
+    const ptrdiff_t panel = fr_panel_size(K, gates);
+#pragma GCC unroll 2
+    for (int k = 0; k < K; k++) {
+        const vfloat h_k = vset1(h[k]);
+        const float *w_k = w + (ptrdiff_t)k * gates * FR_VLEN;
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                acc[q][g] += h_k * vload(w_k + q * panel + g * FR_VLEN);
+    }
+}
+
+/*
+ * The products of a step, its panels in passes of at most two (0-1, then
+ * 2-3), the passes in reverse order on odd steps (t): weights over L1's
+ * 48 KiB (GRU(64), LSTM(64)) are read every step, and a fixed order evicts
+ * each line before it comes round again; reversed, the pass read last is
+ * read first, still in L1 (GRU(64): 340 -> 310 ns a step, loaded Zen 5).
+ * Each output still sums over k in order: the same bits. (GRU reset_after
+ * = 0 keeps one pass per phase: its phases read 32 + 16 KiB, and passes
+ * measured 3% slower there.)
+ */
+FR_INLINE void small_step_products(const int np, const int gates, int K, const float *h,
+                                   const float *w, int t, vfloat acc[][FR_MAX_GATES])
+{
+    const ptrdiff_t panel = fr_panel_size(K, gates);
+    if (np <= 2) {
+        small_products(np, gates, K, h, w, acc);
+    } else if (t % 2 == 0) {
+        small_products(2, gates, K, h, w, acc);
+        small_products(np - 2, gates, K, h, w + 2 * panel, acc + 2);
+    } else {
+        small_products(np - 2, gates, K, h, w + 2 * panel, acc + 2);
+        small_products(2, gates, K, h, w, acc);
+    }
+}
+
+/* The time of step t, and whether it runs (a masked step keeps h and c). */
+FR_INLINE int small_time(int t, int steps, int reverse) { return reverse ? steps - 1 - t : t; }
+FR_INLINE int small_runs(const uint8_t *mask, int time) { return mask == NULL || mask[time]; }
+
+FR_INLINE void lstm_small_steps(const int np, int steps, int hidden, int reverse,
+                                const float *xproj, ptrdiff_t x_stride, const float *w_hh,
+                                const float *h0, float *c, float *h_seq, const uint8_t *mask)
+{
+    const ptrdiff_t padded = np * FR_VLEN;
+    const float *h_prev = h0;
+    for (int t = 0; t < steps; t++) {
+        const int time = small_time(t, steps, reverse);
+        float *h = h_seq + time * padded;
+        if (small_runs(mask, time)) {
+            const float *x = xproj + time * x_stride;
+            vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
+            for (int q = 0; q < np; q++)
+                for (int g = 0; g < 4; g++)
+                    acc[q][g] = vload(x + (4 * q + g) * FR_VLEN);
+            small_step_products(np, 4, hidden, h_prev, w_hh, t, acc);
+            for (int q = 0; q < np; q++)
+                lstm_cell(acc[q], c + q * FR_VLEN, h + q * FR_VLEN);
+        } else {
+            memcpy(h, h_prev, padded * sizeof(float));
+        }
+        h_prev = h;
+    }
+}
+
+void FR_ISA_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
+                                  ptrdiff_t x_stride, const float *w_hh, const float *h0,
+                                  float *c, float *h_seq, const uint8_t *mask)
+{
+#define LSTM_SMALL(np) \
+    lstm_small_steps(np, steps, hidden, reverse, xproj, x_stride, w_hh, h0, c, h_seq, mask)
+    switch ((hidden + FR_VLEN - 1) / FR_VLEN) {
+    case 1: LSTM_SMALL(1); break;
+    case 2: LSTM_SMALL(2); break;
+    case 3: LSTM_SMALL(3); break;
+    default: LSTM_SMALL(4); break;
+    }
+#undef LSTM_SMALL
+}
+
+/* reset_after = 1: one pass, acc = (x_r, x_z, b_hn) + W_h h. */
+FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const float *w_hh,
+                               const float *b_hn, const float *h_prev, float *h, int t)
+{
+    vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
+    for (int q = 0; q < np; q++) {
+        acc[q][0] = vload(x + (3 * q) * FR_VLEN);
+        acc[q][1] = vload(x + (3 * q + 1) * FR_VLEN);
+        acc[q][2] = vload(b_hn + q * FR_VLEN);
+    }
+    small_step_products(np, 3, hidden, h_prev, w_hh, t, acc);
+    for (int q = 0; q < np; q++)
+        gru_cell_reset_after(acc[q], x + (3 * q + 2) * FR_VLEN, h_prev + q * FR_VLEN,
+                             h + q * FR_VLEN);
+}
+
+/* reset_after = 0: r and z from h, then n from r * h (gru.c's two phases). */
+FR_INLINE void gru_small_before(const int np, int hidden, const float *x, const float *w_hh,
+                                const float *h_prev, float *h)
+{
+    float reset_hidden[FR_SMALL_MAX_PANELS * FR_VLEN], update[FR_SMALL_MAX_PANELS * FR_VLEN];
+    vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
+    for (int q = 0; q < np; q++) {
+        acc[q][0] = vload(x + (3 * q) * FR_VLEN);
+        acc[q][1] = vload(x + (3 * q + 1) * FR_VLEN);
+    }
+    small_products(np, 2, hidden, h_prev, w_hh, acc);
+    for (int q = 0; q < np; q++)
+        gru_cell_gates(acc[q], h_prev + q * FR_VLEN, reset_hidden + q * FR_VLEN,
+                       update + q * FR_VLEN);
+    for (int q = 0; q < np; q++)
+        acc[q][0] = vload(x + (3 * q + 2) * FR_VLEN);
+    small_products(np, 1, hidden, reset_hidden, w_hh + np * fr_panel_size(hidden, 2), acc);
+    for (int q = 0; q < np; q++)
+        gru_cell_candidate(acc[q], update + q * FR_VLEN, h_prev + q * FR_VLEN, h + q * FR_VLEN);
+}
+
+FR_INLINE void gru_small_steps(const int np, int steps, int hidden, int reset_after,
+                               int reverse, const float *xproj, ptrdiff_t x_stride,
+                               const float *w_hh, const float *b_hn, const float *h0,
+                               float *h_seq, const uint8_t *mask)
+{
+    const ptrdiff_t padded = np * FR_VLEN;
+    const float *h_prev = h0;
+    for (int t = 0; t < steps; t++) {
+        const int time = small_time(t, steps, reverse);
+        float *h = h_seq + time * padded;
+        const float *x = xproj + time * x_stride;
+        if (!small_runs(mask, time))
+            memcpy(h, h_prev, padded * sizeof(float));
+        else if (reset_after)
+            gru_small_after(np, hidden, x, w_hh, b_hn, h_prev, h, t);
+        else
+            gru_small_before(np, hidden, x, w_hh, h_prev, h);
+        h_prev = h;
+    }
+}
+
+void FR_ISA_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
+                                 const float *xproj, ptrdiff_t x_stride, const float *w_hh,
+                                 const float *b_hn, const float *h0, float *h_seq,
+                                 const uint8_t *mask)
+{
+#define GRU_SMALL(np)                                                                      \
+    gru_small_steps(np, steps, hidden, reset_after, reverse, xproj, x_stride, w_hh, b_hn, h0, \
+                    h_seq, mask)
+    switch ((hidden + FR_VLEN - 1) / FR_VLEN) {
+    case 1: GRU_SMALL(1); break;
+    case 2: GRU_SMALL(2); break;
+    case 3: GRU_SMALL(3); break;
+    default: GRU_SMALL(4); break;
+    }
+#undef GRU_SMALL
+}

@@ -1,0 +1,107 @@
+"""The one-sequence path of LSTM and GRU for small layers (csrc/small.c).
+
+A single sequence through a layer of up to 64 units (AVX-512; fewer on
+narrower instruction sets, csrc/small.h) runs a dedicated step instead of
+the tiled one. Its arithmetic is the tile path's (the same multiply-adds in
+the same order, the same cells), so a sequence must give the same bits
+alone (the small path) as in a batch (the tile path), and match the float64
+reference within TOLERANCE["float32"]. The hidden sizes straddle every
+bound: 1 and 3 (one partial panel), 8, 16, 31, 32, 33, 48, 64 (whole and
+partial panels of 8 and 16 units) and 65 (past the bound: the tile path on
+both sides).
+"""
+
+import numpy as np
+import pytest
+from conftest import GATES, ISAS, RECURRENT_KINDS, assert_close, inputs, recurrent_layer, \
+    recurrent_weights
+from reference import gru, lstm
+
+import fastrnn
+
+HIDDEN = [1, 3, 8, 16, 31, 32, 33, 48, 64, 65]
+STEPS = [1, 7, 256]
+
+
+def reference(kind, x, weights):
+    """(steps, H) float64 outputs of one sequence x (steps, I)."""
+    if kind == "lstm":
+        return lstm(x[None], *weights)[0][0]
+    return gru(x[None], *weights, reset_after=kind == "gru")[0][0]
+
+
+def model_of(kind, weights, isa, **options):
+    return fastrnn.Sequential([recurrent_layer(kind, weights, **options)], isa=isa)
+
+
+def in_a_batch(model, x, rng, **options):
+    """Row 1 of a batch of 3 holding x (the tile path), the others random."""
+    batch = inputs(rng, (3, *x.shape))
+    batch[1] = x
+    return model.predict(batch, **options)[1]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("steps", STEPS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("kind", RECURRENT_KINDS)
+def test_one_sequence_matches_reference_and_the_batch_path(kind, hidden, steps, isa, rng):
+    weights = recurrent_weights(rng, GATES[kind], 1, hidden)
+    model = model_of(kind, weights, isa)
+    x = inputs(rng, (steps, 1))
+    alone = model.predict(x)
+    what = f"{kind} H{hidden} T{steps} {isa}"
+    assert_close(alone, reference(kind, x, weights), "float32", what)
+    batched = in_a_batch(model, x, rng)
+    assert np.array_equal(alone, batched), (
+        f"{what}: alone vs in a batch, max abs difference {np.max(np.abs(alone - batched)):.3e}")
+
+
+@pytest.mark.parametrize("hidden", [5, 32, 64])
+@pytest.mark.parametrize("kind", RECURRENT_KINDS)
+def test_wider_inputs_and_chunked_streams(kind, hidden, rng):
+    """Inputs of 9 features; a stream fed in uneven chunks equals predict bit for bit."""
+    weights = recurrent_weights(rng, GATES[kind], 9, hidden)
+    model = model_of(kind, weights, None)
+    x = inputs(rng, (50, 9))
+    whole = model.predict(x)
+    assert_close(whole, reference(kind, x, weights), "float32", f"{kind} H{hidden}")
+    assert np.array_equal(whole, in_a_batch(model, x, rng))
+    stream = model.stream()
+    chunks = [stream.process(x[a:b]) for a, b in ((0, 1), (1, 8), (8, 40), (40, 50))]
+    assert np.array_equal(np.concatenate(chunks), whole)
+
+
+@pytest.mark.parametrize("hidden", [3, 32, 64])
+@pytest.mark.parametrize("kind", RECURRENT_KINDS)
+def test_backwards_and_bidirectional(kind, hidden, rng):
+    """The steps run last to first (go_backwards, a Bidirectional's backward
+    direction) alike on both paths."""
+    weights = recurrent_weights(rng, GATES[kind], 2, hidden)
+    x = inputs(rng, (20, 2))
+    backwards = model_of(kind, weights, None, go_backwards=True)
+    assert np.array_equal(backwards.predict(x), in_a_batch(backwards, x, rng))
+    both = fastrnn.Sequential([fastrnn.Bidirectional(
+        recurrent_layer(kind, weights), recurrent_layer(kind, recurrent_weights(
+            rng, GATES[kind], 2, hidden)))])
+    assert np.array_equal(both.predict(x), in_a_batch(both, x, rng))
+
+
+@pytest.mark.parametrize("kind", RECURRENT_KINDS)
+def test_a_shorter_length_skips_the_last_steps(kind, rng):
+    """lengths < steps masks the steps after the length (the state carried over them)."""
+    weights = recurrent_weights(rng, GATES[kind], 1, 32)
+    model = model_of(kind, weights, None)
+    x = inputs(rng, (1, 30, 1))
+    y, state = model.predict(x, lengths=np.array([11]), return_state=True)
+    alone, alone_state = model.predict(x[0, :11], return_state=True)
+    assert np.array_equal(y[0, :11], alone)
+    for name in state:
+        assert np.array_equal(state[name][0], alone_state[name]), name
+    batch = inputs(rng, (3, 30, 1))
+    batch[1] = x[0]
+    batched, batched_state = model.predict(batch, lengths=np.array([30, 11, 4]),
+                                           return_state=True)
+    assert np.array_equal(y[0], batched[1])
+    for name in state:
+        assert np.array_equal(state[name][0], batched_state[name][1]), name
