@@ -86,7 +86,8 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
 
 #define TILE_AT(m, p, mr, np)                                                               \
     lstm_tile(mr, np, pr->hidden, &at, m, at.h_prev + (m) * at.ld_h,                        \
-              in_rows + ((m) - in_first) * in_ld, in_ld, pr->w_hh + (p) * fr_panel_size(pr->hidden, 4),                                \
+              in_rows + ((m) - in_first) * in_ld, in_ld,                                    \
+              pr->w_hh + (p) * fr_panel_size(pr->hidden, 4),                                \
               at.xproj + (m) * at.ld_x + (p) * 4 * FR_VLEN,                                 \
               pr->c + (m) * padded + (p) * FR_VLEN, padded,                                 \
               at.h_out + (m) * at.ld_out + (p) * FR_VLEN, (p) * FR_VLEN)

@@ -66,7 +66,8 @@ static void rnn_step(const void *ctx, int phase, int t, int row_begin, int row_e
 
 #define TILE_AT(m, p, mr, np)                                                               \
     rnn_tile(mr, np, pr->hidden, pr->relu, &at, m, at.h_prev + (m) * at.ld_h,               \
-             in_rows + ((m) - in_first) * in_ld, in_ld, pr->w_hh + (p) * fr_panel_size(pr->hidden, 1),                                 \
+             in_rows + ((m) - in_first) * in_ld, in_ld,                                     \
+             pr->w_hh + (p) * fr_panel_size(pr->hidden, 1),                                 \
              at.xproj + (m) * at.ld_x + (p) * FR_VLEN,                                      \
              at.h_out + (m) * at.ld_out + (p) * FR_VLEN, (p) * FR_VLEN)
     FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, pr->hidden, at.h_prev, at.ld_h,
