@@ -219,12 +219,14 @@ FR_INLINE vfloat vexp(vfloat x)
  *   sigmoid(x) = 1 / (1 + e), the reciprocal by vrcp14ps (2^-14) and one
  *       Newton step r + r (1 - d r) (a few ulps);
  *   tanh(x) = 2 sigmoid(2x) - 1, absolute error about 1e-7.
- * Clamping keeps NaN (vclamp) and moves sigmoid at most 4.3e-18 from its
+ * Clamping keeps NaN and moves sigmoid at most 4.3e-18 from its
  * value; sigmoid(40) rounds to 1 and tanh(20) to 1 exactly, as in float32.
  */
 FR_INLINE vfloat vsigmoid(vfloat x)
 {
-    const vfloat y = -vclamp(x, -40.0f, 40.0f);
+    /* vminps / vmaxps return their second operand, x, when it is NaN. */
+    const vfloat y = -(vfloat)_mm512_max_ps(_mm512_set1_ps(-40.0f),
+                                            _mm512_min_ps(_mm512_set1_ps(40.0f), (__m512)x));
     const vfloat n = (vfloat)_mm512_roundscale_ps((__m512)(y * 1.44269504088896341f),
                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     vfloat r = y - n * 0.693359375f;
