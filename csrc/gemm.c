@@ -10,7 +10,8 @@
  * in L2 while every panel of w streams past it; each panel then meets the
  * chunk FR_MR rows at a time in the micro-kernel. Threads take (chunk, panel)
  * pairs in chunk-major order, so a long matrix splits by rows and a short one
- * (one streaming frame) by panels.
+ * (one streaming frame) by panels; a serial run takes a chunk with every
+ * panel.
  */
 #include "simd.h"
 #include "kernels.h"
@@ -42,45 +43,57 @@ FR_INLINE void gemm_panels(const int gates, int row_begin, int row_end, int pane
 {
     const int width = gates * FR_VLEN;
 #define TILE_AT(m, p, mr, np)                                                                \
-    gemm_tile(mr, np, gates, K, a + (m) * lda, lda, w + (p) * fr_panel_size(K, gates),       \
-              bias + (p) * width, c + (m) * ldc + (p) * width, ldc)
-    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
+    gemm_tile(mr, np, gates, K, in_rows + ((m) - in_first) * in_ld, in_ld,                   \
+              w + (p) * fr_panel_size(K, gates), bias + (p) * width,                         \
+              c + (m) * ldc + (p) * width, ldc)
+    FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, K, a, lda, TILE_AT);
 #undef TILE_AT
 }
 
-/*
- * Task `task` of a gemm split into (chunk of rows, group of panels) pairs,
- * chunk-major: a group is one panel, or FR_NP panels for a single row.
- */
-static void gemm_task(int task, int rows, int K, int panels, int gates, const float *a,
-                      ptrdiff_t lda, const fr_weight *w, const float *bias, float *c)
+/* Rows [row_begin, row_end) times panels [panel_begin, panel_end). */
+static void gemm_block(int row_begin, int row_end, int panel_begin, int panel_end, int K,
+                       int panels, int gates, const float *a, ptrdiff_t lda, const fr_weight *w,
+                       const float *bias, float *c)
 {
     const ptrdiff_t ldc = (ptrdiff_t)panels * gates * FR_VLEN;
-    const int group = rows == 1 ? FR_NP : 1, groups = (panels + group - 1) / group;
-    int chunk = task / groups, p = task % groups * group;
-    int panel_end = p + group < panels ? p + group : panels;
-    int row_begin = chunk * CHUNK_ROWS;
-    int row_end = row_begin + CHUNK_ROWS < rows ? row_begin + CHUNK_ROWS : rows;
     switch (gates) {
-    case 1: gemm_panels(1, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
-    case 2: gemm_panels(2, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
-    case 3: gemm_panels(3, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
-    default: gemm_panels(4, row_begin, row_end, p, panel_end, K, a, lda, w, bias, c, ldc); break;
+    case 1: gemm_panels(1, row_begin, row_end, panel_begin, panel_end, K, a, lda, w, bias, c, ldc);
+        break;
+    case 2: gemm_panels(2, row_begin, row_end, panel_begin, panel_end, K, a, lda, w, bias, c, ldc);
+        break;
+    case 3: gemm_panels(3, row_begin, row_end, panel_begin, panel_end, K, a, lda, w, bias, c, ldc);
+        break;
+    default:
+        gemm_panels(4, row_begin, row_end, panel_begin, panel_end, K, a, lda, w, bias, c, ldc);
+        break;
     }
 }
 
+/*
+ * Threads take (chunk of rows, group of panels) pairs, chunk-major: a group
+ * is one panel, or FR_NP panels for a single row. A serial run takes each
+ * chunk with all the panels, so that the dot-product builds prepare a row
+ * once (FR_TILE_RANGE_OF), not once per panel.
+ */
 void FR_SUFFIX(fr_gemm)(int rows, int K, int panels, int gates, const float *a, ptrdiff_t lda,
                         const void *w, const float *bias, float *c, int num_threads)
 {
-    const int group = rows == 1 ? FR_NP : 1;
-    const int tasks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS * ((panels + group - 1) / group);
+    const int group = rows == 1 ? FR_NP : 1, groups = (panels + group - 1) / group;
+    const int chunks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS, tasks = chunks * groups;
     const double macs = (double)rows * K * panels * gates * FR_VLEN;
     if (num_threads > 1 && tasks > 1 && macs >= FR_PARALLEL_MIN_WORK) {
 #pragma omp parallel for schedule(static) num_threads(num_threads)
-        for (int task = 0; task < tasks; task++)
-            gemm_task(task, rows, K, panels, gates, a, lda, w, bias, c);
+        for (int task = 0; task < tasks; task++) {
+            const int chunk = task / groups, p = task % groups * group;
+            const int row_end = (chunk + 1) * CHUNK_ROWS < rows ? (chunk + 1) * CHUNK_ROWS : rows;
+            gemm_block(chunk * CHUNK_ROWS, row_end, p, p + group < panels ? p + group : panels,
+                       K, panels, gates, a, lda, w, bias, c);
+        }
     } else {
-        for (int task = 0; task < tasks; task++)
-            gemm_task(task, rows, K, panels, gates, a, lda, w, bias, c);
+        for (int chunk = 0; chunk < chunks; chunk++) {
+            const int row_end = (chunk + 1) * CHUNK_ROWS < rows ? (chunk + 1) * CHUNK_ROWS : rows;
+            gemm_block(chunk * CHUNK_ROWS, row_end, 0, panels, K, panels, gates, a, lda, w, bias,
+                       c);
+        }
     }
 }

@@ -45,11 +45,14 @@ typedef struct {
  * Tiles: rows [row, row + mr) of `at` x panels [0, np), pointers at that row
  * and panel 0 (panel q is q * V units on; h_prev points at whole rows). unit0
  * is the first unit of panel 0, to find h and z of a row. A row whose step is
- * skipped keeps h (the last phase copies h_prev).
+ * skipped keeps h (the last phase copies h_prev). in (row stride ld_in): the
+ * rows the products read (h_prev, or r * h in phase 1) as the tiles read
+ * them (FR_TILE_RANGE_OF).
  */
 FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
                                     const fr_step_rows *at, int row, const float *h_prev,
-                                    ptrdiff_t ld_h, const fr_weight *w, const float *b_hn,
+                                    ptrdiff_t ld_h, const float *in, ptrdiff_t ld_in,
+                                    const fr_weight *w, const float *b_hn,
                                     const float *xproj, ptrdiff_t ld_x, float *h_out,
                                     ptrdiff_t ld_out, int unit0)
 {
@@ -60,7 +63,7 @@ FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
             acc[m * np + q][1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
             acc[m * np + q][2] = vload(b_hn + q * FR_VLEN);
         }
-    tile_accumulate(mr, np, 3, hidden, h_prev, ld_h, w, acc);
+    tile_accumulate(mr, np, 3, hidden, in, ld_in, w, acc);
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
             const float *h = h_prev + m * ld_h + unit0 + q * FR_VLEN;
@@ -75,7 +78,8 @@ FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
 
 /* Phase 0 of reset_after = 0: r and z; stores r * h and z (row stride ld_s). */
 FR_INLINE void gru_tile_gates(const int mr, const int np, int hidden, const float *h_prev,
-                              ptrdiff_t ld_h, const fr_weight *w, const float *xproj,
+                              ptrdiff_t ld_h, const float *in, ptrdiff_t ld_in,
+                              const fr_weight *w, const float *xproj,
                               ptrdiff_t ld_x, float *reset_hidden, float *update,
                               ptrdiff_t ld_s, int unit0)
 {
@@ -85,7 +89,7 @@ FR_INLINE void gru_tile_gates(const int mr, const int np, int hidden, const floa
             acc[m * np + q][0] = vload(xproj + m * ld_x + (3 * q) * FR_VLEN);
             acc[m * np + q][1] = vload(xproj + m * ld_x + (3 * q + 1) * FR_VLEN);
         }
-    tile_accumulate(mr, np, 2, hidden, h_prev, ld_h, w, acc);
+    tile_accumulate(mr, np, 2, hidden, in, ld_in, w, acc);
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++)
             gru_cell_gates(acc[m * np + q], h_prev + m * ld_h + unit0 + q * FR_VLEN,
@@ -95,8 +99,9 @@ FR_INLINE void gru_tile_gates(const int mr, const int np, int hidden, const floa
 
 /* Phase 1 of reset_after = 0: n = tanh(xproj_n + W_hn (r * h)), then h'. */
 FR_INLINE void gru_tile_candidate(const int mr, const int np, int hidden,
-                                  const fr_step_rows *at, int row, const float *reset_hidden,
-                                  const float *update, ptrdiff_t ld_s, const fr_weight *w,
+                                  const fr_step_rows *at, int row, const float *in,
+                                  ptrdiff_t ld_in, const float *update, ptrdiff_t ld_s,
+                                  const fr_weight *w,
                                   const float *xproj, ptrdiff_t ld_x, const float *h_prev,
                                   ptrdiff_t ld_h, float *h_out, ptrdiff_t ld_out, int unit0)
 {
@@ -104,7 +109,7 @@ FR_INLINE void gru_tile_candidate(const int mr, const int np, int hidden,
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++)
             acc[m * np + q][0] = vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN);
-    tile_accumulate(mr, np, 1, hidden, reset_hidden, ld_s, w, acc);
+    tile_accumulate(mr, np, 1, hidden, in, ld_in, w, acc);
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
             int unit = unit0 + q * FR_VLEN;
@@ -130,29 +135,33 @@ static void gru_step(const void *ctx, int phase, int t, int row_begin, int row_e
     const ptrdiff_t ld_h = at.ld_h, ld_x = at.ld_x, ld_seq = at.ld_out;
     const fr_weight *w_candidate = pr->w_hh + pr->panels * fr_panel_size(H, 2);
     float *h_out = at.h_out;
+    const int candidate_phase = !pr->reset_after && phase == 1;
+    const float *input = candidate_phase ? pr->reset_hidden : h_prev;
+    const ptrdiff_t ld_input = candidate_phase ? padded : ld_h;
 
     /* One tile: rows m.., mr rows, panels p.., np panels. */
 #define TILE_AT(m, p, mr, np)                                                                  \
     do {                                                                                       \
         const int unit0 = (p) * FR_VLEN;                                                       \
         const float *x_mp = xproj + (m) * ld_x + (p) * 3 * FR_VLEN;                            \
+        const float *in_m = in_rows + ((m) - in_first) * in_ld;                                \
         if (pr->reset_after)                                                                   \
-            gru_tile_reset_after(mr, np, H, &at, m, h_prev + (m) * ld_h, ld_h,                 \
+            gru_tile_reset_after(mr, np, H, &at, m, h_prev + (m) * ld_h, ld_h, in_m, in_ld,    \
                                  pr->w_hh + (p) * fr_panel_size(H, 3), pr->b_hn + unit0,       \
                                  x_mp, ld_x, h_out + (m) * ld_seq + unit0, ld_seq, unit0);     \
         else if (phase == 0)                                                                   \
-            gru_tile_gates(mr, np, H, h_prev + (m) * ld_h, ld_h,                               \
+            gru_tile_gates(mr, np, H, h_prev + (m) * ld_h, ld_h, in_m, in_ld,                  \
                            pr->w_hh + (p) * fr_panel_size(H, 2), x_mp, ld_x,                   \
                            pr->reset_hidden + (m) * padded + unit0,                            \
                            pr->update + (m) * padded + unit0, padded, unit0);                  \
         else                                                                                   \
-            gru_tile_candidate(mr, np, H, &at, m, pr->reset_hidden + (m) * padded,             \
-                               pr->update + (m) * padded, padded,                              \
+            gru_tile_candidate(mr, np, H, &at, m, in_m, in_ld, pr->update + (m) * padded,      \
+                               padded,                                                         \
                                w_candidate + (p) * fr_panel_size(H, 1), x_mp, ld_x,             \
                                h_prev + (m) * ld_h, ld_h, h_out + (m) * ld_seq + unit0, ld_seq, \
                                unit0);                                                         \
     } while (0)
-    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
+    FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, H, input, ld_input, TILE_AT);
 #undef TILE_AT
 }
 

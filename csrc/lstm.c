@@ -40,18 +40,20 @@ typedef struct {
 /*
  * Rows [row, row + mr) x panels [0, np): h_prev (whole rows), xproj, c and
  * h_out are at row `row` (of `at`) and, but for h_prev, at panel 0; panel q is
- * q * V units on; unit0 is the first unit of panel 0.
+ * q * V units on; unit0 is the first unit of panel 0. in (row stride ld_in):
+ * those rows of h_prev as the tiles read them (FR_TILE_RANGE_OF).
  */
 FR_INLINE void lstm_tile(const int mr, const int np, int hidden, const fr_step_rows *at,
-                         int row, const float *h_prev, const fr_weight *w, const float *xproj,
-                         float *c, ptrdiff_t ld_c, float *h_out, int unit0)
+                         int row, const float *h_prev, const float *in, ptrdiff_t ld_in,
+                         const fr_weight *w, const float *xproj, float *c, ptrdiff_t ld_c,
+                         float *h_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++)
             for (int g = 0; g < 4; g++)
                 acc[m * np + q][g] = vload(xproj + m * at->ld_x + (4 * q + g) * FR_VLEN);
-    tile_accumulate(mr, np, 4, hidden, h_prev, at->ld_h, w, acc);
+    tile_accumulate(mr, np, 4, hidden, in, ld_in, w, acc);
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
             float *h = h_out + m * at->ld_out + q * FR_VLEN;
@@ -74,11 +76,13 @@ static void lstm_step(const void *ctx, int phase, int t, int row_begin, int row_
 
 #define TILE_AT(m, p, mr, np)                                                               \
     lstm_tile(mr, np, pr->hidden, &at, m, at.h_prev + (m) * at.ld_h,                        \
+              in_rows + ((m) - in_first) * in_ld, in_ld,                                    \
               pr->w_hh + (p) * fr_panel_size(pr->hidden, 4),                                \
               at.xproj + (m) * at.ld_x + (p) * 4 * FR_VLEN,                                 \
               pr->c + (m) * padded + (p) * FR_VLEN, padded,                                 \
               at.h_out + (m) * at.ld_out + (p) * FR_VLEN, (p) * FR_VLEN)
-    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
+    FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, pr->hidden, at.h_prev, at.ld_h,
+                     TILE_AT);
 #undef TILE_AT
 }
 

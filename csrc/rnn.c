@@ -32,17 +32,18 @@ FR_NOINLINE void rnn_cell(const vfloat pre[1], int relu, float *h)
 /*
  * Rows [row, row + mr) of `at` x panels [0, np): h_prev (whole rows), xproj
  * and h_out are at that row and, but for h_prev, at panel 0; panel q is q * V
- * units on; unit0 is the first unit of panel 0.
+ * units on; unit0 is the first unit of panel 0. in (row stride ld_in):
+ * those rows of h_prev as the tiles read them (FR_TILE_RANGE_OF).
  */
 FR_INLINE void rnn_tile(const int mr, const int np, int hidden, int relu, const fr_step_rows *at,
-                        int row, const float *h_prev, const fr_weight *w, const float *xproj,
-                        float *h_out, int unit0)
+                        int row, const float *h_prev, const float *in, ptrdiff_t ld_in,
+                        const fr_weight *w, const float *xproj, float *h_out, int unit0)
 {
     fr_acc acc;
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++)
             acc[m * np + q][0] = vload(xproj + m * at->ld_x + q * FR_VLEN);
-    tile_accumulate(mr, np, 1, hidden, h_prev, at->ld_h, w, acc);
+    tile_accumulate(mr, np, 1, hidden, in, ld_in, w, acc);
     for (int m = 0; m < mr; m++)
         for (int q = 0; q < np; q++) {
             float *h = h_out + m * at->ld_out + q * FR_VLEN;
@@ -65,10 +66,12 @@ static void rnn_step(const void *ctx, int phase, int t, int row_begin, int row_e
 
 #define TILE_AT(m, p, mr, np)                                                               \
     rnn_tile(mr, np, pr->hidden, pr->relu, &at, m, at.h_prev + (m) * at.ld_h,               \
+             in_rows + ((m) - in_first) * in_ld, in_ld,                                     \
              pr->w_hh + (p) * fr_panel_size(pr->hidden, 1),                                 \
              at.xproj + (m) * at.ld_x + (p) * FR_VLEN,                                      \
              at.h_out + (m) * at.ld_out + (p) * FR_VLEN, (p) * FR_VLEN)
-    FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);
+    FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, pr->hidden, at.h_prev, at.ld_h,
+                     TILE_AT);
 #undef TILE_AT
 }
 

@@ -151,66 +151,109 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
 #endif
 #endif
 
-#if defined(FR_DOT_BF16)
+#if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
 /*
- * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, a rounded to
- * bfloat16 (nearest even) 32 inputs at a time into `pairs`; the weights are
- * (K / 2, G, V, 2) per panel, a pair's two weights side by side.
+ * The dot-product builds convert their input rows once (fr_prepare_rows),
+ * before the tiles that read them: every panel of a step then reads the same
+ * converted row instead of converting it again, and a tile's registers all go
+ * to accumulators and weights. A prepared row is fr_prepared_stride(K) floats
+ * (64-byte groups), each float slot holding packed inputs, not a float:
+ *   bfloat16: K / 2 pairs (k, k + 1) rounded to bfloat16 (nearest even), the
+ *             low half k; pairs past K are zero.
+ *   int8:     a header of FR_INT8_HEADER(K) slots, the row's scale
+ *             s = max_k |a[k]| / 127 (float) and per block b of FR_INT8_BLOCK
+ *             inputs its offset 128 sum_k q (int32), then K / 4 quads of
+ *             q = rint(a * 127 / max_k |a[k]|) (signed bytes); past K zero.
  */
-FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
-                               const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
+#define FR_PREPARED_BYTES 65536
+
+#if defined(FR_DOT_INT8)
+/* Inputs per int32 partial sum: 4096 quads x 4 x 255 x 127 < 2^31. */
+#define FR_INT8_BLOCK 16384
+#define FR_INT8_HEADER(K) ((1 + ((K) + FR_INT8_BLOCK - 1) / FR_INT8_BLOCK + 15) / 16 * 16)
+FR_INLINE ptrdiff_t fr_prepared_stride(int K)
 {
-    const fr_weight *panel[FR_NP];
-    uint32_t pairs[FR_MR][16];
-    for (int q = 0; q < np; q++)
-        panel[q] = w + q * fr_panel_size(K, gates);
-    for (int k0 = 0; k0 < K; k0 += 32) {
-        const int left = K - k0 < 32 ? K - k0 : 32, count = (left + 1) / 2;
-        const __mmask16 low = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-        const __mmask16 high = left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
-        for (int m = 0; m < mr; m++) {
+    return FR_INT8_HEADER(K) + (ptrdiff_t)(K + 63) / 64 * 16;
+}
+#else
+FR_INLINE ptrdiff_t fr_prepared_stride(int K) { return (ptrdiff_t)(K + 31) / 32 * 16; }
+#endif
+
+/* Rows prepared per pass over a range of `rows` rows of stride `stride`:
+ * as many as FR_PREPARED_BYTES hold (a multiple of FR_MR), at least one. */
+FR_INLINE int fr_prepared_rows(ptrdiff_t stride, int rows)
+{
+    ptrdiff_t fit = FR_PREPARED_BYTES / (ptrdiff_t)sizeof(float) / stride;
+    if (fit >= FR_MR) fit -= fit % FR_MR;
+    if (fit < 1) fit = 1;
+    return rows < fit ? (rows > 0 ? rows : 1) : (int)fit;
+}
+#endif
+
+#if defined(FR_DOT_BF16)
+/* `rows` rows of a (K floats, row stride lda) to bfloat16 pairs in out
+ * (row stride fr_prepared_stride(K)). */
+FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, float *out)
+{
+    const ptrdiff_t stride = fr_prepared_stride(K);
+    for (int m = 0; m < rows; m++)
+        for (int k0 = 0; k0 < K; k0 += 32) {
+            const int left = K - k0;
+            const __mmask16 low = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            const __mmask16 high = left >= 32 ? 0xffff
+                                   : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
             const float *row = a + m * lda + k0;
             __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high, row + 16),
                                                   _mm512_maskz_loadu_ps(low, row));
-            _mm512_storeu_si512(pairs[m], (__m512i)packed);
+            _mm512_storeu_ps(out + m * stride + k0 / 2, (__m512)packed);
         }
-        for (int j = 0; j < count; j++) {
-            const ptrdiff_t at = ((ptrdiff_t)(k0 / 2 + j) * gates) * FR_VLEN * 2;
-            if (np == 1 && mr > gates) {
-                __m512bh w_jg[FR_MAX_GATES];
+}
+
+/*
+ * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, in order, the
+ * rows `in` prepared (row stride ld_in); the weights are (K / 2, G, V, 2) per
+ * panel, a pair's two weights side by side.
+ */
+FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
+                               const float *in, ptrdiff_t ld_in, const fr_weight *w, fr_acc acc)
+{
+    const fr_weight *panel[FR_NP];
+    for (int q = 0; q < np; q++)
+        panel[q] = w + q * fr_panel_size(K, gates);
+    const int count = (K + 1) / 2;
+    for (int j = 0; j < count; j++) {
+        const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 2;
+        if (np == 1 && mr > gates) {
+            __m512bh w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+            for (int m = 0; m < mr; m++) {
+                __m512bh a_mj = (__m512bh)_mm512_set1_ps(in[m * ld_in + j]);
 #pragma GCC unroll 4
                 for (int g = 0; g < gates; g++)
-                    w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
-#pragma GCC unroll 8
-                for (int m = 0; m < mr; m++) {
-                    __m512bh a_mj = (__m512bh)_mm512_set1_epi32((int)pairs[m][j]);
-#pragma GCC unroll 4
-                    for (int g = 0; g < gates; g++)
-                        acc[m][g] = (vfloat)_mm512_dpbf16_ps((__m512)acc[m][g], a_mj, w_jg[g]);
-                }
-            } else {
-#pragma GCC unroll 4
-                for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                    for (int g = 0; g < gates; g++) {
-                        __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at
-                                                                     + g * FR_VLEN * 2);
-#pragma GCC unroll 8
-                        for (int m = 0; m < mr; m++)
-                            acc[m * np + q][g] = (vfloat)_mm512_dpbf16_ps(
-                                (__m512)acc[m * np + q][g],
-                                (__m512bh)_mm512_set1_epi32((int)pairs[m][j]), w_jg);
-                    }
+                    acc[m][g] = (vfloat)_mm512_dpbf16_ps((__m512)acc[m][g], a_mj, w_jg[g]);
             }
+        } else {
+#pragma GCC unroll 4
+            for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+                for (int g = 0; g < gates; g++) {
+                    __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at
+                                                                 + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+                    for (int m = 0; m < mr; m++)
+                        acc[m * np + q][g] = (vfloat)_mm512_dpbf16_ps(
+                            (__m512)acc[m * np + q][g],
+                            (__m512bh)_mm512_set1_ps(in[m * ld_in + j]), w_jg);
+                }
         }
     }
 }
 #endif
 
 #if defined(FR_DOT_INT8)
-/* Inputs per int32 partial sum: 4096 quads x 4 x 255 x 127 < 2^31. */
-#define FR_INT8_BLOCK 16384
-
 /* max_k |row[k]| over K floats; NaN if one is NaN. */
 FR_INLINE float row_absmax(int K, const float *row)
 {
@@ -225,86 +268,96 @@ FR_INLINE float row_absmax(int K, const float *row)
     return nan ? __builtin_nanf("") : _mm512_reduce_max_ps(most);
 }
 
+/* `rows` rows of a (K floats, row stride lda) quantized into out (row
+ * stride fr_prepared_stride(K)): scale, block offsets, quads. */
+FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, float *out)
+{
+    const ptrdiff_t stride = fr_prepared_stride(K), header = FR_INT8_HEADER(K);
+    for (int m = 0; m < rows; m++) {
+        const float *row = a + m * lda;
+        float *prepared = out + m * stride;
+        const float most = row_absmax(K, row);
+        const float row_scale = most / 127.0f;
+        const __m512 inverse = _mm512_set1_ps(most > 0.0f ? 127.0f / most : 0.0f);
+        memcpy(prepared, &row_scale, sizeof row_scale);
+        for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
+            const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
+            __m512i quantized_sum = _mm512_setzero_si512();
+            for (int k0 = b0; k0 < b1; k0 += 64)
+                for (int c = 0; c < 4; c++) {
+                    const int n = b1 - k0 - 16 * c;
+                    const __mmask16 take = n >= 16 ? 0xffff
+                                                   : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+                    __m512i q = _mm512_cvtps_epi32(
+                        _mm512_mul_ps(_mm512_maskz_loadu_ps(take, row + k0 + 16 * c), inverse));
+                    quantized_sum = _mm512_add_epi32(quantized_sum, q);
+                    _mm_storeu_si128((__m128i *)(prepared + header + k0 / 4 + 4 * c),
+                                     _mm512_cvtsepi32_epi8(q));
+                }
+            const int32_t offset = 128 * _mm512_reduce_add_epi32(quantized_sum);
+            memcpy(prepared + 1 + b0 / FR_INT8_BLOCK, &offset, sizeof offset);
+        }
+    }
+}
+
 /*
- * vpdpbusd: sums += sum over a quad of (w + 128) q, the row's inputs q
- * quantized 64 at a time into `quads` (signed bytes) and their sum kept to
- * take 128 sum q back out. Weights (K / 4, G, V, 4) per panel, unsigned.
+ * vpdpbusd: per block, sums = sum over its quads of (w + 128) q, in order;
+ * acc += (sums - offset) times the panel's and the row's scales. Weights
+ * (K / 4, G, V, 4) per panel, unsigned; the rows `in` prepared (row stride
+ * ld_in).
  */
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
-                               const float *a, ptrdiff_t lda, const fr_weight *w, fr_acc acc)
+                               const float *in, ptrdiff_t ld_in, const fr_weight *w, fr_acc acc)
 {
     const fr_weight *panel[FR_NP];
-    uint32_t quads[FR_MR][16];
-    float row_scale[FR_MR], inverse[FR_MR];
+    const ptrdiff_t header = FR_INT8_HEADER(K);
     __m512i sums[FR_MR][FR_MAX_GATES];
-    __m512i quantized_sum[FR_MR];
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
-    for (int m = 0; m < mr; m++) {
-        const float most = row_absmax(K, a + m * lda);
-        row_scale[m] = most / 127.0f;
-        inverse[m] = most > 0.0f ? 127.0f / most : 0.0f;
-    }
     for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
         const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
         for (int i = 0; i < mr * np; i++)
             for (int g = 0; g < gates; g++)
                 sums[i][g] = _mm512_setzero_si512();
-        for (int m = 0; m < mr; m++)
-            quantized_sum[m] = _mm512_setzero_si512();
-        for (int k0 = b0; k0 < b1; k0 += 64) {
-            const int left = b1 - k0 < 64 ? b1 - k0 : 64, count = (left + 3) / 4;
-            for (int m = 0; m < mr; m++) {
-                const float *row = a + m * lda + k0;
-                const __m512 scale = _mm512_set1_ps(inverse[m]);
-                for (int c = 0; c < 4; c++) {
-                    const int n = left - 16 * c;
-                    const __mmask16 take = n >= 16 ? 0xffff
-                                                   : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
-                    __m512i q = _mm512_cvtps_epi32(
-                        _mm512_mul_ps(_mm512_maskz_loadu_ps(take, row + 16 * c), scale));
-                    quantized_sum[m] = _mm512_add_epi32(quantized_sum[m], q);
-                    _mm_storeu_si128((__m128i *)&quads[m][4 * c], _mm512_cvtsepi32_epi8(q));
-                }
-            }
-            for (int j = 0; j < count; j++) {
-                const ptrdiff_t at = ((ptrdiff_t)(k0 / 4 + j) * gates) * FR_VLEN * 4;
-                if (np == 1 && mr > gates) {
-                    __m512i w_jg[FR_MAX_GATES];
+        for (int j = b0 / 4; j < (b1 + 3) / 4; j++) {
+            const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 4;
+            if (np == 1 && mr > gates) {
+                __m512i w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+                for (int g = 0; g < gates; g++)
+                    w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++) {
+                    __m512i a_mj = (__m512i)_mm512_set1_ps(in[m * ld_in + header + j]);
 #pragma GCC unroll 4
                     for (int g = 0; g < gates; g++)
-                        w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
-#pragma GCC unroll 8
-                    for (int m = 0; m < mr; m++) {
-                        __m512i a_mj = _mm512_set1_epi32((int)quads[m][j]);
-#pragma GCC unroll 4
-                        for (int g = 0; g < gates; g++)
-                            sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
-                    }
-                } else {
-#pragma GCC unroll 4
-                    for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                        for (int g = 0; g < gates; g++) {
-                            __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
-#pragma GCC unroll 8
-                            for (int m = 0; m < mr; m++)
-                                sums[m * np + q][g] = _mm512_dpbusd_epi32(
-                                    sums[m * np + q][g], w_jg,
-                                    _mm512_set1_epi32((int)quads[m][j]));
-                        }
+                        sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
                 }
+            } else {
+#pragma GCC unroll 4
+                for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+                    for (int g = 0; g < gates; g++) {
+                        __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+                        for (int m = 0; m < mr; m++)
+                            sums[m * np + q][g] = _mm512_dpbusd_epi32(
+                                sums[m * np + q][g], w_jg,
+                                (__m512i)_mm512_set1_ps(in[m * ld_in + header + j]));
+                    }
             }
         }
         for (int m = 0; m < mr; m++) {
-            const __m512i offset = _mm512_set1_epi32(128 * _mm512_reduce_add_epi32(
-                                                               quantized_sum[m]));
+            float row_scale;
+            int32_t offset;
+            memcpy(&row_scale, in + m * ld_in, sizeof row_scale);
+            memcpy(&offset, in + m * ld_in + 1 + b0 / FR_INT8_BLOCK, sizeof offset);
             for (int q = 0; q < np; q++)
                 for (int g = 0; g < gates; g++) {
                     vfloat products = (vfloat)_mm512_cvtepi32_ps(
-                        _mm512_sub_epi32(sums[m * np + q][g], offset));
+                        _mm512_sub_epi32(sums[m * np + q][g], _mm512_set1_epi32(offset)));
                     acc[m * np + q][g] += products
-                                          * (panel_scale(panel[q], K, gates, g) * row_scale[m]);
+                                          * (panel_scale(panel[q], K, gates, g) * row_scale);
                 }
         }
     }
@@ -341,6 +394,36 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
             }                                                                 \
         }                                                                     \
     } while (0)
+
+/*
+ * FR_TILE_RANGE over rows whose input is a (K floats per row, row stride
+ * lda): TILE_AT reads row m's input at in_rows + (m - in_first) * in_ld. The
+ * float builds read a itself; the dot-product builds prepare the rows
+ * (fr_prepare_rows) once per pass into a stack buffer, as many rows per pass
+ * as FR_PREPARED_BYTES hold (at least one), then run that pass's tiles.
+ */
+#if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
+#define FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, K, a, lda, TILE_AT)   \
+    do {                                                                                 \
+        const ptrdiff_t in_ld = fr_prepared_stride(K);                                   \
+        const int in_pass = fr_prepared_rows(in_ld, (row_end) - (row_begin));            \
+        float in_rows[in_pass * in_ld];                                                  \
+        for (int in_first = (row_begin); in_first < (row_end); in_first += in_pass) {    \
+            const int in_last = (row_end) - in_first < in_pass ? (row_end)               \
+                                                               : in_first + in_pass;     \
+            fr_prepare_rows(in_last - in_first, K, (a) + in_first * (lda), lda, in_rows); \
+            FR_TILE_RANGE(in_first, in_last, panel_begin, panel_end, TILE_AT);           \
+        }                                                                                \
+    } while (0)
+#else
+#define FR_TILE_RANGE_OF(row_begin, row_end, panel_begin, panel_end, K, a, lda, TILE_AT)   \
+    do {                                                                                 \
+        const float *const in_rows = (a);                                                \
+        const ptrdiff_t in_ld = (lda);                                                   \
+        const int in_first = 0;                                                          \
+        FR_TILE_RANGE(row_begin, row_end, panel_begin, panel_end, TILE_AT);              \
+    } while (0)
+#endif
 
 #define FR_TAIL_CASE(TILE_AT, r) case r: TILE_AT(m, p, r, 1); break;
 /* The panels left after the FR_NP-panel tiles of a single row, in one tile:

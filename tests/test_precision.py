@@ -131,6 +131,25 @@ def test_equals_its_naive_twin(pair, kind, rng):
 
 
 @pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
+def test_wide_inputs_prepared_in_several_passes(pair, rng):
+    """16500 input features: the dot products convert rows in passes of one
+    (bfloat16) or three (int8) rows, the int8 sums in two blocks of 16384
+    inputs; the projection of 7 x 3 frames against its twin (bound as
+    above), and each sequence alone gives the bits of the batch."""
+    isa, precision = pair
+    weights = recurrent_weights(rng, 4, 16500, 8)
+    head = dense_weights(rng, 8, 3)
+    x = inputs(rng, (7, 3, 16500)) * np.float32(0.02)
+    kernels = _engine.kernels_name(isa, precision)
+    model = model_of("lstm", weights, head, isa, precision)
+    got = model.predict(x)
+    bound = TOLERANCE["dot_twin"] if "vd" in kernels or "vp" in kernels else TOLERANCE["float32"]
+    assert max_abs(got, twin("lstm", weights, head, x, *rounding(kernels))) <= bound, kernels
+    for row in (0, 4, 6):
+        assert np.array_equal(model.predict(x[row]), got[row])
+
+
+@pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
 @pytest.mark.parametrize("kind", KINDS)
 def test_within_the_stated_bound_of_float32(pair, kind, rng):
     """A two-layer model over 1000 steps (state drift shows): every output
