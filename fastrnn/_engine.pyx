@@ -852,6 +852,16 @@ cdef class GraphCall:
     cdef Py_ssize_t kept_batch, kept_steps
     cdef object kept                    # (state, y_counts, workspace) or None
     cdef bint busy
+    cdef int kept_frames[_CALL_POINTERS]    # per output, its frames at kept_steps
+    cdef int features[_CALL_POINTERS]       # per output, its features
+    cdef int *layers                        # per state part: its layer, part and size
+    cdef int *parts
+    cdef Py_ssize_t *sizes
+
+    def __dealloc__(self):
+        PyMem_Free(self.layers)
+        PyMem_Free(self.parts)
+        PyMem_Free(self.sizes)
 
     def __cinit__(self, Model engine, tuple inputs, tuple initial, tuple finals, tuple results,
                   lengths):
@@ -874,6 +884,17 @@ cdef class GraphCall:
             raise NotImplementedError(f"a compiled graph takes at most {_CALL_POINTERS} inputs "
                                       f"and outputs, got {self.num_inputs} and "
                                       f"{self.num_outputs}")
+        cdef Py_ssize_t k, count = max(len(self.part_layers), 1)
+        self.layers = <int *>PyMem_Malloc(count * sizeof(int))
+        self.parts = <int *>PyMem_Malloc(count * sizeof(int))
+        self.sizes = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+        if self.layers == NULL or self.parts == NULL or self.sizes == NULL:
+            raise MemoryError()
+        for k in range(len(self.part_layers)):
+            self.layers[k], self.parts[k] = self.part_layers[k], self.part_numbers[k]
+            self.sizes[k] = self.part_sizes[k]
+        for k in range(self.num_outputs):
+            self.features[k] = self.output_features[k]
         self.as_computed = tuple(        # the engine's array is the result as it is
             output >= 0 and self.timing[output] == (1, 0) and perm is None
             and tail == (self.output_features[output],)
@@ -909,10 +930,11 @@ cdef class GraphCall:
         cdef cnp.ndarray state = buffers[0], y_counts = buffers[1], workspace = buffers[2]
         cdef float *state_ptr = <float *>cnp.PyArray_DATA(state)
         memset(state_ptr, 0, cnp.PyArray_NBYTES(state))
-        for k, source in enumerate(self.initial):
+        for k in range(len(self.initial)):
+            source = self.initial[k]
             if source is not None:
-                _set_rows(model, state_ptr, batch, self.part_layers[k], self.part_numbers[k],
-                          self.part_sizes[k], source, values)
+                _set_rows(model, state_ptr, batch, self.layers[k], self.parts[k], self.sizes[k],
+                          source, values)
         outputs = []
         cdef int frames[_CALL_POINTERS]
         cdef float *x_stack[_CALL_POINTERS]
@@ -920,8 +942,9 @@ cdef class GraphCall:
         for k in range(self.num_inputs):
             x_stack[k] = <float *>cnp.PyArray_DATA(<cnp.ndarray>arrays[k])
         for o in range(self.num_outputs):
-            frames[o] = max(fr_model_output_frames(model, o, <int>steps, FR_RUN_FINAL), 1)
-            dims[0], dims[1], dims[2] = batch, frames[o], self.output_features[o]
+            frames[o] = self.kept_frames[o] if owns else max(
+                fr_model_output_frames(model, o, <int>steps, FR_RUN_FINAL), 1)
+            dims[0], dims[1], dims[2] = batch, frames[o], self.features[o]
             outputs.append(cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0))
             y_stack[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outputs[o])
         cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
@@ -941,13 +964,15 @@ cdef class GraphCall:
         if status != FR_OK:
             _raise_for(status, "running the model")
         cdef cnp.ndarray joined
+        cdef Py_ssize_t part
         for name, parts, batch_first in self.finals:
-            size = self.part_sizes[parts[0]]
-            dims[0], dims[1], dims[2] = len(parts), batch, size
+            size = self.sizes[<Py_ssize_t>parts[0]]
+            dims[0], dims[1], dims[2] = len(<tuple>parts), batch, size
             joined = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
-            for k, part in enumerate(parts):
-                status = fr_model_get_state(model, state_ptr, <int>batch, self.part_layers[part],
-                                            self.part_numbers[part],
+            for k in range(len(<tuple>parts)):
+                part = (<tuple>parts)[k]
+                status = fr_model_get_state(model, state_ptr, <int>batch, self.layers[part],
+                                            self.parts[part],
                                             <float *>cnp.PyArray_DATA(joined) + k * batch * size)
                 if status != FR_OK:
                     _raise_for(status, "reading the final state")
@@ -970,7 +995,11 @@ cdef class GraphCall:
         """New (state, y_counts, workspace) buffers for a call of this size,
         kept for the next one when no other call holds the kept ones."""
         buffers = _run_buffers(self.engine.ptr, self.num_outputs, batch, steps)
+        cdef Py_ssize_t o
         if not self.busy:
+            for o in range(self.num_outputs):
+                self.kept_frames[o] = max(fr_model_output_frames(self.engine.ptr, o, <int>steps,
+                                                                 FR_RUN_FINAL), 1)
             self.kept, self.kept_batch, self.kept_steps = buffers, batch, steps
         return buffers
 
