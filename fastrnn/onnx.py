@@ -392,16 +392,20 @@ class InferenceSession:
         into them (no output allocated), the others kept for get_outputs().
 
         A binding whose every output is bound to an array runs, from its
-        second run on, as engine calls prepared at its first (_BoundRun:
-        the arrays' pointers checked once, no allocation, no copy) where
-        the graph is one call or an If between two and the engine reads and
-        writes the bound arrays as they are; else, or when a bound array
-        was reshaped or retyped in place since, as the general path below
-        (the run, then a copy into the bound arrays)."""
+        second run with no bind or clear between on, as engine calls
+        prepared then (_BoundRun: the arrays' pointers checked once, no
+        allocation, no copy) where the graph is one call or an If between
+        two and the engine reads and writes the bound arrays as they are;
+        else, or when a bound array was reshaped or retyped in place since,
+        as the general path below (the run, then a copy into the bound
+        arrays). A loop that rebinds an input every run takes the general
+        path: bind once and write the new values into the bound array."""
         prepared = iobinding._prepared if iobinding._session is self else False
-        if prepared is None:
+        if prepared is _RAN_ONCE:
             prepared = iobinding._prepare()
-        if prepared is not False:
+        elif prepared is None:              # changed since its last run: prepared if it stays
+            iobinding._prepared = prepared = _RAN_ONCE
+        if prepared is not False and prepared is not _RAN_ONCE:
             if prepared.run(runtime.get_num_threads()):
                 iobinding._results = iobinding._bound_results
                 return
@@ -429,6 +433,9 @@ def _owned(value: Any) -> np.ndarray:
     if array.flags.writeable and array.flags.owndata and array.flags["C_CONTIGUOUS"]:
         return array
     return np.array(array, order="C")
+
+
+_RAN_ONCE = object()        # an IOBinding run once since it changed (see run_with_iobinding)
 
 
 class _BoundRun:
@@ -500,7 +507,8 @@ class IOBinding:
         self._output_names: list[str] = []
         self._buffers: dict[str, np.ndarray] = {}
         self._results: dict[str, np.ndarray] = {}
-        self._prepared: Any = None        # None: to prepare at the next run; False: none
+        self._prepared: Any = None        # None: changed since its last run, _RAN_ONCE: run
+        # once unchanged (prepared at the next run), False: no prepared run, else the prepared run
         self._bound_results: dict[str, np.ndarray] = {}
 
     def _prepare(self) -> Any:

@@ -163,10 +163,11 @@ def test_rebinding_an_input_or_an_output_prepares_again(step_model):
     moved = np.empty_like(outputs[0])
     before = outputs[0].copy()
     binding.bind_ortvalue_output("y", moved)
-    session.run_with_iobinding(binding)
-    _assert_equal_run(session, {**other, "c": feed["c"]}, [moved] + outputs[1:])
-    np.testing.assert_array_equal(outputs[0], before)   # the array no longer bound: untouched
-    assert binding.get_outputs()[0] is moved
+    for _ in range(2):                                  # the checked path, then prepared
+        session.run_with_iobinding(binding)
+        _assert_equal_run(session, {**other, "c": feed["c"]}, [moved] + outputs[1:])
+        np.testing.assert_array_equal(outputs[0], before)   # no longer bound: untouched
+        assert binding.get_outputs()[0] is moved
     assert isinstance(binding._prepared, BoundCall)
 
 
@@ -178,13 +179,17 @@ def test_arrays_reshaped_in_place_take_the_checked_path(step_model):
     rng = np.random.default_rng(4)
     feed = _feed(rng, steps=2)
     binding, outputs = _bound(session, feed)
-    session.run_with_iobinding(binding)
+    for _ in range(2):
+        session.run_with_iobinding(binding)
+    assert isinstance(binding._prepared, BoundCall)
     feed["x"].shape = (1, 1, 2 * INPUTS)
     with pytest.raises(ValueError, match="'x'"):
         session.run_with_iobinding(binding)
     feed["x"].shape = (1, 2, INPUTS)                   # back: prepared again, still right
-    session.run_with_iobinding(binding)
-    _assert_equal_run(session, feed, outputs)
+    for _ in range(2):
+        session.run_with_iobinding(binding)
+        _assert_equal_run(session, feed, outputs)
+    assert isinstance(binding._prepared, BoundCall)
     outputs[0].shape = (2, 1, HIDDEN)                  # no longer run's shape
     with pytest.raises(ValueError, match="output 'y': the bound array is float32 \\(2, 1, 6\\)"):
         session.run_with_iobinding(binding)
@@ -237,21 +242,25 @@ def test_outputs_the_engine_cannot_write_in_place_are_copied(step_model):
     expected = session.run(None, {**feed, "x": x.copy()})
     binding, outputs = _bound(session, {**feed, "x": x})
     binding.bind_ortvalue_output("y", y)
-    session.run_with_iobinding(binding)
+    for _ in range(2):
+        expected = session.run(None, {**feed, "x": x.copy()})     # x holds the last y
+        session.run_with_iobinding(binding)
+        for got, e in zip([y] + outputs[1:], expected, strict=True):
+            np.testing.assert_array_equal(got, e)
     assert binding._prepared is False
-    for got, e in zip([y] + outputs[1:], expected, strict=True):
-        np.testing.assert_array_equal(got, e)
     binding.bind_output("y")                            # the session allocates it
-    expected = session.run(None, {**feed, "x": x.copy()})     # x now holds the last y
-    session.run_with_iobinding(binding)
+    for _ in range(2):
+        expected = session.run(None, {**feed, "x": x.copy()})
+        session.run_with_iobinding(binding)
+        np.testing.assert_array_equal(binding.get_outputs()[0], expected[0])
     assert binding._prepared is False
-    np.testing.assert_array_equal(binding.get_outputs()[0], expected[0])
     strided = {**_feed(rng, batch=2, steps=3), "x": rng.standard_normal(
         (2, 3, 2 * INPUTS)).astype(np.float32)[:, :, ::2]}
     binding, outputs = _bound(session, strided)
-    session.run_with_iobinding(binding)
+    for _ in range(2):
+        session.run_with_iobinding(binding)
+        _assert_equal_run(session, strided, outputs)
     assert binding._prepared is False
-    _assert_equal_run(session, strided, outputs)
     converted = {**feed, "x": x.astype(np.float64)}
     binding, outputs = _bound(session, {**feed, "x": x})
     binding.bind_cpu_input("x", converted["x"])
@@ -273,11 +282,11 @@ def test_an_if_on_a_scalar_input_picks_its_compiled_branch(choice_model, rate):
     for got, expected in zip(session.run(None, feed), reference.run(None, feed), strict=True):
         assert_close(got, expected, "float32", "output")
     binding, outputs = _bound(session, feed)
-    for new_rate in (rate, 24000 - rate, rate):
+    for new_rate in (rate, rate, 24000 - rate, rate):
         sr[...] = new_rate
         session.run_with_iobinding(binding)
-        assert isinstance(binding._prepared, _BoundRun)
         _assert_equal_run(session, feed, outputs)
         for got, expected in zip(outputs, reference.run(None, feed), strict=True):
             assert_close(got, expected, "float32", "output")
+    assert isinstance(binding._prepared, _BoundRun)
     assert set(session._route.keys.values()) == {"then_branch", "else_branch"}
