@@ -16,7 +16,7 @@ import numpy as np
 cimport numpy as cnp
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint8_t
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from fastrnn._cfastrnn cimport *
 
@@ -852,6 +852,16 @@ cdef class GraphCall:
     cdef Py_ssize_t kept_batch, kept_steps
     cdef object kept                    # (state, y_counts, workspace) or None
     cdef bint busy
+    cdef int kept_frames[_CALL_POINTERS]    # per output, its frames at kept_steps
+    cdef int features[_CALL_POINTERS]       # per output, its features
+    cdef int *layers                        # per state part: its layer, part and size
+    cdef int *parts
+    cdef Py_ssize_t *sizes
+
+    def __dealloc__(self):
+        PyMem_Free(self.layers)
+        PyMem_Free(self.parts)
+        PyMem_Free(self.sizes)
 
     def __cinit__(self, Model engine, tuple inputs, tuple initial, tuple finals, tuple results,
                   lengths):
@@ -874,6 +884,17 @@ cdef class GraphCall:
             raise NotImplementedError(f"a compiled graph takes at most {_CALL_POINTERS} inputs "
                                       f"and outputs, got {self.num_inputs} and "
                                       f"{self.num_outputs}")
+        cdef Py_ssize_t k, count = max(len(self.part_layers), 1)
+        self.layers = <int *>PyMem_Malloc(count * sizeof(int))
+        self.parts = <int *>PyMem_Malloc(count * sizeof(int))
+        self.sizes = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+        if self.layers == NULL or self.parts == NULL or self.sizes == NULL:
+            raise MemoryError()
+        for k in range(len(self.part_layers)):
+            self.layers[k], self.parts[k] = self.part_layers[k], self.part_numbers[k]
+            self.sizes[k] = self.part_sizes[k]
+        for k in range(self.num_outputs):
+            self.features[k] = self.output_features[k]
         self.as_computed = tuple(        # the engine's array is the result as it is
             output >= 0 and self.timing[output] == (1, 0) and perm is None
             and tail == (self.output_features[output],)
@@ -909,10 +930,11 @@ cdef class GraphCall:
         cdef cnp.ndarray state = buffers[0], y_counts = buffers[1], workspace = buffers[2]
         cdef float *state_ptr = <float *>cnp.PyArray_DATA(state)
         memset(state_ptr, 0, cnp.PyArray_NBYTES(state))
-        for k, source in enumerate(self.initial):
+        for k in range(len(self.initial)):
+            source = self.initial[k]
             if source is not None:
-                _set_rows(model, state_ptr, batch, self.part_layers[k], self.part_numbers[k],
-                          self.part_sizes[k], source, values)
+                _set_rows(model, state_ptr, batch, self.layers[k], self.parts[k], self.sizes[k],
+                          source, values)
         outputs = []
         cdef int frames[_CALL_POINTERS]
         cdef float *x_stack[_CALL_POINTERS]
@@ -920,8 +942,9 @@ cdef class GraphCall:
         for k in range(self.num_inputs):
             x_stack[k] = <float *>cnp.PyArray_DATA(<cnp.ndarray>arrays[k])
         for o in range(self.num_outputs):
-            frames[o] = max(fr_model_output_frames(model, o, <int>steps, FR_RUN_FINAL), 1)
-            dims[0], dims[1], dims[2] = batch, frames[o], self.output_features[o]
+            frames[o] = self.kept_frames[o] if owns else max(
+                fr_model_output_frames(model, o, <int>steps, FR_RUN_FINAL), 1)
+            dims[0], dims[1], dims[2] = batch, frames[o], self.features[o]
             outputs.append(cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0))
             y_stack[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outputs[o])
         cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
@@ -941,13 +964,15 @@ cdef class GraphCall:
         if status != FR_OK:
             _raise_for(status, "running the model")
         cdef cnp.ndarray joined
+        cdef Py_ssize_t part
         for name, parts, batch_first in self.finals:
-            size = self.part_sizes[parts[0]]
-            dims[0], dims[1], dims[2] = len(parts), batch, size
+            size = self.sizes[<Py_ssize_t>parts[0]]
+            dims[0], dims[1], dims[2] = len(<tuple>parts), batch, size
             joined = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
-            for k, part in enumerate(parts):
-                status = fr_model_get_state(model, state_ptr, <int>batch, self.part_layers[part],
-                                            self.part_numbers[part],
+            for k in range(len(<tuple>parts)):
+                part = (<tuple>parts)[k]
+                status = fr_model_get_state(model, state_ptr, <int>batch, self.layers[part],
+                                            self.parts[part],
                                             <float *>cnp.PyArray_DATA(joined) + k * batch * size)
                 if status != FR_OK:
                     _raise_for(status, "reading the final state")
@@ -959,19 +984,22 @@ cdef class GraphCall:
             values[name] = outputs[output] if self.as_computed[k] else self._result(
                 output, arrays[input] if output < 0 else outputs[output], y_counts, tail, perm)
 
+    def bind(self, dict values, dict targets):
+        """A BoundCall of this call on `values` ({name: array}: inputs,
+        initial states, bound once and read at every run) writing the
+        outputs `targets` names ({name: array}) in place; None when they are
+        not arrays the engine reads and writes as they are (see _bind_call)."""
+        return _bind_call(self, values, targets)
+
     cdef tuple _buffers(self, Py_ssize_t batch, Py_ssize_t steps):
         """New (state, y_counts, workspace) buffers for a call of this size,
         kept for the next one when no other call holds the kept ones."""
-        cdef fr_model *model = self.engine.ptr
-        cdef cnp.npy_intp dims[2]
-        dims[0] = max(fr_model_state_size(model, batch), 1)
-        state = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
-        dims[0], dims[1] = max(self.num_outputs, 1), batch
-        y_counts = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
-        dims[0] = max(fr_model_workspace_size(model, batch, steps), 1)
-        workspace = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
-        buffers = (state, y_counts, workspace)
+        buffers = _run_buffers(self.engine.ptr, self.num_outputs, batch, steps)
+        cdef Py_ssize_t o
         if not self.busy:
+            for o in range(self.num_outputs):
+                self.kept_frames[o] = max(fr_model_output_frames(self.engine.ptr, o, <int>steps,
+                                                                 FR_RUN_FINAL), 1)
             self.kept, self.kept_batch, self.kept_steps = buffers, batch, steps
         return buffers
 
@@ -993,6 +1021,283 @@ cdef class GraphCall:
         if shape != result.shape:
             result = result.reshape(shape)
         return np.ascontiguousarray(result if perm is None else result.transpose(perm))
+
+
+cdef tuple _run_buffers(fr_model *model, Py_ssize_t num_outputs, Py_ssize_t batch,
+                        Py_ssize_t steps):
+    """New (state, y_counts, workspace) buffers for fr_model_run of this size."""
+    cdef cnp.npy_intp dims[2]
+    dims[0] = max(fr_model_state_size(model, batch), 1)
+    state = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
+    dims[0], dims[1] = max(num_outputs, 1), batch
+    y_counts = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INT32, 0)
+    dims[0] = max(fr_model_workspace_size(model, batch, steps), 1)
+    workspace = cnp.PyArray_EMPTY(1, dims, cnp.NPY_FLOAT32, 0)
+    return state, y_counts, workspace
+
+
+cdef enum:
+    _HELD_FLAGS = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_WRITEABLE | cnp.NPY_ARRAY_ALIGNED
+
+
+cdef inline Py_ssize_t _held_length(cnp.ndarray array):
+    """Entries of an array's record in a BoundCall signature: data, type,
+    flags, ndim, then its dims."""
+    return 4 + cnp.PyArray_NDIM(array)
+
+
+cdef class BoundCall:
+    """A GraphCall prepared for arrays bound once (GraphCall.bind, an
+    IOBinding's run): the pointers of the bound inputs, initial states and
+    outputs worked out and checked when it is made, so that ``run`` is the
+    engine call alone, reading the inputs' current contents and writing the
+    outputs in place, with no allocation.
+
+    It holds a reference to every array it points into, and ``run`` first
+    checks that each still has the data pointer, dtype, flags and shape it
+    had (an array reshaped or retyped in place since): if not, or when
+    another thread is running it, ``run`` returns False without computing
+    (the caller then takes the general path, which checks everything again).
+    """
+
+    cdef GraphCall call
+    cdef list held                      # the caller's arrays pointed into
+    cdef list scratch                   # the outputs not bound, written and dropped
+    cdef cnp.npy_intp *signature        # per held array: data, type, flags, ndim, dims
+    cdef Py_ssize_t signature_length, batch, steps, num_finals
+    cdef object buffers                 # (state, y_counts, workspace)
+    cdef Py_ssize_t num_parts
+    cdef bint busy
+    cdef int part_layers[_CALL_POINTERS]
+    cdef int part_numbers[_CALL_POINTERS]
+    cdef int frames[_CALL_POINTERS]
+    cdef float *x_stack[_CALL_POINTERS]
+    cdef float *y_stack[_CALL_POINTERS]
+    cdef const float *rows[_CALL_POINTERS]      # per state part: its initial rows, or NULL
+    cdef int final_parts[_CALL_POINTERS]        # per final written: its state part
+    cdef float *final_rows[_CALL_POINTERS]      # and where its (B, H) rows go
+    cdef Py_ssize_t num_firsts                  # outputs of one frame per sequence, kept
+    cdef int first_outputs[_CALL_POINTERS]      # as more: the model output
+    cdef float *first_rows[_CALL_POINTERS]      # and where each sequence's first frame goes
+    cdef int first_features[_CALL_POINTERS]
+
+    def __dealloc__(self):
+        PyMem_Free(self.signature)
+
+    cdef int _hold(self, list arrays) except -1:
+        """Keep `arrays` and their signature (see the class)."""
+        cdef cnp.ndarray array
+        cdef Py_ssize_t i = 0, axis
+        self.held = arrays
+        self.signature_length = sum(_held_length(array) for array in arrays)
+        self.signature = <cnp.npy_intp *>PyMem_Malloc(
+            max(self.signature_length, 1) * sizeof(cnp.npy_intp))
+        if self.signature == NULL:
+            raise MemoryError()
+        for array in arrays:
+            self.signature[i] = <cnp.npy_intp>cnp.PyArray_DATA(array)
+            self.signature[i + 1] = cnp.PyArray_TYPE(array)
+            self.signature[i + 2] = cnp.PyArray_FLAGS(array) & _HELD_FLAGS
+            self.signature[i + 3] = cnp.PyArray_NDIM(array)
+            for axis in range(cnp.PyArray_NDIM(array)):
+                self.signature[i + 4 + axis] = cnp.PyArray_DIM(array, axis)
+            i += _held_length(array)
+        return 0
+
+    cdef bint _unchanged(self):
+        """Every held array as it was when bound (see the class)."""
+        cdef cnp.ndarray array
+        cdef Py_ssize_t i = 0, axis
+        for array in self.held:
+            if self.signature[i] != <cnp.npy_intp>cnp.PyArray_DATA(array) \
+                    or self.signature[i + 1] != cnp.PyArray_TYPE(array) \
+                    or self.signature[i + 2] != cnp.PyArray_FLAGS(array) & _HELD_FLAGS \
+                    or self.signature[i + 3] != cnp.PyArray_NDIM(array):
+                return False
+            for axis in range(cnp.PyArray_NDIM(array)):
+                if self.signature[i + 4 + axis] != cnp.PyArray_DIM(array, axis):
+                    return False
+            i += _held_length(array)
+        return True
+
+    def run(self, int num_threads):
+        """One engine call on the bound arrays; False (nothing computed) when
+        a bound array changed since or another thread is running this call."""
+        if self.busy or not self._unchanged():
+            return False
+        cdef fr_model *model = self.call.engine.ptr
+        cdef cnp.ndarray state = self.buffers[0], y_counts = self.buffers[1]
+        cdef cnp.ndarray workspace = self.buffers[2]
+        cdef float *state_ptr = <float *>cnp.PyArray_DATA(state)
+        cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
+        cdef int *y_counts_ptr = <int *>cnp.PyArray_DATA(y_counts)
+        cdef int batch = <int>self.batch, steps = <int>self.steps
+        cdef Py_ssize_t k
+        cdef fr_status status = FR_OK
+        self.busy = True
+        with nogil:
+            memset(state_ptr, 0, cnp.PyArray_NBYTES(state))
+            for k in range(self.num_parts):
+                if self.rows[k] != NULL and status == FR_OK:
+                    status = fr_model_set_state(model, state_ptr, batch, self.part_layers[k],
+                                                self.part_numbers[k], self.rows[k])
+            if status == FR_OK:
+                status = fr_model_run(model, batch, steps, <const float *const *>self.x_stack,
+                                      NULL, NULL, self.y_stack, self.frames, y_counts_ptr,
+                                      state_ptr, workspace_ptr, FR_RUN_FINAL, num_threads)
+            for k in range(self.num_firsts):
+                _first_frames(self.y_stack[self.first_outputs[k]], self.first_rows[k], batch,
+                              self.frames[self.first_outputs[k]], self.first_features[k])
+            for k in range(self.num_finals):
+                if status == FR_OK:
+                    status = fr_model_get_state(model, state_ptr, batch,
+                                                self.part_layers[self.final_parts[k]],
+                                                self.part_numbers[self.final_parts[k]],
+                                                self.final_rows[k])
+        self.busy = False
+        if status != FR_OK:
+            _raise_for(status, "running the model")
+        return True
+
+
+cdef inline void _first_frames(const float *frames, float *rows, int batch, int count,
+                               int features) noexcept nogil:
+    """rows[b, :] = frames[b, 0, :] of (B, count, F) frames."""
+    cdef int b
+    for b in range(batch):
+        memcpy(rows + <Py_ssize_t>b * features,
+               frames + <Py_ssize_t>b * count * features, features * sizeof(float))
+
+
+cdef bint _overlaps(cnp.ndarray a, cnp.ndarray b):
+    """Whether two C-contiguous arrays' bytes overlap."""
+    cdef char *a_start = <char *>cnp.PyArray_DATA(a)
+    cdef char *b_start = <char *>cnp.PyArray_DATA(b)
+    return (cnp.PyArray_NBYTES(a) > 0 and cnp.PyArray_NBYTES(b) > 0
+            and a_start < b_start + cnp.PyArray_NBYTES(b)
+            and b_start < a_start + cnp.PyArray_NBYTES(a))
+
+
+cdef bint _bindable_target(object target, tuple shape):
+    """An output array the engine can write in place: an exact ndarray of
+    aligned, C-contiguous, native float32, writable, of this shape."""
+    return (_is_float32_c(target) and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>target)
+            and target.shape == shape)
+
+
+cdef object _bind_call(GraphCall call, dict values, dict targets):
+    """GraphCall.bind: a BoundCall, or None where the engine cannot read or
+    write a bound array in place (an input to transpose or convert, a
+    batch-first state, sequence lengths, an output in another layout or not
+    exactly float32 of the run's shape, an output overlapping another bound
+    array) or a check of GraphCall.run would fail (the caller's general path
+    then runs, converting or saying what is wrong)."""
+    cdef fr_model *model = call.engine.ptr
+    cdef BoundCall bound = BoundCall.__new__(BoundCall)
+    cdef Py_ssize_t k, o, j, part, batch = 0, steps = 0, size, count = 0
+    cdef cnp.npy_intp dims[3]
+    cdef cnp.ndarray array
+    if call.lengths is not None or len(call.part_layers) > _CALL_POINTERS:
+        return None
+    held, inputs, sources, written = [], [], [], []
+    for k, (name, inverse) in enumerate(call.inputs):
+        value = values[name]
+        if inverse is not None or not _is_float32_c(value) or cnp.PyArray_NDIM(value) < 2:
+            return None
+        array = _frames(value, None)            # the same memory, as (B, T, F)
+        if k == 0:
+            batch, steps = cnp.PyArray_DIM(array, 0), cnp.PyArray_DIM(array, 1)
+            if batch < 1 or batch > _INT_MAX or steps > _INT_MAX or batch * steps > _INT_MAX:
+                return None
+        if cnp.PyArray_DIM(array, 0) != batch or cnp.PyArray_DIM(array, 1) != steps \
+                or cnp.PyArray_DIM(array, 2) != call.input_features[k]:
+            return None
+        bound.x_stack[k] = <float *>cnp.PyArray_DATA(array)
+        held.append(value)
+        inputs.append(value)
+    bound.num_parts = len(call.part_layers)
+    for k, source in enumerate(call.initial):
+        bound.part_layers[k], bound.part_numbers[k] = call.part_layers[k], call.part_numbers[k]
+        bound.rows[k] = NULL
+        if source is None:
+            continue
+        name, index, batch_first = source
+        value = values[name]
+        size = call.part_sizes[k]
+        if batch_first or not _is_float32_c(value):
+            return None
+        array = value
+        if cnp.PyArray_NDIM(array) != 3 or cnp.PyArray_DIM(array, 0) <= index \
+                or cnp.PyArray_DIM(array, 1) != batch or cnp.PyArray_DIM(array, 2) != size:
+            return None
+        bound.rows[k] = <const float *>cnp.PyArray_DATA(array) + <Py_ssize_t>index * batch * size
+        held.append(value)
+        sources.append(value)
+    for o in range(call.num_outputs):
+        bound.frames[o] = max(fr_model_output_frames(model, o, <int>steps, FR_RUN_FINAL), 1)
+        bound.y_stack[o] = NULL
+    used, outputs_bound = set(), set()
+    for k, (name, output, _, tail, perm) in enumerate(call.results):
+        target = targets.get(name)
+        if target is None:
+            continue
+        if output < 0 or output in outputs_bound:
+            return None
+        outputs_bound.add(output)
+        if call.as_computed[k]:
+            shape = (batch, bound.frames[output], call.output_features[output])
+        elif call.timing[output][0] == 0 and perm is None \
+                and int(np.prod(tail)) == call.output_features[output]:
+            shape = (batch,) + tail         # one frame per sequence: (B, F) in memory
+        else:
+            return None
+        if not _bindable_target(target, shape):
+            return None
+        if shape == (batch, bound.frames[output], call.output_features[output]) \
+                or bound.frames[output] == 1:
+            bound.y_stack[output] = <float *>cnp.PyArray_DATA(<cnp.ndarray>target)
+        else:                               # the first of the frames the engine keeps
+            bound.first_outputs[count] = output
+            bound.first_rows[count] = <float *>cnp.PyArray_DATA(<cnp.ndarray>target)
+            bound.first_features[count] = call.output_features[output]
+            count += 1
+        written.append(target)
+        used.add(name)
+    bound.num_firsts, count = count, 0
+    if any(_overlaps(target, other) for k, target in enumerate(written)
+           for other in written[k + 1:] + inputs + sources):
+        return None                 # the engine writes these while it reads the others
+    finals = []
+    for name, parts, batch_first in call.finals:
+        target = targets.get(name)
+        if target is None:
+            continue
+        size = call.part_sizes[parts[0]]
+        if batch_first or count + len(parts) > _CALL_POINTERS \
+                or not _bindable_target(target, (len(parts), batch, size)):
+            return None
+        for j, part in enumerate(parts):
+            bound.final_parts[count] = part
+            bound.final_rows[count] = <float *>cnp.PyArray_DATA(<cnp.ndarray>target) \
+                + j * batch * size
+            count += 1
+        finals.append(target)
+        used.add(name)
+    if used != set(targets) or any(_overlaps(target, other) for k, target in enumerate(finals)
+                                   for other in finals[k + 1:] + written):
+        return None         # finals are written after the run: they may be its inputs
+    bound.num_finals = count
+    bound.scratch = []
+    for o in range(call.num_outputs):
+        if bound.y_stack[o] == NULL:
+            dims[0], dims[1], dims[2] = batch, bound.frames[o], call.output_features[o]
+            array = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
+            bound.scratch.append(array)
+            bound.y_stack[o] = <float *>cnp.PyArray_DATA(array)
+    bound.call, bound.batch, bound.steps = call, batch, steps
+    bound.buffers = _run_buffers(model, call.num_outputs, batch, steps)
+    bound._hold(held + written + finals)
+    return bound
 
 
 cdef cnp.ndarray _frames(object value, object inverse):

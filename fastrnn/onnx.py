@@ -170,12 +170,17 @@ def _branch(branch: Graph, outer_constants: dict) -> tuple:
     return plan, call
 
 
-def _run_if(node: Node, branches: dict, values: dict) -> list:
-    condition = np.asarray(values[node.inputs[0]])
+def _branch_key(node: Node, condition: Any) -> str:
+    """The branch an If node's condition value picks."""
+    condition = np.asarray(condition)
     if condition.size != 1:
         raise ValueError(f"ONNX node {node.name!r} (If): the condition has shape "
                          f"{condition.shape}, expected one element")
-    key = "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch"
+    return "then_branch" if bool(condition.reshape(-1)[0]) else "else_branch"
+
+
+def _run_if(node: Node, branches: dict, values: dict) -> list:
+    key = _branch_key(node, values[node.inputs[0]])
     branch = node.branches[key]
     plan, call = branches[key]
     if call is not None:
@@ -183,6 +188,90 @@ def _run_if(node: Node, branches: dict, values: dict) -> list:
     else:
         _execute(branch, plan, values)
     return [values[output.name] for output in branch.outputs]
+
+
+class _Direct:
+    """A graph that is one engine call computing every output: ``pick``
+    gives that call and the names it gives the graph's outputs."""
+
+    def __init__(self, call: GraphCall, names: tuple):
+        self.choice = (call, names)
+        self.calls = (self.choice,)
+
+    def pick(self, values: dict) -> tuple:
+        return self.choice
+
+
+class _Choice:
+    """A graph that is an If between two engine calls (each branch one
+    compiled segment computing its outputs from the graph's inputs), its
+    condition computed by NumPy nodes from scalar graph inputs only (a
+    sample rate): ``pick(values)`` evaluates the condition once per value
+    of those inputs (their bytes; the nodes are pure functions of them)
+    and gives the branch's call and the names it gives the graph's outputs.
+    """
+
+    MAX_KEYS = 64          # distinct condition inputs remembered
+
+    def __init__(self, graph: Graph, nodes: list, node: Node, branches: dict):
+        self.nodes, self.node, self.constants = nodes, node, graph.constants
+        produced = {name for step in nodes for name in step.outputs}
+        self.inputs = tuple(sorted({name for step in nodes for name in step.inputs
+                                    if name and name not in produced
+                                    and name not in graph.constants}
+                                   | ({node.inputs[0]} - produced)))
+        position = {name: k for k, name in enumerate(node.outputs)}
+        self.branches = {key: (call, tuple(node.branches[key].outputs[position[value.name]].name
+                                           for value in graph.outputs))
+                         for key, call in branches.items()}
+        self.calls = tuple(self.branches.values())
+        self.keys: dict[tuple, str] = {}
+
+    def pick(self, values: dict) -> tuple:
+        key = tuple([values[name].tobytes() for name in self.inputs])
+        branch = self.keys.get(key)
+        if branch is None:
+            branch = self._evaluate(values)
+            if len(self.keys) >= self.MAX_KEYS:
+                self.keys.clear()
+            self.keys[key] = branch
+        return self.branches[branch]
+
+    def _evaluate(self, values: dict) -> str:
+        """The branch the condition picks on these inputs."""
+        scope = {**self.constants, **{name: values[name] for name in self.inputs}}
+        for step in self.nodes:
+            results = run_operator(step, [scope[name] if name else None for name in step.inputs])
+            scope.update((name, value) for name, value in zip(step.outputs, results) if name)
+        return _branch_key(self.node, scope[self.node.inputs[0]])
+
+
+def _route(graph: Graph, plan: list) -> _Direct | _Choice | None:
+    """The run without the plan's interpreter where the graph allows one:
+    one engine call (_Direct) or an If choosing between two (_Choice)."""
+    call = _direct_call(graph, plan)
+    if call is not None:
+        return _Direct(call, tuple(value.name for value in graph.outputs))
+    if not plan or isinstance(plan[-1][0], CompiledGraph) or plan[-1][0].op != "If":
+        return None
+    node, branches = plan[-1]
+    nodes = [step for step, _ in plan[:-1]]
+    inputs = {value.name: value for value in graph.inputs}
+    if any(how is not None or isinstance(step, CompiledGraph) or step.op == "If"
+           for step, how in plan[:-1]) or any(call is None for _, call in branches.values()):
+        return None
+    if any(value.name not in node.outputs for value in graph.outputs):
+        return None
+    choice = _Choice(graph, nodes, node, {key: call for key, (_, call) in branches.items()})
+    for name in choice.inputs:          # scalars of one declared dtype: their bytes the key
+        value = inputs.get(name)
+        if value is None or value.dtype is None or value.shape is None or any(
+                not isinstance(dim, int) or dim != 1 for dim in value.shape):
+            return None
+    for branch_plan, _ in branches.values():
+        if not branch_plan[0][0].reads <= set(inputs):
+            return None                 # a branch reading outer constants or the nodes' values
+    return choice
 
 
 class InferenceSession:
@@ -210,7 +299,7 @@ class InferenceSession:
             self._output_names = [o.name for o in self._outputs]
             self._feed_check = FeedCheck(tuple((v.name, v.dtype, v.shape)
                                                for v in self._graph.inputs))
-            self._direct = _direct_call(self._graph, self._plan)
+            self._route = _route(self._graph, self._plan)
 
     @property
     def graph(self) -> Graph:
@@ -267,19 +356,22 @@ class InferenceSession:
         values = self._feed_check.check(input_feed) if type(input_feed) is dict else None
         if values is None:
             values = self._checked_feed(input_feed)     # says what is wrong, or converts
-        if self._direct is not None:
-            self._direct.run(values, runtime.get_num_threads())
+        if self._route is not None:
+            call, names = self._route.pick(values)
+            call.run(values, runtime.get_num_threads())
+            values.update(zip(self._output_names, [values[name] for name in names]))
         else:
             _execute(self._graph, self._plan, values)
         return values
 
     def run(self, output_names: list | None, input_feed: dict, run_options: Any = None) -> list:
         """The outputs named (all, in the graph's order, for None) on `input_feed`."""
-        if self._direct is not None and not output_names and type(input_feed) is dict:
+        if self._route is not None and not output_names and type(input_feed) is dict:
             values = self._feed_check.check(input_feed)
             if values is not None:                  # the per-step fast path
-                self._direct.run(values, runtime.get_num_threads())
-                return [values[name] for name in self._output_names]
+                call, names = self._route.pick(values)
+                call.run(values, runtime.get_num_threads())
+                return [values[name] for name in names]
         names = output_names or self._output_names
         if output_names:
             unknown = [n for n in names if n not in self._output_names]
@@ -287,7 +379,7 @@ class InferenceSession:
                 raise ValueError(f"output_names: unknown outputs {unknown} (the graph has "
                                  f"{self._output_names})")
         values = self._values(input_feed)
-        if self._direct is not None:        # its outputs are new C-contiguous arrays
+        if self._route is not None:         # its outputs are new C-contiguous arrays
             return [values[name] for name in names]
         return [_owned(values[name]) for name in names]
 
@@ -297,7 +389,27 @@ class InferenceSession:
 
     def run_with_iobinding(self, iobinding: IOBinding, run_options: Any = None) -> None:
         """Run on the binding's inputs; outputs bound to arrays are written
-        into them (no output allocated), the others kept for get_outputs()."""
+        into them (no output allocated), the others kept for get_outputs().
+
+        A binding whose every output is bound to an array runs, from its
+        second run with no bind or clear between on, as engine calls
+        prepared then (_BoundRun: the arrays' pointers checked once, no
+        allocation, no copy) where the graph is one call or an If between
+        two and the engine reads and writes the bound arrays as they are;
+        else, or when a bound array was reshaped or retyped in place since,
+        as the general path below (the run, then a copy into the bound
+        arrays). A loop that rebinds an input every run takes the general
+        path: bind once and write the new values into the bound array."""
+        prepared = iobinding._prepared if iobinding._session is self else False
+        if prepared is _RAN_ONCE:
+            prepared = iobinding._prepare()
+        elif prepared is None:              # changed since its last run: prepared if it stays
+            iobinding._prepared = prepared = _RAN_ONCE
+        if prepared is not False and prepared is not _RAN_ONCE:
+            if prepared.run(runtime.get_num_threads()):
+                iobinding._results = iobinding._bound_results
+                return
+            iobinding._prepared = None      # prepared again at the next run
         values = self._values(iobinding._inputs)
         outputs = {}
         for name in iobinding._output_names or self._output_names:
@@ -323,6 +435,57 @@ def _owned(value: Any) -> np.ndarray:
     return np.array(array, order="C")
 
 
+_RAN_ONCE = object()        # an IOBinding run once since it changed (see run_with_iobinding)
+
+
+class _BoundRun:
+    """An IOBinding's run as prepared engine calls (see
+    InferenceSession.run_with_iobinding): per branch of the session's
+    route, its call bound to the binding's arrays (_engine.BoundCall), made
+    at the first run that picks it (None when the engine cannot use the
+    arrays as they are)."""
+
+    def __init__(self, route: _Direct | _Choice, values: dict, targets: dict, outputs: list):
+        self.route, self.values = route, values
+        self.targets = targets          # {graph output name: bound array}
+        self.outputs = outputs          # the graph's output names, in order
+        self.bound: dict[int, Any] = {}
+
+    @classmethod
+    def of(cls, session: InferenceSession, binding: IOBinding) -> Any:
+        """The prepared run of `binding` (a _BoundRun, or the BoundCall itself
+        for a one-call graph), or None: no route, an output not bound to an
+        array, inputs the feed check refuses, arrays the engine cannot use."""
+        names = binding._output_names or session._output_names
+        if session._route is None or any(name not in binding._buffers for name in names):
+            return None
+        values = session._feed_check.check(binding._inputs)
+        if values is None:
+            return None
+        run = cls(session._route, values, {name: binding._buffers[name] for name in names},
+                  session._output_names)
+        if isinstance(session._route, _Direct):
+            return run._bind(*session._route.choice)
+        return run
+
+    def _bind(self, call: GraphCall, names: tuple) -> Any:
+        """`call` bound to the binding's arrays, each output under the name
+        the call gives it (`names`, in the graph's output order)."""
+        return call.bind(self.values, {name: self.targets[output]
+                                       for output, name in zip(self.outputs, names)
+                                       if output in self.targets})
+
+    def run(self, num_threads: int) -> bool:
+        """One run on the bound arrays' current contents; False when the
+        prepared call cannot run (see _engine.BoundCall.run)."""
+        call, names = self.route.pick(self.values)
+        key = id(call)
+        if key not in self.bound:
+            self.bound[key] = self._bind(call, names)
+        bound = self.bound[key]
+        return bound is not None and bound.run(num_threads)
+
+
 class IOBinding:
     """ONNX Runtime's IOBinding for fastrnn's session: inputs bound once,
     outputs written into preallocated arrays on every
@@ -344,6 +507,19 @@ class IOBinding:
         self._output_names: list[str] = []
         self._buffers: dict[str, np.ndarray] = {}
         self._results: dict[str, np.ndarray] = {}
+        self._prepared: Any = None        # None: changed since its last run, _RAN_ONCE: run
+        # once unchanged (prepared at the next run), False: no prepared run, else the prepared run
+        self._bound_results: dict[str, np.ndarray] = {}
+
+    def _prepare(self) -> Any:
+        """The binding's prepared run (_BoundRun.of), or False, kept until
+        the binding changes."""
+        prepared = _BoundRun.of(self._session, self)
+        self._prepared = False if prepared is None else prepared
+        self._bound_results = {name: self._buffers[name] for name in
+                               self._output_names or self._session._output_names}  \
+            if prepared is not None else {}
+        return self._prepared
 
     def _check_output(self, name: str) -> None:
         known = [o.name for o in self._session.get_outputs()]
@@ -355,6 +531,7 @@ class IOBinding:
         if name not in known:
             raise ValueError(f"bind_cpu_input: unknown input {name!r} (the graph has {known})")
         self._inputs[name] = array
+        self._prepared = None
 
     def bind_output(self, name: str, device_type: str = "cpu", device_id: int = 0,
                     element_type: Any = None, shape: Any = None, buffer_ptr: Any = None) -> None:
@@ -365,6 +542,7 @@ class IOBinding:
         if name not in self._output_names:
             self._output_names.append(name)
         self._buffers.pop(name, None)
+        self._prepared = None
 
     def bind_ortvalue_output(self, name: str, array: np.ndarray) -> None:
         self._check_output(name)
@@ -375,6 +553,7 @@ class IOBinding:
         if name not in self._output_names:
             self._output_names.append(name)
         self._buffers[name] = array
+        self._prepared = None
 
     def get_outputs(self) -> list:
         """The outputs of the last run, in binding order (bound arrays themselves)."""
@@ -385,9 +564,11 @@ class IOBinding:
 
     def clear_binding_inputs(self) -> None:
         self._inputs = {}
+        self._prepared = None
 
     def clear_binding_outputs(self) -> None:
         self._output_names, self._buffers, self._results = [], {}, {}
+        self._prepared = None
 
     def synchronize_inputs(self) -> None:
         """Nothing to synchronize on the CPU (ONNX Runtime's API)."""
