@@ -1185,7 +1185,9 @@ cdef class Stream:
     ``nan_policy="raise"``) raises before the state is touched.
 
     Threads: the GIL is released while the model runs, so different streams
-    can run in parallel from different threads. A stream used (stepped, reset,
+    can run in parallel from different threads (except for calls of under
+    64 KiB of work, packed weights and frames times rows and steps: a
+    tiny model's step, which takes less time than releasing the GIL). A stream used (stepped, reset,
     or its state read or written) from a second thread while it is running
     raises RuntimeError (it never blocks, and its state is never corrupted or
     read half-updated): use one stream per thread, or your own lock.
