@@ -1398,10 +1398,10 @@ cdef cnp.ndarray _writable_out(object out):
     """`out` if the engine can write it in place: an ndarray (or subclass) of
     aligned, C-contiguous, native float32, writable; TypeError saying what
     it is otherwise."""
-    if isinstance(out, np.ndarray) and _is_c_float32(<cnp.ndarray>out) \
+    if cnp.PyArray_Check(out) and _is_c_float32(<cnp.ndarray>out) \
             and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
         return <cnp.ndarray>out
-    if not isinstance(out, np.ndarray):
+    if not cnp.PyArray_Check(out):
         given = type(out).__name__
     elif out.dtype != np.float32:
         given = f"an array of dtype {out.dtype}"
@@ -1414,6 +1414,41 @@ cdef cnp.ndarray _writable_out(object out):
     else:
         given = "a read-only array"
     raise TypeError(f"out: expected a writable C-contiguous float32 ndarray, got {given}")
+
+
+cdef cnp.ndarray _out_of_shape(object out, int ndim, const cnp.npy_intp *dims):
+    """`out` if the engine can write it in place (_writable_out) and it has
+    shape dims[:ndim]; ValueError naming both shapes otherwise."""
+    cdef cnp.ndarray array = _writable_out(out)
+    cdef bint fits = cnp.PyArray_NDIM(array) == ndim
+    cdef int axis
+    for axis in range(ndim):
+        fits = fits and cnp.PyArray_DIMS(array)[axis] == dims[axis]
+    if not fits:
+        _raise_out_shape(array, [dims[axis] for axis in range(ndim)])
+    return array
+
+
+cdef int _raise_out_shape(cnp.ndarray out, list expected) except -1:
+    raise ValueError(f"out: expected shape {tuple(expected)}, got {(<object>out).shape}")
+
+
+# A stream call whose work is below this many bytes (the packed weights and
+# every tensor's frame, times rows and steps) runs holding the GIL: releasing
+# it and taking it back costs about 100 ns (two hand-offs through its mutex),
+# as much as such a call's compute (a 1x1 Dense, an LSTM(1 -> 32) per audio
+# sample); another thread then waits at most that call, about a microsecond.
+_HOLD_GIL_BYTES = 1 << 16
+
+
+cdef Py_ssize_t _row_step_bytes(Model engine):
+    """Bytes one step of one row touches: the packed weights and every
+    tensor's frame (at least 1)."""
+    cdef Py_ssize_t frame_floats = 0
+    cdef int tensor
+    for tensor in range(fr_model_num_tensors(engine.ptr)):
+        frame_floats += fr_model_tensor_features(engine.ptr, tensor)
+    return max(<Py_ssize_t>fr_model_weight_bytes(engine.ptr) + 4 * frame_floats, 1)
 
 
 cdef class Stream:
@@ -1455,7 +1490,9 @@ cdef class Stream:
     ``nan_policy="raise"``) raises before the state is touched.
 
     Threads: the GIL is released while the model runs, so different streams
-    can run in parallel from different threads. A stream used (stepped, reset,
+    can run in parallel from different threads (except for calls of under
+    64 KiB of work, packed weights and frames times rows and steps: a
+    tiny model's step, which takes less time than releasing the GIL). A stream used (stepped, reset,
     or its state read or written) from a second thread while it is running
     raises RuntimeError (it never blocks, and its state is never corrupted or
     read half-updated): use one stream per thread, or your own lock.
@@ -1477,7 +1514,8 @@ cdef class Stream:
     cdef int[::1] frames
     cdef object last_counts
     cdef int *counts_data
-    cdef tuple frame_shape
+    cdef long long held_row_steps
+    cdef int plain_features
 
     def __cinit__(self, Model engine, batch_size, nan_policy, num_threads):
         if nan_policy not in NAN_POLICIES:
@@ -1504,9 +1542,12 @@ cdef class Stream:
         self.frames = np.empty(self.num_outputs, dtype=np.intc)
         self.last_counts = np.zeros((self.num_outputs, self.batch), dtype=np.intc)
         self.counts_data = <int *>cnp.PyArray_DATA(<cnp.ndarray>self.last_counts)
-        # One input, one output, a frame in for a frame out: the lean path of step().
+        # One input, one output, a frame in for a frame out: the lean path of step()
+        # and process().
         self.plain = self.in_step and self.num_inputs == 1 and self.num_outputs == 1
-        self.frame_shape = self._shape(1, 0, True)
+        self.plain_features = self.output_sizes[0]
+        # Calls of at most this many (row, step) pairs run holding the GIL.
+        self.held_row_steps = _HOLD_GIL_BYTES // _row_step_bytes(engine)
         _raise_for(fr_stream_create(&self.ptr, engine.ptr, self.batch, nan_policy == "raise"),
                    f"creating a stream of {self.batch} sequences")
 
@@ -1600,15 +1641,13 @@ cdef class Stream:
         return arrays
 
     cdef cnp.ndarray _output(self, object out, tuple shape):
+        """A new float32 array of `shape` (out None), or `out` checked to be one."""
         cdef cnp.npy_intp dims[3]
+        for axis, size in enumerate(shape):
+            dims[axis] = size
         if out is None:
-            for axis, size in enumerate(shape):
-                dims[axis] = size
             return cnp.PyArray_EMPTY(len(shape), dims, cnp.NPY_FLOAT32, 0)
-        cdef cnp.ndarray array = _writable_out(out)
-        if (<object>array).shape != shape:
-            raise ValueError(f"out: expected shape {shape}, got {(<object>array).shape}")
-        return array
+        return _out_of_shape(out, len(shape), dims)
 
     cdef cnp.ndarray _active(self, object active):
         if active is None:
@@ -1634,13 +1673,20 @@ cdef class Stream:
         cdef tuple shape = (self.output_sizes[index],) if frame else (steps, self.output_sizes[index])
         return shape if self.single else (self.batch,) + shape
 
+    cdef inline fr_status _run_stream(self, int steps, const unsigned char *active,
+                                      unsigned flags) noexcept nogil:
+        return fr_stream_run(self.ptr, steps, <const float *const *>self.x_ptrs, self.y_ptrs,
+                             &self.frames[0], self.counts_data, active, flags, self.threads)
+
     cdef int _call(self, int steps, const unsigned char *active, unsigned flags) except -1:
-        """fr_stream_run with the pointer tables filled (the caller holds the stream)."""
+        """fr_stream_run with the pointer tables filled (the caller holds the
+        stream); the GIL released unless the call is small (_HOLD_GIL_BYTES)."""
         cdef fr_status status
-        with nogil:
-            status = fr_stream_run(self.ptr, steps, <const float *const *>self.x_ptrs,
-                                   self.y_ptrs, &self.frames[0], self.counts_data, active, flags,
-                                   self.threads)
+        if <long long>max(steps, 1) * self.batch > self.held_row_steps:
+            with nogil:
+                status = self._run_stream(steps, active, flags)
+        else:
+            status = self._run_stream(steps, active, flags)
         self.busy = False
         if status == FR_ERR_NONFINITE:
             raise ValueError("input contains NaN or infinity (nan_policy='raise'); the stream's "
@@ -1678,6 +1724,36 @@ cdef class Stream:
                 outs[o] = outs[o][:most] if self.single else outs[o][:, :most]
         return outs[0] if self.num_outputs == 1 else tuple(outs)
 
+    cdef cnp.ndarray _run_plain(self, cnp.ndarray x, int steps, object out, object active):
+        """_run for a plain stream (one input, one output, a frame out per
+        frame in) without its lists: `steps` frames of x (checked by _input)
+        into a new array, or into `out`; a step (steps 1) gives (O,) or (N, O),
+        else (steps, O) or (N, steps, O)."""
+        cdef cnp.npy_intp dims[3]
+        cdef int ndim = 0
+        if not self.single:
+            dims[ndim] = self.batch
+            ndim += 1
+        if cnp.PyArray_NDIM(x) == ndim + 2:    # a chunk
+            dims[ndim] = steps
+            ndim += 1
+        dims[ndim] = self.plain_features
+        ndim += 1
+        cdef cnp.ndarray y
+        if out is None:
+            y = cnp.PyArray_EMPTY(ndim, dims, cnp.NPY_FLOAT32, 0)
+        else:
+            y = _out_of_shape(out, ndim, dims)
+            _check_apart(x, y)
+        cdef cnp.ndarray mask = self._active(active)
+        self._claim()
+        self.frames[0] = steps
+        self.x_ptrs[0] = <float *>cnp.PyArray_DATA(x)
+        self.y_ptrs[0] = <float *>cnp.PyArray_DATA(y)
+        self._call(steps, NULL if mask is None else <const unsigned char *>cnp.PyArray_DATA(mask),
+                   0)
+        return y
+
     def step(self, frame, out=None, active=None):
         """One frame: ``(F,)`` -> ``(O,)``, or ``(N, F)`` -> ``(N, O)`` for N streams
         (a model whose outputs lag or change rate: (frames, O) or (N, frames, O),
@@ -1694,26 +1770,26 @@ cdef class Stream:
         """
         if not self.plain:
             return self._run(self._inputs(frame, False), 1, out, self._active(active), 0, True)
-        cdef cnp.ndarray x = self._input(frame, False, 0)
-        cdef cnp.ndarray y = self._output(out, self.frame_shape)
-        _check_apart(x, y)
-        cdef cnp.ndarray mask = self._active(active)
-        self._claim()
-        self.frames[0] = 1
-        self.x_ptrs[0] = <float *>cnp.PyArray_DATA(x)
-        self.y_ptrs[0] = <float *>cnp.PyArray_DATA(y)
-        self._call(1, NULL if mask is None else <const unsigned char *>cnp.PyArray_DATA(mask), 0)
-        return y
+        return self._run_plain(self._input(frame, False, 0), 1, out, active)
 
     def process(self, chunk, out=None, active=None):
         """Several frames at once: ``(T, F)`` -> ``(T, O)``, or ``(N, T, F)`` -> ``(N, T, O)``.
 
         The state carries on from the previous call; T may be 0.
         """
-        cdef list x = self._inputs(chunk, True)
-        cdef Py_ssize_t steps = x[0].shape[0 if self.single else 1]
+        cdef list x
+        cdef cnp.ndarray array
+        cdef Py_ssize_t steps
+        if self.plain:
+            array = self._input(chunk, True, 0)
+            steps = array.shape[0 if self.single else 1]
+        else:
+            x = self._inputs(chunk, True)
+            steps = x[0].shape[0 if self.single else 1]
         if steps > 2**31 - 1 or steps * self.batch > 2**31 - 1:
             raise ValueError(f"chunk too long: {steps} steps")
+        if self.plain:
+            return self._run_plain(array, <int>steps, out, active)
         return self._run(x, <int>steps, out, self._active(active), 0, False)
 
     def flush(self, active=None):
