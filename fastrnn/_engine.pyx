@@ -1491,11 +1491,12 @@ cdef class Stream:
 
     Threads: the GIL is released while the model runs, so different streams
     can run in parallel from different threads (except for calls of under
-    64 KiB of work, packed weights and frames times rows and steps: a
-    tiny model's step, which takes less time than releasing the GIL). A stream used (stepped, reset,
-    or its state read or written) from a second thread while it is running
-    raises RuntimeError (it never blocks, and its state is never corrupted or
-    read half-updated): use one stream per thread, or your own lock.
+    64 KiB of work, packed weights and frames times rows and steps: a tiny
+    model's step, which takes less time than releasing the GIL). A stream
+    used (stepped, reset, or its state read or written) from a second thread
+    while it is running raises RuntimeError (it never blocks, and its state is
+    never corrupted or read half-updated): use one stream per thread, or your
+    own lock.
     """
 
     cdef fr_stream *ptr
