@@ -23,7 +23,7 @@ import fastrnn
 
 from ..onnx import InferenceSession
 from .models import (CLASSES, FEATURES, MODELS, STATE_NAMES, SUPPRESSOR_STATES, TINY,
-                     VAD_CONTEXT, VAD_RATES, VAD_SAMPLES, ModelSpec, SuppressorSpec,
+                     VAD_CONTEXT, VAD_RATES, VAD_SAMPLES, ModelSpec, PeerCannotRun, SuppressorSpec,
                      bundled_data, model_spec, onnx_graph, onnx_session, openvino_request,
                      ort_session, random_frames, spec_flops, speech_signals, state_feed,
                      step_flops, suppressor_flops, suppressor_onnx_session, suppressor_spec,
@@ -147,7 +147,7 @@ def stream_case(model: str, threads: int, peers: tuple[str, ...] = PEERS,
     """
     spec = model_spec(MODELS[model])
     running, skipped = available(peers)
-    steppers = _stream_steppers(spec, None, threads, running, graph, precision)
+    steppers = _stream_steppers(spec, None, threads, running, skipped, graph, precision)
     frames = random_frames(STREAM_FRAMES)
     check_agree(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]]),
                 AGREEMENT_STEPS["stream"], _tolerance("stream", precision))
@@ -217,7 +217,7 @@ def streams_case(model: str, count: int, threads: int,
     (count, F) frame per call."""
     spec = model_spec(MODELS[model])
     running, skipped = available(peers)
-    steppers = _stream_steppers(spec, count, threads, running, precision=precision)
+    steppers = _stream_steppers(spec, count, threads, running, skipped, precision=precision)
     frames = random_frames(AGREEMENT_STEPS["streams"], batch=count)
     check_agree(_feeders(steppers, frames), AGREEMENT_STEPS["streams"],
                 _tolerance("streams", precision))
@@ -246,8 +246,11 @@ def predict_case(kind: str, hidden: int, batch: int, steps: int, threads: int,
                                    with_state=False, steps=steps)
         engines["openvino"] = lambda: next(iter(request.infer({"x": x}).values()))
     if "tract" in running:
-        run = tract_runner(spec, batch, with_state=False, steps=steps)
-        engines["tract"] = lambda: run({"x": x})[0]
+        try:
+            run = tract_runner(spec, batch, with_state=False, steps=steps)
+            engines["tract"] = lambda: run({"x": x})[0]
+        except PeerCannotRun as reason:
+            skipped["tract"] = str(reason)
     check_agree(engines, tolerance=_tolerance("predict", precision))
     return Case(f"predict-{kind}-h{hidden}-b{batch}-t{steps}-threads{threads}"
                 f"{_suffix(precision)}", "predict",
@@ -499,7 +502,7 @@ def sample_case(model: str, samples: int, threads: int, peers: tuple[str, ...] =
     stream = to_fastrnn(spec, precision=precision).stream(num_threads=threads)
     out = np.empty((samples, 1), np.float32)
     engines = {"fastrnn": lambda: stream.process(x, out=out)}
-    steppers = _stateful_peers(spec, 1, threads, running, precision, samples)
+    steppers = _stateful_peers(spec, 1, threads, running, precision, skipped, samples)
     engines.update({name: (lambda step=step: step(x[None])[0]) for name, step in steppers.items()})
     check_agree(engines, AGREEMENT_STEPS["stream"] // 4, _tolerance("process", precision))
     return Case(f"sample-model{model}-t{samples}-threads{threads}{_suffix(precision)}",
@@ -543,7 +546,7 @@ def train_case(threads: int, peers: tuple[str, ...] = PEERS, batch: int = 32,
 
 
 def _stream_steppers(spec: ModelSpec, batch: int | None, threads: int,
-                     running: tuple[str, ...], graph: bool = False,
+                     running: tuple[str, ...], skipped: dict, graph: bool = False,
                      precision: str = "float32") -> dict[str, Callable]:
     """{engine: step(frame) -> output} of `spec`, state carried between
     calls: one stream fed (F,) frames (batch None), or `batch` streams fed
@@ -556,7 +559,8 @@ def _stream_steppers(spec: ModelSpec, batch: int | None, threads: int,
     if graph:
         steppers[FASTRNN_SEQUENTIAL] = _fastrnn_stepper(to_fastrnn(spec, precision=precision),
                                                         batch, threads, shape)
-    for name, step in _stateful_peers(spec, batch or 1, threads, running, precision).items():
+    for name, step in _stateful_peers(spec, batch or 1, threads, running, precision,
+                                      skipped).items():
         steppers[name] = (lambda frame, step=step: step(frame.reshape(batch or 1, 1, -1))
                           .reshape(shape))
     return steppers
@@ -571,9 +575,10 @@ def _fastrnn_stepper(model: fastrnn.Model, batch: int | None, threads: int,
 
 
 def _stateful_peers(spec: ModelSpec, batch: int, threads: int, running: tuple[str, ...],
-                    precision: str, steps: int = 1) -> dict[str, Callable]:
+                    precision: str, skipped: dict, steps: int = 1) -> dict[str, Callable]:
     """{peer: step(x (batch, steps, F)) -> y (batch, steps, O)} of `spec`,
-    each keeping its state between calls."""
+    each keeping its state between calls; a peer that cannot run the model
+    goes into `skipped` with its reason."""
     steppers = {}
     if "torch" in running:
         steppers["torch"] = _torch_stepper(spec, batch)
@@ -586,8 +591,11 @@ def _stateful_peers(spec: ModelSpec, batch: int, threads: int, running: tuple[st
         steppers["openvino"] = _state_fed_back(
             zero_state(spec, batch), lambda feed: list(request.infer(feed).values()))
     if "tract" in running:
-        steppers["tract"] = _state_fed_back(zero_state(spec, batch),
-                                            tract_runner(spec, batch, steps=steps))
+        try:
+            steppers["tract"] = _state_fed_back(zero_state(spec, batch),
+                                                tract_runner(spec, batch, steps=steps))
+        except PeerCannotRun as reason:
+            skipped["tract"] = str(reason)
     return steppers
 
 

@@ -232,12 +232,18 @@ def openvino_request(spec: ModelSpec, batch: int, threads: int, precision: str,
     return compiled.create_infer_request()
 
 
+class PeerCannotRun(Exception):
+    """A peer loaded a case's model but fails to run it (the reason: str(error))."""
+
+
 def tract_runner(spec: ModelSpec, batch: int, with_state: bool = True,
                  steps: int = 1) -> Callable[[dict], list[np.ndarray]]:
     """tract's run of onnx_graph(spec, batch, with_state), made static for x
     (batch, steps, F) and the state's shapes (tract optimizes for concrete
     shapes) and run on one state object: run(feed {input: array}) -> [outputs],
-    in the graph's order. tract runs on one thread and in float32."""
+    in the graph's order. tract runs on one thread and in float32. Raises
+    PeerCannotRun when tract fails on a trial run (tract 0.23's GRU over
+    several steps of a 1-feature input: "xw not contiguous")."""
     import tract
 
     shapes = {"x": (batch, steps, spec.input_size)}
@@ -251,8 +257,20 @@ def tract_runner(spec: ModelSpec, batch: int, with_state: bool = True,
     names = [model.input_name(index) for index in range(model.input_count())]
     for index, name in enumerate(names):
         model.set_input_fact(index, ",".join(map(str, shapes[name])) + ",f32")
-    state = model.into_model().into_runnable().spawn_state()
-    return lambda feed: [tensor.to_numpy() for tensor in state.run([feed[n] for n in names])]
+    runnable = model.into_model().into_runnable()
+
+    # runnable.run spawns a state per call: tract 0.23's LSTM carries its own state between
+    # runs of one state object over several steps (wrong outputs after the first run)
+    def run(feed: dict) -> list[np.ndarray]:
+        return [tensor.to_numpy() for tensor in runnable.run([feed[name] for name in names])]
+    try:        # a graph tract loads but cannot run fails here, before a case counts on it
+        run({name: np.zeros(shape, np.float32) for name, shape in shapes.items()})
+    except tract.TractError as error:
+        first_line = str(error).strip().splitlines()
+        raise PeerCannotRun(f"tract {tract.version()} cannot run this graph: "
+                            f"{' '.join(line.strip() for line in first_line[:3] if line.strip())}"
+                            ) from error
+    return run
 
 
 def state_feed(state: list[np.ndarray]) -> dict[str, np.ndarray]:
