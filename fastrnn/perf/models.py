@@ -266,10 +266,9 @@ def tract_runner(spec: ModelSpec, batch: int, with_state: bool = True,
     try:        # a graph tract loads but cannot run fails here, before a case counts on it
         run({name: np.zeros(shape, np.float32) for name, shape in shapes.items()})
     except tract.TractError as error:
-        first_line = str(error).strip().splitlines()
+        message = str(error).split("Stack backtrace")[0]     # its cause, not the Rust frames
         raise PeerCannotRun(f"tract {tract.version()} cannot run this graph: "
-                            f"{' '.join(line.strip() for line in first_line[:3] if line.strip())}"
-                            ) from error
+                            + " ".join(message.split())) from error
     return run
 
 
