@@ -781,6 +781,9 @@ cdef class FeedCheck:
         self.num_symbols = len(symbols)
 
     def check(self, dict feed):
+        return self._check(feed)
+
+    cdef dict _check(self, dict feed):
         cdef Py_ssize_t i, axis, dim, size, count = len(self.names)
         cdef Py_ssize_t seen[_FEED_SYMBOLS]
         cdef cnp.ndarray array
@@ -903,6 +906,19 @@ cdef class GraphCall:
     def run(self, dict values, int num_threads):
         """Read the segment's inputs, states and lengths from `values`
         ({name: array}) and add its outputs to it."""
+        self._run(values, num_threads)
+
+    def run_feed(self, FeedCheck check, dict feed, tuple names, int num_threads):
+        """The outputs `names` names, in order, of this call on `feed` when
+        ``check.check(feed)`` accepts it, else None (nothing run): a
+        session's per-step run as one call."""
+        cdef dict values = check._check(feed)
+        if values is None:
+            return None
+        self._run(values, num_threads)
+        return [values[name] for name in names]
+
+    cdef int _run(self, dict values, int num_threads) except -1:
         cdef fr_model *model = self.engine.ptr
         cdef Py_ssize_t k, o, batch, steps, size
         cdef cnp.npy_intp dims[3]
@@ -983,6 +999,7 @@ cdef class GraphCall:
         for k, (name, output, input, tail, perm) in enumerate(self.results):
             values[name] = outputs[output] if self.as_computed[k] else self._result(
                 output, arrays[input] if output < 0 else outputs[output], y_counts, tail, perm)
+        return 0
 
     def bind(self, dict values, dict targets):
         """A BoundCall of this call on `values` ({name: array}: inputs,
