@@ -920,7 +920,7 @@ cdef class GraphCall:
 
     cdef int _run(self, dict values, int num_threads) except -1:
         cdef fr_model *model = self.engine.ptr
-        cdef Py_ssize_t k, o, batch, steps, size
+        cdef Py_ssize_t k, o, output, batch, steps, size
         cdef cnp.npy_intp dims[3]
         arrays = [_frames(values[name], inverse) for name, inverse in self.inputs]
         batch, steps = cnp.PyArray_DIM(arrays[0], 0), cnp.PyArray_DIM(arrays[0], 1)
@@ -981,7 +981,9 @@ cdef class GraphCall:
             _raise_for(status, "running the model")
         cdef cnp.ndarray joined
         cdef Py_ssize_t part
-        for name, parts, batch_first in self.finals:
+        cdef tuple entry, parts
+        for entry in self.finals:           # indexed, not unpacked: no iterator per entry
+            name, parts, batch_first = entry[0], entry[1], entry[2]
             size = self.sizes[<Py_ssize_t>parts[0]]
             dims[0], dims[1], dims[2] = len(<tuple>parts), batch, size
             joined = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
@@ -996,9 +998,12 @@ cdef class GraphCall:
                 joined[:, counts == 0] = 0          # ONNX Runtime's rule for empty sequences
             values[name] = np.ascontiguousarray(joined.transpose(1, 0, 2)) if batch_first \
                 else joined
-        for k, (name, output, input, tail, perm) in enumerate(self.results):
-            values[name] = outputs[output] if self.as_computed[k] else self._result(
-                output, arrays[input] if output < 0 else outputs[output], y_counts, tail, perm)
+        for k in range(len(self.results)):
+            entry = self.results[k]
+            output = entry[1]
+            values[entry[0]] = outputs[output] if self.as_computed[k] else self._result(
+                output, arrays[entry[2]] if output < 0 else outputs[output], y_counts, entry[3],
+                entry[4])
         return 0
 
     def bind(self, dict values, dict targets):
@@ -1335,7 +1340,7 @@ cdef int _set_rows(fr_model *model, float *state, Py_ssize_t batch, int layer, i
                    Py_ssize_t size, tuple source, dict values) except -1:
     """A state part's rows from the initial-state value `source` names (see
     GraphCall), read in place from a C-contiguous float32 (D, B, H) value."""
-    name, index, batch_first = source
+    name, index, batch_first = source[0], source[1], source[2]
     value = values[name]
     cdef Py_ssize_t d = 1 if batch_first else 0, b = 0 if batch_first else 1
     if not _is_float32_c(value):
