@@ -781,6 +781,9 @@ cdef class FeedCheck:
         self.num_symbols = len(symbols)
 
     def check(self, dict feed):
+        return self._check(feed)
+
+    cdef dict _check(self, dict feed):
         cdef Py_ssize_t i, axis, dim, size, count = len(self.names)
         cdef Py_ssize_t seen[_FEED_SYMBOLS]
         cdef cnp.ndarray array
@@ -903,8 +906,21 @@ cdef class GraphCall:
     def run(self, dict values, int num_threads):
         """Read the segment's inputs, states and lengths from `values`
         ({name: array}) and add its outputs to it."""
+        self._run(values, num_threads)
+
+    def run_feed(self, FeedCheck check, dict feed, tuple names, int num_threads):
+        """The outputs `names` names, in order, of this call on `feed` when
+        ``check.check(feed)`` accepts it, else None (nothing run): a
+        session's per-step run as one call."""
+        cdef dict values = check._check(feed)
+        if values is None:
+            return None
+        self._run(values, num_threads)
+        return [values[name] for name in names]
+
+    cdef int _run(self, dict values, int num_threads) except -1:
         cdef fr_model *model = self.engine.ptr
-        cdef Py_ssize_t k, o, batch, steps, size
+        cdef Py_ssize_t k, o, output, batch, steps, size
         cdef cnp.npy_intp dims[3]
         arrays = [_frames(values[name], inverse) for name, inverse in self.inputs]
         batch, steps = cnp.PyArray_DIM(arrays[0], 0), cnp.PyArray_DIM(arrays[0], 1)
@@ -965,7 +981,9 @@ cdef class GraphCall:
             _raise_for(status, "running the model")
         cdef cnp.ndarray joined
         cdef Py_ssize_t part
-        for name, parts, batch_first in self.finals:
+        cdef tuple entry, parts
+        for entry in self.finals:           # indexed, not unpacked: no iterator per entry
+            name, parts, batch_first = entry[0], entry[1], entry[2]
             size = self.sizes[<Py_ssize_t>parts[0]]
             dims[0], dims[1], dims[2] = len(<tuple>parts), batch, size
             joined = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
@@ -980,9 +998,13 @@ cdef class GraphCall:
                 joined[:, counts == 0] = 0          # ONNX Runtime's rule for empty sequences
             values[name] = np.ascontiguousarray(joined.transpose(1, 0, 2)) if batch_first \
                 else joined
-        for k, (name, output, input, tail, perm) in enumerate(self.results):
-            values[name] = outputs[output] if self.as_computed[k] else self._result(
-                output, arrays[input] if output < 0 else outputs[output], y_counts, tail, perm)
+        for k in range(len(self.results)):
+            entry = self.results[k]
+            output = entry[1]
+            values[entry[0]] = outputs[output] if self.as_computed[k] else self._result(
+                output, arrays[entry[2]] if output < 0 else outputs[output], y_counts, entry[3],
+                entry[4])
+        return 0
 
     def bind(self, dict values, dict targets):
         """A BoundCall of this call on `values` ({name: array}: inputs,
@@ -1318,7 +1340,7 @@ cdef int _set_rows(fr_model *model, float *state, Py_ssize_t batch, int layer, i
                    Py_ssize_t size, tuple source, dict values) except -1:
     """A state part's rows from the initial-state value `source` names (see
     GraphCall), read in place from a C-contiguous float32 (D, B, H) value."""
-    name, index, batch_first = source
+    name, index, batch_first = source[0], source[1], source[2]
     value = values[name]
     cdef Py_ssize_t d = 1 if batch_first else 0, b = 0 if batch_first else 1
     if not _is_float32_c(value):

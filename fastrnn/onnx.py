@@ -195,6 +195,7 @@ class _Direct:
     gives that call and the names it gives the graph's outputs."""
 
     def __init__(self, call: GraphCall, names: tuple):
+        self.call, self.names = call, names
         self.choice = (call, names)
         self.calls = (self.choice,)
 
@@ -366,7 +367,13 @@ class InferenceSession:
 
     def run(self, output_names: list | None, input_feed: dict, run_options: Any = None) -> list:
         """The outputs named (all, in the graph's order, for None) on `input_feed`."""
-        if self._route is not None and not output_names and type(input_feed) is dict:
+        route = self._route
+        if type(route) is _Direct and not output_names and type(input_feed) is dict:
+            outputs = route.call.run_feed(self._feed_check, input_feed, route.names,
+                                          runtime.get_num_threads())
+            if outputs is not None:                 # the per-step fast path: one C call
+                return outputs
+        elif route is not None and not output_names and type(input_feed) is dict:
             values = self._feed_check.check(input_feed)
             if values is not None:                  # the per-step fast path
                 call, names = self._route.pick(values)
