@@ -188,13 +188,9 @@ FR_INLINE vfloat vabs(vfloat x) { return (vfloat)((vint)x & 0x7fffffff); }
  * exp(88.3) = 2.2e38 < FLT_MAX, exp(-87.3) = 1.2e-38 (the true value below
  * that is closer to 0 than 1.2e-38, an absolute error no caller can see).
  */
-FR_INLINE vfloat vexp(vfloat x)
+/* exp(x - n ln2) for n = round(x / ln2): the range reduction and polynomial of vexp. */
+FR_INLINE vfloat vexp_reduced(vfloat x, vfloat n)
 {
-    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    x = vclamp(x, -87.3f, 88.3f);
-    vfloat shifted = x * 1.44269504088896341f + round_magic;
-    vint n_int = (vint)shifted - (vint)vset1(round_magic);
-    vfloat n = shifted - round_magic;
     vfloat r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     vfloat p = vset1(1.9875691500e-4f);
@@ -203,9 +199,18 @@ FR_INLINE vfloat vexp(vfloat x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    return p * (r * r) + r + 1.0f;
+}
+
+FR_INLINE vfloat vexp(vfloat x)
+{
+    const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    x = vclamp(x, -87.3f, 88.3f);
+    vfloat shifted = x * 1.44269504088896341f + round_magic;
+    vint n_int = (vint)shifted - (vint)vset1(round_magic);
+    vfloat n = shifted - round_magic;
     vfloat scale = (vfloat)((n_int + 127) << 23);
-    return p * scale;
+    return vexp_reduced(x, n) * scale;
 }
 
 #if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
@@ -229,15 +234,7 @@ FR_INLINE vfloat vsigmoid(vfloat x)
                                             _mm512_min_ps(_mm512_set1_ps(40.0f), (__m512)x));
     const vfloat n = (vfloat)_mm512_roundscale_ps((__m512)(y * 1.44269504088896341f),
                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    vfloat r = y - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    vfloat p = vset1(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    const vfloat p = vexp_reduced(y, n);
     const vfloat d = 1.0f + (vfloat)_mm512_scalef_ps((__m512)p, (__m512)n);
     const vfloat inverse = (vfloat)_mm512_rcp14_ps((__m512)d);
     return inverse + inverse * (1.0f - d * inverse);

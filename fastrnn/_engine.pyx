@@ -1090,8 +1090,6 @@ cdef class BoundCall:
     cdef object buffers                 # (state, y_counts, workspace)
     cdef Py_ssize_t num_parts
     cdef bint busy
-    cdef int part_layers[_CALL_POINTERS]
-    cdef int part_numbers[_CALL_POINTERS]
     cdef int frames[_CALL_POINTERS]
     cdef float *x_stack[_CALL_POINTERS]
     cdef float *y_stack[_CALL_POINTERS]
@@ -1154,6 +1152,8 @@ cdef class BoundCall:
         cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
         cdef int *y_counts_ptr = <int *>cnp.PyArray_DATA(y_counts)
         cdef int batch = <int>self.batch, steps = <int>self.steps
+        cdef const int *layers = self.call.layers       # per state part (GraphCall)
+        cdef const int *parts = self.call.parts
         cdef Py_ssize_t k
         cdef fr_status status = FR_OK
         self.busy = True
@@ -1161,21 +1161,20 @@ cdef class BoundCall:
             memset(state_ptr, 0, cnp.PyArray_NBYTES(state))
             for k in range(self.num_parts):
                 if self.rows[k] != NULL and status == FR_OK:
-                    status = fr_model_set_state(model, state_ptr, batch, self.part_layers[k],
-                                                self.part_numbers[k], self.rows[k])
+                    status = fr_model_set_state(model, state_ptr, batch, layers[k], parts[k],
+                                                self.rows[k])
             if status == FR_OK:
                 status = fr_model_run(model, batch, steps, <const float *const *>self.x_stack,
                                       NULL, NULL, self.y_stack, self.frames, y_counts_ptr,
                                       state_ptr, workspace_ptr, FR_RUN_FINAL, num_threads)
-            for k in range(self.num_firsts):
+            for k in range(self.num_firsts if status == FR_OK else 0):
                 _first_frames(self.y_stack[self.first_outputs[k]], self.first_rows[k], batch,
                               self.frames[self.first_outputs[k]], self.first_features[k])
             for k in range(self.num_finals):
                 if status == FR_OK:
                     status = fr_model_get_state(model, state_ptr, batch,
-                                                self.part_layers[self.final_parts[k]],
-                                                self.part_numbers[self.final_parts[k]],
-                                                self.final_rows[k])
+                                                layers[self.final_parts[k]],
+                                                parts[self.final_parts[k]], self.final_rows[k])
         self.busy = False
         if status != FR_OK:
             _raise_for(status, "running the model")
@@ -1239,7 +1238,6 @@ cdef object _bind_call(GraphCall call, dict values, dict targets):
         inputs.append(value)
     bound.num_parts = len(call.part_layers)
     for k, source in enumerate(call.initial):
-        bound.part_layers[k], bound.part_numbers[k] = call.part_layers[k], call.part_numbers[k]
         bound.rows[k] = NULL
         if source is None:
             continue
