@@ -23,9 +23,9 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 # The kernels that read packed weights (compiled per weight variant), then the rest.
-WEIGHT_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/kernels.c"]
-KERNEL_SOURCES = WEIGHT_SOURCES + ["csrc/small.c", "csrc/dense.c", "csrc/pointwise.c",
-                                   "csrc/conv.c"]
+WEIGHT_SOURCES = ["csrc/gemm.c", "csrc/lstm.c", "csrc/gru.c", "csrc/rnn.c", "csrc/kernels.c",
+                  "csrc/small.c"]
+KERNEL_SOURCES = WEIGHT_SOURCES + ["csrc/dense.c", "csrc/pointwise.c", "csrc/conv.c"]
 # Float32 only, once per instruction set: the trainer's kernels, the audio front end's.
 TRAIN_SOURCES = ["csrc/train.c"]
 AUDIO_SOURCES = ["csrc/fft.c", "csrc/frame.c"]

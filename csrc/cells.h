@@ -20,13 +20,13 @@
 /* c' = f * c + i * g and h' = o * tanh(c') for V units, from their gate pre-activations. */
 FR_CELL void lstm_cell(const vfloat pre[4], float *c, float *h)
 {
-    vfloat input_gate = vsigmoid(pre[0]);
-    vfloat forget_gate = vsigmoid(pre[1]);
-    vfloat candidate = vtanh(pre[2]);
-    vfloat output_gate = vsigmoid(pre[3]);
+    vfloat input_gate = vsigmoid_cell(pre[0]);
+    vfloat forget_gate = vsigmoid_cell(pre[1]);
+    vfloat candidate = vtanh_cell(pre[2]);
+    vfloat output_gate = vsigmoid_cell(pre[3]);
     vfloat cell = forget_gate * vload(c) + input_gate * candidate;
     vstore(c, cell);
-    vstore(h, output_gate * vtanh(cell));
+    vstore(h, output_gate * vtanh_cell(cell));
 }
 
 /* h' = n + z * (h - n) */
@@ -39,9 +39,9 @@ FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
 FR_CELL void gru_cell_reset_after(const vfloat pre[3], const float *x_n, const float *h,
                                       float *h_out)
 {
-    vfloat reset = vsigmoid(pre[0]);
-    vfloat update = vsigmoid(pre[1]);
-    vfloat candidate = vtanh(vload(x_n) + reset * pre[2]);
+    vfloat reset = vsigmoid_cell(pre[0]);
+    vfloat update = vsigmoid_cell(pre[1]);
+    vfloat candidate = vtanh_cell(vload(x_n) + reset * pre[2]);
     vstore(h_out, gru_blend(candidate, update, vload(h)));
 }
 
@@ -49,15 +49,15 @@ FR_CELL void gru_cell_reset_after(const vfloat pre[3], const float *x_n, const f
 FR_CELL void gru_cell_gates(const vfloat pre[2], const float *h, float *reset_hidden,
                                 float *update)
 {
-    vstore(reset_hidden, vsigmoid(pre[0]) * vload(h));
-    vstore(update, vsigmoid(pre[1]));
+    vstore(reset_hidden, vsigmoid_cell(pre[0]) * vload(h));
+    vstore(update, vsigmoid_cell(pre[1]));
 }
 
 /* Phase 1 of reset_after = 0: n = tanh(pre), h' = n + z * (h - n) for V units. */
 FR_CELL void gru_cell_candidate(const vfloat pre[1], const float *update, const float *h,
                                     float *h_out)
 {
-    vfloat candidate = vtanh(pre[0]);
+    vfloat candidate = vtanh_cell(pre[0]);
     vstore(h_out, gru_blend(candidate, vload(update), vload(h)));
 }
 

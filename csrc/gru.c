@@ -172,7 +172,7 @@ void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int re
 {
 #if defined(FR_SMALL_PATH)
     if (batch == 1 && FR_SMALL_FITS(hidden, 3)) {
-        FR_ISA_SUFFIX(fr_gru_small)(steps, hidden, reset_after, reverse, xproj, x_stride, w_hh,
+        FR_SUFFIX(fr_gru_small)(steps, hidden, reset_after, reverse, xproj, x_stride, w_hh,
                                     b_hn, h0, h_seq, mask);
         return;
     }

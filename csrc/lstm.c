@@ -93,7 +93,7 @@ void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const flo
 {
 #if defined(FR_SMALL_PATH)
     if (batch == 1 && FR_SMALL_FITS(hidden, 4)) {
-        FR_ISA_SUFFIX(fr_lstm_small)(steps, hidden, reverse, xproj, x_stride, w_hh, h0, c, h_seq,
+        FR_SUFFIX(fr_lstm_small)(steps, hidden, reverse, xproj, x_stride, w_hh, h0, c, h_seq,
                                      mask);
         return;
     }

@@ -77,6 +77,10 @@
 #define FR_PASTE(a, b) FR_PASTE_(a, b)
 #define FR_SUFFIX(name) FR_PASTE(FR_ISA_SUFFIX(name), FR_WEIGHTS_TAG)
 
+#if defined(FR_KERNELS_AVX512) || defined(FR_KERNELS_AVX2)
+#include <immintrin.h>
+#endif
+
 typedef float vfloat __attribute__((vector_size(FR_VLEN * sizeof(float))));
 typedef int32_t vint __attribute__((vector_size(FR_VLEN * sizeof(int32_t))));
 
@@ -271,6 +275,93 @@ FR_INLINE vfloat vtanh(vfloat x)
     return vselect(ax > 0.625f, large, small);
 }
 
+#endif
+
+/*
+ * The gate activations of the recurrent cells (cells.h), on the critical
+ * path of every step (the next step's products wait for them), and ten of
+ * them a step in a small layer: few operations and no exp.
+ * float32 builds: one division, about 10 dependent operations instead of 25:
+ *   tanh(x) = x P(x^2) / Q(x^2) for x clamped to [-9, 9], P of degree 6 and
+ *     Q of degree 3 (Q(0) = P(0) = 1): a rational fit of tanh made for
+ *     fastrnn (Loeb's iteration on the relative error over [0, 9], 7e-9 in
+ *     float64); P and Q by Estrin's scheme (products of x^2, x^4, x^8).
+ *   sigmoid(x) = 1/2 + tanh(x/2) / 2, the same fit with its coefficients
+ *     scaled (by 4^-k, and 1/4 for P), x clamped to [-18, 18].
+ *   Measured absolute errors against float64: tanh 3.2e-7, sigmoid 1.6e-7
+ *   (a few ulps of 1; the float32 sums of P and Q dominate).
+ * Dot-product builds (FR_DOT_*, whose products round h to 8 or 16 bits, a
+ * relative error of 2^-9 or more, every step): a fit of degrees 5/4 (x
+ * clamped to [-5, 5]: minimax of the absolute error with the clamp's,
+ * 4.8e-5) and the reciprocal by vrcp14ps alone (2^-14); sigmoid's 1/2 added
+ * by the same multiply-add. Measured: tanh 8.7e-5, sigmoid 4.0e-5.
+ * Both checked by tests/test_cell_activations.py. The results may overshoot
+ * [-1, 1] and [0, 1] by those errors; NaN stays NaN (the clamps keep it).
+ */
+FR_INLINE vfloat vclamp_symmetric(vfloat x, float limit)
+{
+    /* vminps / vmaxps return their second operand, x, when it is NaN. */
+#if FR_VLEN == 16
+    return (vfloat)_mm512_max_ps(_mm512_set1_ps(-limit), _mm512_min_ps(_mm512_set1_ps(limit), (__m512)x));
+#elif defined(FR_KERNELS_AVX2)
+    return (vfloat)_mm256_max_ps(_mm256_set1_ps(-limit), _mm256_min_ps(_mm256_set1_ps(limit), (__m256)x));
+#else
+    return vclamp(x, -limit, limit);
+#endif
+}
+
+#if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
+/* x P(x^2) / Q(x^2) + offset for x clamped to [-limit, limit]; p[3], q[3]. */
+FR_INLINE vfloat vodd_rational(vfloat x, float limit, const float p[3], const float q[3],
+                               float offset)
+{
+    x = vclamp_symmetric(x, limit);
+    const vfloat t = x * x, t2 = t * t;
+    const vfloat num = (t * p[1] + p[0]) + t2 * p[2];
+    const vfloat den = (t * q[1] + q[0]) + t2 * q[2];
+    return (x * num) * (vfloat)_mm512_rcp14_ps((__m512)den) + offset;
+}
+
+FR_INLINE vfloat vtanh_cell(vfloat x)
+{
+    static const float p[3] = {9.998134375e-01f, 1.017745361e-01f, 6.564195501e-04f};
+    static const float q[3] = {1.0f, 4.345636666e-01f, 1.265432872e-02f};
+    return vodd_rational(x, 5.0f, p, q, 0.0f);
+}
+
+FR_INLINE vfloat vsigmoid_cell(vfloat x)
+{
+    static const float p[3] = {2.499533594e-01f, 6.360908505e-03f, 1.025655547e-05f};
+    static const float q[3] = {1.0f, 1.086409166e-01f, 7.908955449e-04f};
+    return vodd_rational(x, 10.0f, p, q, 0.5f);
+}
+#else
+/* x P(x^2) / Q(x^2) for x clamped to [-limit, limit]; p[7], q[4]. */
+FR_INLINE vfloat vodd_rational(vfloat x, float limit, const float p[7], const float q[4])
+{
+    x = vclamp_symmetric(x, limit);
+    const vfloat t = x * x, t2 = t * t, t4 = t2 * t2;
+    const vfloat num = (t * p[1] + p[0]) + t2 * (t * p[3] + p[2])
+                       + t4 * ((t * p[5] + p[4]) + t2 * p[6]);
+    const vfloat den = (t * q[1] + q[0]) + t2 * (t * q[3] + q[2]);
+    return x * num / den;
+}
+
+FR_INLINE vfloat vtanh_cell(vfloat x)
+{
+    static const float p[7] = {1.0f, 1.308401972e-01f, 3.103967058e-03f, 1.115442046e-05f,
+                               -2.022566825e-08f, 5.278153262e-11f, -8.489212886e-14f};
+    static const float q[4] = {1.0f, 4.641734660e-01f, 2.449522167e-02f, 2.546161122e-04f};
+    return vodd_rational(x, 9.0f, p, q);
+}
+
+FR_INLINE vfloat vsigmoid_cell(vfloat x)
+{
+    static const float p[7] = {2.5e-01f, 8.177512325e-03f, 4.849948527e-05f, 4.357195493e-08f,
+                               -1.975162915e-11f, 1.288611636e-14f, -5.181404350e-18f};
+    static const float q[4] = {1.0f, 1.160433665e-01f, 1.530951355e-03f, 3.978376753e-06f};
+    return vodd_rational(x, 18.0f, p, q) + 0.5f;
+}
 #endif
 
 FR_INLINE vfloat vrelu(vfloat x)

@@ -1,6 +1,7 @@
 /*
  * small.c - the LSTM and GRU recurrences of one sequence through a small
- * layer (float32 weights; small.h says which sizes).
+ * layer (float32 weights, and bfloat16 with AVX512-BF16; small.h says which
+ * sizes).
  *
  * The equations are those of lstm.c and gru.c. With one sequence and a few
  * panels, a step is a latency chain: the recurrent product, then the gate
@@ -10,11 +11,13 @@
  *
  *   acc[q][g] = xproj_t[q, g, :] + sum_k h_{t-1}[k] w_q[k, g, :]   k = 0, 1, ..., H - 1
  *
- * (one multiply-add per k, in that order: the tile path's arithmetic, so
- * the same bits; GRU reset_after's n gate starts from b_hn instead), and the
- * cells of cells.h end it; no step callbacks, thread dispatch or tiling.
- * The packed weights are the tile path's (kernels.h), read from L1 every
- * step (16 KiB for LSTM(32), 48 KiB for GRU(64)).
+ * (GRU reset_after's n gate starts from b_hn instead), and the cells of
+ * cells.h end it; no step callbacks, thread dispatch or tiling. The sums are
+ * the tile path's in float32 (one multiply-add per k in order: the same
+ * bits); in bfloat16, h is rounded to pairs as there, but the pairs' sum is
+ * split in two (small_products below). The
+ * packed weights are the tile path's (kernels.h), read from L1 every step
+ * (float32: 16 KiB for LSTM(32), 48 KiB for GRU(64); bfloat16 half that).
  *
  * xproj (steps, x_stride), w_hh, h0, c (Hpad), h_seq (steps, Hpad) and
  * mask (steps) or NULL as in lstm.c and gru.c for batch = 1.
@@ -25,15 +28,71 @@
 #include "small.h"
 #include "tile.h"
 
+#if defined(FR_SMALL_PATH)
+
+#if defined(FR_DOT_BF16)
+/* acc[q][g] += vdpbf16ps of pair j (the bfloat16 pairs of h, `pair`) and
+ * the weights w_q[j, g] of np panels. */
+FR_INLINE void small_pair(const int np, const int gates, int j, __m512bh pair,
+                          const fr_weight *w, ptrdiff_t panel, vfloat acc[][FR_MAX_GATES])
+{
+#pragma GCC unroll 4
+    for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            acc[q][g] = (vfloat)_mm512_dpbf16_ps(
+                (__m512)acc[q][g], pair, (__m512bh)_mm512_loadu_si512(
+                    w + q * panel + ((ptrdiff_t)j * gates + g) * FR_VLEN * 2));
+}
+
+/*
+ * acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels:
+ * h rounded to bfloat16 pairs (fr_prepare_rows, as the tile path), one
+ * vdpbf16ps per pair, the even pairs into acc and the odd ones into a second
+ * set of sums added at the end: two chains of half the length (vdpbf16ps
+ * takes 6 cycles; LSTM(32): 16 pairs deep -> 8, 72 -> 64 ns a step). Not the
+ * tile path's order, so not its bits (tests/test_small_recurrence.py).
+ */
+FR_INLINE void small_products(const int np, const int gates, int K, const float *h,
+                              const fr_weight *w, vfloat acc[][FR_MAX_GATES])
+{
+    const ptrdiff_t panel = fr_panel_size(K, gates);
+    const int count = (K + 1) / 2;
+    float pairs[FR_SMALL_MAX_PANELS * FR_VLEN / 2];
+    vfloat odd[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
+    fr_prepare_rows(1, K, h, 0, pairs);
+    for (int q = 0; q < np; q++)
+        for (int g = 0; g < gates; g++)
+            odd[q][g] = vset1(0.0f);
+    int j = 0;
+    for (; j + 2 <= count; j += 2) {
+        small_pair(np, gates, j, (__m512bh)_mm512_set1_ps(pairs[j]), w, panel, acc);
+        small_pair(np, gates, j + 1, (__m512bh)_mm512_set1_ps(pairs[j + 1]), w, panel, odd);
+    }
+    if (j < count)
+        small_pair(np, gates, j, (__m512bh)_mm512_set1_ps(pairs[j]), w, panel, acc);
+    for (int q = 0; q < np; q++)
+        for (int g = 0; g < gates; g++)
+            acc[q][g] += odd[q][g];
+}
+
+/* The products of a step (the weights, at most 24 KiB, stay in L1). */
+FR_INLINE void small_step_products(const int np, const int gates, int K, const float *h,
+                                   const fr_weight *w, int t, vfloat acc[][FR_MAX_GATES])
+{
+    (void)t;
+    small_products(np, gates, K, h, w, acc);
+}
+#else
 /* acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels. */
 FR_INLINE void small_products(const int np, const int gates, int K, const float *h,
-                              const float *w, vfloat acc[][FR_MAX_GATES])
+                              const fr_weight *w, vfloat acc[][FR_MAX_GATES])
 {
     const ptrdiff_t panel = fr_panel_size(K, gates);
 #pragma GCC unroll 2
     for (int k = 0; k < K; k++) {
         const vfloat h_k = vset1(h[k]);
-        const float *w_k = w + (ptrdiff_t)k * gates * FR_VLEN;
+        const fr_weight *w_k = w + (ptrdiff_t)k * gates * FR_VLEN;
 #pragma GCC unroll 4
         for (int q = 0; q < np; q++)
 #pragma GCC unroll 4
@@ -53,7 +112,7 @@ FR_INLINE void small_products(const int np, const int gates, int K, const float 
  * measured 3% slower there.)
  */
 FR_INLINE void small_step_products(const int np, const int gates, int K, const float *h,
-                                   const float *w, int t, vfloat acc[][FR_MAX_GATES])
+                                   const fr_weight *w, int t, vfloat acc[][FR_MAX_GATES])
 {
     const ptrdiff_t panel = fr_panel_size(K, gates);
     if (np <= 2) {
@@ -66,13 +125,14 @@ FR_INLINE void small_step_products(const int np, const int gates, int K, const f
         small_products(2, gates, K, h, w, acc);
     }
 }
+#endif
 
 /* The time of step t, and whether it runs (a masked step keeps h and c). */
 FR_INLINE int small_time(int t, int steps, int reverse) { return reverse ? steps - 1 - t : t; }
 FR_INLINE int small_runs(const uint8_t *mask, int time) { return mask == NULL || mask[time]; }
 
 FR_INLINE void lstm_small_steps(const int np, int steps, int hidden, int reverse,
-                                const float *xproj, ptrdiff_t x_stride, const float *w_hh,
+                                const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
                                 const float *h0, float *c, float *h_seq, const uint8_t *mask)
 {
     const ptrdiff_t padded = np * FR_VLEN;
@@ -96,8 +156,8 @@ FR_INLINE void lstm_small_steps(const int np, int steps, int hidden, int reverse
     }
 }
 
-void FR_ISA_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
-                                  ptrdiff_t x_stride, const float *w_hh, const float *h0,
+void FR_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
+                                  ptrdiff_t x_stride, const fr_weight *w_hh, const float *h0,
                                   float *c, float *h_seq, const uint8_t *mask)
 {
 #define LSTM_SMALL(np) \
@@ -112,7 +172,7 @@ void FR_ISA_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const floa
 }
 
 /* reset_after = 1: one pass, acc = (x_r, x_z, b_hn) + W_h h. */
-FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const float *w_hh,
+FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const fr_weight *w_hh,
                                const float *b_hn, const float *h_prev, float *h, int t)
 {
     vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
@@ -128,7 +188,7 @@ FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const f
 }
 
 /* reset_after = 0: r and z from h, then n from r * h (gru.c's two phases). */
-FR_INLINE void gru_small_before(const int np, int hidden, const float *x, const float *w_hh,
+FR_INLINE void gru_small_before(const int np, int hidden, const float *x, const fr_weight *w_hh,
                                 const float *h_prev, float *h)
 {
     float reset_hidden[FR_SMALL_MAX_PANELS * FR_VLEN], update[FR_SMALL_MAX_PANELS * FR_VLEN];
@@ -150,7 +210,7 @@ FR_INLINE void gru_small_before(const int np, int hidden, const float *x, const 
 
 FR_INLINE void gru_small_steps(const int np, int steps, int hidden, int reset_after,
                                int reverse, const float *xproj, ptrdiff_t x_stride,
-                               const float *w_hh, const float *b_hn, const float *h0,
+                               const fr_weight *w_hh, const float *b_hn, const float *h0,
                                float *h_seq, const uint8_t *mask)
 {
     const ptrdiff_t padded = np * FR_VLEN;
@@ -169,8 +229,8 @@ FR_INLINE void gru_small_steps(const int np, int steps, int hidden, int reset_af
     }
 }
 
-void FR_ISA_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
-                                 const float *xproj, ptrdiff_t x_stride, const float *w_hh,
+void FR_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
+                                 const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
                                  const float *b_hn, const float *h0, float *h_seq,
                                  const uint8_t *mask)
 {
@@ -185,3 +245,5 @@ void FR_ISA_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int rev
     }
 #undef GRU_SMALL
 }
+
+#endif

@@ -1,7 +1,8 @@
 /*
  * small.h - the one-sequence path of the LSTM and GRU recurrences for small
- * layers (small.c), which fr_lstm and fr_gru take for float32 weights when
- * the batch is one sequence and every gate of every panel fits in registers.
+ * layers (small.c), which fr_lstm and fr_gru take for float32 weights (and
+ * bfloat16 ones with AVX512-BF16) when the batch is one sequence and every
+ * gate of every panel fits in registers.
  */
 #ifndef FASTRNN_SMALL_H
 #define FASTRNN_SMALL_H
@@ -28,17 +29,19 @@
     ((hidden) <= FR_VLEN * (FR_SMALL_ACCS / (gates) < FR_SMALL_MAX_PANELS          \
                                 ? FR_SMALL_ACCS / (gates) : FR_SMALL_MAX_PANELS))
 
-/* The path is float32 only: the builds of other weights keep the tile path. */
-#if !defined(FR_WEIGHTS_F16) && !defined(FR_WEIGHTS_BF16) && !defined(FR_WEIGHTS_INT8)
+/* The builds that have the path: float32, and bfloat16 with vdpbf16ps; the
+ * builds of other weights keep the tile path. */
+#if (!defined(FR_WEIGHTS_F16) && !defined(FR_WEIGHTS_BF16) && !defined(FR_WEIGHTS_INT8)) \
+    || defined(FR_DOT_BF16)
 #define FR_SMALL_PATH 1
 #endif
 
 /* fr_lstm and fr_gru (kernels.h) for batch 1, FR_SMALL_FITS; mask (steps) or NULL. */
-void FR_ISA_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
-                                  ptrdiff_t x_stride, const float *w_hh, const float *h0,
+void FR_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
+                                  ptrdiff_t x_stride, const fr_weight *w_hh, const float *h0,
                                   float *c, float *h_seq, const uint8_t *mask);
-void FR_ISA_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
-                                 const float *xproj, ptrdiff_t x_stride, const float *w_hh,
+void FR_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
+                                 const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
                                  const float *b_hn, const float *h0, float *h_seq,
                                  const uint8_t *mask);
 

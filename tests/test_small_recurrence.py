@@ -13,8 +13,8 @@ both sides).
 
 import numpy as np
 import pytest
-from conftest import GATES, ISAS, RECURRENT_KINDS, assert_close, inputs, recurrent_layer, \
-    recurrent_weights
+from conftest import GATES, ISAS, PRECISION_BOUND, RECURRENT_KINDS, assert_close, inputs, \
+    max_abs, recurrent_layer, recurrent_weights
 from reference import gru, lstm
 
 import fastrnn
@@ -30,8 +30,9 @@ def reference(kind, x, weights):
     return gru(x[None], *weights, reset_after=kind == "gru")[0][0]
 
 
-def model_of(kind, weights, isa, **options):
-    return fastrnn.Sequential([recurrent_layer(kind, weights, **options)], isa=isa)
+def model_of(kind, weights, isa, precision="float32", **options):
+    return fastrnn.Sequential([recurrent_layer(kind, weights, **options)], isa=isa,
+                              precision=precision)
 
 
 def in_a_batch(model, x, rng, **options):
@@ -105,3 +106,31 @@ def test_a_shorter_length_skips_the_last_steps(kind, rng):
     assert np.array_equal(y[0], batched[1])
     for name in state:
         assert np.array_equal(state[name][0], batched_state[name][1]), name
+
+
+BF16_ISAS = [isa for isa in ISAS if isa == "avx512_bf16"]
+
+
+@pytest.mark.skipif(not BF16_ISAS, reason="no AVX512-BF16 on this CPU: no bfloat16 small path")
+@pytest.mark.parametrize("steps", STEPS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+@pytest.mark.parametrize("kind", RECURRENT_KINDS)
+def test_bfloat16_one_sequence(kind, hidden, steps, rng):
+    """The bfloat16 small path (vdpbf16ps, its pair sums split in two, so not
+    the tile path's bits) against the float64 reference within the
+    precision's stated bound (PRECISION_BOUND), and against the same
+    sequence in a batch (the tile path) within TOLERANCE["dot_twin"]: the two
+    differ by the order of float32 additions, which may move h across a
+    bfloat16 rounding boundary (one step, 2**-8 relative)."""
+    weights = recurrent_weights(rng, GATES[kind], 1, hidden)
+    model = model_of(kind, weights, BF16_ISAS[0], precision="bfloat16")
+    x = inputs(rng, (steps, 1))
+    alone = model.predict(x)
+    what = f"{kind} H{hidden} T{steps} bfloat16"
+    error = max_abs(alone, reference(kind, x, weights))
+    assert error <= PRECISION_BOUND["bfloat16"], f"{what}: vs float64 {error:.3e}"
+    assert_close(alone, in_a_batch(model, x, rng), "dot_twin", f"{what} alone vs batch")
+    stream = model.stream()
+    half = steps // 2 + 1
+    chunks = [stream.process(x[a:b]) for a, b in ((0, 1), (1, half), (half, steps))]
+    assert np.array_equal(np.concatenate(chunks), alone), f"{what}: stream vs predict"
