@@ -220,9 +220,11 @@ FR_INLINE vfloat vexp(vfloat x)
 #if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
 #include <immintrin.h>
 /*
- * The gate activations of the dot-product builds (whose products already
+ * sigmoid and tanh in the dot-product builds (whose products already
  * round their inputs to 8 or 16 bits, errors of 1e-3 and more), in about a
- * third of the instructions of the float32 ones below:
+ * third of the instructions of the float32 ones below; SimpleRNN's tanh
+ * takes them (the LSTM/GRU cells take vsigmoid_cell / vtanh_cell, further
+ * down):
  *   e = exp(-x) for x clamped to [-40, 40]: the Cephes polynomial of vexp,
  *       2^n applied by vscalefps;
  *   sigmoid(x) = 1 / (1 + e), the reciprocal by vrcp14ps (2^-14) and one
