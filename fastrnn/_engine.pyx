@@ -768,45 +768,68 @@ cdef class FeedCheck:
     is wrong). specs: ((name, dtype or None, shape tuple or None), ...),
     shape entries ints, symbol strings or None (unknown)."""
 
-    cdef tuple names, dtypes, shapes      # shapes: per axis a size, -1 unknown, -2 - symbol
-    cdef Py_ssize_t num_symbols
+    cdef tuple names, dtypes
+    cdef Py_ssize_t count, num_symbols
+    cdef int *ranks                 # per input: its rank, or -1 for any shape
+    cdef Py_ssize_t *starts         # per input: where its dims start in `dims`
+    cdef Py_ssize_t *dims           # per axis: a size, -1 unknown, -2 - symbol
+
+    def __dealloc__(self):
+        PyMem_Free(self.ranks)
+        PyMem_Free(self.starts)
+        PyMem_Free(self.dims)
 
     def __cinit__(self, tuple specs):
         symbols = {}
         self.names = tuple(name for name, _, _ in specs)
         self.dtypes = tuple(None if dtype is None else np.dtype(dtype) for _, dtype, _ in specs)
-        self.shapes = tuple(None if shape is None else tuple(
+        shapes = [None if shape is None else [
             -1 if dim is None else -2 - symbols.setdefault(dim, len(symbols))
-            if isinstance(dim, str) else int(dim) for dim in shape) for _, _, shape in specs)
-        self.num_symbols = len(symbols)
+            if isinstance(dim, str) else int(dim) for dim in shape] for _, _, shape in specs]
+        self.count, self.num_symbols = len(specs), len(symbols)
+        cdef Py_ssize_t i, axis, total = sum(len(shape) for shape in shapes if shape is not None)
+        self.ranks = <int *>PyMem_Malloc(max(self.count, 1) * sizeof(int))
+        self.starts = <Py_ssize_t *>PyMem_Malloc(max(self.count, 1) * sizeof(Py_ssize_t))
+        self.dims = <Py_ssize_t *>PyMem_Malloc(max(total, 1) * sizeof(Py_ssize_t))
+        if self.ranks == NULL or self.starts == NULL or self.dims == NULL:
+            raise MemoryError()
+        total = 0
+        for i in range(self.count):
+            self.ranks[i] = -1 if shapes[i] is None else len(shapes[i])
+            self.starts[i] = total
+            for axis in range(max(self.ranks[i], 0)):
+                self.dims[total] = shapes[i][axis]
+                total += 1
 
     def check(self, dict feed):
         return self._check(feed)
 
     cdef dict _check(self, dict feed):
-        cdef Py_ssize_t i, axis, dim, size, count = len(self.names)
+        cdef Py_ssize_t i, axis, dim, size
         cdef Py_ssize_t seen[_FEED_SYMBOLS]
+        cdef const Py_ssize_t *dims
         cdef cnp.ndarray array
-        if len(feed) != count or self.num_symbols > _FEED_SYMBOLS:
+        if len(feed) != self.count or self.num_symbols > _FEED_SYMBOLS:
             return None
         for i in range(self.num_symbols):
             seen[i] = -1
         checked = {}
-        for i in range(count):
+        for i in range(self.count):
             name = self.names[i]
             value = feed.get(name)
             if value is None:
                 return None
             array = value if cnp.PyArray_CheckExact(value) else np.asarray(value)
-            dtype, shape = self.dtypes[i], self.shapes[i]
+            dtype = self.dtypes[i]
             if dtype is not None and <object>cnp.PyArray_DESCR(array) is not dtype \
                     and array.dtype != dtype:
                 return None
-            if shape is not None:
-                if cnp.PyArray_NDIM(array) != len(<tuple>shape):
+            if self.ranks[i] >= 0:
+                if cnp.PyArray_NDIM(array) != self.ranks[i]:
                     return None
-                for axis in range(len(<tuple>shape)):
-                    dim, size = (<tuple>shape)[axis], cnp.PyArray_DIM(array, axis)
+                dims = self.dims + self.starts[i]
+                for axis in range(self.ranks[i]):
+                    dim, size = dims[axis], cnp.PyArray_DIM(array, axis)
                     if dim <= -2:
                         if seen[-2 - dim] < 0:
                             seen[-2 - dim] = size
@@ -857,14 +880,18 @@ cdef class GraphCall:
     cdef bint busy
     cdef int kept_frames[_CALL_POINTERS]    # per output, its frames at kept_steps
     cdef int features[_CALL_POINTERS]       # per output, its features
+    cdef int input_sizes[_CALL_POINTERS]    # per input, its features
     cdef int *layers                        # per state part: its layer, part and size
     cdef int *parts
     cdef Py_ssize_t *sizes
+    cdef Py_ssize_t *initial_entries        # and its initial value's entry along D (-1: zeros)
+    cdef tuple initial_names                # (and that value's name)
 
     def __dealloc__(self):
         PyMem_Free(self.layers)
         PyMem_Free(self.parts)
         PyMem_Free(self.sizes)
+        PyMem_Free(self.initial_entries)
 
     def __cinit__(self, Model engine, tuple inputs, tuple initial, tuple finals, tuple results,
                   lengths):
@@ -891,13 +918,19 @@ cdef class GraphCall:
         self.layers = <int *>PyMem_Malloc(count * sizeof(int))
         self.parts = <int *>PyMem_Malloc(count * sizeof(int))
         self.sizes = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
-        if self.layers == NULL or self.parts == NULL or self.sizes == NULL:
+        self.initial_entries = <Py_ssize_t *>PyMem_Malloc(count * sizeof(Py_ssize_t))
+        if self.layers == NULL or self.parts == NULL or self.sizes == NULL \
+                or self.initial_entries == NULL:
             raise MemoryError()
         for k in range(len(self.part_layers)):
             self.layers[k], self.parts[k] = self.part_layers[k], self.part_numbers[k]
             self.sizes[k] = self.part_sizes[k]
+            self.initial_entries[k] = -1 if initial[k] is None else initial[k][1]
+        self.initial_names = tuple(None if source is None else source[0] for source in initial)
         for k in range(self.num_outputs):
             self.features[k] = self.output_features[k]
+        for k in range(self.num_inputs):
+            self.input_sizes[k] = self.input_features[k]
         self.as_computed = tuple(        # the engine's array is the result as it is
             output >= 0 and self.timing[output] == (1, 0) and perm is None
             and tail == (self.output_features[output],)
@@ -930,7 +963,7 @@ cdef class GraphCall:
         for k in range(self.num_inputs):
             array = arrays[k]
             if cnp.PyArray_DIM(array, 0) != batch or cnp.PyArray_DIM(array, 1) != steps \
-                    or cnp.PyArray_DIM(array, 2) != self.input_features[k]:
+                    or cnp.PyArray_DIM(array, 2) != self.input_sizes[k]:
                 raise ValueError(f"{self.inputs[k][0]!r}: expected ({batch}, {steps}) frames "
                                  f"of {self.input_features[k]} features, got {array.shape}")
         counts = None
@@ -946,11 +979,21 @@ cdef class GraphCall:
         cdef cnp.ndarray state = buffers[0], y_counts = buffers[1], workspace = buffers[2]
         cdef float *state_ptr = <float *>cnp.PyArray_DATA(state)
         memset(state_ptr, 0, cnp.PyArray_NBYTES(state))
+        cdef const float *rows
+        cdef fr_status status
         for k in range(len(self.initial)):
-            source = self.initial[k]
-            if source is not None:
+            if self.initial_entries[k] < 0:
+                continue
+            rows = _state_rows(values[self.initial_names[k]], batch, self.sizes[k],
+                               self.initial_entries[k], self.initial[k][2])
+            if rows == NULL:
                 _set_rows(model, state_ptr, batch, self.layers[k], self.parts[k], self.sizes[k],
-                          source, values)
+                          self.initial[k], values)
+                continue
+            status = fr_model_set_state(model, state_ptr, <int>batch, self.layers[k],
+                                        self.parts[k], rows)
+            if status != FR_OK:
+                _raise_for(status, f"initial state {self.initial_names[k]!r}")
         outputs = []
         cdef int frames[_CALL_POINTERS]
         cdef float *x_stack[_CALL_POINTERS]
@@ -965,7 +1008,6 @@ cdef class GraphCall:
             y_stack[o] = <float *>cnp.PyArray_DATA(<cnp.ndarray>outputs[o])
         cdef float *workspace_ptr = <float *>cnp.PyArray_DATA(workspace)
         cdef int *y_counts_ptr = <int *>cnp.PyArray_DATA(y_counts)
-        cdef fr_status status
         if owns:
             self.busy = True
         try:
@@ -1332,6 +1374,20 @@ cdef cnp.ndarray _frames(object value, object inverse):
     if cnp.PyArray_NDIM(<cnp.ndarray>value) != 3:
         value = value.reshape(value.shape[:2] + (-1,))
     return value
+
+
+cdef inline const float *_state_rows(object value, Py_ssize_t batch, Py_ssize_t size,
+                                     Py_ssize_t entry, bint batch_first):
+    """The rows of entry `entry` of a (D, B, H) initial state, read in place,
+    or NULL when the value is not one as a C-contiguous float32 array, or is
+    batch first (_set_rows then converts it, or says what is wrong)."""
+    if batch_first or not _is_float32_c(value):
+        return NULL
+    cdef cnp.ndarray array = value
+    if cnp.PyArray_NDIM(array) != 3 or cnp.PyArray_DIM(array, 0) <= entry \
+            or cnp.PyArray_DIM(array, 1) != batch or cnp.PyArray_DIM(array, 2) != size:
+        return NULL
+    return <const float *>cnp.PyArray_DATA(array) + entry * batch * size
 
 
 cdef int _set_rows(fr_model *model, float *state, Py_ssize_t batch, int layer, int part,

@@ -333,17 +333,19 @@ def onnx_step_case(threads: int, peers: tuple[str, ...] = PEERS) -> Case:
                                                   lambda feed: ort.run(None, feed))
         steppers[ORT_IOBINDING] = _bound_stepper(ort, _bind_ort, x_shape, y_shape,
                                                  zero_state(spec, 1))
-    steppers = {name: (lambda frame, step=step: step(frame.reshape(x_shape)).reshape(CLASSES))
-                for name, step in steppers.items()}
-    steppers[FASTRNN_STREAM] = _fastrnn_stepper(to_fastrnn(spec), None, threads, (CLASSES,))
+    stream = {FASTRNN_STREAM: _fastrnn_stepper(to_fastrnn(spec), None, threads, (CLASSES,))}
     frames = random_frames(STREAM_FRAMES)
-    check_agree(_feeders(steppers, frames[:AGREEMENT_STEPS["stream"]]),
-                AGREEMENT_STEPS["stream"], TOLERANCE["stream"])
+    graph_frames = frames.reshape(-1, *x_shape)     # each frame as the graph takes it
+    agreement = AGREEMENT_STEPS["stream"]
+    check_agree({**{name: (lambda call=call: call().reshape(CLASSES)) for name, call in
+                    _feeders(steppers, graph_frames[:agreement]).items()},
+                 **_feeders(stream, frames[:agreement])}, agreement, TOLERANCE["stream"])
     pairs = (("onnxruntime", "fastrnn"), (ORT_IOBINDING, FASTRNN_IOBINDING),
              ("fastrnn", FASTRNN_STREAM), (FASTRNN_IOBINDING, FASTRNN_STREAM))
     return Case(f"onnx-step-modelA-threads{threads}", "stream",
                 {"model": "A", "threads": threads, "pairs": pairs}, "frame", 1,
-                spec_flops(spec), _feeders(steppers, frames), skipped)
+                spec_flops(spec), {**_feeders(steppers, graph_frames), **_feeders(stream, frames)},
+                skipped)
 
 
 def onnx_sequence_case(batch: int, steps: int, threads: int,
@@ -617,13 +619,18 @@ def _torch_stepper(spec: ModelSpec, batch: int) -> Callable:
 def _state_fed_back(state: list[np.ndarray], run: Callable,
                     fixed: dict | None = None) -> Callable:
     """A per-step ONNX graph's step(x) (run(feed) -> [y, *state]), its state
-    (models.STATE_NAMES, from `state`) fed back; `fixed`: inputs fed as
-    they are on every call."""
+    (models.STATE_NAMES, from `state`) fed back as a real-time loop feeds it:
+    one feed dict, its "x" and state entries replaced at every call; `fixed`:
+    inputs fed as they are on every call."""
+    feed = {**(fixed or {}), **state_feed(state)}
+    slots = tuple(enumerate(STATE_NAMES[:len(state)], 1))     # (output index, input name)
+
     def step(x: np.ndarray) -> np.ndarray:
-        nonlocal state
-        feed = {**(fixed or {}), **state_feed(state), "x": x}
-        y, *state = run(feed)
-        return y
+        feed["x"] = x
+        outputs = run(feed)
+        for index, name in slots:
+            feed[name] = outputs[index]
+        return outputs[0]
     return step
 
 
@@ -659,9 +666,9 @@ def _bound_stepper(session, bind: Callable, x_shape: tuple, y_shape: tuple,
         bindings.append(binding)
     turn = 0
 
-    def step(frame: np.ndarray) -> np.ndarray:
+    def step(frame: np.ndarray) -> np.ndarray:     # frame: x_shape
         nonlocal turn
-        x[...] = frame.reshape(x_shape)
+        x[...] = frame
         session.run_with_iobinding(bindings[turn])
         turn = 1 - turn
         return y
