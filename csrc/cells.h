@@ -36,12 +36,12 @@ FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
 }
 
 /* reset_after: n = tanh(x_n + r * (W_hn h + b_hn)), h' = n + z * (h - n) for V units. */
-FR_CELL void gru_cell_reset_after(const vfloat pre[3], const float *x_n, const float *h,
+FR_CELL void gru_cell_reset_after(const vfloat pre[3], vfloat x_n, const float *h,
                                       float *h_out)
 {
     vfloat reset = vsigmoid_cell(pre[0]);
     vfloat update = vsigmoid_cell(pre[1]);
-    vfloat candidate = vtanh_cell(vload(x_n) + reset * pre[2]);
+    vfloat candidate = vtanh_cell(x_n + reset * pre[2]);
     vstore(h_out, gru_blend(candidate, update, vload(h)));
 }
 

@@ -54,6 +54,20 @@ typedef struct fr_kernels {
                 const float *xproj, ptrdiff_t x_stride, const void *w_hh, const float *b_hn,
                 const float *h0, float *h_seq, float *scratch, const uint8_t *mask,
                 ptrdiff_t mask_stride, int num_threads);
+    /* One sequence through a layer of one input feature (small.c), the input
+     * projection in the step: lstm and gru for batch 1 with xproj_t = x_t w_ih
+     * + b_ih, the same bits as the gemm then lstm or gru. x (steps, x_stride);
+     * w_ih the layer's packed projection (K = 1) and b_ih its bias (P, G, V);
+     * mask (steps) or NULL. FR_ERR_SHAPE, nothing run, for a layer wider than
+     * the small path takes (small.h); NULL in builds without that path. */
+    fr_status (*lstm_one_input)(int steps, int hidden, int reverse, const float *x,
+                                ptrdiff_t x_stride, const void *w_ih, const float *b_ih,
+                                const void *w_hh, const float *h0, float *c, float *h_seq,
+                                const uint8_t *mask);
+    fr_status (*gru_one_input)(int steps, int hidden, int reset_after, int reverse,
+                               const float *x, ptrdiff_t x_stride, const void *w_ih,
+                               const float *b_ih, const void *w_hh, const float *b_hn,
+                               const float *h0, float *h_seq, const uint8_t *mask);
     /* tanh, or relu when relu != 0. */
     void (*rnn)(int batch, int steps, int hidden, int relu, int reverse, const float *xproj,
                 ptrdiff_t x_stride, const void *w_hh, const float *h0, float *h_seq,
