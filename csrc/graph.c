@@ -737,8 +737,12 @@ static void run_frames(const fr_model *model, const fr_layer *layer, int batch, 
     if (rows == 0) return;
     switch (layer->kind) {
     case LAYER_DENSE:
-        k->gemm(rows, layer->input_size, layer->panels, 1, in->data, in->ld, layer->w_in,
-                layer->b_in, out->data, 1);
+        if (layer->w_unit != NULL)
+            k->dense_unit(rows, layer->input_size, in->data, in->ld, layer->w_unit,
+                          layer->b_in[0], out->data, out->ld);
+        else
+            k->gemm(rows, layer->input_size, layer->panels, 1, in->data, in->ld, layer->w_in,
+                    layer->b_in, out->data, 1);
         k->dense_activation(rows, layer->units, (int)out->ld, layer->activation, out->data);
         break;
     case LAYER_UNARY:
@@ -841,9 +845,11 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
             int *written = &run->y_offset[(size_t)o * run->y_batch + row];
             int n = v->counts[b];
             if (*written + n > run->frames[o]) n = run->frames[o] - *written;
-            for (int f = 0; f < n; f++)
-                memcpy(run->y[o] + ((size_t)row * run->frames[o] + *written + f) * features,
-                       frame_at(v, b, f), features * sizeof(float));
+            const float *from = frame_at(v, b, 0);
+            float *to = run->y[o] + ((size_t)row * run->frames[o] + *written) * features;
+            for (int f = 0; f < n; f++)         /* (a loop: a frame may be one float) */
+                for (int j = 0; j < features; j++)
+                    to[(size_t)f * features + j] = from[f * v->ld + j];
             *written += n;
         }
     }

@@ -53,6 +53,7 @@ const fr_kernels FR_SUFFIX(fr_kernels) = {
     .gru_one_input = FR_SUFFIX(fr_gru_one_input),
 #endif
     .rnn = FR_SUFFIX(fr_rnn),
+    .dense_unit = FR_ISA_SUFFIX(fr_dense_unit),
     .dense_activation = FR_ISA_SUFFIX(fr_dense_activation),
     .activate = FR_ISA_SUFFIX(fr_activate),
     .unary = FR_ISA_SUFFIX(fr_unary_rows),

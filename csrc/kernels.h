@@ -73,6 +73,11 @@ typedef struct fr_kernels {
                 ptrdiff_t x_stride, const void *w_hh, const float *h0, float *h_seq,
                 const uint8_t *mask, ptrdiff_t mask_stride, int num_threads);
 
+    /* A Dense layer of one unit (dense.c): y[m * ldy] = bias + a[m, :] . w, a
+     * (rows, K) row stride lda, w (K) float32; the rest of a row's V floats zero. */
+    void (*dense_unit)(int rows, int K, const float *a, ptrdiff_t lda, const float *w,
+                       float bias, float *y, ptrdiff_t ldy);
+
     /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
     void (*dense_activation)(int rows, int units, int padded, fr_activation act, float *y);
 
@@ -155,6 +160,8 @@ void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *h0, float *h_seq, const uint8_t *mask,
                        ptrdiff_t mask_stride, int num_threads);
+void FR_ISA_SUFFIX(fr_dense_unit)(int rows, int K, const float *a, ptrdiff_t lda,
+                                  const float *w, float bias, float *y, ptrdiff_t ldy);
 void FR_ISA_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                         float *y);
 void FR_ISA_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);
