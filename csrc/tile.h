@@ -191,8 +191,6 @@ FR_INLINE int fr_prepared_rows(ptrdiff_t stride, int rows)
 #endif
 
 #if defined(FR_DOT_BF16)
-/* `rows` rows of a (K floats, row stride lda) to bfloat16 pairs in out
- * (row stride fr_prepared_stride(K)). */
 /* Of a group of 32 inputs, those of [0, 16) and of [16, 32) before `left`. */
 FR_INLINE __mmask16 fr_pairs_low(int left)
 {
@@ -203,6 +201,8 @@ FR_INLINE __mmask16 fr_pairs_high(int left)
     return left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
 }
 
+/* `rows` rows of a (K floats, row stride lda) to bfloat16 pairs in out
+ * (row stride fr_prepared_stride(K)). */
 FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, float *out)
 {
     const ptrdiff_t stride = fr_prepared_stride(K);
