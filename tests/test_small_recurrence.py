@@ -18,9 +18,9 @@ which a second input held at zero gives (its products add 0).
 
 import numpy as np
 import pytest
-from conftest import GATES, ISAS, PRECISION_BOUND, RECURRENT_KINDS, assert_close, inputs, \
-    max_abs, recurrent_layer, recurrent_weights
-from reference import gru, lstm
+from conftest import GATES, ISAS, PRECISION_BOUND, RECURRENT_KINDS, assert_close, \
+    dense_weights, inputs, max_abs, recurrent_layer, recurrent_weights
+from reference import dense, gru, lstm
 
 import fastrnn
 
@@ -92,6 +92,22 @@ def test_one_input_projected_in_the_step(kind, hidden, steps, isa, precision, rn
         f"{what}: vs the gemm, max abs difference {np.max(np.abs(projected - by_gemm)):.3e}")
     if precision == "float32":
         assert_close(projected, reference(kind, x, weights), "float32", what)
+
+
+@pytest.mark.parametrize("kind", RECURRENT_KINDS)
+def test_one_input_from_a_layer(kind, rng):
+    """One input feature that a Dense layer computes (a padded row a frame:
+    the step reads every 16th float or so) against the float64 reference,
+    and alone (projected in the step) as in a batch (the gemm), bit for bit."""
+    w_dense, b_dense = dense_weights(rng, 3, 1)
+    weights = recurrent_weights(rng, GATES[kind], 1, 32)
+    model = fastrnn.Sequential([fastrnn.Dense(w_dense, b_dense, "tanh"),
+                                recurrent_layer(kind, weights)])
+    x = inputs(rng, (40, 3))
+    alone = model.predict(x)
+    assert_close(alone, reference(kind, dense(x, w_dense, b_dense, "tanh"), weights),
+                 "float32", kind)
+    assert np.array_equal(alone, in_a_batch(model, x, rng))
 
 
 @pytest.mark.parametrize("features", [1, 9])
