@@ -17,8 +17,10 @@
 
 #define FR_CELL FR_NOINLINE __attribute__((unused))
 
-/* c' = f * c + i * g and h' = o * tanh(c') for V units, from their gate pre-activations. */
-FR_CELL void lstm_cell(const vfloat pre[4], float *c, float *h)
+/* c' = f * c + i * g and h' = o * tanh(c') for V units, from their gate
+ * pre-activations; h' also returned (the cells below return what they store
+ * of the next step's input, for the products of small.c). */
+FR_CELL vfloat lstm_cell(const vfloat pre[4], float *c, float *h)
 {
     vfloat input_gate = vsigmoid_cell(pre[0]);
     vfloat forget_gate = vsigmoid_cell(pre[1]);
@@ -26,7 +28,9 @@ FR_CELL void lstm_cell(const vfloat pre[4], float *c, float *h)
     vfloat output_gate = vsigmoid_cell(pre[3]);
     vfloat cell = forget_gate * vload(c) + input_gate * candidate;
     vstore(c, cell);
-    vstore(h, output_gate * vtanh_cell(cell));
+    const vfloat out = output_gate * vtanh_cell(cell);
+    vstore(h, out);
+    return out;
 }
 
 /* h' = n + z * (h - n) */
@@ -36,29 +40,35 @@ FR_INLINE vfloat gru_blend(vfloat candidate, vfloat update, vfloat h_prev)
 }
 
 /* reset_after: n = tanh(x_n + r * (W_hn h + b_hn)), h' = n + z * (h - n) for V units. */
-FR_CELL void gru_cell_reset_after(const vfloat pre[3], const float *x_n, const float *h,
-                                      float *h_out)
+FR_CELL vfloat gru_cell_reset_after(const vfloat pre[3], vfloat x_n, const float *h,
+                                        float *h_out)
 {
     vfloat reset = vsigmoid_cell(pre[0]);
     vfloat update = vsigmoid_cell(pre[1]);
-    vfloat candidate = vtanh_cell(vload(x_n) + reset * pre[2]);
-    vstore(h_out, gru_blend(candidate, update, vload(h)));
+    vfloat candidate = vtanh_cell(x_n + reset * pre[2]);
+    const vfloat out = gru_blend(candidate, update, vload(h));
+    vstore(h_out, out);
+    return out;
 }
 
-/* Phase 0 of reset_after = 0: stores r * h and z for V units. */
-FR_CELL void gru_cell_gates(const vfloat pre[2], const float *h, float *reset_hidden,
-                                float *update)
+/* Phase 0 of reset_after = 0: stores r * h (and returns it) and z for V units. */
+FR_CELL vfloat gru_cell_gates(const vfloat pre[2], const float *h, float *reset_hidden,
+                                  float *update)
 {
-    vstore(reset_hidden, vsigmoid_cell(pre[0]) * vload(h));
+    const vfloat out = vsigmoid_cell(pre[0]) * vload(h);
+    vstore(reset_hidden, out);
     vstore(update, vsigmoid_cell(pre[1]));
+    return out;
 }
 
 /* Phase 1 of reset_after = 0: n = tanh(pre), h' = n + z * (h - n) for V units. */
-FR_CELL void gru_cell_candidate(const vfloat pre[1], const float *update, const float *h,
-                                    float *h_out)
+FR_CELL vfloat gru_cell_candidate(const vfloat pre[1], const float *update, const float *h,
+                                      float *h_out)
 {
     vfloat candidate = vtanh_cell(pre[0]);
-    vstore(h_out, gru_blend(candidate, vload(update), vload(h)));
+    const vfloat out = gru_blend(candidate, vload(update), vload(h));
+    vstore(h_out, out);
+    return out;
 }
 
 #endif

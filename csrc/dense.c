@@ -13,6 +13,53 @@
 #include "simd.h"
 #include "kernels.h"
 
+/* The sum of v's lanes, halves added in turn (the lanes i and i + V/2, ...),
+ * the same order for every row. */
+FR_INLINE float vsum_lanes(vfloat v)
+{
+#if FR_VLEN == 16
+    return _mm512_reduce_add_ps((__m512)v);
+#else
+    float lanes[FR_VLEN];
+    vstore(lanes, v);
+    for (int width = FR_VLEN / 2; width > 0; width /= 2)
+        for (int i = 0; i < width; i++)
+            lanes[i] += lanes[i + width];
+    return lanes[0];
+#endif
+}
+
+/*
+ * A Dense layer of one unit, as a dot product along k (a panel would spend
+ * V lanes on the one unit, a multiply-add per input):
+ *
+ *   y[m] = bias + sum_lanes( sum_j a[m, jV:(j+1)V] * w[jV:(j+1)V] )   j in order
+ *
+ * a (rows, K) row stride lda; w (K); y (rows, ldy): the first V floats of a
+ * row written, y then zeros (the padding).
+ */
+void FR_ISA_SUFFIX(fr_dense_unit)(int rows, int K, const float *a, ptrdiff_t lda,
+                                  const float *w, float bias, float *y, ptrdiff_t ldy)
+{
+    const int whole = K / FR_VLEN * FR_VLEN;
+    float w_tail[FR_VLEN] = {0};
+    memcpy(w_tail, w + whole, (size_t)(K - whole) * sizeof(float));
+    for (int m = 0; m < rows; m++) {
+        const float *row = a + m * lda;
+        vfloat acc = vset1(0.0f);
+        for (int k = 0; k < whole; k += FR_VLEN)
+            acc += vload(row + k) * vload(w + k);
+        if (whole < K) {
+            float tail[FR_VLEN] = {0};
+            memcpy(tail, row + whole, (size_t)(K - whole) * sizeof(float));
+            acc += vload(tail) * vload(w_tail);
+        }
+        vfloat out = vset1(0.0f);
+        out[0] = bias + vsum_lanes(acc);
+        vstore(y + m * ldy, out);
+    }
+}
+
 FR_INLINE vfloat activate_vector(fr_activation act, vfloat x)
 {
     switch (act) {

@@ -6,7 +6,8 @@
  * frames (rows of the tensor's padded width) and each sequence's count of
  * frames in it: sequences may have fewer (lengths; a stride's phase; a
  * window still filling). Frames past a sequence's count are zero. Layers:
- *   recurrent: one gemm projects every frame, then the fused recurrence,
+ *   recurrent: one gemm projects every frame, then the fused recurrence
+ *              (one sequence of one input feature: projected in the step),
  *              frames past a sequence's count masked (the state carries);
  *   window:    convolution and pooling assemble each output frame's window
  *              (left padding, the frames kept from earlier blocks, this
@@ -113,7 +114,7 @@ static size_t scratch_floats(const fr_model *model, const int *frames, const fr_
     switch (layer->kind) {
     case LAYER_LSTM: case LAYER_GRU: case LAYER_RNN: {
         size_t padded = (size_t)fr_layer_padded(model, layer);
-        return align_up(rows * padded * layer->gates * layer->directions)
+        return align_up(rows * padded * layer->gates)
                + align_up(rows * padded * layer->directions)
                + align_up(2 * (size_t)batch * padded) + align_up((rows + 3) / 4);
     }
@@ -242,26 +243,49 @@ static void final_state(const fr_model *model, int index, int batch, float *stat
         memcpy(o, h, padded * sizeof(float));
 }
 
+/*
+ * One direction of a recurrent layer over `steps` steps of each sequence of
+ * `in`: the input projected by one gemm into xproj (batch * steps, P, G, V),
+ * then the recurrence. A single sequence into a layer of one input feature
+ * projects in the step instead (lstm_one_input, gru_one_input: the same
+ * bits, no pass over xproj) where the kernels take the layer.
+ */
 static void run_recurrence(const fr_model *model, const fr_layer *layer, int direction,
-                           int batch, int steps, const float *xproj, const uint8_t *mask,
-                           float *h, float *c, float *h_seq, float *gru_scratch,
-                           int num_threads)
+                           int batch, const view *in, int steps, float *xproj,
+                           const uint8_t *mask, float *h, float *c, float *h_seq,
+                           float *gru_scratch, int num_threads)
 {
     const fr_kernels *k = model->kernels;
     const ptrdiff_t padded = fr_layer_padded(model, layer);
-    const ptrdiff_t x_stride = padded * layer->gates * layer->directions;
-    const float *x = xproj + direction * padded * layer->gates;
+    const void *w_ih = (const unsigned char *)layer->w_in
+                       + (size_t)direction * layer->panels
+                         * fr_panel_bytes(k, layer->input_size, layer->gates);
+    const float *b_ih = layer->b_in + direction * padded * layer->gates;
+    const void *w_hh = layer->w_rec[direction];
     const int reverse = direction == 1 || layer->go_backwards;
+    if (batch == 1 && layer->input_size == 1) {
+        if (layer->kind == LAYER_LSTM && k->lstm_one_input != NULL
+            && k->lstm_one_input(steps, layer->units, reverse, in->data, in->ld, w_ih, b_ih,
+                                 w_hh, h, c, h_seq, mask) == FR_OK)
+            return;
+        if (layer->kind == LAYER_GRU && k->gru_one_input != NULL
+            && k->gru_one_input(steps, layer->units, layer->reset_after, reverse, in->data,
+                                in->ld, w_ih, b_ih, w_hh, layer->b_rec[direction], h, h_seq,
+                                mask) == FR_OK)
+            return;
+    }
+    k->gemm(batch * steps, layer->input_size, layer->panels, layer->gates, in->data, in->ld,
+            w_ih, b_ih, xproj, num_threads);
+    const ptrdiff_t x_stride = padded * layer->gates;
     if (layer->kind == LAYER_LSTM)
-        k->lstm(batch, steps, layer->units, reverse, x, x_stride, layer->w_rec[direction], h, c,
-                h_seq, mask, steps, num_threads);
+        k->lstm(batch, steps, layer->units, reverse, xproj, x_stride, w_hh, h, c, h_seq, mask,
+                steps, num_threads);
     else if (layer->kind == LAYER_GRU)
-        k->gru(batch, steps, layer->units, layer->reset_after, reverse, x, x_stride,
-               layer->w_rec[direction], layer->b_rec[direction], h, h_seq, gru_scratch, mask,
-               steps, num_threads);
+        k->gru(batch, steps, layer->units, layer->reset_after, reverse, xproj, x_stride, w_hh,
+               layer->b_rec[direction], h, h_seq, gru_scratch, mask, steps, num_threads);
     else
-        k->rnn(batch, steps, layer->units, layer->activation == FR_ACT_RELU, reverse, x,
-               x_stride, layer->w_rec[direction], h, h_seq, mask, steps, num_threads);
+        k->rnn(batch, steps, layer->units, layer->activation == FR_ACT_RELU, reverse, xproj,
+               x_stride, w_hh, h, h_seq, mask, steps, num_threads);
 }
 
 /*
@@ -280,16 +304,13 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
     const int keep = layer->return_sequences || (flags & FR_RUN_EVERY_STEP);
     const size_t rows = (size_t)batch * T;
     float *xproj = scratch;
-    float *directions = xproj + align_up(rows * padded * layer->gates * layer->directions);
+    float *directions = xproj + align_up(rows * padded * layer->gates);
     float *gru_scratch = directions + align_up(rows * padded * layer->directions);
     uint8_t *mask = (uint8_t *)(gru_scratch + align_up(2 * (size_t)batch * padded));
     const int parts = layer->num_parts / layer->directions;
     const int separate = layer->directions == 2 || layer->go_backwards || !keep;
     out->frames = keep ? T : 0;
     if (T > 0) {
-        model->kernels->gemm((int)rows, layer->input_size, layer->panels * layer->directions,
-                             layer->gates, in->data, in->ld, layer->w_in, layer->b_in, xproj,
-                             num_threads);
         int ragged = step_mask != NULL;
         for (int b = 0; b < batch && !ragged; b++) ragged = in->counts[b] < T;
         if (ragged)
@@ -303,8 +324,8 @@ static void run_recurrent(const fr_model *model, int index, int batch, const vie
             float *c = parts == 2 ? fr_state_part(model, state, batch, index, d * parts + 1)
                                   : NULL;
             float *h_seq = separate ? directions + (size_t)d * rows * padded : out->data;
-            run_recurrence(model, layer, d, batch, T, xproj, ragged ? mask : NULL, h, c, h_seq,
-                           gru_scratch, num_threads);
+            run_recurrence(model, layer, d, batch, in, T, xproj, ragged ? mask : NULL, h, c,
+                           h_seq, gru_scratch, num_threads);
             const int backward = d == 1 || layer->go_backwards;
             for (int b = 0; b < batch; b++)
                 memcpy(h + (size_t)b * padded,
@@ -716,8 +737,12 @@ static void run_frames(const fr_model *model, const fr_layer *layer, int batch, 
     if (rows == 0) return;
     switch (layer->kind) {
     case LAYER_DENSE:
-        k->gemm(rows, layer->input_size, layer->panels, 1, in->data, in->ld, layer->w_in,
-                layer->b_in, out->data, 1);
+        if (layer->w_unit != NULL)
+            k->dense_unit(rows, layer->input_size, in->data, in->ld, layer->w_unit,
+                          layer->b_in[0], out->data, out->ld);
+        else
+            k->gemm(rows, layer->input_size, layer->panels, 1, in->data, in->ld, layer->w_in,
+                    layer->b_in, out->data, 1);
         k->dense_activation(rows, layer->units, (int)out->ld, layer->activation, out->data);
         break;
     case LAYER_UNARY:
@@ -820,9 +845,11 @@ void fr_graph_run(const fr_model *model, const fr_run *run, int planned_batch, f
             int *written = &run->y_offset[(size_t)o * run->y_batch + row];
             int n = v->counts[b];
             if (*written + n > run->frames[o]) n = run->frames[o] - *written;
-            for (int f = 0; f < n; f++)
-                memcpy(run->y[o] + ((size_t)row * run->frames[o] + *written + f) * features,
-                       frame_at(v, b, f), features * sizeof(float));
+            const float *from = frame_at(v, b, 0);
+            float *to = run->y[o] + ((size_t)row * run->frames[o] + *written) * features;
+            for (int f = 0; f < n; f++)         /* (a loop: a frame may be one float) */
+                for (int j = 0; j < features; j++)
+                    to[(size_t)f * features + j] = from[f * v->ld + j];
             *written += n;
         }
     }

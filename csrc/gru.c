@@ -69,8 +69,8 @@ FR_INLINE void gru_tile_reset_after(const int mr, const int np, int hidden,
             const float *h = h_prev + m * ld_h + unit0 + q * FR_VLEN;
             float *out = h_out + m * ld_out + q * FR_VLEN;
             if (fr_step_runs(at, row + m))
-                gru_cell_reset_after(acc[m * np + q], xproj + m * ld_x + (3 * q + 2) * FR_VLEN,
-                                     h, out);
+                gru_cell_reset_after(acc[m * np + q],
+                                     vload(xproj + m * ld_x + (3 * q + 2) * FR_VLEN), h, out);
             else
                 vstore(out, vload(h));
         }

@@ -4,6 +4,7 @@
  */
 #include "simd.h"
 #include "kernels.h"
+#include "small.h"
 
 #if defined(FR_DOT_BF16)
 #define FR_ISA_NAME "avx512_bf16"
@@ -47,7 +48,12 @@ const fr_kernels FR_SUFFIX(fr_kernels) = {
     .gemm = FR_SUFFIX(fr_gemm),
     .lstm = FR_SUFFIX(fr_lstm),
     .gru = FR_SUFFIX(fr_gru),
+#if defined(FR_SMALL_PATH)
+    .lstm_one_input = FR_SUFFIX(fr_lstm_one_input),
+    .gru_one_input = FR_SUFFIX(fr_gru_one_input),
+#endif
     .rnn = FR_SUFFIX(fr_rnn),
+    .dense_unit = FR_ISA_SUFFIX(fr_dense_unit),
     .dense_activation = FR_ISA_SUFFIX(fr_dense_activation),
     .activate = FR_ISA_SUFFIX(fr_activate),
     .unary = FR_ISA_SUFFIX(fr_unary_rows),

@@ -54,10 +54,29 @@ typedef struct fr_kernels {
                 const float *xproj, ptrdiff_t x_stride, const void *w_hh, const float *b_hn,
                 const float *h0, float *h_seq, float *scratch, const uint8_t *mask,
                 ptrdiff_t mask_stride, int num_threads);
+    /* One sequence through a layer of one input feature (small.c), the input
+     * projection in the step: lstm and gru for batch 1 with xproj_t = x_t w_ih
+     * + b_ih, the same bits as the gemm then lstm or gru. x (steps, x_stride);
+     * w_ih the layer's packed projection (K = 1) and b_ih its bias (P, G, V);
+     * mask (steps) or NULL. FR_ERR_SHAPE, nothing run, for a layer wider than
+     * the small path takes (small.h); NULL in builds without that path. */
+    fr_status (*lstm_one_input)(int steps, int hidden, int reverse, const float *x,
+                                ptrdiff_t x_stride, const void *w_ih, const float *b_ih,
+                                const void *w_hh, const float *h0, float *c, float *h_seq,
+                                const uint8_t *mask);
+    fr_status (*gru_one_input)(int steps, int hidden, int reset_after, int reverse,
+                               const float *x, ptrdiff_t x_stride, const void *w_ih,
+                               const float *b_ih, const void *w_hh, const float *b_hn,
+                               const float *h0, float *h_seq, const uint8_t *mask);
     /* tanh, or relu when relu != 0. */
     void (*rnn)(int batch, int steps, int hidden, int relu, int reverse, const float *xproj,
                 ptrdiff_t x_stride, const void *w_hh, const float *h0, float *h_seq,
                 const uint8_t *mask, ptrdiff_t mask_stride, int num_threads);
+
+    /* A Dense layer of one unit (dense.c): y[m * ldy] = bias + a[m, :] . w, a
+     * (rows, K) row stride lda, w (K) float32; the rest of a row's V floats zero. */
+    void (*dense_unit)(int rows, int K, const float *a, ptrdiff_t lda, const float *w,
+                       float bias, float *y, ptrdiff_t ldy);
 
     /* y (rows, padded) = act(y) over the first `units` of each row, in place. */
     void (*dense_activation)(int rows, int units, int padded, fr_activation act, float *y);
@@ -141,6 +160,8 @@ void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *h0, float *h_seq, const uint8_t *mask,
                        ptrdiff_t mask_stride, int num_threads);
+void FR_ISA_SUFFIX(fr_dense_unit)(int rows, int K, const float *a, ptrdiff_t lda,
+                                  const float *w, float bias, float *y, ptrdiff_t ldy);
 void FR_ISA_SUFFIX(fr_dense_activation)(int rows, int units, int padded, fr_activation act,
                                         float *y);
 void FR_ISA_SUFFIX(fr_activate)(fr_activation act, const float *x, float *y, size_t n);

@@ -88,6 +88,7 @@ static void free_layer(fr_layer *layer)
 {
     fr_free_floats(layer->w_in);
     fr_free_floats(layer->b_in);
+    fr_free_floats(layer->w_unit);
     for (int d = 0; d < 2; d++) {
         fr_free_floats(layer->w_rec[d]);
         fr_free_floats(layer->b_rec[d]);
@@ -572,6 +573,11 @@ fr_status fr_model_add_dense(fr_model *model, int input, int output_size, const 
     const fr_tensor *in = input_of(model, layer);
     int rate = in->rate, delay = in->delay;
     status = pack_layer(model, layer, w, NULL, b, NULL);
+    if (status == FR_OK && output_size == 1) {
+        layer->w_unit = fr_alloc_floats(layer->input_size);
+        if (layer->w_unit == NULL) status = FR_ERR_NOMEM;
+        else memcpy(layer->w_unit, w, layer->input_size * sizeof(float));
+    }
     return finish_layer(model, layer, status, output_size, fr_layer_padded(model, layer), rate,
                         delay, output);
 }
@@ -1038,6 +1044,8 @@ size_t fr_model_weight_bytes(const fr_model *model)
                                    + padded * sizeof(float));
         if (layer->taps != NULL)
             bytes += padded * (layer->window.kernel + 1) * sizeof(float);
+        if (layer->w_unit != NULL)
+            bytes += layer->input_size * sizeof(float);
         if (layer->group_w != NULL)
             bytes += (size_t)layer->groups
                      * (fr_panels_bytes(model, layer->group_panels, layer->input_size, 1)

@@ -77,6 +77,8 @@ typedef struct {
     fr_activation activation;  /* Dense; SimpleRNN: tanh or relu */
     void *w_in;                /* (directions * P, input_size, gates, V), model's precision */
     float *b_in;               /* (directions * P, gates, V) */
+    float *w_unit;             /* DENSE of one unit: its weights (input_size), float32 in
+                                  every precision (dense_unit's dot product) */
     void *w_rec[2];            /* recurrent panels of each direction, model's precision */
     float *b_rec[2];           /* b_hn (P, V) of each direction for GRU reset_after */
 

@@ -20,7 +20,9 @@
  * (float32: 16 KiB for LSTM(32), 48 KiB for GRU(64); bfloat16 half that).
  *
  * xproj (steps, x_stride), w_hh, h0, c (Hpad), h_seq (steps, Hpad) and
- * mask (steps) or NULL as in lstm.c and gru.c for batch = 1.
+ * mask (steps) or NULL as in lstm.c and gru.c for batch = 1. A layer of one
+ * input feature (fr_lstm_one_input, fr_gru_one_input) takes x (steps,
+ * x_stride) instead of xproj and projects it in the step (small_input).
  */
 #include <string.h>
 
@@ -47,30 +49,39 @@ FR_INLINE void small_pair(const int np, const int gates, int j, __m512bh pair,
 
 /*
  * acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels:
- * h rounded to bfloat16 pairs (fr_prepare_rows, as the tile path), one
+ * h rounded to bfloat16 pairs (as fr_prepare_rows, for the tile path), one
  * vdpbf16ps per pair, the even pairs into acc and the odd ones into a second
  * set of sums added at the end: two chains of half the length (vdpbf16ps
  * takes 6 cycles; LSTM(32): 16 pairs deep -> 8, 72 -> 64 ns a step). Not the
- * tile path's order, so not its bits (tests/test_small_recurrence.py).
+ * tile path's order, so not its bits (tests/test_small_recurrence.py). h is
+ * read from the registers the cells returned it in (h_regs, np vectors; h,
+ * the same in memory, is for the float32 build), and each pair broadcast from
+ * those registers (vpermps): no store and reload on the chain of the steps
+ * (LSTM(32): 104 -> 95 ns a step, loaded Zen 5).
  */
 FR_INLINE void small_products(const int np, const int gates, int K, const float *h,
-                              const fr_weight *w, vfloat acc[][FR_MAX_GATES])
+                              const vfloat *h_regs, const fr_weight *w,
+                              vfloat acc[][FR_MAX_GATES])
 {
     const ptrdiff_t panel = fr_panel_size(K, gates);
     const int count = (K + 1) / 2;
-    float pairs[FR_SMALL_MAX_PANELS * FR_VLEN / 2];
+    __m512 pairs[(FR_SMALL_MAX_PANELS + 1) / 2];
     vfloat odd[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
-    fr_prepare_rows(1, K, h, 0, pairs);
+    (void)h;
+    for (int i = 0; i < (np + 1) / 2; i++)
+        pairs[i] = fr_prepare_group(h_regs, np, i, K);
     for (int q = 0; q < np; q++)
         for (int g = 0; g < gates; g++)
             odd[q][g] = vset1(0.0f);
+#define PAIR(j) (__m512bh)_mm512_permutexvar_ps(_mm512_set1_epi32((j) % 16), pairs[(j) / 16])
     int j = 0;
     for (; j + 2 <= count; j += 2) {
-        small_pair(np, gates, j, (__m512bh)_mm512_set1_ps(pairs[j]), w, panel, acc);
-        small_pair(np, gates, j + 1, (__m512bh)_mm512_set1_ps(pairs[j + 1]), w, panel, odd);
+        small_pair(np, gates, j, PAIR(j), w, panel, acc);
+        small_pair(np, gates, j + 1, PAIR(j + 1), w, panel, odd);
     }
     if (j < count)
-        small_pair(np, gates, j, (__m512bh)_mm512_set1_ps(pairs[j]), w, panel, acc);
+        small_pair(np, gates, j, PAIR(j), w, panel, acc);
+#undef PAIR
     for (int q = 0; q < np; q++)
         for (int g = 0; g < gates; g++)
             acc[q][g] += odd[q][g];
@@ -78,17 +89,22 @@ FR_INLINE void small_products(const int np, const int gates, int K, const float 
 
 /* The products of a step (the weights, at most 24 KiB, stay in L1). */
 FR_INLINE void small_step_products(const int np, const int gates, int K, const float *h,
-                                   const fr_weight *w, int t, vfloat acc[][FR_MAX_GATES])
+                                   const vfloat *h_regs, const fr_weight *w, int t,
+                                   vfloat acc[][FR_MAX_GATES])
 {
     (void)t;
-    small_products(np, gates, K, h, w, acc);
+    small_products(np, gates, K, h, h_regs, w, acc);
 }
 #else
-/* acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels. */
+/* acc[q][g] += sum_k h[k] w_q[k, g, :] for k = 0, 1, ..., K - 1 over np panels,
+ * h[k] broadcast from memory (h_regs, the same in registers, is for the
+ * bfloat16 build: here the loads are free beside the weights'). */
 FR_INLINE void small_products(const int np, const int gates, int K, const float *h,
-                              const fr_weight *w, vfloat acc[][FR_MAX_GATES])
+                              const vfloat *h_regs, const fr_weight *w,
+                              vfloat acc[][FR_MAX_GATES])
 {
     const ptrdiff_t panel = fr_panel_size(K, gates);
+    (void)h_regs;
 #pragma GCC unroll 2
     for (int k = 0; k < K; k++) {
         const vfloat h_k = vset1(h[k]);
@@ -112,17 +128,18 @@ FR_INLINE void small_products(const int np, const int gates, int K, const float 
  * measured 3% slower there.)
  */
 FR_INLINE void small_step_products(const int np, const int gates, int K, const float *h,
-                                   const fr_weight *w, int t, vfloat acc[][FR_MAX_GATES])
+                                   const vfloat *h_regs, const fr_weight *w, int t,
+                                   vfloat acc[][FR_MAX_GATES])
 {
     const ptrdiff_t panel = fr_panel_size(K, gates);
     if (np <= 2) {
-        small_products(np, gates, K, h, w, acc);
+        small_products(np, gates, K, h, h_regs, w, acc);
     } else if (t % 2 == 0) {
-        small_products(2, gates, K, h, w, acc);
-        small_products(np - 2, gates, K, h, w + 2 * panel, acc + 2);
+        small_products(2, gates, K, h, h_regs, w, acc);
+        small_products(np - 2, gates, K, h, h_regs, w + 2 * panel, acc + 2);
     } else {
-        small_products(np - 2, gates, K, h, w + 2 * panel, acc + 2);
-        small_products(2, gates, K, h, w, acc);
+        small_products(np - 2, gates, K, h, h_regs, w + 2 * panel, acc + 2);
+        small_products(2, gates, K, h, h_regs, w, acc);
     }
 }
 #endif
@@ -131,24 +148,64 @@ FR_INLINE void small_step_products(const int np, const int gates, int K, const f
 FR_INLINE int small_time(int t, int steps, int reverse) { return reverse ? steps - 1 - t : t; }
 FR_INLINE int small_runs(const uint8_t *mask, int time) { return mask == NULL || mask[time]; }
 
-FR_INLINE void lstm_small_steps(const int np, int steps, int hidden, int reverse,
-                                const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
+/*
+ * Where a step's input projection comes from: the rows of the gemm (x =
+ * xproj, (steps, x_stride) holding (P, G, V) a step; w_ih NULL), or, for a
+ * layer of one input, the step itself (one_input):
+ *
+ *   xproj_t[q, g, :] = b_ih[q, g, :] + x_t w_ih[q, 0, g, :]
+ *
+ * x (steps, x_stride) the input, w_ih its packed projection (K = 1) and b_ih
+ * (P, G, V) its bias (b_hh folded in, as the gemm's). The arithmetic is the
+ * gemm's for K = 1 (tile.h): float32, one multiply-add onto the bias;
+ * bfloat16, x rounded to bfloat16 and paired with 0 (fr_prepare_rows), one
+ * vdpbf16ps onto the bias: the same bits, without the pass over an xproj
+ * buffer. It depends on x only, off the chain of the steps.
+ */
+typedef struct {
+    const float *x;
+    ptrdiff_t x_stride;
+    const fr_weight *w_ih;
+    const float *b_ih;
+} small_input;
+
+FR_INLINE vfloat small_projection(const int one_input, const int gates, const small_input *in,
+                                  int time, int q, int g)
+{
+    const ptrdiff_t at = (ptrdiff_t)(gates * q + g) * FR_VLEN;
+    if (!one_input) return vload(in->x + time * in->x_stride + at);
+    const float x = in->x[time * in->x_stride];
+    const fr_weight *w = in->w_ih + q * fr_panel_size(1, gates) + g * FR_VLEN * FR_KGROUP;
+#if defined(FR_DOT_BF16)
+    const __m512bh pair = (__m512bh)_mm512_cvtepu16_epi32(
+        (__m256i)_mm512_cvtneps_pbh((__m512)vset1(x)));
+    return (vfloat)_mm512_dpbf16_ps((__m512)vload(in->b_ih + at), pair,
+                                    (__m512bh)_mm512_loadu_si512(w));
+#else
+    return vload(in->b_ih + at) + vset1(x) * vload_weights(w, 0);
+#endif
+}
+
+FR_INLINE void lstm_small_steps(const int np, const int one_input, int steps, int hidden,
+                                int reverse, const small_input *in, const fr_weight *w_hh,
                                 const float *h0, float *c, float *h_seq, const uint8_t *mask)
 {
     const ptrdiff_t padded = np * FR_VLEN;
     const float *h_prev = h0;
+    vfloat h_regs[FR_SMALL_MAX_PANELS];     /* h_prev, as the cells return it */
+    for (int q = 0; q < np; q++)
+        h_regs[q] = vload(h0 + q * FR_VLEN);
     for (int t = 0; t < steps; t++) {
         const int time = small_time(t, steps, reverse);
         float *h = h_seq + time * padded;
         if (small_runs(mask, time)) {
-            const float *x = xproj + time * x_stride;
             vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
             for (int q = 0; q < np; q++)
                 for (int g = 0; g < 4; g++)
-                    acc[q][g] = vload(x + (4 * q + g) * FR_VLEN);
-            small_step_products(np, 4, hidden, h_prev, w_hh, t, acc);
+                    acc[q][g] = small_projection(one_input, 4, in, time, q, g);
+            small_step_products(np, 4, hidden, h_prev, h_regs, w_hh, t, acc);
             for (int q = 0; q < np; q++)
-                lstm_cell(acc[q], c + q * FR_VLEN, h + q * FR_VLEN);
+                h_regs[q] = lstm_cell(acc[q], c + q * FR_VLEN, h + q * FR_VLEN);
         } else {
             memcpy(h, h_prev, padded * sizeof(float));
         }
@@ -156,12 +213,12 @@ FR_INLINE void lstm_small_steps(const int np, int steps, int hidden, int reverse
     }
 }
 
-void FR_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
-                                  ptrdiff_t x_stride, const fr_weight *w_hh, const float *h0,
-                                  float *c, float *h_seq, const uint8_t *mask)
+static void lstm_small(const int one_input, int steps, int hidden, int reverse,
+                       const small_input *in, const fr_weight *w_hh, const float *h0, float *c,
+                       float *h_seq, const uint8_t *mask)
 {
 #define LSTM_SMALL(np) \
-    lstm_small_steps(np, steps, hidden, reverse, xproj, x_stride, w_hh, h0, c, h_seq, mask)
+    lstm_small_steps(np, one_input, steps, hidden, reverse, in, w_hh, h0, c, h_seq, mask)
     switch ((hidden + FR_VLEN - 1) / FR_VLEN) {
     case 1: LSTM_SMALL(1); break;
     case 2: LSTM_SMALL(2); break;
@@ -171,71 +228,86 @@ void FR_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *x
 #undef LSTM_SMALL
 }
 
+void FR_SUFFIX(fr_lstm_small)(int steps, int hidden, int reverse, const float *xproj,
+                              ptrdiff_t x_stride, const fr_weight *w_hh, const float *h0,
+                              float *c, float *h_seq, const uint8_t *mask)
+{
+    const small_input in = {xproj, x_stride, NULL, NULL};
+    lstm_small(0, steps, hidden, reverse, &in, w_hh, h0, c, h_seq, mask);
+}
+
 /* reset_after = 1: one pass, acc = (x_r, x_z, b_hn) + W_h h. */
-FR_INLINE void gru_small_after(const int np, int hidden, const float *x, const fr_weight *w_hh,
-                               const float *b_hn, const float *h_prev, float *h, int t)
+FR_INLINE void gru_small_after(const int np, const int one_input, int hidden,
+                               const small_input *in, int time, const fr_weight *w_hh,
+                               const float *b_hn, const float *h_prev, vfloat *h_regs,
+                               float *h, int t)
 {
     vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
     for (int q = 0; q < np; q++) {
-        acc[q][0] = vload(x + (3 * q) * FR_VLEN);
-        acc[q][1] = vload(x + (3 * q + 1) * FR_VLEN);
+        acc[q][0] = small_projection(one_input, 3, in, time, q, 0);
+        acc[q][1] = small_projection(one_input, 3, in, time, q, 1);
         acc[q][2] = vload(b_hn + q * FR_VLEN);
     }
-    small_step_products(np, 3, hidden, h_prev, w_hh, t, acc);
+    small_step_products(np, 3, hidden, h_prev, h_regs, w_hh, t, acc);
     for (int q = 0; q < np; q++)
-        gru_cell_reset_after(acc[q], x + (3 * q + 2) * FR_VLEN, h_prev + q * FR_VLEN,
-                             h + q * FR_VLEN);
+        h_regs[q] = gru_cell_reset_after(acc[q], small_projection(one_input, 3, in, time, q, 2),
+                                         h_prev + q * FR_VLEN, h + q * FR_VLEN);
 }
 
 /* reset_after = 0: r and z from h, then n from r * h (gru.c's two phases). */
-FR_INLINE void gru_small_before(const int np, int hidden, const float *x, const fr_weight *w_hh,
-                                const float *h_prev, float *h)
+FR_INLINE void gru_small_before(const int np, const int one_input, int hidden,
+                                const small_input *in, int time, const fr_weight *w_hh,
+                                const float *h_prev, vfloat *h_regs, float *h)
 {
     float reset_hidden[FR_SMALL_MAX_PANELS * FR_VLEN], update[FR_SMALL_MAX_PANELS * FR_VLEN];
+    vfloat reset_regs[FR_SMALL_MAX_PANELS];
     vfloat acc[FR_SMALL_MAX_PANELS][FR_MAX_GATES];
     for (int q = 0; q < np; q++) {
-        acc[q][0] = vload(x + (3 * q) * FR_VLEN);
-        acc[q][1] = vload(x + (3 * q + 1) * FR_VLEN);
+        acc[q][0] = small_projection(one_input, 3, in, time, q, 0);
+        acc[q][1] = small_projection(one_input, 3, in, time, q, 1);
     }
-    small_products(np, 2, hidden, h_prev, w_hh, acc);
+    small_products(np, 2, hidden, h_prev, h_regs, w_hh, acc);
     for (int q = 0; q < np; q++)
-        gru_cell_gates(acc[q], h_prev + q * FR_VLEN, reset_hidden + q * FR_VLEN,
-                       update + q * FR_VLEN);
+        reset_regs[q] = gru_cell_gates(acc[q], h_prev + q * FR_VLEN, reset_hidden + q * FR_VLEN,
+                                       update + q * FR_VLEN);
     for (int q = 0; q < np; q++)
-        acc[q][0] = vload(x + (3 * q + 2) * FR_VLEN);
-    small_products(np, 1, hidden, reset_hidden, w_hh + np * fr_panel_size(hidden, 2), acc);
+        acc[q][0] = small_projection(one_input, 3, in, time, q, 2);
+    small_products(np, 1, hidden, reset_hidden, reset_regs,
+                   w_hh + np * fr_panel_size(hidden, 2), acc);
     for (int q = 0; q < np; q++)
-        gru_cell_candidate(acc[q], update + q * FR_VLEN, h_prev + q * FR_VLEN, h + q * FR_VLEN);
+        h_regs[q] = gru_cell_candidate(acc[q], update + q * FR_VLEN, h_prev + q * FR_VLEN,
+                                       h + q * FR_VLEN);
 }
 
-FR_INLINE void gru_small_steps(const int np, int steps, int hidden, int reset_after,
-                               int reverse, const float *xproj, ptrdiff_t x_stride,
+FR_INLINE void gru_small_steps(const int np, const int one_input, int steps, int hidden,
+                               int reset_after, int reverse, const small_input *in,
                                const fr_weight *w_hh, const float *b_hn, const float *h0,
                                float *h_seq, const uint8_t *mask)
 {
     const ptrdiff_t padded = np * FR_VLEN;
     const float *h_prev = h0;
+    vfloat h_regs[FR_SMALL_MAX_PANELS];     /* h_prev, as the cells return it */
+    for (int q = 0; q < np; q++)
+        h_regs[q] = vload(h0 + q * FR_VLEN);
     for (int t = 0; t < steps; t++) {
         const int time = small_time(t, steps, reverse);
         float *h = h_seq + time * padded;
-        const float *x = xproj + time * x_stride;
         if (!small_runs(mask, time))
             memcpy(h, h_prev, padded * sizeof(float));
         else if (reset_after)
-            gru_small_after(np, hidden, x, w_hh, b_hn, h_prev, h, t);
+            gru_small_after(np, one_input, hidden, in, time, w_hh, b_hn, h_prev, h_regs, h, t);
         else
-            gru_small_before(np, hidden, x, w_hh, h_prev, h);
+            gru_small_before(np, one_input, hidden, in, time, w_hh, h_prev, h_regs, h);
         h_prev = h;
     }
 }
 
-void FR_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
-                                 const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
-                                 const float *b_hn, const float *h0, float *h_seq,
-                                 const uint8_t *mask)
+static void gru_small(const int one_input, int steps, int hidden, int reset_after, int reverse,
+                      const small_input *in, const fr_weight *w_hh, const float *b_hn,
+                      const float *h0, float *h_seq, const uint8_t *mask)
 {
-#define GRU_SMALL(np)                                                                      \
-    gru_small_steps(np, steps, hidden, reset_after, reverse, xproj, x_stride, w_hh, b_hn, h0, \
+#define GRU_SMALL(np)                                                                     \
+    gru_small_steps(np, one_input, steps, hidden, reset_after, reverse, in, w_hh, b_hn, h0, \
                     h_seq, mask)
     switch ((hidden + FR_VLEN - 1) / FR_VLEN) {
     case 1: GRU_SMALL(1); break;
@@ -244,6 +316,43 @@ void FR_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse
     default: GRU_SMALL(4); break;
     }
 #undef GRU_SMALL
+}
+
+void FR_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse,
+                             const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
+                             const float *b_hn, const float *h0, float *h_seq,
+                             const uint8_t *mask)
+{
+    const small_input in = {xproj, x_stride, NULL, NULL};
+    gru_small(0, steps, hidden, reset_after, reverse, &in, w_hh, b_hn, h0, h_seq, mask);
+}
+
+fr_status FR_SUFFIX(fr_lstm_one_input)(int steps, int hidden, int reverse, const float *x,
+                                       ptrdiff_t x_stride, const void *w_ih, const float *b_ih,
+                                       const void *w_hh, const float *h0, float *c,
+                                       float *h_seq, const uint8_t *mask)
+{
+    if (steps < 0 || hidden < 1 || (steps > 0 && (x == NULL || h_seq == NULL)) || w_ih == NULL
+        || b_ih == NULL || w_hh == NULL || h0 == NULL || c == NULL)
+        return FR_ERR_ARG;
+    if (!FR_SMALL_FITS(hidden, 4)) return FR_ERR_SHAPE;
+    const small_input in = {x, x_stride, w_ih, b_ih};
+    lstm_small(1, steps, hidden, reverse, &in, w_hh, h0, c, h_seq, mask);
+    return FR_OK;
+}
+
+fr_status FR_SUFFIX(fr_gru_one_input)(int steps, int hidden, int reset_after, int reverse,
+                                      const float *x, ptrdiff_t x_stride, const void *w_ih,
+                                      const float *b_ih, const void *w_hh, const float *b_hn,
+                                      const float *h0, float *h_seq, const uint8_t *mask)
+{
+    if (steps < 0 || hidden < 1 || (steps > 0 && (x == NULL || h_seq == NULL)) || w_ih == NULL
+        || b_ih == NULL || w_hh == NULL || (reset_after && b_hn == NULL) || h0 == NULL)
+        return FR_ERR_ARG;
+    if (!FR_SMALL_FITS(hidden, 3)) return FR_ERR_SHAPE;
+    const small_input in = {x, x_stride, w_ih, b_ih};
+    gru_small(1, steps, hidden, reset_after, reverse, &in, w_hh, b_hn, h0, h_seq, mask);
+    return FR_OK;
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fastrnn.h"
 #include "simd.h"
 
 /* Accumulator registers the small path may keep (of 32 zmm, 16 ymm, 16 xmm). */
@@ -44,5 +45,14 @@ void FR_SUFFIX(fr_gru_small)(int steps, int hidden, int reset_after, int reverse
                                  const float *xproj, ptrdiff_t x_stride, const fr_weight *w_hh,
                                  const float *b_hn, const float *h0, float *h_seq,
                                  const uint8_t *mask);
+/* lstm_one_input and gru_one_input (kernels.h). */
+fr_status FR_SUFFIX(fr_lstm_one_input)(int steps, int hidden, int reverse, const float *x,
+                                       ptrdiff_t x_stride, const void *w_ih, const float *b_ih,
+                                       const void *w_hh, const float *h0, float *c,
+                                       float *h_seq, const uint8_t *mask);
+fr_status FR_SUFFIX(fr_gru_one_input)(int steps, int hidden, int reset_after, int reverse,
+                                      const float *x, ptrdiff_t x_stride, const void *w_ih,
+                                      const float *b_ih, const void *w_hh, const float *b_hn,
+                                      const float *h0, float *h_seq, const uint8_t *mask);
 
 #endif

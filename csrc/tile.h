@@ -191,6 +191,16 @@ FR_INLINE int fr_prepared_rows(ptrdiff_t stride, int rows)
 #endif
 
 #if defined(FR_DOT_BF16)
+/* Of a group of 32 inputs, those of [0, 16) and of [16, 32) before `left`. */
+FR_INLINE __mmask16 fr_pairs_low(int left)
+{
+    return left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+}
+FR_INLINE __mmask16 fr_pairs_high(int left)
+{
+    return left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+}
+
 /* `rows` rows of a (K floats, row stride lda) to bfloat16 pairs in out
  * (row stride fr_prepared_stride(K)). */
 FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, float *out)
@@ -198,15 +208,22 @@ FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, f
     const ptrdiff_t stride = fr_prepared_stride(K);
     for (int m = 0; m < rows; m++)
         for (int k0 = 0; k0 < K; k0 += 32) {
-            const int left = K - k0;
-            const __mmask16 low = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            const __mmask16 high = left >= 32 ? 0xffff
-                                   : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
             const float *row = a + m * lda + k0;
-            __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high, row + 16),
-                                                  _mm512_maskz_loadu_ps(low, row));
+            __m512bh packed = _mm512_cvtne2ps_pbh(
+                _mm512_maskz_loadu_ps(fr_pairs_high(K - k0), row + 16),
+                _mm512_maskz_loadu_ps(fr_pairs_low(K - k0), row));
             _mm512_storeu_ps(out + m * stride + k0 / 2, (__m512)packed);
         }
+}
+
+/* The pairs fr_prepare_rows makes of the 32 inputs from k0 = 32 i, from
+ * registers: v holds the row's inputs 16 a vector, n vectors. */
+FR_INLINE __m512 fr_prepare_group(const vfloat *v, int n, int i, int K)
+{
+    const __m512 high = 2 * i + 1 < n ? (__m512)v[2 * i + 1] : _mm512_setzero_ps();
+    return (__m512)_mm512_cvtne2ps_pbh(_mm512_maskz_mov_ps(fr_pairs_high(K - 32 * i), high),
+                                       _mm512_maskz_mov_ps(fr_pairs_low(K - 32 * i),
+                                                           (__m512)v[2 * i]));
 }
 
 /*

@@ -85,6 +85,29 @@ def test_softmax_of_extreme_logits(isa):
     assert_close(y, softmax(logits), "float32")
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16", "int8"])
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("inputs_", [1, 15, 16, 17, 32, 64, 257])
+def test_one_unit(inputs_, isa, precision, rng):
+    """A Dense layer of one unit (a dot product along the inputs, float32
+    weights in every precision: csrc/dense.c fr_dense_unit) within
+    TOLERANCE["float32"] of the float64 reference, a NaN input in its own
+    row only, and each sequence the same bits alone as in a batch."""
+    weight, bias = dense_weights(rng, inputs_, 1)
+    model = fastrnn.Sequential([fastrnn.Dense(weight, bias, "tanh")], isa=isa,
+                               precision=precision)
+    x = inputs(rng, (4, 30, inputs_), scale=3)
+    x[2, 7, inputs_ // 2] = np.nan
+    y = model.predict(x)
+    clean = np.ones((4, 30), bool)
+    clean[2, 7] = False
+    assert np.all(np.isnan(y[2, 7])) and not np.any(np.isnan(y[clean]))
+    assert_close(y[clean], dense(x, weight, bias, "tanh")[clean], "float32",
+                 f"I{inputs_} {isa} {precision}")
+    for b in range(4):
+        assert np.array_equal(model.predict(x[b]), y[b], equal_nan=True), f"sequence {b}"
+
+
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_nan_stays_in_its_row(isa, activation, rng):
