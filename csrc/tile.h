@@ -42,8 +42,13 @@
 #endif
 
 #define FR_MAX_GATES 4
-/* Panels in a one-row tile; (row, panel) pairs share acc's first index. */
+/* Panels in a one-row tile; (row, panel) pairs share acc's first index.
+ * The int8 dot products take one panel, its sums in 4 chains (below). */
+#if defined(FR_DOT_INT8)
+#define FR_NP 1
+#else
 #define FR_NP (FR_MR < 4 ? FR_MR : 4)
+#endif
 
 typedef vfloat fr_acc[FR_MR][FR_MAX_GATES];
 
@@ -209,11 +214,50 @@ FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, f
         }
 }
 
+/* The V sums of one pair j of every (row, panel, gate) of a tile, by
+ * vdpbf16ps into acc: acc += a[2j] w[2j] + a[2j + 1] w[2j + 1]. */
+FR_INLINE void tile_pair(const int mr, const int np, const int gates, int j, const float *in,
+                         ptrdiff_t ld_in, const fr_weight *const *panel, fr_acc acc)
+{
+    const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 2;
+    if (np == 1 && mr > gates) {
+        __m512bh w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            __m512bh a_mj = (__m512bh)_mm512_set1_ps(in[m * ld_in + j]);
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                acc[m][g] = (vfloat)_mm512_dpbf16_ps((__m512)acc[m][g], a_mj, w_jg[g]);
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++)
+                    acc[m * np + q][g] = (vfloat)_mm512_dpbf16_ps(
+                        (__m512)acc[m * np + q][g], (__m512bh)_mm512_set1_ps(in[m * ld_in + j]),
+                        w_jg);
+            }
+    }
+}
+
 /*
- * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, in order, the
- * rows `in` prepared (row stride ld_in); the weights are (K / 2, G, V, 2) per
- * panel, a pair's two weights side by side.
+ * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, the rows `in`
+ * prepared (row stride ld_in); the weights are (K / 2, G, V, 2) per panel, a
+ * pair's two weights side by side. Several gates: the pairs in order into
+ * acc. One gate (Dense, a GRU's candidate): too few sums to cover the
+ * instruction's latency, so the pairs go round FR_BF16_CHAINS chains, pair
+ * j into chain j mod 4 (chain 0 is acc), and
+ *   acc = (chain 0 + chain 1) + (chain 2 + chain 3)
+ * at the end: an order fixed by the gate count, a layer's, never by mr or np.
  */
+#define FR_BF16_CHAINS 4
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
                                const float *in, ptrdiff_t ld_in, const fr_weight *w, fr_acc acc)
 {
@@ -221,35 +265,28 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
     const int count = (K + 1) / 2;
-    for (int j = 0; j < count; j++) {
-        const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 2;
-        if (np == 1 && mr > gates) {
-            __m512bh w_jg[FR_MAX_GATES];
-#pragma GCC unroll 4
-            for (int g = 0; g < gates; g++)
-                w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
-#pragma GCC unroll 8
-            for (int m = 0; m < mr; m++) {
-                __m512bh a_mj = (__m512bh)_mm512_set1_ps(in[m * ld_in + j]);
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++)
-                    acc[m][g] = (vfloat)_mm512_dpbf16_ps((__m512)acc[m][g], a_mj, w_jg[g]);
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++) {
-                    __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at
-                                                                 + g * FR_VLEN * 2);
-#pragma GCC unroll 8
-                    for (int m = 0; m < mr; m++)
-                        acc[m * np + q][g] = (vfloat)_mm512_dpbf16_ps(
-                            (__m512)acc[m * np + q][g],
-                            (__m512bh)_mm512_set1_ps(in[m * ld_in + j]), w_jg);
-                }
-        }
+    if (gates > 1) {
+        for (int j = 0; j < count; j++)
+            tile_pair(mr, np, gates, j, in, ld_in, panel, acc);
+        return;
     }
+    fr_acc chain[FR_BF16_CHAINS - 1];
+    for (int c = 0; c < FR_BF16_CHAINS - 1; c++)
+        for (int i = 0; i < mr * np; i++)
+            chain[c][i][0] = vset1(0.0f);
+    int j = 0;
+    for (; j + FR_BF16_CHAINS <= count; j += FR_BF16_CHAINS) {
+        tile_pair(mr, np, 1, j, in, ld_in, panel, acc);
+#pragma GCC unroll 4
+        for (int c = 1; c < FR_BF16_CHAINS; c++)
+            tile_pair(mr, np, 1, j + c, in, ld_in, panel, chain[c - 1]);
+    }
+    if (j < count)
+        tile_pair(mr, np, 1, j, in, ld_in, panel, acc);
+    for (int c = 1; j + c < count; c++)
+        tile_pair(mr, np, 1, j + c, in, ld_in, panel, chain[c - 1]);
+    for (int i = 0; i < mr * np; i++)
+        acc[i][0] = (acc[i][0] + chain[0][i][0]) + (chain[1][i][0] + chain[2][i][0]);
 }
 #endif
 
@@ -300,53 +337,80 @@ FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, f
     }
 }
 
+/* The int32 sums of one quad j of every (row, panel, gate) of a tile, by
+ * vpdpbusd: sums += sum over the quad of (w + 128) q. */
+FR_INLINE void tile_quad(const int mr, const int np, const int gates, int j, const float *in,
+                         ptrdiff_t ld_in, const fr_weight *const *panel,
+                         __m512i sums[FR_MR][FR_MAX_GATES])
+{
+    const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 4;
+    if (np == 1 && mr > gates) {
+        __m512i w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            __m512i a_mj = (__m512i)_mm512_set1_ps(in[m * ld_in + j]);
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++)
+                    sums[m * np + q][g] = _mm512_dpbusd_epi32(
+                        sums[m * np + q][g], w_jg, (__m512i)_mm512_set1_ps(in[m * ld_in + j]));
+            }
+    }
+}
+
+/* int32 chains per sum: enough independent vpdpbusd for its latency in a
+ * tile of few sums, at most 16 registers of them (the sums are exact, so
+ * how they are split changes no result). */
+#define FR_INT8_CHAINS(sums) ((sums) <= 4 ? 4 : (sums) <= 8 ? 2 : 1)
+
 /*
- * vpdpbusd: per block, sums = sum over its quads of (w + 128) q, in order;
- * acc += (sums - offset) times the panel's and the row's scales. Weights
- * (K / 4, G, V, 4) per panel, unsigned; the rows `in` prepared (row stride
- * ld_in).
+ * vpdpbusd: per block, sums = sum over its quads of (w + 128) q, exact in
+ * int32 (quad j into chain j mod FR_INT8_CHAINS, the chains added at the
+ * end); acc += (sums - offset) times the panel's and the row's scales.
+ * Weights (K / 4, G, V, 4) per panel, unsigned; the rows `in` prepared (row
+ * stride ld_in). acc's starting values wait in memory meanwhile (`start`),
+ * so that the registers go to the sums, not to spilling them.
  */
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
                                const float *in, ptrdiff_t ld_in, const fr_weight *w, fr_acc acc)
 {
     const fr_weight *panel[FR_NP];
     const ptrdiff_t header = FR_INT8_HEADER(K);
-    __m512i sums[FR_MR][FR_MAX_GATES];
+    const int chains = FR_INT8_CHAINS(mr * np * gates);
+    __m512i sums[4][FR_MR][FR_MAX_GATES];
+    fr_acc start;
+    for (int i = 0; i < mr * np; i++)
+        for (int g = 0; g < gates; g++)
+            start[i][g] = acc[i][g];
+    __asm__("" : "+m"(start));
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
     for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
         const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
-        for (int i = 0; i < mr * np; i++)
-            for (int g = 0; g < gates; g++)
-                sums[i][g] = _mm512_setzero_si512();
-        for (int j = b0 / 4; j < (b1 + 3) / 4; j++) {
-            const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 4;
-            if (np == 1 && mr > gates) {
-                __m512i w_jg[FR_MAX_GATES];
-#pragma GCC unroll 4
+        const int j0 = b0 / 4, j1 = (b1 + 3) / 4;
+        for (int c = 0; c < chains; c++)
+            for (int i = 0; i < mr * np; i++)
                 for (int g = 0; g < gates; g++)
-                    w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
-#pragma GCC unroll 8
-                for (int m = 0; m < mr; m++) {
-                    __m512i a_mj = (__m512i)_mm512_set1_ps(in[m * ld_in + header + j]);
+                    sums[c][i][g] = _mm512_setzero_si512();
+        int j = j0;
+        for (; j + chains <= j1; j += chains)
 #pragma GCC unroll 4
-                    for (int g = 0; g < gates; g++)
-                        sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
-                }
-            } else {
-#pragma GCC unroll 4
-                for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                    for (int g = 0; g < gates; g++) {
-                        __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
-#pragma GCC unroll 8
-                        for (int m = 0; m < mr; m++)
-                            sums[m * np + q][g] = _mm512_dpbusd_epi32(
-                                sums[m * np + q][g], w_jg,
-                                (__m512i)_mm512_set1_ps(in[m * ld_in + header + j]));
-                    }
-            }
-        }
+            for (int c = 0; c < chains; c++)
+                tile_quad(mr, np, gates, j + c, in + header, ld_in, panel, sums[c]);
+        for (int c = 0; j + c < j1; c++)
+            tile_quad(mr, np, gates, j + c, in + header, ld_in, panel, sums[c]);
         for (int m = 0; m < mr; m++) {
             float row_scale;
             int32_t offset;
@@ -354,13 +418,19 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
             memcpy(&offset, in + m * ld_in + 1 + b0 / FR_INT8_BLOCK, sizeof offset);
             for (int q = 0; q < np; q++)
                 for (int g = 0; g < gates; g++) {
+                    __m512i sum = sums[0][m * np + q][g];
+                    for (int c = 1; c < chains; c++)
+                        sum = _mm512_add_epi32(sum, sums[c][m * np + q][g]);
                     vfloat products = (vfloat)_mm512_cvtepi32_ps(
-                        _mm512_sub_epi32(sums[m * np + q][g], _mm512_set1_epi32(offset)));
-                    acc[m * np + q][g] += products
-                                          * (panel_scale(panel[q], K, gates, g) * row_scale);
+                        _mm512_sub_epi32(sum, _mm512_set1_epi32(offset)));
+                    start[m * np + q][g] += products
+                                            * (panel_scale(panel[q], K, gates, g) * row_scale);
                 }
         }
     }
+    for (int i = 0; i < mr * np; i++)
+        for (int g = 0; g < gates; g++)
+            acc[i][g] = start[i][g];
 }
 #endif
 
@@ -429,7 +499,9 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
 /* The panels left after the FR_NP-panel tiles of a single row, in one tile:
  * as many independent accumulators as the row has. */
 #define FR_PANEL_TAIL_CASE(TILE_AT, n) case n: TILE_AT(m, p, 1, n); break;
-#if FR_NP == 2
+#if FR_NP == 1
+#define FR_PANEL_TAIL_CASES(TILE_AT)
+#elif FR_NP == 2
 #define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1)
 #elif FR_NP == 3
 #define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1) FR_PANEL_TAIL_CASE(TILE_AT, 2)
