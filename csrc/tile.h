@@ -27,7 +27,9 @@
  *
  * Tiles are mr = FR_MR rows of one panel for batches, and one row of
  * np = FR_NP panels when there is a single row (a stream stepping one frame):
- * enough independent accumulators to hide the FMA latency either way.
+ * enough independent accumulators to hide the FMA latency either way (the
+ * dot-product builds: one panel, and where a tile has few sums, their
+ * reductions split over chains: see FR_NP and their tile_accumulate).
  *
  * mr, np and gates must be compile-time constants at the call site so that
  * the loops unroll and acc lives in registers: FR_TILE_RANGE instantiates a
@@ -42,8 +44,18 @@
 #endif
 
 #define FR_MAX_GATES 4
-/* Panels in a one-row tile; (row, panel) pairs share acc's first index. */
+/* Panels in a one-row tile; (row, panel) pairs share acc's first index.
+ * The dot products take one panel, whose weights then stream from one place
+ * in memory rather than from four: measured in one step of models A and B
+ * (batch 1), bfloat16 4-5% and int8 10% faster than tiles of 4 panels. The
+ * int8 sums of such a tile go in 4 chains (below), the bfloat16 ones of
+ * several gates in one each: 4 chains per gate would not fit the registers
+ * of a batch tile, which must sum a row in the same order. */
+#if defined(FR_DOT_BF16) || defined(FR_DOT_INT8)
+#define FR_NP 1
+#else
 #define FR_NP (FR_MR < 4 ? FR_MR : 4)
+#endif
 
 typedef vfloat fr_acc[FR_MR][FR_MAX_GATES];
 
@@ -226,10 +238,52 @@ FR_INLINE __m512 fr_prepare_group(const vfloat *v, int n, int i, int K)
                                                            (__m512)v[2 * i]));
 }
 
+/* The V sums of one pair j of every (row, panel, gate) of a tile, by
+ * vdpbf16ps: acc[(m * np + q) * FR_MAX_GATES + g] += a[2j] w[2j] + a[2j + 1] w[2j + 1]
+ * (acc: a tile's fr_acc, or a gate slot of it). */
+FR_INLINE void tile_pair(const int mr, const int np, const int gates, int j, const float *in,
+                         ptrdiff_t ld_in, const fr_weight *const *panel, vfloat *acc)
+{
+    const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 2;
+    if (np == 1 && mr > gates) {
+        __m512bh w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            __m512bh a_mj = (__m512bh)_mm512_set1_ps(in[m * ld_in + j]);
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                vfloat *sum = acc + m * FR_MAX_GATES + g;
+                *sum = (vfloat)_mm512_dpbf16_ps((__m512)*sum, a_mj, w_jg[g]);
+            }
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 2);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++) {
+                    vfloat *sum = acc + (m * np + q) * FR_MAX_GATES + g;
+                    *sum = (vfloat)_mm512_dpbf16_ps(
+                        (__m512)*sum, (__m512bh)_mm512_set1_ps(in[m * ld_in + j]), w_jg);
+                }
+            }
+    }
+}
+
 /*
- * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, in order, the
- * rows `in` prepared (row stride ld_in); the weights are (K / 2, G, V, 2) per
- * panel, a pair's two weights side by side.
+ * vdpbf16ps: acc += a[k] w[k] + a[k + 1] w[k + 1] per pair, the rows `in`
+ * prepared (row stride ld_in); the weights are (K / 2, G, V, 2) per panel, a
+ * pair's two weights side by side. Several gates: the pairs in order into
+ * acc. One gate (Dense, a GRU's candidate, SimpleRNN): too few sums to cover
+ * the instruction's latency, so the pairs go round 4 chains, the unused gate
+ * slots of acc, pair j into slot j mod 4 (slot 0 starts from acc), and
+ *   acc = (slot 0 + slot 1) + (slot 2 + slot 3)
+ * at the end: an order fixed by the gate count, a layer's, never by mr or np.
  */
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
                                const float *in, ptrdiff_t ld_in, const fr_weight *w, fr_acc acc)
@@ -238,35 +292,23 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
     const int count = (K + 1) / 2;
-    for (int j = 0; j < count; j++) {
-        const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 2;
-        if (np == 1 && mr > gates) {
-            __m512bh w_jg[FR_MAX_GATES];
-#pragma GCC unroll 4
-            for (int g = 0; g < gates; g++)
-                w_jg[g] = (__m512bh)_mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 2);
-#pragma GCC unroll 8
-            for (int m = 0; m < mr; m++) {
-                __m512bh a_mj = (__m512bh)_mm512_set1_ps(in[m * ld_in + j]);
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++)
-                    acc[m][g] = (vfloat)_mm512_dpbf16_ps((__m512)acc[m][g], a_mj, w_jg[g]);
-            }
-        } else {
-#pragma GCC unroll 4
-            for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                for (int g = 0; g < gates; g++) {
-                    __m512bh w_jg = (__m512bh)_mm512_loadu_si512(panel[q] + at
-                                                                 + g * FR_VLEN * 2);
-#pragma GCC unroll 8
-                    for (int m = 0; m < mr; m++)
-                        acc[m * np + q][g] = (vfloat)_mm512_dpbf16_ps(
-                            (__m512)acc[m * np + q][g],
-                            (__m512bh)_mm512_set1_ps(in[m * ld_in + j]), w_jg);
-                }
-        }
+    vfloat *const sums = &acc[0][0];
+    if (gates > 1) {
+        for (int j = 0; j < count; j++)
+            tile_pair(mr, np, gates, j, in, ld_in, panel, sums);
+        return;
     }
+    for (int i = 0; i < mr * np; i++)
+        acc[i][1] = acc[i][2] = acc[i][3] = vset1(0.0f);
+    int j = 0;
+    for (; j + FR_MAX_GATES <= count; j += FR_MAX_GATES)
+#pragma GCC unroll 4
+        for (int c = 0; c < FR_MAX_GATES; c++)
+            tile_pair(mr, np, 1, j + c, in, ld_in, panel, sums + c);
+    for (int c = 0; j + c < count; c++)
+        tile_pair(mr, np, 1, j + c, in, ld_in, panel, sums + c);
+    for (int i = 0; i < mr * np; i++)
+        acc[i][0] = (acc[i][0] + acc[i][1]) + (acc[i][2] + acc[i][3]);
 }
 #endif
 
@@ -317,67 +359,122 @@ FR_INLINE void fr_prepare_rows(int rows, int K, const float *a, ptrdiff_t lda, f
     }
 }
 
+/* The int32 sums of one quad j of every (row, panel, gate) of a tile, by
+ * vpdpbusd: sums += sum over the quad of (w + 128) q. */
+FR_INLINE void tile_quad(const int mr, const int np, const int gates, int j, const float *in,
+                         ptrdiff_t ld_in, const fr_weight *const *panel,
+                         __m512i sums[FR_MR][FR_MAX_GATES])
+{
+    const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 4;
+    if (np == 1 && mr > gates) {
+        __m512i w_jg[FR_MAX_GATES];
+#pragma GCC unroll 4
+        for (int g = 0; g < gates; g++)
+            w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+        for (int m = 0; m < mr; m++) {
+            __m512i a_mj = (__m512i)_mm512_set1_ps(in[m * ld_in + j]);
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++)
+                sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int q = 0; q < np; q++)
+#pragma GCC unroll 4
+            for (int g = 0; g < gates; g++) {
+                __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
+#pragma GCC unroll 8
+                for (int m = 0; m < mr; m++)
+                    sums[m * np + q][g] = _mm512_dpbusd_epi32(
+                        sums[m * np + q][g], w_jg, (__m512i)_mm512_set1_ps(in[m * ld_in + j]));
+            }
+    }
+}
+
+/* int32 chains per sum in a tile of few sums (at most 16 registers of
+ * them): enough independent vpdpbusd for its latency. The sums are exact, so
+ * how they are split changes no result. */
+#define FR_INT8_CHAINS(sums) ((sums) <= 4 ? 4 : (sums) <= 8 ? 2 : 1)
+
+/* acc += (sums - offset) times the panel's and the row's scales, for the
+ * block of inputs from b0. */
+FR_INLINE void tile_scale(const int mr, const int np, const int gates, int K, int b0,
+                          const float *in, ptrdiff_t ld_in, const fr_weight *const *panel,
+                          __m512i sums[FR_MR][FR_MAX_GATES], fr_acc acc)
+{
+    for (int m = 0; m < mr; m++) {
+        float row_scale;
+        int32_t offset;
+        memcpy(&row_scale, in + m * ld_in, sizeof row_scale);
+        memcpy(&offset, in + m * ld_in + 1 + b0 / FR_INT8_BLOCK, sizeof offset);
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < gates; g++) {
+                vfloat products = (vfloat)_mm512_cvtepi32_ps(
+                    _mm512_sub_epi32(sums[m * np + q][g], _mm512_set1_epi32(offset)));
+                acc[m * np + q][g] += products * (panel_scale(panel[q], K, gates, g) * row_scale);
+            }
+    }
+}
+
 /*
- * vpdpbusd: per block, sums = sum over its quads of (w + 128) q, in order;
- * acc += (sums - offset) times the panel's and the row's scales. Weights
- * (K / 4, G, V, 4) per panel, unsigned; the rows `in` prepared (row stride
- * ld_in).
+ * vpdpbusd: per block, sums = sum over its quads of (w + 128) q, exact in
+ * int32; acc += (sums - offset) times the panel's and the row's scales.
+ * Weights (K / 4, G, V, 4) per panel, unsigned; the rows `in` prepared (row
+ * stride ld_in). A tile of few sums splits them over FR_INT8_CHAINS chains
+ * (quad j into chain j mod chains, added at the end), acc's starting values
+ * waiting in memory meanwhile (`start`), so that the registers go to the sums.
  */
 FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int K,
                                const float *in, ptrdiff_t ld_in, const fr_weight *w, fr_acc acc)
 {
     const fr_weight *panel[FR_NP];
     const ptrdiff_t header = FR_INT8_HEADER(K);
-    __m512i sums[FR_MR][FR_MAX_GATES];
+    const int chains = FR_INT8_CHAINS(mr * np * gates);
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
+    if (chains == 1) {
+        __m512i sums[FR_MR][FR_MAX_GATES];
+        for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
+            const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
+            for (int i = 0; i < mr * np; i++)
+                for (int g = 0; g < gates; g++)
+                    sums[i][g] = _mm512_setzero_si512();
+            for (int j = b0 / 4; j < (b1 + 3) / 4; j++)
+                tile_quad(mr, np, gates, j, in + header, ld_in, panel, sums);
+            tile_scale(mr, np, gates, K, b0, in, ld_in, panel, sums, acc);
+        }
+        return;
+    }
+    __m512i sums[4][FR_MR][FR_MAX_GATES];
+    fr_acc start;
+    for (int i = 0; i < mr * np; i++)
+        for (int g = 0; g < gates; g++)
+            start[i][g] = acc[i][g];
+    __asm__("" : "+m"(start));
     for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
         const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
-        for (int i = 0; i < mr * np; i++)
-            for (int g = 0; g < gates; g++)
-                sums[i][g] = _mm512_setzero_si512();
-        for (int j = b0 / 4; j < (b1 + 3) / 4; j++) {
-            const ptrdiff_t at = ((ptrdiff_t)j * gates) * FR_VLEN * 4;
-            if (np == 1 && mr > gates) {
-                __m512i w_jg[FR_MAX_GATES];
-#pragma GCC unroll 4
+        const int j1 = (b1 + 3) / 4;
+        for (int c = 0; c < chains; c++)
+            for (int i = 0; i < mr * np; i++)
                 for (int g = 0; g < gates; g++)
-                    w_jg[g] = _mm512_loadu_si512(panel[0] + at + g * FR_VLEN * 4);
-#pragma GCC unroll 8
-                for (int m = 0; m < mr; m++) {
-                    __m512i a_mj = (__m512i)_mm512_set1_ps(in[m * ld_in + header + j]);
+                    sums[c][i][g] = _mm512_setzero_si512();
+        int j = b0 / 4;
+        for (; j + chains <= j1; j += chains)
 #pragma GCC unroll 4
-                    for (int g = 0; g < gates; g++)
-                        sums[m][g] = _mm512_dpbusd_epi32(sums[m][g], w_jg[g], a_mj);
-                }
-            } else {
-#pragma GCC unroll 4
-                for (int q = 0; q < np; q++)
-#pragma GCC unroll 4
-                    for (int g = 0; g < gates; g++) {
-                        __m512i w_jg = _mm512_loadu_si512(panel[q] + at + g * FR_VLEN * 4);
-#pragma GCC unroll 8
-                        for (int m = 0; m < mr; m++)
-                            sums[m * np + q][g] = _mm512_dpbusd_epi32(
-                                sums[m * np + q][g], w_jg,
-                                (__m512i)_mm512_set1_ps(in[m * ld_in + header + j]));
-                    }
-            }
-        }
-        for (int m = 0; m < mr; m++) {
-            float row_scale;
-            int32_t offset;
-            memcpy(&row_scale, in + m * ld_in, sizeof row_scale);
-            memcpy(&offset, in + m * ld_in + 1 + b0 / FR_INT8_BLOCK, sizeof offset);
-            for (int q = 0; q < np; q++)
-                for (int g = 0; g < gates; g++) {
-                    vfloat products = (vfloat)_mm512_cvtepi32_ps(
-                        _mm512_sub_epi32(sums[m * np + q][g], _mm512_set1_epi32(offset)));
-                    acc[m * np + q][g] += products
-                                          * (panel_scale(panel[q], K, gates, g) * row_scale);
-                }
-        }
+            for (int c = 0; c < chains; c++)
+                tile_quad(mr, np, gates, j + c, in + header, ld_in, panel, sums[c]);
+        for (int c = 0; j + c < j1; c++)
+            tile_quad(mr, np, gates, j + c, in + header, ld_in, panel, sums[c]);
+        for (int c = 1; c < chains; c++)
+            for (int i = 0; i < mr * np; i++)
+                for (int g = 0; g < gates; g++)
+                    sums[0][i][g] = _mm512_add_epi32(sums[0][i][g], sums[c][i][g]);
+        tile_scale(mr, np, gates, K, b0, in, ld_in, panel, sums[0], start);
     }
+    for (int i = 0; i < mr * np; i++)
+        for (int g = 0; g < gates; g++)
+            acc[i][g] = start[i][g];
 }
 #endif
 
@@ -446,7 +543,9 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
 /* The panels left after the FR_NP-panel tiles of a single row, in one tile:
  * as many independent accumulators as the row has. */
 #define FR_PANEL_TAIL_CASE(TILE_AT, n) case n: TILE_AT(m, p, 1, n); break;
-#if FR_NP == 2
+#if FR_NP == 1
+#define FR_PANEL_TAIL_CASES(TILE_AT)
+#elif FR_NP == 2
 #define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1)
 #elif FR_NP == 3
 #define FR_PANEL_TAIL_CASES(TILE_AT) FR_PANEL_TAIL_CASE(TILE_AT, 1) FR_PANEL_TAIL_CASE(TILE_AT, 2)
