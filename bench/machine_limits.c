@@ -16,20 +16,9 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "pass_timing.h"
+
 typedef float v16 __attribute__((vector_size(64)));
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Sum the buffer with 8 independent accumulators, pass after pass, each
  * pass timed: the median and the fastest pass, not the mean, so that time

@@ -23,21 +23,9 @@
 #include <time.h>
 
 #include "fastrnn.h"
+#include "pass_timing.h"
 
 enum { HIDDEN = 128, FEATURES = 40, CLASSES = 10, PASS_STEPS = 100, MAX_PASSES = 1 << 16 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* n floats uniform in [-scale, scale], from a fixed seed. */
 static float *uniform(size_t n, float scale)
