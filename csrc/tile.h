@@ -433,7 +433,7 @@ FR_INLINE void tile_accumulate(const int mr, const int np, const int gates, int 
     const int chains = FR_INT8_CHAINS(mr * np * gates);
     for (int q = 0; q < np; q++)
         panel[q] = w + q * fr_panel_size(K, gates);
-    if (chains == 1) {
+    if (chains == 1) {      /* batch tiles: a 2-D array of sums stays in registers */
         __m512i sums[FR_MR][FR_MAX_GATES];
         for (int b0 = 0; b0 < K; b0 += FR_INT8_BLOCK) {
             const int b1 = K - b0 < FR_INT8_BLOCK ? K : b0 + FR_INT8_BLOCK;
