@@ -886,6 +886,9 @@ cdef class GraphCall:
     cdef Py_ssize_t *sizes
     cdef Py_ssize_t *initial_entries        # and its initial value's entry along D (-1: zeros)
     cdef tuple initial_names                # (and that value's name)
+    cdef tuple produced_names               # what a call produces: finals, then results
+    cdef tuple feed_names                   # run_feed's last `names`, and where each is produced
+    cdef Py_ssize_t feed_order[_CALL_POINTERS]
 
     def __dealloc__(self):
         PyMem_Free(self.layers)
@@ -935,11 +938,13 @@ cdef class GraphCall:
             output >= 0 and self.timing[output] == (1, 0) and perm is None
             and tail == (self.output_features[output],)
             for _, output, _, tail, perm in results)
+        self.produced_names = tuple(entry[0] for entry in finals) + tuple(
+            entry[0] for entry in results)
 
     def run(self, dict values, int num_threads):
         """Read the segment's inputs, states and lengths from `values`
         ({name: array}) and add its outputs to it."""
-        self._run(values, num_threads)
+        values.update(zip(self.produced_names, self._run(values, num_threads)))
 
     def run_feed(self, FeedCheck check, dict feed, tuple names, int num_threads):
         """The outputs `names` names, in order, of this call on `feed` when
@@ -948,10 +953,19 @@ cdef class GraphCall:
         cdef dict values = check._check(feed)
         if values is None:
             return None
-        self._run(values, num_threads)
-        return [values[name] for name in names]
+        cdef Py_ssize_t k, count = len(names)
+        if names is not self.feed_names:
+            if count > _CALL_POINTERS:
+                raise ValueError(f"expected at most {_CALL_POINTERS} output names, got {count}")
+            for k in range(count):
+                self.feed_order[k] = self.produced_names.index(names[k])
+            self.feed_names = names
+        cdef list produced = self._run(values, num_threads)
+        return [produced[self.feed_order[k]] for k in range(count)]
 
-    cdef int _run(self, dict values, int num_threads) except -1:
+    cdef list _run(self, dict values, int num_threads):
+        """One engine run on `values`: what it produces, in the order of
+        produced_names (the final states, then the results)."""
         cdef fr_model *model = self.engine.ptr
         cdef Py_ssize_t k, o, output, batch, steps, size
         cdef cnp.npy_intp dims[3]
@@ -1024,8 +1038,9 @@ cdef class GraphCall:
         cdef cnp.ndarray joined
         cdef Py_ssize_t part
         cdef tuple entry, parts
+        cdef list produced = []
         for entry in self.finals:           # indexed, not unpacked: no iterator per entry
-            name, parts, batch_first = entry[0], entry[1], entry[2]
+            parts, batch_first = entry[1], entry[2]
             size = self.sizes[<Py_ssize_t>parts[0]]
             dims[0], dims[1], dims[2] = len(<tuple>parts), batch, size
             joined = cnp.PyArray_EMPTY(3, dims, cnp.NPY_FLOAT32, 0)
@@ -1038,15 +1053,15 @@ cdef class GraphCall:
                     _raise_for(status, "reading the final state")
             if counts is not None:
                 joined[:, counts == 0] = 0          # ONNX Runtime's rule for empty sequences
-            values[name] = np.ascontiguousarray(joined.transpose(1, 0, 2)) if batch_first \
-                else joined
+            produced.append(np.ascontiguousarray(joined.transpose(1, 0, 2)) if batch_first
+                            else joined)
         for k in range(len(self.results)):
             entry = self.results[k]
             output = entry[1]
-            values[entry[0]] = outputs[output] if self.as_computed[k] else self._result(
+            produced.append(outputs[output] if self.as_computed[k] else self._result(
                 output, arrays[entry[2]] if output < 0 else outputs[output], y_counts, entry[3],
-                entry[4])
-        return 0
+                entry[4]))
+        return produced
 
     def bind(self, dict values, dict targets):
         """A BoundCall of this call on `values` ({name: array}: inputs,
