@@ -188,3 +188,46 @@ void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int re
     fr_run_recurrence(batch, steps, panels, reset_after ? 1 : 2, macs_per_row_step, gru_step,
                       &pr, num_threads, FR_MR);
 }
+
+#if defined(FR_STEP_INPUT)
+/*
+ * One step of one sequence (reset_after = 1) with its input projection in
+ * the tiles: per panel, acc = b_ih + x w_ih (the gemm's tile, three gates),
+ * then acc = (x_r, x_z, b_hn) + h0 w_hh and the cell with x_n
+ * (gru_tile_reset_after's), x and h0 prepared once for every panel. The same
+ * operations in the same order as fr_gemm then fr_gru for that step: the
+ * same bits.
+ */
+fr_status FR_SUFFIX(fr_gru_step_input)(int input_size, int hidden, int reset_after,
+                                       const float *x, const void *w_ih, const float *b_ih,
+                                       const void *w_hh, const float *b_hn, const float *h0,
+                                       float *h_out, int num_threads)
+{
+    if (input_size < 1 || hidden < 1 || x == NULL || w_ih == NULL || b_ih == NULL
+        || w_hh == NULL || (reset_after && b_hn == NULL) || h0 == NULL || h_out == NULL)
+        return FR_ERR_ARG;
+    const int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    const int widest = input_size > hidden ? input_size : hidden;
+    if (!reset_after
+        || (num_threads > 1 && panels >= 2
+            && (double)widest * panels * 3 * FR_VLEN >= FR_PARALLEL_MIN_WORK))
+        return FR_ERR_SHAPE;
+    const ptrdiff_t x_ld = fr_prepared_stride(input_size), h_ld = fr_prepared_stride(hidden);
+    float x_in[x_ld], h_in[h_ld];
+    fr_prepare_rows(1, input_size, x, input_size, x_in);
+    fr_prepare_rows(1, hidden, h0, hidden, h_in);
+    const fr_weight *w_x = w_ih, *w_h = w_hh;
+    for (int p = 0; p < panels; p++) {
+        fr_acc acc;
+        for (int g = 0; g < 3; g++)
+            acc[0][g] = vload(b_ih + (3 * p + g) * FR_VLEN);
+        tile_accumulate(1, 1, 3, input_size, x_in, x_ld, w_x + p * fr_panel_size(input_size, 3),
+                        acc);
+        const vfloat x_n = acc[0][2];
+        acc[0][2] = vload(b_hn + p * FR_VLEN);
+        tile_accumulate(1, 1, 3, hidden, h_in, h_ld, w_h + p * fr_panel_size(hidden, 3), acc);
+        gru_cell_reset_after(acc[0], x_n, h0 + p * FR_VLEN, h_out + p * FR_VLEN);
+    }
+    return FR_OK;
+}
+#endif

@@ -106,3 +106,42 @@ void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const flo
     fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, lstm_step, &pr, num_threads,
                       FR_MR);
 }
+
+#if defined(FR_STEP_INPUT)
+/*
+ * One step of one sequence with its input projection in the tiles: per
+ * panel, acc = b_ih + x w_ih (the gemm's tile), then acc += h0 w_hh and the
+ * cell (lstm_tile's), x and h0 prepared once for every panel. The same
+ * operations in the same order as fr_gemm then fr_lstm for that step: the
+ * same bits.
+ */
+fr_status FR_SUFFIX(fr_lstm_step_input)(int input_size, int hidden, const float *x,
+                                        const void *w_ih, const float *b_ih, const void *w_hh,
+                                        const float *h0, float *c, float *h_out,
+                                        int num_threads)
+{
+    if (input_size < 1 || hidden < 1 || x == NULL || w_ih == NULL || b_ih == NULL
+        || w_hh == NULL || h0 == NULL || c == NULL || h_out == NULL)
+        return FR_ERR_ARG;
+    const int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    const int widest = input_size > hidden ? input_size : hidden;
+    if (num_threads > 1 && panels >= 2
+        && (double)widest * panels * 4 * FR_VLEN >= FR_PARALLEL_MIN_WORK)
+        return FR_ERR_SHAPE;
+    const ptrdiff_t x_ld = fr_prepared_stride(input_size), h_ld = fr_prepared_stride(hidden);
+    float x_in[x_ld], h_in[h_ld];
+    fr_prepare_rows(1, input_size, x, input_size, x_in);
+    fr_prepare_rows(1, hidden, h0, hidden, h_in);
+    const fr_weight *w_x = w_ih, *w_h = w_hh;
+    for (int p = 0; p < panels; p++) {
+        fr_acc acc;
+        for (int g = 0; g < 4; g++)
+            acc[0][g] = vload(b_ih + (4 * p + g) * FR_VLEN);
+        tile_accumulate(1, 1, 4, input_size, x_in, x_ld, w_x + p * fr_panel_size(input_size, 4),
+                        acc);
+        tile_accumulate(1, 1, 4, hidden, h_in, h_ld, w_h + p * fr_panel_size(hidden, 4), acc);
+        lstm_cell(acc[0], c + p * FR_VLEN, h_out + p * FR_VLEN);
+    }
+    return FR_OK;
+}
+#endif

@@ -188,6 +188,26 @@ def test_bit_for_bit_whatever_the_batch_chunks_and_threads(pair, rng, restore_th
 
 
 @pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before"])
+def test_one_frame_steps_give_predicts_bits(pair, kind, rng):
+    """A stream fed one frame a call (where the int8 dot-product builds
+    project the input inside the step's tiles instead of by a gemm first)
+    gives predict's bits: two recurrent layers of several panels (a partial
+    last one), one and two input quads per group, then Dense."""
+    isa, precision = pair
+    cls, gates = CELLS[kind]
+    options = {"reset_after": kind == "gru"} if cls is fastrnn.GRU else {}
+    layers = [cls(*recurrent_weights(rng, gates, 13, 37), **options),
+              cls(*recurrent_weights(rng, gates, 37, 48), **options),
+              fastrnn.Dense(*dense_weights(rng, 48, 3))]
+    model = fastrnn.Sequential(layers, isa=isa, precision=precision)
+    x = inputs(rng, (1, 40, 13))
+    expected = model.predict(x)[0]
+    stream = model.stream()
+    assert np.array_equal(np.stack([stream.step(frame).copy() for frame in x[0]]), expected)
+
+
+@pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
 def test_convolutions(pair, rng):
     """The conv gemm (groups 1 and 2) reads the packed weights too."""
     isa, precision = pair
