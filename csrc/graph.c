@@ -249,7 +249,7 @@ static void final_state(const fr_model *model, int index, int batch, float *stat
  * then the recurrence. A single sequence into a layer of one input feature
  * projects in the step instead (lstm_one_input, gru_one_input: the same
  * bits, no pass over xproj) where the kernels take the layer, and so does
- * one step of a single sequence (a stream's frame: lstm_step_input,
+ * one step of every sequence (a stream's frame: lstm_step_input,
  * gru_step_input, the same bits) where the kernels have that path.
  */
 static void run_recurrence(const fr_model *model, const fr_layer *layer, int direction,
@@ -276,15 +276,15 @@ static void run_recurrence(const fr_model *model, const fr_layer *layer, int dir
                                 mask) == FR_OK)
             return;
     }
-    if (batch == 1 && steps == 1 && mask == NULL) {
+    if (steps == 1 && mask == NULL) {
         if (layer->kind == LAYER_LSTM && k->lstm_step_input != NULL
-            && k->lstm_step_input(layer->input_size, layer->units, in->data, w_ih, b_ih, w_hh,
-                                  h, c, h_seq, num_threads) == FR_OK)
+            && k->lstm_step_input(batch, layer->input_size, layer->units, in->data, in->ld, w_ih,
+                                  b_ih, w_hh, h, c, h_seq, num_threads) == FR_OK)
             return;
         if (layer->kind == LAYER_GRU && k->gru_step_input != NULL
-            && k->gru_step_input(layer->input_size, layer->units, layer->reset_after, in->data,
-                                 w_ih, b_ih, w_hh, layer->b_rec[direction], h, h_seq,
-                                 num_threads) == FR_OK)
+            && k->gru_step_input(batch, layer->input_size, layer->units, layer->reset_after,
+                                 in->data, in->ld, w_ih, b_ih, w_hh, layer->b_rec[direction], h,
+                                 h_seq, num_threads) == FR_OK)
             return;
     }
     k->gemm(batch * steps, layer->input_size, layer->panels, layer->gates, in->data, in->ld,
