@@ -248,7 +248,9 @@ static void final_state(const fr_model *model, int index, int batch, float *stat
  * `in`: the input projected by one gemm into xproj (batch * steps, P, G, V),
  * then the recurrence. A single sequence into a layer of one input feature
  * projects in the step instead (lstm_one_input, gru_one_input: the same
- * bits, no pass over xproj) where the kernels take the layer.
+ * bits, no pass over xproj) where the kernels take the layer, and so does
+ * one step of every sequence (a stream's frame: lstm_step_input,
+ * gru_step_input, the same bits) where the kernels have that path.
  */
 static void run_recurrence(const fr_model *model, const fr_layer *layer, int direction,
                            int batch, const view *in, int steps, float *xproj,
@@ -272,6 +274,17 @@ static void run_recurrence(const fr_model *model, const fr_layer *layer, int dir
             && k->gru_one_input(steps, layer->units, layer->reset_after, reverse, in->data,
                                 in->ld, w_ih, b_ih, w_hh, layer->b_rec[direction], h, h_seq,
                                 mask) == FR_OK)
+            return;
+    }
+    if (steps == 1 && mask == NULL) {
+        if (layer->kind == LAYER_LSTM && k->lstm_step_input != NULL
+            && k->lstm_step_input(batch, layer->input_size, layer->units, in->data, in->ld, w_ih,
+                                  b_ih, w_hh, h, c, h_seq, num_threads) == FR_OK)
+            return;
+        if (layer->kind == LAYER_GRU && k->gru_step_input != NULL
+            && k->gru_step_input(batch, layer->input_size, layer->units, layer->reset_after,
+                                 in->data, in->ld, w_ih, b_ih, w_hh, layer->b_rec[direction], h,
+                                 h_seq, num_threads) == FR_OK)
             return;
     }
     k->gemm(batch * steps, layer->input_size, layer->panels, layer->gates, in->data, in->ld,

@@ -188,3 +188,83 @@ void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int re
     fr_run_recurrence(batch, steps, panels, reset_after ? 1 : 2, macs_per_row_step, gru_step,
                       &pr, num_threads, FR_MR);
 }
+
+#if defined(FR_STEP_INPUT)
+/* Rows [0, mr) x panels [0, np) of one step (reset_after = 1) with its input
+ * projection: acc = b_ih + x w_ih (the gemm's tile, three gates), then acc =
+ * (x_r, x_z, b_hn) + h0 w_hh and the cells with x_n (gru_tile_reset_after's).
+ * x_in, h_in: the rows prepared; h0 and h_out rows of stride ld; b_ih,
+ * b_hn, h0 and h_out at panel 0. */
+FR_INLINE void gru_tile_input(const int mr, const int np, int input_size, int hidden,
+                              const float *x_in, const float *h_in, ptrdiff_t x_ld,
+                              ptrdiff_t h_ld, const fr_weight *w_x, const fr_weight *w_h,
+                              const float *b_ih, const float *b_hn, const float *h0,
+                              float *h_out, ptrdiff_t ld)
+{
+    fr_acc acc;
+    vfloat x_n[FR_MR * FR_NP];
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < 3; g++)
+                acc[m * np + q][g] = vload(b_ih + (3 * q + g) * FR_VLEN);
+    tile_accumulate(mr, np, 3, input_size, x_in, x_ld, w_x, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++) {
+            x_n[m * np + q] = acc[m * np + q][2];
+            acc[m * np + q][2] = vload(b_hn + q * FR_VLEN);
+        }
+    tile_accumulate(mr, np, 3, hidden, h_in, h_ld, w_h, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            gru_cell_reset_after(acc[m * np + q], x_n[m * np + q], h0 + m * ld + q * FR_VLEN,
+                                 h_out + m * ld + q * FR_VLEN);
+}
+
+/*
+ * One step of `batch` sequences (reset_after = 1) with the input projection
+ * in the tiles:
+ *
+ *   (x_r, x_z, x_n) = b_ih + x W_ih,  (a_r, a_z, a_n) = (x_r, x_z, b_hn) + h0 W_hh,
+ *   then the cell (h_out = h'),
+ *
+ * each tile summed as fr_gemm's tile and then gru_tile_reset_after's, x and
+ * h0 prepared once a pass of rows for every panel: the same operations in
+ * the same order as fr_gemm then fr_gru for that step, so the same bits.
+ * x (batch, ldx); h0, h_out (batch, Hpad).
+ */
+fr_status FR_SUFFIX(fr_gru_step_input)(int batch, int input_size, int hidden, int reset_after,
+                                       const float *x, ptrdiff_t ldx, const void *w_ih,
+                                       const float *b_ih, const void *w_hh, const float *b_hn,
+                                       const float *h0, float *h_out, int num_threads)
+{
+    if (batch < 1 || input_size < 1 || hidden < 1 || ldx < input_size || x == NULL
+        || w_ih == NULL || b_ih == NULL || w_hh == NULL || (reset_after && b_hn == NULL)
+        || h0 == NULL || h_out == NULL)
+        return FR_ERR_ARG;
+    const int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    const ptrdiff_t padded = (ptrdiff_t)panels * FR_VLEN;
+    const int widest = input_size > hidden ? input_size : hidden;
+    if (!reset_after
+        || (num_threads > 1 && (double)batch * widest * padded * 3 >= FR_PARALLEL_MIN_WORK))
+        return FR_ERR_SHAPE;
+    const ptrdiff_t x_ld = fr_prepared_stride(input_size), h_ld = fr_prepared_stride(hidden);
+    const int pass = fr_prepared_rows(x_ld + h_ld, batch);
+    float x_in[pass * x_ld], h_in[pass * h_ld];
+    const fr_weight *w_x = w_ih, *w_h = w_hh;
+    for (int first = 0; first < batch; first += pass) {
+        const int last = batch - first < pass ? batch : first + pass;
+        fr_prepare_rows(last - first, input_size, x + first * ldx, ldx, x_in);
+        fr_prepare_rows(last - first, hidden, h0 + first * padded, padded, h_in);
+#define TILE_AT(m, p, mr, np)                                                                \
+        gru_tile_input(mr, np, input_size, hidden, x_in + ((m) - first) * x_ld,              \
+                       h_in + ((m) - first) * h_ld, x_ld, h_ld,                              \
+                       w_x + (p) * fr_panel_size(input_size, 3),                             \
+                       w_h + (p) * fr_panel_size(hidden, 3), b_ih + (p) * 3 * FR_VLEN,       \
+                       b_hn + (p) * FR_VLEN, h0 + (m) * padded + (p) * FR_VLEN,              \
+                       h_out + (m) * padded + (p) * FR_VLEN, padded)
+        FR_TILE_RANGE(first, last, 0, panels, TILE_AT);
+#undef TILE_AT
+    }
+    return FR_OK;
+}
+#endif

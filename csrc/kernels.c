@@ -52,6 +52,10 @@ const fr_kernels FR_SUFFIX(fr_kernels) = {
     .lstm_one_input = FR_SUFFIX(fr_lstm_one_input),
     .gru_one_input = FR_SUFFIX(fr_gru_one_input),
 #endif
+#if defined(FR_STEP_INPUT)
+    .lstm_step_input = FR_SUFFIX(fr_lstm_step_input),
+    .gru_step_input = FR_SUFFIX(fr_gru_step_input),
+#endif
     .rnn = FR_SUFFIX(fr_rnn),
     .dense_unit = FR_ISA_SUFFIX(fr_dense_unit),
     .dense_activation = FR_ISA_SUFFIX(fr_dense_activation),

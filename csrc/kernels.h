@@ -68,6 +68,25 @@ typedef struct fr_kernels {
                                const float *x, ptrdiff_t x_stride, const void *w_ih,
                                const float *b_ih, const void *w_hh, const float *b_hn,
                                const float *h0, float *h_seq, const uint8_t *mask);
+    /* One step of a batch, the input projection in the tiles (lstm.c,
+     * gru.c): lstm and gru for steps 1 and no mask, with xproj = b_ih + x w_ih
+     * computed tile by tile beside the recurrent products instead of by a
+     * gemm first: the same arithmetic in the same order, so the same bits,
+     * without a pass and a buffer per layer. x (batch, ldx) the frames, w_ih
+     * (P, input_size, G, V) and b_ih (P, G, V) the packed projection (b_hh
+     * folded in, as the gemm's); h0 (batch, Hpad) the state, c (batch, Hpad)
+     * read and updated, h_out (batch, Hpad) the new h. FR_ERR_SHAPE, nothing
+     * run, where this does not take the step (GRU reset_after = 0; a step
+     * big enough for num_threads to split). Only the int8 dot-product builds
+     * have it (FR_STEP_INPUT; NULL elsewhere). */
+    fr_status (*lstm_step_input)(int batch, int input_size, int hidden, const float *x,
+                                 ptrdiff_t ldx, const void *w_ih, const float *b_ih,
+                                 const void *w_hh, const float *h0, float *c, float *h_out,
+                                 int num_threads);
+    fr_status (*gru_step_input)(int batch, int input_size, int hidden, int reset_after,
+                                const float *x, ptrdiff_t ldx, const void *w_ih,
+                                const float *b_ih, const void *w_hh, const float *b_hn,
+                                const float *h0, float *h_out, int num_threads);
     /* tanh, or relu when relu != 0. */
     void (*rnn)(int batch, int steps, int hidden, int relu, int reverse, const float *xproj,
                 ptrdiff_t x_stride, const void *w_hh, const float *h0, float *h_seq,
@@ -156,6 +175,18 @@ void FR_SUFFIX(fr_gru)(int batch, int steps, int hidden, int reset_after, int re
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *b_hn, const float *h0, float *h_seq, float *scratch,
                        const uint8_t *mask, ptrdiff_t mask_stride, int num_threads);
+#if defined(FR_DOT_INT8)
+/* The builds that have lstm_step_input and gru_step_input. */
+#define FR_STEP_INPUT 1
+fr_status FR_SUFFIX(fr_lstm_step_input)(int batch, int input_size, int hidden, const float *x,
+                                        ptrdiff_t ldx, const void *w_ih, const float *b_ih,
+                                        const void *w_hh, const float *h0, float *c,
+                                        float *h_out, int num_threads);
+fr_status FR_SUFFIX(fr_gru_step_input)(int batch, int input_size, int hidden, int reset_after,
+                                       const float *x, ptrdiff_t ldx, const void *w_ih,
+                                       const float *b_ih, const void *w_hh, const float *b_hn,
+                                       const float *h0, float *h_out, int num_threads);
+#endif
 void FR_SUFFIX(fr_rnn)(int batch, int steps, int hidden, int relu, int reverse,
                        const float *xproj, ptrdiff_t x_stride, const void *w_hh,
                        const float *h0, float *h_seq, const uint8_t *mask,

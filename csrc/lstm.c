@@ -106,3 +106,71 @@ void FR_SUFFIX(fr_lstm)(int batch, int steps, int hidden, int reverse, const flo
     fr_run_recurrence(batch, steps, panels, 1, macs_per_row_step, lstm_step, &pr, num_threads,
                       FR_MR);
 }
+
+#if defined(FR_STEP_INPUT)
+/* Rows [0, mr) x panels [0, np) of one step with its input projection:
+ * acc = b_ih + x w_ih (the gemm's tile), acc += h0 w_hh, the cells
+ * (lstm_tile's). x_in, h_in: the rows prepared; b_ih, c and h_out at panel
+ * 0 (c and h_out rows of stride ld). */
+FR_INLINE void lstm_tile_input(const int mr, const int np, int input_size, int hidden,
+                               const float *x_in, const float *h_in, ptrdiff_t x_ld,
+                               ptrdiff_t h_ld, const fr_weight *w_x, const fr_weight *w_h,
+                               const float *b_ih, float *c, float *h_out, ptrdiff_t ld)
+{
+    fr_acc acc;
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            for (int g = 0; g < 4; g++)
+                acc[m * np + q][g] = vload(b_ih + (4 * q + g) * FR_VLEN);
+    tile_accumulate(mr, np, 4, input_size, x_in, x_ld, w_x, acc);
+    tile_accumulate(mr, np, 4, hidden, h_in, h_ld, w_h, acc);
+    for (int m = 0; m < mr; m++)
+        for (int q = 0; q < np; q++)
+            lstm_cell(acc[m * np + q], c + m * ld + q * FR_VLEN, h_out + m * ld + q * FR_VLEN);
+}
+
+/*
+ * One step of `batch` sequences with the input projection in the tiles:
+ *
+ *   a = b_ih + x W_ih + h0 W_hh,  then the cell (c updated, h_out = h'),
+ *
+ * each tile's a summed as fr_gemm's tile (b_ih + x W_ih) and then lstm_tile's
+ * (+ h0 W_hh), x and h0 prepared once a pass of rows for every panel: the
+ * same operations in the same order as fr_gemm then fr_lstm for that step,
+ * so the same bits. x (batch, ldx); h0, c, h_out (batch, Hpad).
+ */
+fr_status FR_SUFFIX(fr_lstm_step_input)(int batch, int input_size, int hidden, const float *x,
+                                        ptrdiff_t ldx, const void *w_ih, const float *b_ih,
+                                        const void *w_hh, const float *h0, float *c,
+                                        float *h_out, int num_threads)
+{
+    if (batch < 1 || input_size < 1 || hidden < 1 || ldx < input_size || x == NULL
+        || w_ih == NULL || b_ih == NULL || w_hh == NULL || h0 == NULL || c == NULL
+        || h_out == NULL)
+        return FR_ERR_ARG;
+    const int panels = (hidden + FR_VLEN - 1) / FR_VLEN;
+    const ptrdiff_t padded = (ptrdiff_t)panels * FR_VLEN;
+    const int widest = input_size > hidden ? input_size : hidden;
+    if (num_threads > 1 && (double)batch * widest * padded * 4 >= FR_PARALLEL_MIN_WORK)
+        return FR_ERR_SHAPE;
+    const ptrdiff_t x_ld = fr_prepared_stride(input_size), h_ld = fr_prepared_stride(hidden);
+    const int pass = fr_prepared_rows(x_ld + h_ld, batch);
+    float x_in[pass * x_ld], h_in[pass * h_ld];
+    const fr_weight *w_x = w_ih, *w_h = w_hh;
+    for (int first = 0; first < batch; first += pass) {
+        const int last = batch - first < pass ? batch : first + pass;
+        fr_prepare_rows(last - first, input_size, x + first * ldx, ldx, x_in);
+        fr_prepare_rows(last - first, hidden, h0 + first * padded, padded, h_in);
+#define TILE_AT(m, p, mr, np)                                                                \
+        lstm_tile_input(mr, np, input_size, hidden, x_in + ((m) - first) * x_ld,             \
+                        h_in + ((m) - first) * h_ld, x_ld, h_ld,                             \
+                        w_x + (p) * fr_panel_size(input_size, 4),                            \
+                        w_h + (p) * fr_panel_size(hidden, 4), b_ih + (p) * 4 * FR_VLEN,      \
+                        c + (m) * padded + (p) * FR_VLEN, h_out + (m) * padded + (p) * FR_VLEN, \
+                        padded)
+        FR_TILE_RANGE(first, last, 0, panels, TILE_AT);
+#undef TILE_AT
+    }
+    return FR_OK;
+}
+#endif

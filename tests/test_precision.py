@@ -188,6 +188,37 @@ def test_bit_for_bit_whatever_the_batch_chunks_and_threads(pair, rng, restore_th
 
 
 @pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_before"])
+@pytest.mark.parametrize("streams", [None, 8])
+def test_one_frame_steps_give_predicts_bits(pair, kind, streams, rng):
+    """Streams fed one frame a call (where the int8 dot-product builds
+    project the input inside the step's tiles instead of by a gemm first)
+    give predict's bits: one stream, or 8 (a full tile of rows and a
+    partial one, then 5 of them active: the compacted rows); two recurrent
+    layers of several panels (a partial last one), then Dense."""
+    isa, precision = pair
+    cls, gates = CELLS[kind]
+    options = {"reset_after": kind == "gru"} if cls is fastrnn.GRU else {}
+    layers = [cls(*recurrent_weights(rng, gates, 13, 37), **options),
+              cls(*recurrent_weights(rng, gates, 37, 48), **options),
+              fastrnn.Dense(*dense_weights(rng, 48, 3))]
+    model = fastrnn.Sequential(layers, isa=isa, precision=precision)
+    x = inputs(rng, (streams or 1, 40, 13))
+    expected = model.predict(x)
+    if streams is None:
+        stream = model.stream()
+        got = np.stack([stream.step(frame).copy() for frame in x[0]])
+        assert np.array_equal(got, expected[0])
+        return
+    stream = model.stream(batch_size=streams)
+    got = np.stack([stream.step(x[:, t]).copy() for t in range(20)], axis=1)
+    assert np.array_equal(got, expected[:, :20])
+    active = np.array([1, 0, 1, 1, 0, 1, 0, 1], bool)
+    rest = np.stack([stream.step(x[:, t], active=active).copy() for t in range(20, 40)], axis=1)
+    assert np.array_equal(rest[active], expected[active, 20:])
+
+
+@pytest.mark.parametrize("pair", ISA_PRECISIONS, ids=pair_id)
 def test_convolutions(pair, rng):
     """The conv gemm (groups 1 and 2) reads the packed weights too."""
     isa, precision = pair
