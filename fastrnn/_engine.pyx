@@ -954,14 +954,16 @@ cdef class GraphCall:
         if values is None:
             return None
         cdef Py_ssize_t k, count = len(names)
+        cdef Py_ssize_t order[_CALL_POINTERS]   # this call's own: _run lets other threads in
         if names is not self.feed_names:
             if count > _CALL_POINTERS:
                 raise ValueError(f"expected at most {_CALL_POINTERS} output names, got {count}")
             for k in range(count):
                 self.feed_order[k] = self.produced_names.index(names[k])
             self.feed_names = names
+        memcpy(order, self.feed_order, count * sizeof(Py_ssize_t))
         cdef list produced = self._run(values, num_threads)
-        return [produced[self.feed_order[k]] for k in range(count)]
+        return [produced[order[k]] for k in range(count)]
 
     cdef list _run(self, dict values, int num_threads):
         """One engine run on `values`: what it produces, in the order of
