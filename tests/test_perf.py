@@ -91,6 +91,15 @@ def test_interleaved_warms_up_each_engine_then_rotates_the_order_every_round():
     assert all(values.dtype == np.float64 and (values >= 0).all() for values in durations.values())
 
 
+def test_interleaved_subtracts_the_median_time_of_an_empty_call_from_every_engine(monkeypatch):
+    def sample_calls(call, seconds, min_calls=3):
+        return [1e-7, 2e-7, 9e-7] if call is timing.nothing else [5e-7, 1.5e-7, 3e-6]
+    monkeypatch.setattr(timing, "sample_calls", sample_calls)
+    durations = timing.interleaved({"a": lambda: None, "b": lambda: None}, 0.0, rounds=2)
+    for values in durations.values():          # the empty call's median, 2e-7, subtracted
+        np.testing.assert_allclose(values, [3e-7, 0.0, 2.8e-6] * 2, rtol=1e-12, atol=1e-15)
+
+
 def test_sample_calls_runs_at_least_min_calls_and_at_most_max_calls():
     log = []
     assert len(timing.sample_calls(lambda: log.append(1), 0.0, min_calls=7)) == 7 == len(log)
